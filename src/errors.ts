@@ -1,0 +1,126 @@
+/**
+ * Every error slew raises, in one place, each with a stable `code`.
+ * The coordinator turns these into problem+json; the CLI into exit code 2.
+ */
+
+export type ErrorCode =
+  | 'E_INVALID_OPTION'
+  | 'E_UNKNOWN_FLAG'
+  | 'E_ILLEGAL_TRANSITION'
+  | 'E_UNKNOWN_ROLLOUT'
+  | 'E_NOT_CONFIG_CHANGE'
+  | 'E_SNAPSHOT_INVALID'
+  | 'E_CLOSED'
+
+export class SlewError extends Error {
+  readonly code: ErrorCode
+  readonly details: Readonly<Record<string, unknown>>
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.details = Object.freeze({ ...details })
+  }
+
+  toJSON() {
+    return { code: this.code, message: this.message, ...this.details }
+  }
+}
+
+const show = (value: unknown): string => {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)
+  try {
+    const json = JSON.stringify(value)
+    return json.length > 80 ? `${json.slice(0, 77)}...` : json
+  } catch {
+    return String(value)
+  }
+}
+
+const typeOf = (value: unknown): string =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
+
+/** A bad option or input: names the field, the rule and what it got. */
+export class InvalidOptionError extends SlewError {
+  constructor(
+    readonly field: string,
+    readonly rule: string,
+    readonly value: unknown,
+  ) {
+    super(
+      'E_INVALID_OPTION',
+      `Expected \`${field}\` to be ${rule}, got \`${show(value)}\` (${typeOf(value)})`,
+      { field, rule, value },
+    )
+  }
+}
+
+export class UnknownFlagError extends SlewError {
+  constructor(readonly flag: string) {
+    super('E_UNKNOWN_FLAG', `Unknown flag \`${flag}\``, { field: flag, rule: 'a known flag' })
+  }
+}
+
+export class IllegalTransitionError extends SlewError {
+  constructor(
+    readonly rolloutId: string,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super('E_ILLEGAL_TRANSITION', `Rollout ${rolloutId} cannot go from \`${from}\` to \`${to}\``, {
+      rolloutId,
+      from,
+      to,
+    })
+  }
+}
+
+export class UnknownRolloutError extends SlewError {
+  constructor(readonly rolloutId: string) {
+    super('E_UNKNOWN_ROLLOUT', `No rollout with id \`${rolloutId}\``, { rolloutId })
+  }
+}
+
+export class NotConfigChangeError extends SlewError {
+  constructor(
+    readonly rolloutId: string,
+    readonly kind: string,
+  ) {
+    super(
+      'E_NOT_CONFIG_CHANGE',
+      `Rollout ${rolloutId} is a \`${kind}\` change; only config changes can be rolled back`,
+      { rolloutId, kind },
+    )
+  }
+}
+
+export class SnapshotError extends SlewError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('E_SNAPSHOT_INVALID', `Cannot restore engine snapshot: ${reason}`, { reason }, options)
+  }
+}
+
+export class ClosedError extends SlewError {
+  constructor(what: string) {
+    super('E_CLOSED', `${what} is closed`, { what })
+  }
+}
+
+/** Codes and what they mean; a test checks that every code is documented here and in the README. */
+export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
+  E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
+  E_UNKNOWN_FLAG: 'the CLI was given a flag it does not know',
+  E_ILLEGAL_TRANSITION:
+    'a rollout was asked to move to a state it cannot reach from its current one',
+  E_UNKNOWN_ROLLOUT: 'no rollout has that id',
+  E_NOT_CONFIG_CHANGE: 'rollback was asked of a change that is not a config change',
+  E_SNAPSHOT_INVALID: 'an engine snapshot could not be restored',
+  E_CLOSED: 'the object was closed and cannot be used',
+})

@@ -1,0 +1,3 @@
+/** slew: bound how fast any fleet-wide change can happen. */
+export * from './engine.js'
+export * from './errors.js'

@@ -1,0 +1,158 @@
+/**
+ * A change as the engine sees it: validated, normalized (targets sorted and
+ * de-duplicated) and classed into a budget. The wire schema in protocol/
+ * produces the same shape.
+ */
+import { z } from 'zod'
+import { deepFreeze, nonNegative, parseOptions } from '../validate.js'
+
+export const budgetClasses = ['invalidate', 'rewarm', 'config', 'urgent'] as const
+export type BudgetClass = (typeof budgetClasses)[number]
+
+const names = z.array(z.string().min(1, { error: 'a non-empty string' }), {
+  error: 'an array of strings',
+})
+
+export const targetSchema = z
+  .strictObject({
+    keys: names.optional(),
+    tags: names.optional(),
+    prefixes: names.optional(),
+    all: z.boolean().optional(),
+    hotSet: z.boolean().optional(),
+  })
+  .refine(
+    (t) => t.all || t.hotSet || !!t.keys?.length || !!t.tags?.length || !!t.prefixes?.length,
+    {
+      error: 'an object with at least one of keys, tags, prefixes, all, hotSet',
+    },
+  )
+
+export type Target = z.infer<typeof targetSchema>
+
+export const stepsSchema = z
+  .array(z.number({ error: 'a number' }), { error: 'an array of fractions' })
+  .min(1, { error: 'a non-empty array of fractions' })
+  .refine((s) => s.every((x) => Number.isFinite(x) && x > 0 && x <= 1), {
+    error: 'fractions in (0, 1]',
+  })
+  .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]!), { error: 'strictly increasing' })
+  .refine((s) => s[s.length - 1] === 1, { error: 'an array that ends at 1' })
+
+export const wavesSchema = z.strictObject({ steps: stepsSchema, bakeMs: nonNegative() })
+export type WavesOptions = z.infer<typeof wavesSchema>
+
+const json: z.ZodType<unknown> = z.unknown()
+
+export const changeInputSchema = z
+  .strictObject({
+    kind: z.enum(['invalidate', 'rewarm', 'config']),
+    target: targetSchema.optional(),
+    values: z.record(z.string(), json).optional(),
+    unset: names.optional(),
+    mode: z.enum(['soft', 'hard']).default('soft'),
+    priority: z.enum(['normal', 'urgent']).default('normal'),
+    reason: z.string().max(500, { error: 'a string of at most 500 characters' }).optional(),
+    confirm: z.boolean().optional(),
+    idempotencyKey: z.string().min(1).max(200).optional(),
+    waves: wavesSchema.partial().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.kind === 'config') {
+      if (!c.values && !c.unset) {
+        ctx.addIssue({ code: 'custom', path: ['values'], message: 'an object of key → value' })
+      }
+      if (c.target)
+        ctx.addIssue({ code: 'custom', path: ['target'], message: 'absent for a config change' })
+    } else {
+      if (!c.target) ctx.addIssue({ code: 'custom', path: ['target'], message: 'an object' })
+      if (c.values || c.unset) {
+        ctx.addIssue({ code: 'custom', path: ['values'], message: `absent for a ${c.kind} change` })
+      }
+      if (c.kind === 'invalidate' && c.target?.hotSet) {
+        ctx.addIssue({ code: 'custom', path: ['target', 'hotSet'], message: 'used only by rewarm' })
+      }
+    }
+  })
+
+export type ChangeInput = z.input<typeof changeInputSchema>
+export type ParsedChange = z.output<typeof changeInputSchema>
+
+/** A change with its identity, as delivered to clients. */
+export interface Change {
+  readonly id: string
+  /** Position in the fleet's change log; increases by one per accepted change. */
+  readonly seq: number
+  readonly kind: ParsedChange['kind']
+  readonly target?: Target
+  readonly values?: Readonly<Record<string, unknown>>
+  readonly unset?: readonly string[]
+  readonly mode: 'soft' | 'hard'
+  readonly priority: 'normal' | 'urgent'
+  readonly reason?: string
+  readonly submittedAt: number
+  /** For a rollback: the change it undoes. */
+  readonly rollbackOf?: string
+}
+
+const sortedUnique = (xs?: readonly string[]) => (xs?.length ? [...new Set(xs)].sort() : undefined)
+
+export const normalizeTarget = (t: Target): Target => {
+  const out: { -readonly [K in keyof Target]: Target[K] } = {}
+  if (t.all) out.all = true
+  if (t.hotSet) out.hotSet = true
+  const keys = sortedUnique(t.keys)
+  const tags = sortedUnique(t.tags)
+  const prefixes = sortedUnique(t.prefixes)
+  if (keys) out.keys = keys
+  if (tags) out.tags = tags
+  if (prefixes) out.prefixes = prefixes
+  return out
+}
+
+/** Validate a pushed change; throws InvalidOptionError naming the field. */
+export const parseChange = (input: unknown): ParsedChange => {
+  const parsed = parseOptions(changeInputSchema, input)
+  return parsed.target ? deepFreeze({ ...parsed, target: normalizeTarget(parsed.target) }) : parsed
+}
+
+export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>
+  c.priority === 'urgent' ? 'urgent' : c.kind
+
+/** Canonical JSON: object keys sorted, so equal values have equal text. */
+export const canonicalJson = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+}
+
+/** What makes two pushes "the same change" for coalescing. */
+export const identityOf = (
+  c: Pick<Change, 'kind' | 'target' | 'values' | 'unset' | 'mode' | 'priority'>,
+) =>
+  canonicalJson({
+    kind: c.kind,
+    target: c.target,
+    values: c.values,
+    unset: c.unset,
+    mode: c.mode,
+    priority: c.priority,
+  })
+
+/**
+ * Budget units one delivery of `c` costs for a client holding `entries`
+ * entries: an estimate of the origin fetches it can induce. Never below 1, so
+ * that even a delivery to an empty cache is paced.
+ */
+export const deliveryCost = (c: Pick<Change, 'kind' | 'target'>, entries: number): number => {
+  if (c.kind === 'config') return 1
+  const t = c.target
+  if (!t) return 1
+  let cost: number
+  if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) cost = entries
+  else cost = Math.min(t.keys?.length ?? 0, entries)
+  return cost >= 1 ? Math.ceil(cost) : 1
+}

@@ -1,0 +1,559 @@
+/**
+ * The engine: takes changes, plans their waves, paces deliveries under each
+ * class's budget (B1), grants refetch tokens (B2), coalesces duplicates (C),
+ * delivers each change to each client at most once (I), and snapshots its
+ * whole state so a restarted coordinator resumes where it was. Pure: time and
+ * timers come from the injected Clock, deliveries leave through a callback.
+ */
+import {
+  ClosedError,
+  InvalidOptionError,
+  NotConfigChangeError,
+  UnknownRolloutError,
+} from '../errors.js'
+import { Bucket } from '../limiter/bucket.js'
+import type { Clock } from '../limiter/clock.js'
+import { parseOptions } from '../validate.js'
+import {
+  type BudgetClass,
+  budgetClasses,
+  budgetClassOf,
+  type Change,
+  deliveryCost,
+  identityOf,
+  parseChange,
+  wavesSchema,
+} from './change.js'
+import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
+import { type Delivery, Pacer } from './pacer.js'
+import { planWaves } from './planner.js'
+import { Registry } from './registry.js'
+import { Rollout, type RolloutView } from './rollout.js'
+import { shardOf } from './shard.js'
+import {
+  bucketState,
+  checkSnapshot,
+  type EngineSnapshot,
+  rolloutFromSnapshot,
+  rolloutToSnapshot,
+  SNAPSHOT_VERSION,
+} from './snapshot.js'
+import { assertTransition, isActive, type RolloutState } from './states.js'
+
+export type GateResult = 'pass' | 'fail' | { retryInMs: number }
+export interface GateContext {
+  readonly rollout: RolloutView
+  /** The wave that just baked. */
+  readonly wave: number
+  readonly now: number
+}
+
+export type EngineEvent =
+  | {
+      type: 'state'
+      rolloutId: string
+      from: RolloutState
+      to: RolloutState
+      at: number
+      reason?: string
+    }
+  | { type: 'wave'; rolloutId: string; wave: number; phase: 'started' | 'delivered'; at: number }
+  | { type: 'coalesced'; rolloutId: string; by: 'idempotencyKey' | 'target'; at: number }
+
+export interface EngineOptions {
+  readonly clock: Clock
+  readonly config?: EngineConfigInput
+  /** Called once per batch of clients that got a change at one instant. */
+  readonly deliver?: (delivery: Delivery) => void
+  readonly onEvent?: (event: EngineEvent) => void
+  /** Health gate after each wave's bake; default: always pass. */
+  readonly gate?: (ctx: GateContext) => GateResult
+  /** Resume from this state instead of starting empty. */
+  readonly snapshot?: EngineSnapshot
+  /** Change ids from sequence numbers. @default seq => `chg-${seq}` */
+  readonly newId?: (seq: number) => string
+}
+
+export interface SubmitResult {
+  readonly rollout: RolloutView
+  /** How a duplicate push was folded into an existing rollout, if it was. */
+  readonly coalesced: false | 'idempotencyKey' | 'target'
+}
+
+export interface LeaseGrant {
+  readonly granted: number
+  readonly ttlMs: number
+  readonly retryAfterMs: number
+}
+
+interface ClassBudget {
+  readonly pacer: Pacer
+  readonly tokens: Bucket
+}
+
+export class Engine {
+  readonly config: EngineConfig
+  readonly clock: Clock
+  readonly #registry = new Registry()
+  readonly #rollouts = new Map<string, Rollout>()
+  readonly #byIdentity = new Map<string, Rollout>()
+  readonly #byIdempotencyKey = new Map<string, string>()
+  readonly #budgets = new Map<BudgetClass, ClassBudget>()
+  readonly #configValues = new Map<string, unknown>()
+  readonly #opts: EngineOptions
+  #seq = 0
+  #closed = false
+
+  constructor(opts: EngineOptions) {
+    this.#opts = opts
+    this.clock = opts.clock
+    this.config = parseEngineConfig(opts.config ?? {})
+    const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.config.fleet) : undefined
+    for (const cls of budgetClasses) {
+      const b = this.config.budgets[cls]
+      const saved = snap?.buckets[cls]
+      const delivery = new Bucket(b, this.clock, saved?.delivery ?? undefined)
+      const pacer = new Pacer(delivery, this.clock, {
+        cost: (r, id) => this.#cost(r, id),
+        eligible: (r, id) => this.#registry.isLive(id) && r.wants(id),
+        deliver: (d) => this.#opts.deliver?.(d),
+        drained: (r) => this.#drained(r),
+      })
+      this.#budgets.set(cls, {
+        pacer,
+        tokens: new Bucket(b, this.clock, saved?.tokens ?? undefined),
+      })
+    }
+    if (snap) this.#restore(snap)
+  }
+
+  /** The last sequence number handed out. */
+  get seq(): number {
+    return this.#seq
+  }
+
+  get liveClients(): number {
+    return this.#registry.liveCount
+  }
+
+  /** Config values as last pushed (what the fleet converges to). */
+  get configValues(): Readonly<Record<string, unknown>> {
+    return Object.fromEntries(this.#configValues)
+  }
+
+  // ---- changes -------------------------------------------------------------
+
+  /** Accept a change and start rolling it out; a duplicate joins the existing rollout. */
+  submit(input: unknown): SubmitResult {
+    this.#open()
+    const parsed = parseChange(input)
+    const waves = parseOptions(wavesSchema, { ...this.config.waves, ...parsed.waves }, 'waves')
+    const now = this.clock.now()
+    const key = parsed.idempotencyKey
+    const byKey =
+      key !== undefined ? this.#rollouts.get(this.#byIdempotencyKey.get(key) ?? '') : undefined
+    if (byKey) return this.#coalesce(byKey, 'idempotencyKey', key)
+    const identity = identityOf(parsed)
+    const same = this.#byIdentity.get(identity)
+    if (same && isActive(same.state)) return this.#coalesce(same, 'target', key)
+
+    const seq = ++this.#seq
+    const change: Change = Object.freeze({
+      id: (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq),
+      seq,
+      kind: parsed.kind,
+      ...(parsed.target && { target: parsed.target }),
+      ...(parsed.values && { values: parsed.values }),
+      ...(parsed.unset && { unset: parsed.unset }),
+      mode: parsed.mode,
+      priority: parsed.priority,
+      ...(parsed.reason !== undefined && { reason: parsed.reason }),
+      submittedAt: now,
+    })
+    const r = this.#create(change, identity, waves.steps, waves.bakeMs)
+    if (key !== undefined) this.#byIdempotencyKey.set(key, r.id)
+    this.#start(r)
+    return { rollout: r.view(), coalesced: false }
+  }
+
+  get(id: string): RolloutView {
+    return this.#find(id).view()
+  }
+
+  list(): RolloutView[] {
+    return [...this.#rollouts.values()].map((r) => r.view())
+  }
+
+  pause(id: string, reason?: string): RolloutView {
+    const r = this.#find(id)
+    this.#move(r, 'paused', reason)
+    r.cancelTimer()
+    return r.view()
+  }
+
+  resume(id: string): RolloutView {
+    const r = this.#find(id)
+    this.#move(r, 'rolling')
+    if (r.phase === 'baking') this.#armBake(r)
+    else this.#budget(r).pacer.kick()
+    this.#drained(r)
+    return r.view()
+  }
+
+  abort(id: string, reason?: string): RolloutView {
+    return this.#stop(this.#find(id), 'aborted', reason)
+  }
+
+  /** Mark a rollout failed (it cannot go on); like abort, nothing more is delivered. */
+  fail(id: string, reason: string): RolloutView {
+    return this.#stop(this.#find(id), 'failed', reason)
+  }
+
+  /**
+   * Undo a config change: a new config change restoring the previous values,
+   * sent in waves under the same budget to the clients that got the original.
+   */
+  rollback(id: string, reason?: string): RolloutView {
+    const r = this.#find(id)
+    if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
+    this.#stop(r, 'rolled_back', reason ?? 'rollback')
+    const seq = ++this.#seq
+    const undo = r.undo
+    const change: Change = Object.freeze({
+      id: (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq),
+      seq,
+      kind: 'config',
+      values: undo.values,
+      ...(undo.unset.length > 0 && { unset: undo.unset }),
+      mode: r.change.mode,
+      priority: r.change.priority,
+      reason: reason ?? `rollback of ${id}`,
+      submittedAt: this.clock.now(),
+      rollbackOf: id,
+    })
+    const back = this.#create(
+      change,
+      `rollback:${id}`,
+      r.waves.map((w) => w.fraction),
+      r.bakeMs,
+      new Set(r.delivered),
+    )
+    this.#start(back)
+    return back.view()
+  }
+
+  // ---- fleet ---------------------------------------------------------------
+
+  /**
+   * A client connected. It is queued for every rolling change whose waves
+   * already reached its shard, and for every completed change made after it
+   * was first seen that it has not had (it was away when its wave came).
+   * `since`: the client says it has applied every change up to that sequence
+   * number (another replica delivered them), so those are skipped.
+   */
+  join(clientId: string, info: { entries?: number; since?: number } = {}): void {
+    this.#open()
+    checkClientId(clientId)
+    if (info.entries !== undefined) checkEntries(info.entries)
+    this.#registry.join(clientId, info.entries, this.#seq)
+    const firstSeq = this.#registry.get(clientId)!.firstSeq
+    const kicked = new Set<BudgetClass>()
+    for (const r of this.#rollouts.values()) {
+      if (!r.wants(clientId)) continue
+      if (info.since !== undefined && r.change.seq <= info.since) continue
+      const missed = r.state === 'completed' && firstSeq < r.change.seq
+      const due =
+        (r.state === 'rolling' || r.state === 'paused') &&
+        shardOf(clientId, r.id, r.shards) < r.reachedHi
+      if (!missed && !due) continue
+      r.queue.push(clientId)
+      if (r.state === 'completed') this.#budget(r).pacer.add(r)
+      kicked.add(r.budgetClass)
+    }
+    for (const cls of kicked) this.#budgets.get(cls)!.pacer.kick()
+  }
+
+  leave(clientId: string): void {
+    this.#open()
+    this.#registry.leave(clientId)
+  }
+
+  /** A heartbeat's cache size: the next deliveries' cost estimates use it. */
+  report(clientId: string, entries: number): void {
+    checkClientId(clientId)
+    checkEntries(entries)
+    this.#registry.report(clientId, entries, this.#seq)
+  }
+
+  /** Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens, valid for `leases.ttlMs`. */
+  lease(clientId: string, want: number, budgetClass: BudgetClass = 'invalidate'): LeaseGrant {
+    this.#open()
+    checkClientId(clientId)
+    if (!Number.isInteger(want) || want < 1)
+      throw new InvalidOptionError('want', 'an integer >= 1', want)
+    const budget = this.#budgets.get(budgetClass)
+    if (!budget)
+      throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, budgetClass)
+    const grant = budget.tokens.grant(Math.min(want, this.config.leases.maxBatch))
+    return {
+      granted: grant.granted,
+      ttlMs: this.config.leases.ttlMs,
+      retryAfterMs: grant.retryAfterMs,
+    }
+  }
+
+  // ---- state ---------------------------------------------------------------
+
+  snapshot(): EngineSnapshot {
+    const buckets: EngineSnapshot['buckets'] = {}
+    for (const [cls, b] of this.#budgets) {
+      buckets[cls] = {
+        delivery: bucketState(b.pacer.bucket.tat),
+        tokens: bucketState(b.tokens.tat),
+      }
+    }
+    return {
+      v: SNAPSHOT_VERSION,
+      fleet: this.config.fleet,
+      at: this.clock.now(),
+      seq: this.#seq,
+      buckets,
+      clients: [...this.#registry.all()].map((c) => [c.id, c.entries ?? null, c.live, c.firstSeq]),
+      rollouts: [...this.#rollouts.values()].map(rolloutToSnapshot),
+      idempotency: [...this.#byIdempotencyKey],
+      configValues: this.configValues as Record<string, unknown>,
+    }
+  }
+
+  /** Stop every timer; the engine can no longer be used. */
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const r of this.#rollouts.values()) r.cancelTimer()
+    for (const b of this.#budgets.values()) b.pacer.close()
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #open(): void {
+    if (this.#closed) throw new ClosedError('engine')
+  }
+
+  #find(id: string): Rollout {
+    this.#open()
+    const r = this.#rollouts.get(id)
+    if (!r) throw new UnknownRolloutError(id)
+    return r
+  }
+
+  #budget(r: Rollout): ClassBudget {
+    return this.#budgets.get(r.budgetClass)!
+  }
+
+  #cost(r: Rollout, clientId: string): number {
+    return deliveryCost(
+      r.change,
+      this.#registry.get(clientId)?.entries ?? this.config.defaultEntries,
+    )
+  }
+
+  #emit(event: EngineEvent): void {
+    this.#opts.onEvent?.(event)
+  }
+
+  #move(r: Rollout, to: RolloutState, reason?: string): void {
+    const from = r.state
+    assertTransition(r.id, from, to)
+    r.state = to
+    r.reason = reason
+    if (!isActive(to)) {
+      r.endedAt = this.clock.now()
+      if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
+    }
+    this.#emit({
+      type: 'state',
+      rolloutId: r.id,
+      from,
+      to,
+      at: this.clock.now(),
+      ...(reason && { reason }),
+    })
+  }
+
+  #create(
+    change: Change,
+    identity: string,
+    steps: readonly number[],
+    bakeMs: number,
+    audience?: Set<string>,
+  ) {
+    const waves = planWaves(steps, this.config.shards)
+    const r = new Rollout(
+      change,
+      budgetClassOf(change),
+      waves,
+      bakeMs,
+      this.config.shards,
+      identity,
+      this.clock.now(),
+      audience,
+    )
+    if (change.kind === 'config') r.undo = this.#applyConfig(change)
+    this.#rollouts.set(r.id, r)
+    this.#byIdentity.set(identity, r)
+    this.#prune()
+    return r
+  }
+
+  /** Record a config change's values; return what undoes it. */
+  #applyConfig(change: Change) {
+    const values: Record<string, unknown> = {}
+    const unset: string[] = []
+    for (const k of [...Object.keys(change.values ?? {}), ...(change.unset ?? [])]) {
+      if (k in values || unset.includes(k)) continue
+      if (this.#configValues.has(k)) values[k] = this.#configValues.get(k)
+      else unset.push(k)
+    }
+    for (const [k, v] of Object.entries(change.values ?? {})) this.#configValues.set(k, v)
+    for (const k of change.unset ?? []) this.#configValues.delete(k)
+    return { values, unset }
+  }
+
+  #coalesce(r: Rollout, by: 'idempotencyKey' | 'target', key: string | undefined): SubmitResult {
+    r.coalesced++
+    if (key !== undefined && !this.#byIdempotencyKey.has(key)) this.#byIdempotencyKey.set(key, r.id)
+    this.#emit({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
+    return { rollout: r.view(), coalesced: by }
+  }
+
+  #start(r: Rollout): void {
+    this.#move(r, 'rolling')
+    this.#budget(r).pacer.add(r)
+    this.#startWave(r, 0)
+  }
+
+  #startWave(r: Rollout, index: number): void {
+    const wave = r.waves[index]!
+    r.waveIndex = index
+    r.phase = 'delivering'
+    r.bakeUntil = undefined
+    let queued = 0
+    for (const c of this.#registry.live()) {
+      if (!r.wants(c.id)) continue
+      const shard = shardOf(c.id, r.id, r.shards)
+      if (shard >= wave.lo && shard < wave.hi) {
+        r.queue.push(c.id)
+        queued++
+      }
+    }
+    r.stats[index] = { queued, delivered: 0, cost: 0, startedAt: this.clock.now() }
+    this.#emit({
+      type: 'wave',
+      rolloutId: r.id,
+      wave: index,
+      phase: 'started',
+      at: this.clock.now(),
+    })
+    this.#budget(r).pacer.kick()
+    this.#drained(r)
+  }
+
+  /** The queue is empty: end the wave (bake, then gate) or the rollout. */
+  #drained(r: Rollout): void {
+    if (r.queue.length > 0) return
+    if (r.state === 'completed') {
+      this.#budget(r).pacer.remove(r)
+      return
+    }
+    if (r.state !== 'rolling' || r.phase !== 'delivering') return
+    const now = this.clock.now()
+    const stats = r.stats[r.waveIndex]
+    if (stats) stats.deliveredAt = now
+    this.#emit({ type: 'wave', rolloutId: r.id, wave: r.waveIndex, phase: 'delivered', at: now })
+    if (r.waveIndex === r.waves.length - 1) {
+      r.phase = 'done'
+      this.#move(r, 'completed')
+      this.#budget(r).pacer.remove(r)
+      return
+    }
+    r.phase = 'baking'
+    r.bakeUntil = now + r.bakeMs
+    this.#armBake(r)
+  }
+
+  #armBake(r: Rollout): void {
+    r.cancelTimer()
+    r.timer = this.clock.setTimer((r.bakeUntil ?? 0) - this.clock.now(), () => this.#baked(r))
+  }
+
+  #baked(r: Rollout): void {
+    r.timer = undefined
+    if (this.#closed || r.state !== 'rolling' || r.phase !== 'baking') return
+    const now = this.clock.now()
+    const verdict = this.#opts.gate?.({ rollout: r.view(), wave: r.waveIndex, now }) ?? 'pass'
+    if (verdict === 'pass') this.#startWave(r, r.waveIndex + 1)
+    else if (verdict === 'fail') {
+      // A failing config change rolls back; anything else (a rollback included) stops and waits for a human.
+      const reason = `gate failed after wave ${r.waveIndex}`
+      if (r.change.kind === 'config' && r.undo && !r.change.rollbackOf) this.rollback(r.id, reason)
+      else this.pause(r.id, reason)
+    } else {
+      r.bakeUntil = now + Math.max(0, verdict.retryInMs)
+      this.#armBake(r)
+    }
+  }
+
+  #stop(r: Rollout, to: 'aborted' | 'failed' | 'rolled_back', reason?: string): RolloutView {
+    this.#move(r, to, reason)
+    r.cancelTimer()
+    r.queue.clear()
+    r.phase = 'done'
+    this.#budget(r).pacer.remove(r)
+    return r.view()
+  }
+
+  /** Keep at most `retainFinished` finished rollouts (oldest go first). */
+  #prune(): void {
+    let finished = 0
+    for (const r of this.#rollouts.values()) if (!isActive(r.state)) finished++
+    for (const [id, r] of this.#rollouts) {
+      if (finished <= this.config.retainFinished) break
+      if (isActive(r.state) || r.queue.length > 0) continue
+      this.#rollouts.delete(id)
+      finished--
+    }
+  }
+
+  #restore(snap: EngineSnapshot): void {
+    this.#seq = snap.seq
+    for (const [id, entries, live, firstSeq] of snap.clients) {
+      this.#registry.restore({ id, entries: entries ?? undefined, live, firstSeq })
+    }
+    for (const [k, v] of Object.entries(snap.configValues)) this.#configValues.set(k, v)
+    for (const [key, id] of snap.idempotency) this.#byIdempotencyKey.set(key, id)
+    for (const s of snap.rollouts) {
+      const r = rolloutFromSnapshot(s)
+      this.#rollouts.set(r.id, r)
+      if (isActive(r.state)) this.#byIdentity.set(r.identity, r)
+      if (r.servable && (r.state === 'rolling' || r.queue.length > 0)) this.#budget(r).pacer.add(r)
+    }
+    for (const r of this.#rollouts.values()) {
+      if (r.state === 'rolling' && r.phase === 'baking') this.#armBake(r)
+    }
+    for (const b of this.#budgets.values()) b.pacer.kick()
+  }
+}
+
+const checkClientId = (id: unknown): void => {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200) {
+    throw new InvalidOptionError('clientId', 'a string of 1 to 200 characters', id)
+  }
+}
+
+const checkEntries = (n: unknown): void => {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw new InvalidOptionError('entries', 'an integer >= 0', n)
+  }
+}
+
+export type { Delivery }

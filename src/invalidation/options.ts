@@ -1,0 +1,48 @@
+/** The engine's settings: one zod schema, defaults documented, parsed once and frozen. */
+import { z } from 'zod'
+import { budgetSchema } from '../limiter/bucket.js'
+import { nonNegativeInt, parseOptions, positive, positiveInt } from '../validate.js'
+import { wavesSchema } from './change.js'
+
+export const defaultBudgets = {
+  invalidate: { ratePerSec: 500, burst: 500 },
+  rewarm: { ratePerSec: 200, burst: 100 },
+  config: { ratePerSec: 1000, burst: 1000 },
+  urgent: { ratePerSec: 5000, burst: 5000 },
+} as const
+
+export const engineConfigSchema = z.strictObject({
+  /** Fleet name; every key of a fleet shares it. @default 'default' */
+  fleet: z.string().min(1).default('default'),
+  /** Shards the fleet is hashed into. @default 100 */
+  shards: positiveInt().default(100),
+  /** Per behaviour class: deliveries paced by cost (B1) and refetch tokens (B2). */
+  budgets: z
+    .strictObject({
+      invalidate: budgetSchema.default(defaultBudgets.invalidate),
+      rewarm: budgetSchema.default(defaultBudgets.rewarm),
+      config: budgetSchema.default(defaultBudgets.config),
+      urgent: budgetSchema.default(defaultBudgets.urgent),
+    })
+    .prefault({}),
+  /** Default wave plan; a change may override it. Bake runs between waves. */
+  waves: wavesSchema.default({ steps: [0.01, 0.05, 0.25, 1], bakeMs: 2000 }),
+  leases: z
+    .strictObject({
+      /** How long a refetch token may wait before use; the only slack in B2. @default 250 */
+      ttlMs: positive().default(250),
+      /** Most tokens one lease grants. @default 50 */
+      maxBatch: positiveInt().default(50),
+    })
+    .prefault({}),
+  /** Entry count assumed for a client that has not reported one. @default 1000 */
+  defaultEntries: nonNegativeInt().default(1000),
+  /** Finished rollouts kept (for status and catch-up of returning clients). @default 1000 */
+  retainFinished: nonNegativeInt().default(1000),
+})
+
+export type EngineConfigInput = z.input<typeof engineConfigSchema>
+export type EngineConfig = z.output<typeof engineConfigSchema>
+
+export const parseEngineConfig = (input: unknown = {}): EngineConfig =>
+  parseOptions(engineConfigSchema, input)

@@ -1,0 +1,71 @@
+/** A GCRA bucket bound to a Clock: the in-process budget. */
+import { z } from 'zod'
+import { parseOptions, positive } from '../validate.js'
+import type { Clock } from './clock.js'
+import {
+  type GcraParams,
+  type GrantResult,
+  gcraAvailable,
+  gcraGrant,
+  gcraReserve,
+  gcraTake,
+  type TakeResult,
+} from './gcra.js'
+
+export const budgetSchema = z.strictObject({
+  ratePerSec: positive(),
+  /** Whole units at least: a lease grants whole tokens, so a burst below 1 could never grant one. */
+  burst: z
+    .number({ error: 'a finite number >= 1' })
+    .refine((n) => Number.isFinite(n) && n >= 1, { error: 'a finite number >= 1' }),
+})
+export type BudgetOptions = z.infer<typeof budgetSchema>
+
+export class Bucket {
+  readonly params: GcraParams
+  #tat: number
+
+  constructor(
+    params: GcraParams,
+    private readonly clock: Clock,
+    tat?: number,
+  ) {
+    this.params = parseOptions(budgetSchema, params)
+    // A new bucket starts full.
+    this.#tat = tat ?? Number.NEGATIVE_INFINITY
+  }
+
+  /** The whole state: persist it to resume the same budget elsewhere. */
+  get tat(): number {
+    return this.#tat
+  }
+
+  take(cost = 1): TakeResult {
+    const r = gcraTake(this.#tat, this.clock.now(), cost, this.params)
+    this.#tat = r.tat
+    return r
+  }
+
+  /** Grant up to `want` whole units now. */
+  grant(want: number): GrantResult {
+    const r = gcraGrant(this.#tat, this.clock.now(), want, this.params)
+    this.#tat = r.tat
+    return r
+  }
+
+  /** Commit `cost` units now; usable after the returned delay. */
+  reserve(cost: number): number {
+    const r = gcraReserve(this.#tat, this.clock.now(), cost, this.params)
+    this.#tat = r.tat
+    return r.delayMs
+  }
+
+  /** Ms until `cost` units could be taken (0 if now). */
+  retryAfter(cost = 1): number {
+    return gcraTake(this.#tat, this.clock.now(), cost, this.params).retryAfterMs
+  }
+
+  available(): number {
+    return gcraAvailable(this.#tat, this.clock.now(), this.params)
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The one source of time. The engine, the limiter and the SDK's refresh policy
+ * read time and set timers only through a Clock, so the same code runs online
+ * (realClock), in the simulator and in property tests (VirtualClock).
+ */
+
+export interface Timer {
+  cancel(): void
+}
+
+export interface Clock {
+  /** Milliseconds; monotonic within one clock. */
+  now(): number
+  /** Run `fn` once, `delayMs` from now (negative or NaN counts as 0). */
+  setTimer(delayMs: number, fn: () => void): Timer
+}
+
+/** Wall-clock time from a monotonic source: performance.timeOrigin + performance.now(). */
+export const realClock: Clock = Object.freeze({
+  now: () => performance.timeOrigin + performance.now(),
+  setTimer(delayMs: number, fn: () => void): Timer {
+    const handle = setTimeout(fn, Math.max(0, delayMs || 0))
+    return { cancel: () => clearTimeout(handle) }
+  },
+})

@@ -1,0 +1,134 @@
+/**
+ * Drives a client's waiting refetches through leased tokens: use held tokens
+ * first, else lease up to `maxBatch` more; when the budget says wait, sleep
+ * `retryAfterMs` stretched by up to 50 % jitter so waiting clients do not all
+ * return at once. Works with a synchronous lease (the simulator calls the
+ * engine directly) or an asynchronous one (the SDK calls the coordinator).
+ */
+import type { Clock, Timer } from '../limiter/clock.js'
+import { TokenWallet } from './wallet.js'
+
+export interface LeaseGrant {
+  readonly granted: number
+  readonly ttlMs: number
+  readonly retryAfterMs: number
+}
+
+export type LeaseFn = (want: number) => LeaseGrant | Promise<LeaseGrant>
+
+export interface RefreshDriverOptions {
+  readonly clock: Clock
+  readonly lease: LeaseFn
+  /** Most tokens asked for in one lease. */
+  readonly maxBatch: number
+  /** Refetches waiting for a token. */
+  readonly pending: () => number
+  /** Start `tokens` refetches now, one token each. */
+  readonly run: (tokens: number) => void
+  /** Uniform [0, 1); seeded in the simulator. @default Math.random */
+  readonly random?: () => number
+  /** A lease call failed; the driver backs off and retries by itself. */
+  readonly onError?: (error: unknown) => void
+}
+
+const ERROR_BACKOFF_BASE_MS = 100
+const ERROR_BACKOFF_CAP_MS = 5000
+
+export class RefreshDriver {
+  readonly wallet: TokenWallet
+  #leasing = false
+  #timer: Timer | undefined
+  #failures = 0
+  #closed = false
+  #pumping = false
+
+  constructor(private readonly opts: RefreshDriverOptions) {
+    this.wallet = new TokenWallet(opts.clock)
+  }
+
+  /** True while waiting on a lease answer or a retry timer. */
+  get waiting(): boolean {
+    return this.#leasing || this.#timer !== undefined
+  }
+
+  /** There may be new work or new budget: run what tokens allow. */
+  wake(): void {
+    if (this.#closed || this.#pumping) return
+    this.#pumping = true
+    try {
+      this.#pump()
+    } finally {
+      this.#pumping = false
+    }
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#timer?.cancel()
+    this.#timer = undefined
+    this.wallet.clear()
+  }
+
+  #pump(): void {
+    for (;;) {
+      const pending = this.opts.pending()
+      if (pending <= 0) return
+      const held = this.wallet.take(pending)
+      if (held > 0) {
+        this.opts.run(held)
+        continue
+      }
+      if (this.waiting) return
+      const askedAt = this.opts.clock.now()
+      let answer: LeaseGrant | Promise<LeaseGrant>
+      try {
+        answer = this.opts.lease(Math.min(pending, this.opts.maxBatch))
+      } catch (error) {
+        this.#failed(error)
+        return
+      }
+      if (answer instanceof Promise) {
+        this.#leasing = true
+        answer.then(
+          (grant) => {
+            this.#leasing = false
+            if (this.#closed) return
+            if (this.#granted(grant, askedAt)) this.wake()
+          },
+          (error) => {
+            this.#leasing = false
+            if (!this.#closed) this.#failed(error)
+          },
+        )
+        return
+      }
+      if (!this.#granted(answer, askedAt)) return
+    }
+  }
+
+  /** Bank a grant; on an empty grant, sleep. Returns whether to keep pumping. */
+  #granted(grant: LeaseGrant, askedAt: number): boolean {
+    this.#failures = 0
+    if (grant.granted > 0) {
+      this.wallet.add(grant.granted, grant.ttlMs, askedAt)
+      return true
+    }
+    const random = this.opts.random ?? Math.random
+    this.#sleep(Math.max(1, grant.retryAfterMs) * (1 + 0.5 * random()))
+    return false
+  }
+
+  #failed(error: unknown): void {
+    this.opts.onError?.(error)
+    const random = this.opts.random ?? Math.random
+    const cap = Math.min(ERROR_BACKOFF_CAP_MS, ERROR_BACKOFF_BASE_MS * 2 ** this.#failures++)
+    this.#sleep(Math.max(1, random() * cap))
+  }
+
+  #sleep(ms: number): void {
+    this.#timer = this.opts.clock.setTimer(ms, () => {
+      this.#timer = undefined
+      this.wake()
+    })
+  }
+}

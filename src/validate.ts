@@ -1,0 +1,89 @@
+/**
+ * Options are validated once, at the boundary, by one zod schema each; the
+ * first broken rule becomes an InvalidOptionError naming the field, the rule
+ * and the value (p-queue style). The parsed result is deep-frozen.
+ */
+import { z } from 'zod'
+import { InvalidOptionError } from './errors.js'
+
+/** Rules as they read in an error message: "Expected `budget` to be <rule>". */
+export const rules = {
+  positive: 'a finite number > 0',
+  nonNegative: 'a finite number >= 0',
+  positiveInt: 'an integer >= 1',
+  nonNegativeInt: 'an integer >= 0',
+  fraction: 'a number in (0, 1]',
+} as const
+
+const num = (rule: string) => z.number({ error: rule }).refine(Number.isFinite, { error: rule })
+
+export const positive = () => num(rules.positive).refine((n) => n > 0, { error: rules.positive })
+export const nonNegative = () =>
+  num(rules.nonNegative).refine((n) => n >= 0, { error: rules.nonNegative })
+export const positiveInt = () =>
+  num(rules.positiveInt).refine((n) => Number.isInteger(n) && n >= 1, {
+    error: rules.positiveInt,
+  })
+export const nonNegativeInt = () =>
+  num(rules.nonNegativeInt).refine((n) => Number.isInteger(n) && n >= 0, {
+    error: rules.nonNegativeInt,
+  })
+
+const valueAt = (input: unknown, path: readonly PropertyKey[]): unknown => {
+  let at: unknown = input
+  for (const key of path) {
+    if (at == null || typeof at !== 'object') return undefined
+    at = (at as Record<PropertyKey, unknown>)[key]
+  }
+  return at
+}
+
+const fieldName = (prefix: string, path: readonly PropertyKey[]): string => {
+  let name = prefix
+  for (const key of path) {
+    if (typeof key === 'number') name += `[${key}]`
+    else name += name ? `.${String(key)}` : String(key)
+  }
+  return name || 'value'
+}
+
+/** Turn the first zod issue into an InvalidOptionError. */
+export const toInvalidOption = (error: z.ZodError, input: unknown, prefix = '') => {
+  const issue = error.issues[0]
+  if (!issue) return new InvalidOptionError(prefix || 'value', 'valid', input)
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0] ?? ''
+    const path = [...issue.path, key]
+    return new InvalidOptionError(
+      fieldName(prefix, path),
+      'not set (unknown field)',
+      valueAt(input, path),
+    )
+  }
+  let rule = issue.message
+  if (issue.code === 'invalid_type' && rule.startsWith('Invalid input'))
+    rule = `of type ${issue.expected}`
+  if (issue.code === 'invalid_value' && rule.startsWith('Invalid')) {
+    rule = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
+  }
+  return new InvalidOptionError(fieldName(prefix, issue.path), rule, valueAt(input, issue.path))
+}
+
+export const deepFreeze = <T>(value: T): T => {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const inner of Object.values(value)) deepFreeze(inner)
+  }
+  return value
+}
+
+/** Parse `input` with `schema`; throw InvalidOptionError on the first broken rule. */
+export const parseOptions = <S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  prefix = '',
+): z.output<S> => {
+  const result = schema.safeParse(input)
+  if (!result.success) throw toInvalidOption(result.error, input, prefix)
+  return deepFreeze(result.data)
+}
