@@ -535,7 +535,10 @@ export class Engine {
       const r = rolloutFromSnapshot(s)
       this.#rollouts.set(r.id, r)
       if (isActive(r.state)) this.#byIdentity.set(r.identity, r)
-      if (r.servable && (r.state === 'rolling' || r.queue.length > 0)) this.#budget(r).pacer.add(r)
+      // Paused rollouts too: resume() only kicks the pacer, it does not re-add.
+      if (isActive(r.state) || (r.state === 'completed' && r.queue.length > 0)) {
+        this.#budget(r).pacer.add(r)
+      }
     }
     for (const r of this.#rollouts.values()) {
       if (r.state === 'rolling' && r.phase === 'baking') this.#armBake(r)

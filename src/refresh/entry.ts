@@ -17,9 +17,11 @@ export interface Entry<V = unknown> {
   tags: readonly string[]
   /** Bumped by every invalidation that touches the entry. */
   gen: number
+  /** Generation the held value answers (an older answer never replaces a newer one). */
+  valueGen: number
   /** The change that last invalidated it. */
   invalidatedBy?: string
-  /** Generation the in-flight refresh started from. */
+  /** Generation the latest refetch started from. */
   refreshGen?: number
 }
 
@@ -29,6 +31,7 @@ export const freshEntry = <V>(value: V, tags: readonly string[] = []): Entry<V> 
   state: 'fresh',
   tags,
   gen: 0,
+  valueGen: 0,
 })
 
 /** May a reader be given the value now? */
@@ -42,14 +45,14 @@ export const invalidateEntry = (e: Entry, changeId: string, mode: 'soft' | 'hard
     e.state = 'dead'
     e.value = undefined
     e.hasValue = false
-  } else if (e.state === 'fresh') {
+  } else if (e.state !== 'dead') {
+    // Fresh, or refreshing for an older generation: either way it needs a new refetch.
     e.state = 'stale'
   }
 }
 
-/** Does the entry need a refetch (stale or dead, none in flight for its generation)? */
-export const needsRefresh = (e: Entry): boolean =>
-  (e.state === 'stale' || e.state === 'dead') && e.refreshGen !== e.gen
+/** Does the entry need a refetch: not fresh, and none started for its current generation? */
+export const needsRefresh = (e: Entry): boolean => e.state !== 'fresh' && e.refreshGen !== e.gen
 
 /** A refetch starts: remember which generation it answers. */
 export const beginRefresh = (e: Entry): number => {
@@ -60,15 +63,13 @@ export const beginRefresh = (e: Entry): number => {
 
 /** A refetch returned `value` for generation `gen`. */
 export const completeRefresh = <V>(e: Entry<V>, gen: number, value: V): void => {
+  if (gen < e.valueGen) return
   e.value = value
   e.hasValue = true
-  if (e.gen === gen) {
-    e.state = 'fresh'
-    e.refreshGen = undefined
-  } else {
-    // Invalidated again while in flight: the value is servable but stale.
-    e.state = 'stale'
-  }
+  e.valueGen = gen
+  if (e.refreshGen === gen) e.refreshGen = undefined
+  // Invalidated again while in flight: servable, but stale until the next refetch.
+  e.state = e.gen === gen ? 'fresh' : 'stale'
 }
 
 /** A refetch failed: keep serving what we had (stale-if-error); a later access may retry. */

@@ -15,8 +15,8 @@ import { Origin } from './origin.js'
 import { mulberry32 } from './rng.js'
 
 /** Classes whose changes make entries stale and so cause refetches. */
-const refetchClasses = ['invalidate', 'rewarm', 'urgent'] as const
-type RefetchClass = (typeof refetchClasses)[number]
+export const refetchClasses = ['invalidate', 'rewarm', 'urgent'] as const
+export type RefetchClass = (typeof refetchClasses)[number]
 
 export interface FleetSimOptions {
   readonly fleet: Fleet
@@ -24,6 +24,14 @@ export interface FleetSimOptions {
   readonly seed: number
   /** Clients that are connected at t0 (default: all). */
   readonly initiallyLive?: number
+  /** Keep every fetch in `fetchLog` (for checking bounds over any window). */
+  readonly logFetches?: boolean
+}
+
+export interface FetchRecord {
+  readonly at: number
+  readonly count: number
+  readonly budgetClass: RefetchClass
 }
 
 interface ClientState {
@@ -44,6 +52,9 @@ export class FleetSim {
   /** Per change id: times each client received it. */
   readonly received = new Map<string, Uint8Array>()
   readonly live: Uint8Array
+  /** The engine's sequence number when each client first joined (NaN: never). */
+  readonly firstSeq: Float64Array
+  readonly fetchLog: FetchRecord[] = []
   restarts = 0
   /** Client deliveries so far (all changes). */
   deliveredCount = 0
@@ -57,6 +68,7 @@ export class FleetSim {
     this.#config = opts.engine
     this.#random = mulberry32(opts.seed)
     this.live = new Uint8Array(opts.fleet.size)
+    this.firstSeq = new Float64Array(opts.fleet.size).fill(Number.NaN)
     const n = opts.fleet.size
     this.#state = {
       stale: {
@@ -83,6 +95,7 @@ export class FleetSim {
 
   join(i: number, since?: number): void {
     this.live[i] = 1
+    if (Number.isNaN(this.firstSeq[i]!)) this.firstSeq[i] = this.engine.seq
     this.engine.join(clientId(i), {
       entries: this.#fleet.entries[i]!,
       ...(since !== undefined && { since }),
@@ -115,10 +128,13 @@ export class FleetSim {
     if (Number.isFinite(until)) this.clock.advanceTo(until)
   }
 
-  /** Refetches still waiting for a token, fleet-wide. */
+  /** Refetches still waiting for a token on connected clients (one that left cannot lease). */
   pendingRefetches(): number {
     let n = 0
-    for (const cls of refetchClasses) for (const v of this.#state.stale[cls]) n += v
+    for (const cls of refetchClasses) {
+      const stale = this.#state.stale[cls]
+      for (let i = 0; i < stale.length; i++) if (this.live[i]) n += stale[i]!
+    }
     return n
   }
 
@@ -169,6 +185,7 @@ export class FleetSim {
         const now = this.clock.now()
         this.origin.record(now, tokens)
         this.originByClass[cls].record(now, tokens)
+        if (this.opts.logFetches) this.fetchLog.push({ at: now, count: tokens, budgetClass: cls })
         stale[i] = stale[i]! - tokens
         if (stale[i] === 0) {
           // Idle clients hold no driver: a million of them must fit in memory.

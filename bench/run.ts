@@ -1,0 +1,36 @@
+/**
+ * `npm run bench`: every benchmark, each a ratio against a baseline measured
+ * in the same run, printed as a Markdown table for BENCHMARKS.md.
+ * Needs the build (`npm run build`); uses only this machine.
+ */
+import { cpus } from 'node:os'
+import { simScale } from './sim-scale.js'
+
+interface Result {
+  name: string
+  header: string[]
+  rows: string[][]
+  notes: string[]
+}
+
+const md = (r: Result) =>
+  [
+    `### ${r.name}`,
+    '',
+    `| ${r.header.join(' | ')} |`,
+    `|${r.header.map(() => ' --- ').join('|')}|`,
+    ...r.rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n')
+
+const only = process.argv[2]
+const benches: Record<string, () => Result> = { 'sim-scale': simScale }
+console.log(
+  `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
+)
+for (const [name, bench] of Object.entries(benches)) {
+  if (only && only !== name) continue
+  console.log(md(bench()))
+}
