@@ -24,6 +24,9 @@ import {
   parseChange,
   wavesSchema,
 } from './change.js'
+import { ConfigValues } from './config-values.js'
+import type { EngineEvent, GateContext, GateResult } from './events.js'
+import { Lifecycle } from './lifecycle.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
 import { type Delivery, Pacer } from './pacer.js'
 import { planWaves } from './planner.js'
@@ -38,27 +41,9 @@ import {
   rolloutToSnapshot,
   SNAPSHOT_VERSION,
 } from './snapshot.js'
-import { assertTransition, isActive, type RolloutState } from './states.js'
+import { isActive } from './states.js'
 
-export type GateResult = 'pass' | 'fail' | { retryInMs: number }
-export interface GateContext {
-  readonly rollout: RolloutView
-  /** The wave that just baked. */
-  readonly wave: number
-  readonly now: number
-}
-
-export type EngineEvent =
-  | {
-      type: 'state'
-      rolloutId: string
-      from: RolloutState
-      to: RolloutState
-      at: number
-      reason?: string
-    }
-  | { type: 'wave'; rolloutId: string; wave: number; phase: 'started' | 'delivered'; at: number }
-  | { type: 'coalesced'; rolloutId: string; by: 'idempotencyKey' | 'target'; at: number }
+export type { EngineEvent, GateContext, GateResult }
 
 export interface EngineOptions {
   readonly clock: Clock
@@ -99,7 +84,8 @@ export class Engine {
   readonly #byIdentity = new Map<string, Rollout>()
   readonly #byIdempotencyKey = new Map<string, string>()
   readonly #budgets = new Map<BudgetClass, ClassBudget>()
-  readonly #configValues = new Map<string, unknown>()
+  readonly #config = new ConfigValues()
+  readonly #life: Lifecycle
   readonly #opts: EngineOptions
   #seq = 0
   #closed = false
@@ -109,20 +95,33 @@ export class Engine {
     this.clock = opts.clock
     this.config = parseEngineConfig(opts.config ?? {})
     const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.config.fleet) : undefined
+    this.#life = new Lifecycle({
+      clock: this.clock,
+      registry: this.#registry,
+      pacer: (r) => this.#budget(r).pacer,
+      emit: (e) => this.#opts.onEvent?.(e),
+      ...(opts.gate && { gate: opts.gate }),
+      // A failing config change rolls back; anything else (a rollback included) waits for a human.
+      gateFailed: (r, reason) =>
+        r.change.kind === 'config' && !r.change.rollbackOf
+          ? this.rollback(r.id, reason)
+          : this.#life.pause(r, reason),
+      finished: (r) => {
+        if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
+      },
+      closed: () => this.#closed,
+    })
     for (const cls of budgetClasses) {
       const b = this.config.budgets[cls]
       const saved = snap?.buckets[cls]
-      const delivery = new Bucket(b, this.clock, saved?.delivery ?? undefined)
-      const pacer = new Pacer(delivery, this.clock, {
+      const pacer = new Pacer(new Bucket(b, this.clock, saved?.delivery ?? undefined), this.clock, {
         cost: (r, id) => this.#cost(r, id),
         eligible: (r, id) => this.#registry.isLive(id) && r.wants(id),
         deliver: (d) => this.#opts.deliver?.(d),
-        drained: (r) => this.#drained(r),
+        drained: (r) => this.#life.drained(r),
       })
-      this.#budgets.set(cls, {
-        pacer,
-        tokens: new Bucket(b, this.clock, saved?.tokens ?? undefined),
-      })
+      const tokens = new Bucket(b, this.clock, saved?.tokens ?? undefined)
+      this.#budgets.set(cls, { pacer, tokens })
     }
     if (snap) this.#restore(snap)
   }
@@ -138,7 +137,7 @@ export class Engine {
 
   /** Config values as last pushed (what the fleet converges to). */
   get configValues(): Readonly<Record<string, unknown>> {
-    return Object.fromEntries(this.#configValues)
+    return this.#config.toJSON()
   }
 
   // ---- changes -------------------------------------------------------------
@@ -148,19 +147,15 @@ export class Engine {
     this.#open()
     const parsed = parseChange(input)
     const waves = parseOptions(wavesSchema, { ...this.config.waves, ...parsed.waves }, 'waves')
-    const now = this.clock.now()
     const key = parsed.idempotencyKey
-    const byKey =
-      key !== undefined ? this.#rollouts.get(this.#byIdempotencyKey.get(key) ?? '') : undefined
-    if (byKey) return this.#coalesce(byKey, 'idempotencyKey', key)
+    const byKey = key !== undefined ? this.#byIdempotencyKey.get(key) : undefined
+    const earlier = byKey !== undefined ? this.#rollouts.get(byKey) : undefined
+    if (earlier) return this.#coalesce(earlier, 'idempotencyKey', key)
     const identity = identityOf(parsed)
     const same = this.#byIdentity.get(identity)
     if (same && isActive(same.state)) return this.#coalesce(same, 'target', key)
 
-    const seq = ++this.#seq
-    const change: Change = Object.freeze({
-      id: (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq),
-      seq,
+    const change = this.#newChange({
       kind: parsed.kind,
       ...(parsed.target && { target: parsed.target }),
       ...(parsed.values && { values: parsed.values }),
@@ -168,11 +163,10 @@ export class Engine {
       mode: parsed.mode,
       priority: parsed.priority,
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
-      submittedAt: now,
     })
     const r = this.#create(change, identity, waves.steps, waves.bakeMs)
     if (key !== undefined) this.#byIdempotencyKey.set(key, r.id)
-    this.#start(r)
+    this.#life.start(r)
     return { rollout: r.view(), coalesced: false }
   }
 
@@ -186,27 +180,27 @@ export class Engine {
 
   pause(id: string, reason?: string): RolloutView {
     const r = this.#find(id)
-    this.#move(r, 'paused', reason)
-    r.cancelTimer()
+    this.#life.pause(r, reason)
     return r.view()
   }
 
   resume(id: string): RolloutView {
     const r = this.#find(id)
-    this.#move(r, 'rolling')
-    if (r.phase === 'baking') this.#armBake(r)
-    else this.#budget(r).pacer.kick()
-    this.#drained(r)
+    this.#life.resume(r)
     return r.view()
   }
 
   abort(id: string, reason?: string): RolloutView {
-    return this.#stop(this.#find(id), 'aborted', reason)
+    const r = this.#find(id)
+    this.#life.stop(r, 'aborted', reason)
+    return r.view()
   }
 
   /** Mark a rollout failed (it cannot go on); like abort, nothing more is delivered. */
   fail(id: string, reason: string): RolloutView {
-    return this.#stop(this.#find(id), 'failed', reason)
+    const r = this.#find(id)
+    this.#life.stop(r, 'failed', reason)
+    return r.view()
   }
 
   /**
@@ -216,29 +210,19 @@ export class Engine {
   rollback(id: string, reason?: string): RolloutView {
     const r = this.#find(id)
     if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
-    this.#stop(r, 'rolled_back', reason ?? 'rollback')
-    const seq = ++this.#seq
-    const undo = r.undo
-    const change: Change = Object.freeze({
-      id: (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq),
-      seq,
+    this.#life.stop(r, 'rolled_back', reason ?? 'rollback')
+    const change = this.#newChange({
       kind: 'config',
-      values: undo.values,
-      ...(undo.unset.length > 0 && { unset: undo.unset }),
+      values: r.undo.values,
+      ...(r.undo.unset.length > 0 && { unset: r.undo.unset }),
       mode: r.change.mode,
       priority: r.change.priority,
       reason: reason ?? `rollback of ${id}`,
-      submittedAt: this.clock.now(),
       rollbackOf: id,
     })
-    const back = this.#create(
-      change,
-      `rollback:${id}`,
-      r.waves.map((w) => w.fraction),
-      r.bakeMs,
-      new Set(r.delivered),
-    )
-    this.#start(back)
+    const steps = r.waves.map((w) => w.fraction)
+    const back = this.#create(change, `rollback:${id}`, steps, r.bakeMs, new Set(r.delivered))
+    this.#life.start(back)
     return back.view()
   }
 
@@ -257,7 +241,7 @@ export class Engine {
     if (info.entries !== undefined) checkEntries(info.entries)
     this.#registry.join(clientId, info.entries, this.#seq)
     const firstSeq = this.#registry.get(clientId)!.firstSeq
-    const kicked = new Set<BudgetClass>()
+    const kicked = new Set<Pacer>()
     for (const r of this.#rollouts.values()) {
       if (!r.wants(clientId)) continue
       if (info.since !== undefined && r.change.seq <= info.since) continue
@@ -267,10 +251,11 @@ export class Engine {
         shardOf(clientId, r.id, r.shards) < r.reachedHi
       if (!missed && !due) continue
       r.queue.push(clientId)
-      if (r.state === 'completed') this.#budget(r).pacer.add(r)
-      kicked.add(r.budgetClass)
+      const pacer = this.#budget(r).pacer
+      if (r.state === 'completed') pacer.add(r)
+      kicked.add(pacer)
     }
-    for (const cls of kicked) this.#budgets.get(cls)!.pacer.kick()
+    for (const pacer of kicked) pacer.kick()
   }
 
   leave(clientId: string): void {
@@ -289,11 +274,13 @@ export class Engine {
   lease(clientId: string, want: number, budgetClass: BudgetClass = 'invalidate'): LeaseGrant {
     this.#open()
     checkClientId(clientId)
-    if (!Number.isInteger(want) || want < 1)
+    if (!Number.isInteger(want) || want < 1) {
       throw new InvalidOptionError('want', 'an integer >= 1', want)
+    }
     const budget = this.#budgets.get(budgetClass)
-    if (!budget)
+    if (!budget) {
       throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, budgetClass)
+    }
     const grant = budget.tokens.grant(Math.min(want, this.config.leases.maxBatch))
     return {
       granted: grant.granted,
@@ -321,7 +308,7 @@ export class Engine {
       clients: [...this.#registry.all()].map((c) => [c.id, c.entries ?? null, c.live, c.firstSeq]),
       rollouts: [...this.#rollouts.values()].map(rolloutToSnapshot),
       idempotency: [...this.#byIdempotencyKey],
-      configValues: this.configValues as Record<string, unknown>,
+      configValues: this.#config.toJSON(),
     }
   }
 
@@ -351,33 +338,14 @@ export class Engine {
   }
 
   #cost(r: Rollout, clientId: string): number {
-    return deliveryCost(
-      r.change,
-      this.#registry.get(clientId)?.entries ?? this.config.defaultEntries,
-    )
+    const entries = this.#registry.get(clientId)?.entries ?? this.config.defaultEntries
+    return deliveryCost(r.change, entries)
   }
 
-  #emit(event: EngineEvent): void {
-    this.#opts.onEvent?.(event)
-  }
-
-  #move(r: Rollout, to: RolloutState, reason?: string): void {
-    const from = r.state
-    assertTransition(r.id, from, to)
-    r.state = to
-    r.reason = reason
-    if (!isActive(to)) {
-      r.endedAt = this.clock.now()
-      if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
-    }
-    this.#emit({
-      type: 'state',
-      rolloutId: r.id,
-      from,
-      to,
-      at: this.clock.now(),
-      ...(reason && { reason }),
-    })
+  #newChange(fields: Omit<Change, 'id' | 'seq' | 'submittedAt'>): Change {
+    const seq = ++this.#seq
+    const id = (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq)
+    return Object.freeze({ id, seq, ...fields, submittedAt: this.clock.now() })
   }
 
   #create(
@@ -398,129 +366,33 @@ export class Engine {
       this.clock.now(),
       audience,
     )
-    if (change.kind === 'config') r.undo = this.#applyConfig(change)
+    if (change.kind === 'config') r.undo = this.#config.apply(change)
     this.#rollouts.set(r.id, r)
     this.#byIdentity.set(identity, r)
     this.#prune()
     return r
   }
 
-  /** Record a config change's values; return what undoes it. */
-  #applyConfig(change: Change) {
-    const values: Record<string, unknown> = {}
-    const unset: string[] = []
-    for (const k of [...Object.keys(change.values ?? {}), ...(change.unset ?? [])]) {
-      if (k in values || unset.includes(k)) continue
-      if (this.#configValues.has(k)) values[k] = this.#configValues.get(k)
-      else unset.push(k)
-    }
-    for (const [k, v] of Object.entries(change.values ?? {})) this.#configValues.set(k, v)
-    for (const k of change.unset ?? []) this.#configValues.delete(k)
-    return { values, unset }
-  }
-
   #coalesce(r: Rollout, by: 'idempotencyKey' | 'target', key: string | undefined): SubmitResult {
     r.coalesced++
     if (key !== undefined && !this.#byIdempotencyKey.has(key)) this.#byIdempotencyKey.set(key, r.id)
-    this.#emit({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
+    this.#opts.onEvent?.({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
     return { rollout: r.view(), coalesced: by }
   }
 
-  #start(r: Rollout): void {
-    this.#move(r, 'rolling')
-    this.#budget(r).pacer.add(r)
-    this.#startWave(r, 0)
-  }
-
-  #startWave(r: Rollout, index: number): void {
-    const wave = r.waves[index]!
-    r.waveIndex = index
-    r.phase = 'delivering'
-    r.bakeUntil = undefined
-    let queued = 0
-    for (const c of this.#registry.live()) {
-      if (!r.wants(c.id)) continue
-      const shard = shardOf(c.id, r.id, r.shards)
-      if (shard >= wave.lo && shard < wave.hi) {
-        r.queue.push(c.id)
-        queued++
-      }
-    }
-    r.stats[index] = { queued, delivered: 0, cost: 0, startedAt: this.clock.now() }
-    this.#emit({
-      type: 'wave',
-      rolloutId: r.id,
-      wave: index,
-      phase: 'started',
-      at: this.clock.now(),
-    })
-    this.#budget(r).pacer.kick()
-    this.#drained(r)
-  }
-
-  /** The queue is empty: end the wave (bake, then gate) or the rollout. */
-  #drained(r: Rollout): void {
-    if (r.queue.length > 0) return
-    if (r.state === 'completed') {
-      this.#budget(r).pacer.remove(r)
-      return
-    }
-    if (r.state !== 'rolling' || r.phase !== 'delivering') return
-    const now = this.clock.now()
-    const stats = r.stats[r.waveIndex]
-    if (stats) stats.deliveredAt = now
-    this.#emit({ type: 'wave', rolloutId: r.id, wave: r.waveIndex, phase: 'delivered', at: now })
-    if (r.waveIndex === r.waves.length - 1) {
-      r.phase = 'done'
-      this.#move(r, 'completed')
-      this.#budget(r).pacer.remove(r)
-      return
-    }
-    r.phase = 'baking'
-    r.bakeUntil = now + r.bakeMs
-    this.#armBake(r)
-  }
-
-  #armBake(r: Rollout): void {
-    r.cancelTimer()
-    r.timer = this.clock.setTimer((r.bakeUntil ?? 0) - this.clock.now(), () => this.#baked(r))
-  }
-
-  #baked(r: Rollout): void {
-    r.timer = undefined
-    if (this.#closed || r.state !== 'rolling' || r.phase !== 'baking') return
-    const now = this.clock.now()
-    const verdict = this.#opts.gate?.({ rollout: r.view(), wave: r.waveIndex, now }) ?? 'pass'
-    if (verdict === 'pass') this.#startWave(r, r.waveIndex + 1)
-    else if (verdict === 'fail') {
-      // A failing config change rolls back; anything else (a rollback included) stops and waits for a human.
-      const reason = `gate failed after wave ${r.waveIndex}`
-      if (r.change.kind === 'config' && r.undo && !r.change.rollbackOf) this.rollback(r.id, reason)
-      else this.pause(r.id, reason)
-    } else {
-      r.bakeUntil = now + Math.max(0, verdict.retryInMs)
-      this.#armBake(r)
-    }
-  }
-
-  #stop(r: Rollout, to: 'aborted' | 'failed' | 'rolled_back', reason?: string): RolloutView {
-    this.#move(r, to, reason)
-    r.cancelTimer()
-    r.queue.clear()
-    r.phase = 'done'
-    this.#budget(r).pacer.remove(r)
-    return r.view()
-  }
-
-  /** Keep at most `retainFinished` finished rollouts (oldest go first). */
+  /** Keep at most `retainFinished` finished rollouts (oldest go first), and their keys. */
   #prune(): void {
     let finished = 0
     for (const r of this.#rollouts.values()) if (!isActive(r.state)) finished++
+    if (finished <= this.config.retainFinished) return
     for (const [id, r] of this.#rollouts) {
       if (finished <= this.config.retainFinished) break
       if (isActive(r.state) || r.queue.length > 0) continue
       this.#rollouts.delete(id)
       finished--
+    }
+    for (const [key, id] of this.#byIdempotencyKey) {
+      if (!this.#rollouts.has(id)) this.#byIdempotencyKey.delete(key)
     }
   }
 
@@ -529,7 +401,7 @@ export class Engine {
     for (const [id, entries, live, firstSeq] of snap.clients) {
       this.#registry.restore({ id, entries: entries ?? undefined, live, firstSeq })
     }
-    for (const [k, v] of Object.entries(snap.configValues)) this.#configValues.set(k, v)
+    this.#config.restore(snap.configValues)
     for (const [key, id] of snap.idempotency) this.#byIdempotencyKey.set(key, id)
     for (const s of snap.rollouts) {
       const r = rolloutFromSnapshot(s)
@@ -540,9 +412,7 @@ export class Engine {
         this.#budget(r).pacer.add(r)
       }
     }
-    for (const r of this.#rollouts.values()) {
-      if (r.state === 'rolling' && r.phase === 'baking') this.#armBake(r)
-    }
+    for (const r of this.#rollouts.values()) this.#life.rearm(r)
     for (const b of this.#budgets.values()) b.pacer.kick()
   }
 }

@@ -1,0 +1,135 @@
+/**
+ * A rollout's life after it is accepted: start, queue each wave's clients,
+ * end the wave when its queue drains, bake, ask the gate, go on — or stop.
+ * Every state change goes through `move`, which enforces the state machine.
+ */
+import type { Clock } from '../limiter/clock.js'
+import type { EngineEvent, GateContext, GateResult } from './events.js'
+import type { Pacer } from './pacer.js'
+import type { Registry } from './registry.js'
+import type { Rollout } from './rollout.js'
+import { shardOf } from './shard.js'
+import { assertTransition, isActive, type RolloutState } from './states.js'
+
+export interface LifecycleHooks {
+  readonly clock: Clock
+  readonly registry: Registry
+  pacer(r: Rollout): Pacer
+  emit(event: EngineEvent): void
+  gate?: (ctx: GateContext) => GateResult
+  /** The gate said fail after a bake. */
+  gateFailed(r: Rollout, reason: string): void
+  /** The rollout left the active states. */
+  finished(r: Rollout): void
+  closed(): boolean
+}
+
+export class Lifecycle {
+  constructor(private readonly h: LifecycleHooks) {}
+
+  move(r: Rollout, to: RolloutState, reason?: string): void {
+    const from = r.state
+    assertTransition(r.id, from, to)
+    const at = this.h.clock.now()
+    r.state = to
+    r.reason = reason
+    if (!isActive(to)) {
+      r.endedAt = at
+      this.h.finished(r)
+    }
+    this.h.emit({ type: 'state', rolloutId: r.id, from, to, at, ...(reason && { reason }) })
+  }
+
+  start(r: Rollout): void {
+    this.move(r, 'rolling')
+    this.h.pacer(r).add(r)
+    this.#startWave(r, 0)
+  }
+
+  pause(r: Rollout, reason?: string): void {
+    this.move(r, 'paused', reason)
+    r.cancelTimer()
+  }
+
+  resume(r: Rollout): void {
+    this.move(r, 'rolling')
+    if (r.phase === 'baking') this.#armBake(r)
+    else this.h.pacer(r).kick()
+    this.drained(r)
+  }
+
+  stop(r: Rollout, to: 'aborted' | 'failed' | 'rolled_back', reason?: string): void {
+    this.move(r, to, reason)
+    r.cancelTimer()
+    r.queue.clear()
+    r.phase = 'done'
+    this.h.pacer(r).remove(r)
+  }
+
+  /** After a restore: put a baking rollout's timer back. */
+  rearm(r: Rollout): void {
+    if (r.state === 'rolling' && r.phase === 'baking') this.#armBake(r)
+  }
+
+  /** The queue is empty: end the wave (bake, then gate) or the rollout. */
+  drained(r: Rollout): void {
+    if (r.queue.length > 0) return
+    if (r.state === 'completed') {
+      this.h.pacer(r).remove(r)
+      return
+    }
+    if (r.state !== 'rolling' || r.phase !== 'delivering') return
+    const now = this.h.clock.now()
+    const stats = r.stats[r.waveIndex]
+    if (stats) stats.deliveredAt = now
+    this.h.emit({ type: 'wave', rolloutId: r.id, wave: r.waveIndex, phase: 'delivered', at: now })
+    if (r.waveIndex === r.waves.length - 1) {
+      r.phase = 'done'
+      this.move(r, 'completed')
+      this.h.pacer(r).remove(r)
+      return
+    }
+    r.phase = 'baking'
+    r.bakeUntil = now + r.bakeMs
+    this.#armBake(r)
+  }
+
+  #startWave(r: Rollout, index: number): void {
+    const wave = r.waves[index]!
+    const now = this.h.clock.now()
+    r.waveIndex = index
+    r.phase = 'delivering'
+    r.bakeUntil = undefined
+    let queued = 0
+    for (const c of this.h.registry.live()) {
+      if (!r.wants(c.id)) continue
+      const shard = shardOf(c.id, r.id, r.shards)
+      if (shard >= wave.lo && shard < wave.hi) {
+        r.queue.push(c.id)
+        queued++
+      }
+    }
+    r.stats[index] = { queued, delivered: 0, cost: 0, startedAt: now }
+    this.h.emit({ type: 'wave', rolloutId: r.id, wave: index, phase: 'started', at: now })
+    this.h.pacer(r).kick()
+    this.drained(r)
+  }
+
+  #armBake(r: Rollout): void {
+    r.cancelTimer()
+    r.timer = this.h.clock.setTimer((r.bakeUntil ?? 0) - this.h.clock.now(), () => this.#baked(r))
+  }
+
+  #baked(r: Rollout): void {
+    r.timer = undefined
+    if (this.h.closed() || r.state !== 'rolling' || r.phase !== 'baking') return
+    const now = this.h.clock.now()
+    const verdict = this.h.gate?.({ rollout: r.view(), wave: r.waveIndex, now }) ?? 'pass'
+    if (verdict === 'pass') this.#startWave(r, r.waveIndex + 1)
+    else if (verdict === 'fail') this.h.gateFailed(r, `gate failed after wave ${r.waveIndex}`)
+    else {
+      r.bakeUntil = now + Math.max(0, verdict.retryInMs)
+      this.#armBake(r)
+    }
+  }
+}
