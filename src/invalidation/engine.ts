@@ -297,6 +297,7 @@ export class Engine {
       buckets[cls] = {
         delivery: bucketState(b.pacer.bucket.tat),
         tokens: bucketState(b.tokens.tat),
+        wakeAt: b.pacer.wakeAt ?? null,
       }
     }
     return {
@@ -413,7 +414,11 @@ export class Engine {
       }
     }
     for (const r of this.#rollouts.values()) this.#life.rearm(r)
-    for (const b of this.#budgets.values()) b.pacer.kick()
+    // Wake each pacer when the old engine would have; an idle one has nothing deliverable.
+    for (const [cls, b] of this.#budgets) {
+      const wakeAt = snap.buckets[cls]?.wakeAt
+      if (wakeAt != null) b.pacer.wakeAtTime(wakeAt)
+    }
   }
 }
 

@@ -42,6 +42,7 @@ export class Pacer {
   readonly #rollouts: Rollout[] = []
   #cursor = 0
   #timer: Timer | undefined
+  #wakeAt: number | undefined
   #draining = false
   #again = false
 
@@ -62,14 +63,23 @@ export class Pacer {
     if (this.#cursor > i) this.#cursor--
   }
 
+  /** When the pacer will next wake on its own (undefined: idle). Snapshots keep it. */
+  get wakeAt(): number | undefined {
+    return this.#wakeAt
+  }
+
+  /** Restore a wake-up at absolute time `at`, as a snapshot recorded it. */
+  wakeAtTime(at: number): void {
+    this.#arm(at - this.clock.now())
+  }
+
   /** Something was queued or resumed: deliver what fits now. */
   kick(): void {
     if (this.#draining) {
       this.#again = true
       return
     }
-    this.#timer?.cancel()
-    this.#timer = undefined
+    this.#cancel()
     this.#draining = true
     try {
       do {
@@ -82,9 +92,20 @@ export class Pacer {
   }
 
   close(): void {
+    this.#cancel()
+    this.#rollouts.length = 0
+  }
+
+  #cancel(): void {
     this.#timer?.cancel()
     this.#timer = undefined
-    this.#rollouts.length = 0
+    this.#wakeAt = undefined
+  }
+
+  #arm(delayMs: number): void {
+    this.#cancel()
+    this.#wakeAt = this.clock.now() + Math.max(0, delayMs)
+    this.#timer = this.clock.setTimer(delayMs, () => this.kick())
   }
 
   /** The next rollout (round-robin) with a deliverable client at the head of its queue. */
@@ -146,6 +167,6 @@ export class Pacer {
       })
     }
     for (const r of [...this.#rollouts]) if (r.queue.length === 0) this.hooks.drained(r)
-    if (wait !== undefined) this.#timer = this.clock.setTimer(wait, () => this.kick())
+    if (wait !== undefined) this.#arm(wait)
   }
 }

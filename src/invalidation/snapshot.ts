@@ -41,8 +41,12 @@ export interface EngineSnapshot {
   fleet: string
   at: number
   seq: number
-  /** Per class, the GCRA state of the delivery and token buckets (null: full). */
-  buckets: Record<string, { delivery: number | null; tokens: number | null }>
+  /**
+   * Per class: the GCRA state of the delivery and token buckets (null: full),
+   * and when its pacer was due to wake (null: idle), so a restored engine
+   * keeps the very same timeline.
+   */
+  buckets: Record<string, { delivery: number | null; tokens: number | null; wakeAt: number | null }>
   /** [id, entries (null: unknown), live, firstSeq] */
   clients: [string, number | null, boolean, number][]
   rollouts: RolloutSnapshot[]
@@ -57,7 +61,11 @@ const snapshotShape = z.object({
   seq: z.number().int().nonnegative(),
   buckets: z.record(
     z.string(),
-    z.object({ delivery: z.number().nullable(), tokens: z.number().nullable() }),
+    z.object({
+      delivery: z.number().nullable(),
+      tokens: z.number().nullable(),
+      wakeAt: z.number().nullable(),
+    }),
   ),
   clients: z.array(z.tuple([z.string(), z.number().nullable(), z.boolean(), z.number()])),
   rollouts: z.array(
