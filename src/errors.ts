@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'E_NOT_CONFIG_CHANGE'
   | 'E_SNAPSHOT_INVALID'
   | 'E_CLOSED'
+  | 'E_HTTP'
+  | 'E_NOT_CONNECTED'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -113,6 +115,32 @@ export class ClosedError extends SlewError {
   }
 }
 
+/**
+ * The coordinator answered with an error (problem+json): `status`, the
+ * server's own `problemCode` (E_UNAUTHORIZED, E_OVERLOADED, …) and the problem.
+ */
+export class HttpError extends SlewError {
+  constructor(
+    readonly status: number,
+    readonly problemCode: string,
+    message: string,
+    readonly problem: Readonly<Record<string, unknown>> = {},
+  ) {
+    super('E_HTTP', message, { status, problemCode })
+  }
+
+  /** Worth retrying later: overload and server errors, not bad requests or auth. */
+  get retryable(): boolean {
+    return this.status === 429 || this.status >= 500
+  }
+}
+
+export class NotConnectedError extends SlewError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('E_NOT_CONNECTED', `Not connected to the coordinator: ${reason}`, { reason }, options)
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -123,4 +151,6 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_NOT_CONFIG_CHANGE: 'rollback was asked of a change that is not a config change',
   E_SNAPSHOT_INVALID: 'an engine snapshot could not be restored',
   E_CLOSED: 'the object was closed and cannot be used',
+  E_HTTP: 'the coordinator answered with an error (problem+json); see status and problemCode',
+  E_NOT_CONNECTED: 'the SDK could not reach the coordinator (start() gave up)',
 })

@@ -4,6 +4,7 @@
  * produces the same shape.
  */
 import { z } from 'zod'
+import { canonicalJson } from '../canonical-json.js'
 import { deepFreeze, nonNegative, parseOptions } from '../validate.js'
 
 export const budgetClasses = ['invalidate', 'rewarm', 'config', 'urgent'] as const
@@ -118,16 +119,6 @@ export const parseChange = (input: unknown): ParsedChange => {
 
 export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>
   c.priority === 'urgent' ? 'urgent' : c.kind
-
-/** Canonical JSON: object keys sorted, so equal values have equal text. */
-export const canonicalJson = (value: unknown): string => {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
-}
 
 /** What makes two pushes "the same change" for coalescing. */
 export const identityOf = (

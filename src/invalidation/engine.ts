@@ -77,14 +77,16 @@ interface ClassBudget {
 }
 
 export class Engine {
-  readonly config: EngineConfig
   readonly clock: Clock
+  #settings: EngineConfig
   readonly #registry = new Registry()
   readonly #rollouts = new Map<string, Rollout>()
   readonly #byIdentity = new Map<string, Rollout>()
   readonly #byIdempotencyKey = new Map<string, string>()
   readonly #budgets = new Map<BudgetClass, ClassBudget>()
+  /** Config values as pushed, and as of completed rollouts only. */
   readonly #config = new ConfigValues()
+  readonly #stableConfig = new ConfigValues()
   readonly #life: Lifecycle
   readonly #opts: EngineOptions
   #seq = 0
@@ -93,7 +95,7 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.#opts = opts
     this.clock = opts.clock
-    this.config = parseEngineConfig(opts.config ?? {})
+    this.#settings = parseEngineConfig(opts.config ?? {})
     const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.config.fleet) : undefined
     this.#life = new Lifecycle({
       clock: this.clock,
@@ -108,6 +110,8 @@ export class Engine {
           : this.#life.pause(r, reason),
       finished: (r) => {
         if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
+        if (r.state === 'completed' && r.change.kind === 'config')
+          this.#stableConfig.apply(r.change)
       },
       closed: () => this.#closed,
     })
@@ -135,9 +139,54 @@ export class Engine {
     return this.#registry.liveCount
   }
 
+  /** Every client the engine knows: id, reported entries, connected or not. */
+  *clients(): IterableIterator<{ id: string; entries: number | undefined; live: boolean }> {
+    for (const c of this.#registry.all()) yield { id: c.id, entries: c.entries, live: c.live }
+  }
+
+  /** The engine's settings (budgets, waves, leases…), parsed and frozen. */
+  get config(): EngineConfig {
+    return this.#settings
+  }
+
+  /**
+   * Change settings while running. Budgets, waves, leases, defaultEntries and
+   * retainFinished take effect at once (buckets keep their state; rolling
+   * changes keep their plan); fleet and shards cannot change.
+   */
+  reconfigure(input: EngineConfigInput): EngineConfig {
+    const next = parseEngineConfig(input)
+    if (next.fleet !== this.#settings.fleet) {
+      throw new InvalidOptionError(
+        'fleet',
+        `\`${this.#settings.fleet}\` (fixed while running)`,
+        next.fleet,
+      )
+    }
+    if (next.shards !== this.#settings.shards) {
+      throw new InvalidOptionError(
+        'shards',
+        `${this.#settings.shards} (fixed while running)`,
+        next.shards,
+      )
+    }
+    for (const [cls, b] of this.#budgets) {
+      b.pacer.bucket.params = next.budgets[cls]
+      b.tokens.params = next.budgets[cls]
+      b.pacer.kick()
+    }
+    this.#settings = next
+    return next
+  }
+
   /** Config values as last pushed (what the fleet converges to). */
   get configValues(): Readonly<Record<string, unknown>> {
     return this.#config.toJSON()
+  }
+
+  /** Config values of completed config changes only: what a new client should start from. */
+  get stableConfigValues(): Readonly<Record<string, unknown>> {
+    return this.#stableConfig.toJSON()
   }
 
   // ---- changes -------------------------------------------------------------
@@ -310,6 +359,7 @@ export class Engine {
       rollouts: [...this.#rollouts.values()].map(rolloutToSnapshot),
       idempotency: [...this.#byIdempotencyKey],
       configValues: this.#config.toJSON(),
+      stableConfigValues: this.#stableConfig.toJSON(),
     }
   }
 
@@ -403,6 +453,7 @@ export class Engine {
       this.#registry.restore({ id, entries: entries ?? undefined, live, firstSeq })
     }
     this.#config.restore(snap.configValues)
+    this.#stableConfig.restore(snap.stableConfigValues)
     for (const [key, id] of snap.idempotency) this.#byIdempotencyKey.set(key, id)
     for (const s of snap.rollouts) {
       const r = rolloutFromSnapshot(s)

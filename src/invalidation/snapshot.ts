@@ -52,6 +52,7 @@ export interface EngineSnapshot {
   rollouts: RolloutSnapshot[]
   idempotency: [string, string][]
   configValues: Record<string, unknown>
+  stableConfigValues: Record<string, unknown>
 }
 
 const snapshotShape = z.object({
@@ -81,6 +82,7 @@ const snapshotShape = z.object({
   ),
   idempotency: z.array(z.tuple([z.string(), z.string()])),
   configValues: z.record(z.string(), z.unknown()),
+  stableConfigValues: z.record(z.string(), z.unknown()),
 })
 
 export const checkSnapshot = (input: unknown, fleet: string): EngineSnapshot => {

@@ -22,7 +22,7 @@ export const budgetSchema = z.strictObject({
 export type BudgetOptions = z.infer<typeof budgetSchema>
 
 export class Bucket {
-  readonly params: GcraParams
+  #params: GcraParams
   #tat: number
 
   constructor(
@@ -30,9 +30,18 @@ export class Bucket {
     private readonly clock: Clock,
     tat?: number,
   ) {
-    this.params = parseOptions(budgetSchema, params)
+    this.#params = parseOptions(budgetSchema, params)
     // A new bucket starts full.
     this.#tat = tat ?? Number.NEGATIVE_INFINITY
+  }
+
+  get params(): GcraParams {
+    return this.#params
+  }
+
+  /** New rate and burst from now on; the state (tat) carries over. */
+  set params(params: GcraParams) {
+    this.#params = parseOptions(budgetSchema, params)
   }
 
   /** The whole state: persist it to resume the same budget elsewhere. */
@@ -41,31 +50,31 @@ export class Bucket {
   }
 
   take(cost = 1): TakeResult {
-    const r = gcraTake(this.#tat, this.clock.now(), cost, this.params)
+    const r = gcraTake(this.#tat, this.clock.now(), cost, this.#params)
     this.#tat = r.tat
     return r
   }
 
   /** Grant up to `want` whole units now. */
   grant(want: number): GrantResult {
-    const r = gcraGrant(this.#tat, this.clock.now(), want, this.params)
+    const r = gcraGrant(this.#tat, this.clock.now(), want, this.#params)
     this.#tat = r.tat
     return r
   }
 
   /** Commit `cost` units now; usable after the returned delay. */
   reserve(cost: number): number {
-    const r = gcraReserve(this.#tat, this.clock.now(), cost, this.params)
+    const r = gcraReserve(this.#tat, this.clock.now(), cost, this.#params)
     this.#tat = r.tat
     return r.delayMs
   }
 
   /** Ms until `cost` units could be taken (0 if now). */
   retryAfter(cost = 1): number {
-    return gcraTake(this.#tat, this.clock.now(), cost, this.params).retryAfterMs
+    return gcraTake(this.#tat, this.clock.now(), cost, this.#params).retryAfterMs
   }
 
   available(): number {
-    return gcraAvailable(this.#tat, this.clock.now(), this.params)
+    return gcraAvailable(this.#tat, this.clock.now(), this.#params)
   }
 }

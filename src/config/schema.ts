@@ -1,0 +1,111 @@
+/**
+ * The coordinator's config file (`slew.config.yaml` or `.json`): the engine's
+ * settings plus where to listen, which store, admission, auth and signing.
+ * One zod schema; every field has a default, so an empty file is valid.
+ */
+import { z } from 'zod'
+import { engineConfigSchema } from '../invalidation/options.js'
+import { budgetSchema } from '../limiter/bucket.js'
+import { nonNegativeInt, positive, positiveInt } from '../validate.js'
+
+export const scopes = ['push', 'admin', 'client', 'read'] as const
+export type Scope = (typeof scopes)[number]
+
+const secretRef = z
+  .strictObject({
+    /** Environment variable that holds the secret (preferred). */
+    secretEnv: z.string().min(1).optional(),
+    /** The secret itself (tests, local use; keep it out of version control). */
+    secret: z.string().min(16, { error: 'a string of at least 16 characters' }).optional(),
+  })
+  .refine((s) => (s.secretEnv === undefined) !== (s.secret === undefined), {
+    error: 'exactly one of secretEnv or secret',
+  })
+
+export const configSchema = engineConfigSchema.extend({
+  listen: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: nonNegativeInt()
+        .refine((p) => p <= 65535, { error: 'a port in [0, 65535]' })
+        .default(7070),
+    })
+    .prefault({}),
+  store: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('memory') }),
+      z.strictObject({ kind: z.literal('redis'), url: z.string().min(1) }),
+    ])
+    .default({ kind: 'memory' }),
+  /** New stream connections (B3). */
+  admission: budgetSchema.default({ ratePerSec: 200, burst: 100 }),
+  /** A change touching more than this share of the fleet needs `confirm: true` and a `reason`. */
+  confirmAbove: z
+    .number({ error: 'a number in [0, 1]' })
+    .refine((x) => Number.isFinite(x) && x >= 0 && x <= 1, { error: 'a number in [0, 1]' })
+    .default(0.5),
+  auth: z
+    .strictObject({
+      tokens: z
+        .array(
+          z
+            .strictObject({
+              name: z.string().min(1),
+              scopes: z.array(z.enum(scopes)).min(1, { error: 'at least one scope' }),
+              secretEnv: z.string().min(1).optional(),
+              secret: z
+                .string()
+                .min(16, { error: 'a string of at least 16 characters' })
+                .optional(),
+            })
+            .refine((t) => (t.secretEnv === undefined) !== (t.secret === undefined), {
+              error: 'exactly one of secretEnv or secret',
+            }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  signing: z
+    .strictObject({
+      activeKid: z.string().min(1),
+      keys: z.record(z.string().min(1), secretRef),
+    })
+    .refine((s) => Object.hasOwn(s.keys, s.activeKid), {
+      error: 'keys that include activeKid',
+    })
+    .optional(),
+  stream: z
+    .strictObject({
+      /** Ping interval, ms. @default 15000 */
+      pingMs: positive().default(15_000),
+      /** Spread of the come-back delays told to clients at shutdown, ms (at least clients ÷ admission rate). */
+      drainMs: positive().default(5_000),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest request body, bytes. @default 1 MiB */
+      bodyBytes: positiveInt().default(1_048_576),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      /** Delivery log entries kept for clients that resume. @default 10000 */
+      maxEntries: positiveInt().default(10_000),
+    })
+    .prefault({}),
+})
+
+export type ConfigInput = z.input<typeof configSchema>
+export type Config = z.output<typeof configSchema>
+
+/** The parts of the config a running coordinator can change (PUT /v1/config). */
+export const liveFields = [
+  'budgets',
+  'waves',
+  'leases',
+  'defaultEntries',
+  'retainFinished',
+  'admission',
+  'confirmAbove',
+] as const satisfies readonly (keyof Config)[]

@@ -1,0 +1,63 @@
+/**
+ * Admission control for new stream connections (B3): a GCRA bucket admits at
+ * most `burst + ratePerSec·T` in any window. A refused client is promised a
+ * slot of its own: each refusal reserves the next free one on a second
+ * schedule that runs at the same rate, so refused clients come back spread out
+ * at the admission rate instead of all at once, and all get in.
+ */
+import { Bucket } from '../limiter/bucket.js'
+import type { Clock } from '../limiter/clock.js'
+import type { GcraParams } from '../limiter/gcra.js'
+
+export interface AdmissionDecision {
+  readonly admitted: boolean
+  /** When refused: come back after this long. */
+  readonly retryAfterMs: number
+}
+
+export class Admission {
+  #admit: Bucket
+  #promises: Bucket
+  #admitted = 0
+  #refused = 0
+
+  constructor(
+    params: GcraParams,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.#admit = new Bucket(params, clock)
+    // The promise schedule has no burst of its own: one slot per 1/rate.
+    this.#promises = new Bucket({ ratePerSec: params.ratePerSec, burst: 1 }, clock)
+  }
+
+  get admitted(): number {
+    return this.#admitted
+  }
+
+  get refused(): number {
+    return this.#refused
+  }
+
+  /** Change rate and burst; the buckets keep their state. */
+  reconfigure(params: GcraParams): void {
+    this.#admit = new Bucket(params, this.clock, this.#admit.tat)
+    this.#promises = new Bucket(
+      { ratePerSec: params.ratePerSec, burst: 1 },
+      this.clock,
+      this.#promises.tat,
+    )
+  }
+
+  decide(): AdmissionDecision {
+    if (this.#admit.take(1).ok) {
+      this.#admitted++
+      return { admitted: true, retryAfterMs: 0 }
+    }
+    this.#refused++
+    const wait = Math.max(this.#admit.retryAfter(1), this.#promises.reserve(1))
+    // A little jitter (up to one slot) so clients promised adjacent slots do not collide.
+    const slot = 1000 / this.#admit.params.ratePerSec
+    return { admitted: false, retryAfterMs: Math.ceil(wait + this.random() * slot) }
+  }
+}

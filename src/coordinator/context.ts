@@ -1,0 +1,31 @@
+/** What every route can reach: the engine and the coordinator's own parts. */
+
+import type { HttpBindings } from '@hono/node-server'
+import type { Hono } from 'hono'
+import type { Config } from '../config/schema.js'
+import type { Engine } from '../invalidation/engine.js'
+import type { Clock } from '../limiter/clock.js'
+import type { Admission } from './admission.js'
+import type { Auth } from './auth.js'
+import type { FleetTracker } from './fleet.js'
+import type { StreamHub } from './hub.js'
+import type { DeliveryLog } from './log.js'
+import type { Metrics } from './metrics.js'
+import type { Settings } from './settings.js'
+
+export interface Ctx {
+  readonly engine: Engine
+  readonly auth: Auth
+  readonly metrics: Metrics
+  readonly fleet: FleetTracker
+  readonly log: DeliveryLog
+  readonly hub: StreamHub
+  readonly admission: Admission
+  readonly clock: Clock
+  readonly settings: Settings
+  readonly config: () => Config
+  readonly state: { shuttingDown: boolean }
+}
+
+export type Env = { Bindings: HttpBindings; Variables: { who: string } }
+export type App = Hono<Env>

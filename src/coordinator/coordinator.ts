@@ -1,0 +1,250 @@
+/**
+ * createCoordinator: the engine behind an HTTP API and an SSE stream, on the
+ * embedded memory store. Deliveries the engine paces go into the signed log
+ * and out to the named clients' streams; leases and heartbeats come back.
+ */
+import type { AddressInfo } from 'node:net'
+import { type ServerType, serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { resolveSecrets, type Secrets } from '../config/load.js'
+import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
+import { InvalidOptionError } from '../errors.js'
+import { budgetClassOf } from '../invalidation/change.js'
+import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
+import { type Clock, realClock } from '../limiter/clock.js'
+import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
+import type { GoawayMessage } from '../protocol/messages.js'
+import { problem } from '../protocol/problem.js'
+import { parseOptions } from '../validate.js'
+import { Admission } from './admission.js'
+import { Auth } from './auth.js'
+import type { App, Ctx, Env } from './context.js'
+import { FleetTracker } from './fleet.js'
+import { HttpProblem } from './http.js'
+import { StreamHub } from './hub.js'
+import { DeliveryLog, sseFrame } from './log.js'
+import { createMetrics } from './metrics.js'
+import { errorProblem, problemResponse } from './respond.js'
+import { changesRoutes } from './routes/changes.js'
+import { clientsRoutes } from './routes/clients.js'
+import { configRoutes } from './routes/config.js'
+import { opsRoutes } from './routes/ops.js'
+import { streamRoutes } from './routes/stream.js'
+import { Settings } from './settings.js'
+
+export interface CoordinatorOptions {
+  /** Parsed or raw config (validated here). @default all defaults */
+  readonly config?: ConfigInput
+  /** Tokens and signing keys; default: resolved from `config` and the environment. */
+  readonly secrets?: Secrets
+  readonly clock?: Clock
+  readonly random?: () => number
+  /** Health gate between waves. @default always pass */
+  readonly gate?: (ctx: GateContext) => GateResult
+  /** Where notices go (loopback-only, dev key). @default stderr */
+  readonly log?: (line: string) => void
+  /** Collect Node process metrics too. @default true */
+  readonly processMetrics?: boolean
+}
+
+export interface Listening {
+  readonly url: string
+  readonly host: string
+  readonly port: number
+}
+
+export interface Coordinator {
+  readonly app: App
+  readonly engine: Engine
+  readonly config: () => Config
+  /** Bind and serve. Refuses a non-loopback host without auth tokens and signing keys. */
+  listen(at?: { host?: string; port?: number }): Promise<Listening>
+  /** Stop admitting, tell every stream to come back later (jittered), close. */
+  shutdown(reason?: string): Promise<void>
+  /** Close at once. */
+  close(): Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
+
+export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
+  const initial = parseOptions(configSchema, opts.config ?? {})
+  if (initial.store.kind !== 'memory') {
+    throw new InvalidOptionError(
+      'store.kind',
+      '`memory` (the Redis store is not in this version)',
+      initial.store.kind,
+    )
+  }
+  const secrets = opts.secrets ?? resolveSecrets(initial, process.env)
+  const notice = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const clock = opts.clock ?? realClock
+  const random = opts.random ?? Math.random
+  const signing = secrets.signing ?? { activeKid: DEV_KID, keys: { [DEV_KID]: DEV_SIGNING_KEY } }
+  let current = initial
+
+  const metrics = createMetrics({ defaults: opts.processMetrics !== false })
+  const fleet = new FleetTracker()
+  // Sequence numbers start from the wall clock, so a restarted coordinator's log
+  // never reuses a number an old client may resume from (it gets a reset instead).
+  const log = new DeliveryLog(
+    { fleet: initial.fleet, kid: signing.activeKid, keys: signing.keys },
+    initial.log.maxEntries,
+    Date.now() * 1000,
+  )
+  const hub = new StreamHub({
+    pingMs: initial.stream.pingMs,
+    onClose: (clientId) => {
+      if (!closed) engine.leave(clientId)
+      metrics.streams.set(hub.size)
+    },
+  })
+  let closed = false
+  const engine: Engine = new Engine({
+    clock,
+    config: engineConfigOf(initial),
+    ...(opts.gate && { gate: opts.gate }),
+    deliver: (d) => {
+      const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
+      hub.send(d.clientIds, entry.frame)
+      fleet.delivered(d.clientIds, entry.seq, d.change.id, d.wave)
+      const cls = budgetClassOf(d.change)
+      metrics.deliveries.inc({ class: cls }, d.clientIds.length)
+      metrics.deliveredCost.inc({ class: cls }, d.cost)
+    },
+  })
+  const admission = new Admission(initial.admission, clock, random)
+  const settings = new Settings(
+    initial,
+    (next) => {
+      engine.reconfigure(engineConfigOf(next))
+      admission.reconfigure(next.admission)
+      current = next
+    },
+    clock.now(),
+  )
+  const state = { shuttingDown: false }
+  const ctx: Ctx = {
+    engine,
+    auth: new Auth(secrets.tokens),
+    metrics,
+    fleet,
+    log,
+    hub,
+    admission,
+    clock,
+    settings,
+    config: () => current,
+    state,
+  }
+
+  const app: App = new Hono<Env>()
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: initial.limits.bodyBytes,
+      onError: () =>
+        problemResponse(
+          problem(413, 'E_BODY_TOO_LARGE', 'The request body is too large', {
+            limitBytes: initial.limits.bodyBytes,
+          }),
+        ),
+    }),
+  )
+  app.use('*', async (c, next) => {
+    await next()
+    metrics.requests.inc({ route: c.req.routePath, status: String(c.res.status) })
+  })
+  changesRoutes(app, ctx)
+  clientsRoutes(app, ctx)
+  configRoutes(app, ctx)
+  streamRoutes(app, ctx)
+  opsRoutes(app, ctx)
+  app.notFound(() => problemResponse(problem(404, 'E_NOT_FOUND', 'No such route')))
+  app.onError((error) =>
+    error instanceof HttpProblem
+      ? problemResponse(error.problem, error.headers)
+      : problemResponse(errorProblem(error)),
+  )
+
+  let server: ServerType | undefined
+
+  const listen = async (at: { host?: string; port?: number } = {}): Promise<Listening> => {
+    const host = at.host ?? current.listen.host
+    const port = at.port ?? current.listen.port
+    if (!LOOPBACK.has(host)) {
+      if (!ctx.auth.enabled) {
+        throw new InvalidOptionError(
+          'listen.host',
+          'a loopback address when no auth tokens are configured',
+          host,
+        )
+      }
+      if (!secrets.signing) {
+        throw new InvalidOptionError(
+          'listen.host',
+          'a loopback address while signing with the public dev key',
+          host,
+        )
+      }
+    }
+    if (!ctx.auth.enabled)
+      notice('slew: no auth tokens configured: listening on loopback only, no token needed')
+    if (!secrets.signing)
+      notice('slew: no signing keys configured: signing with the public dev key (kid "dev")')
+    const s = serve({ fetch: app.fetch, hostname: host, port })
+    server = s
+    await new Promise<void>((resolve, reject) => {
+      s.once('listening', resolve)
+      s.once('error', reject)
+    })
+    const bound = (s.address() as AddressInfo).port
+    const shown = host.includes(':') ? `[${host}]` : host
+    return { url: `http://${shown}:${bound}`, host, port: bound }
+  }
+
+  const close = async () => {
+    if (closed) return
+    closed = true
+    engine.close()
+    hub.close()
+    if (server) {
+      const s = server
+      const done = new Promise<void>((resolve) => s.close(() => resolve()))
+      if ('closeAllConnections' in s) s.closeAllConnections()
+      await done
+    }
+  }
+
+  const shutdown = async (reason = 'shutdown') => {
+    state.shuttingDown = true
+    // Spread the returns over at least the time admission needs to let them all back in.
+    const spreadMs = Math.max(
+      current.stream.drainMs,
+      (hub.size / current.admission.ratePerSec) * 1000,
+    )
+    hub.endAll(() => {
+      const msg: GoawayMessage = {
+        type: 'goaway',
+        retryAfterMs: Math.round(random() * spreadMs),
+        reason,
+      }
+      return sseFrame('goaway', msg)
+    })
+    await close()
+  }
+
+  return { app, engine, config: () => current, listen, shutdown, close }
+}
+
+/** The engine's part of the config. */
+const engineConfigOf = (c: Config) => ({
+  fleet: c.fleet,
+  shards: c.shards,
+  budgets: c.budgets,
+  waves: c.waves,
+  leases: c.leases,
+  defaultEntries: c.defaultEntries,
+  retainFinished: c.retainFinished,
+})

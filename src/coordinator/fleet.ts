@@ -1,0 +1,72 @@
+/**
+ * What the coordinator knows of each client beyond the engine: its last
+ * heartbeat (health for gates and the fleet view) and which of its
+ * deliveries it has acknowledged (per-wave acked counts).
+ */
+import type { Heartbeat } from '../protocol/messages.js'
+
+interface Pending {
+  readonly seq: number
+  readonly rolloutId: string
+  readonly wave: number
+}
+
+export interface ClientHealth extends Heartbeat {
+  readonly at: number
+}
+
+/** Deliveries a client has not acknowledged yet are kept up to this many. */
+const MAX_PENDING = 1000
+
+export class FleetTracker {
+  readonly #health = new Map<string, ClientHealth>()
+  readonly #pending = new Map<string, Pending[]>()
+  /** rolloutId → acked count per wave. */
+  readonly #acked = new Map<string, number[]>()
+
+  delivered(clientIds: Iterable<string>, seq: number, rolloutId: string, wave: number): void {
+    for (const id of clientIds) {
+      let list = this.#pending.get(id)
+      if (!list) {
+        list = []
+        this.#pending.set(id, list)
+      }
+      list.push({ seq, rolloutId, wave })
+      if (list.length > MAX_PENDING) list.shift()
+    }
+  }
+
+  heartbeat(clientId: string, hb: Heartbeat, at: number): void {
+    this.#health.set(clientId, { ...hb, at })
+    if (hb.ackedSeq === undefined) return
+    const list = this.#pending.get(clientId)
+    if (!list) return
+    let k = 0
+    while (k < list.length && list[k]!.seq <= hb.ackedSeq) {
+      const p = list[k]!
+      let counts = this.#acked.get(p.rolloutId)
+      if (!counts) {
+        counts = []
+        this.#acked.set(p.rolloutId, counts)
+      }
+      counts[p.wave] = (counts[p.wave] ?? 0) + 1
+      k++
+    }
+    list.splice(0, k)
+    if (list.length === 0) this.#pending.delete(clientId)
+  }
+
+  health(clientId: string): ClientHealth | undefined {
+    return this.#health.get(clientId)
+  }
+
+  /** Acked clients per wave of a rollout. */
+  acked(rolloutId: string): readonly number[] {
+    return this.#acked.get(rolloutId) ?? []
+  }
+
+  forget(clientId: string): void {
+    this.#health.delete(clientId)
+    this.#pending.delete(clientId)
+  }
+}

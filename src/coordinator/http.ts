@@ -1,0 +1,75 @@
+/** Request-body helpers: JSON only, parsed once, bad input as problem+json. */
+import type { Context } from 'hono'
+import type { z } from 'zod'
+import { type Problem, problem } from '../protocol/problem.js'
+import { toInvalidOption } from '../validate.js'
+
+/** Thrown inside a handler; the app turns it into its problem+json response. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly problem: Problem,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(problem.title)
+  }
+}
+
+/** The body as JSON (an empty body reads as `{}`); 415 / 400 on anything else. */
+export const readJson = async (c: Context): Promise<unknown> => {
+  const text = await c.req.text()
+  if (text.trim() === '') return {}
+  const type = c.req.header('content-type') ?? ''
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new HttpProblem(
+      problem(415, 'E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
+        detail: `got \`${type || 'none'}\``,
+      }),
+    )
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new HttpProblem(
+      problem(400, 'E_BAD_JSON', 'The body is not valid JSON', {
+        detail: (error as Error).message,
+      }),
+    )
+  }
+}
+
+/** Parse with a schema; the first broken rule is a 400 naming the field. */
+export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => {
+  const result = schema.safeParse(body)
+  if (result.success) return result.data
+  const e = toInvalidOption(result.error, body)
+  throw new HttpProblem(
+    problem(400, e.code, e.message, { field: e.field, rule: e.rule, value: e.value }),
+  )
+}
+
+/** A non-negative integer query parameter, or undefined; 400 otherwise. */
+export const intQuery = (c: Context, name: string): number | undefined => {
+  const raw = c.req.query(name)
+  if (raw === undefined || raw === '') return undefined
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new HttpProblem(
+      problem(
+        400,
+        'E_INVALID_OPTION',
+        `Expected \`${name}\` to be an integer >= 0, got \`${raw}\``,
+        {
+          field: name,
+          rule: 'an integer >= 0',
+          value: raw,
+        },
+      ),
+    )
+  }
+  return n
+}
+
+export const flag = (c: Context, name: string): boolean => {
+  const v = c.req.query(name)
+  return v !== undefined && v !== '0' && v !== 'false'
+}

@@ -1,0 +1,107 @@
+/**
+ * The fleet's delivery log, in memory: every signed message the coordinator
+ * sends, in order, with who it was for. Its sequence numbers are the SSE
+ * `id:`s clients resume from; a client whose resume point has been trimmed
+ * away gets a `reset` (soft stale-all), never a flush. Each message is
+ * signed and framed once, however many clients receive it.
+ */
+import type { SignedStreamMessage } from '../protocol/messages.js'
+import { type SigningKeys, signMessage } from '../protocol/sign.js'
+
+type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'v' | 'fleet'> : never
+type Unfleeted<M> = M extends unknown ? Omit<M, 'v' | 'fleet'> : never
+
+export interface LogEntry {
+  readonly seq: number
+  /** The SSE frame, ready to write. */
+  readonly frame: string
+  /** Who it is for; undefined: everyone. */
+  readonly to?: ReadonlySet<string>
+}
+
+export interface Signer {
+  readonly fleet: string
+  readonly kid: string
+  readonly keys: SigningKeys
+}
+
+/** `id:` + `event:` + `data:` lines; JSON has no raw newlines, so one data line. */
+export const sseFrame = (event: string, data: unknown, id?: number): string =>
+  `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+
+export class DeliveryLog {
+  readonly #entries: LogEntry[] = []
+  #head = 0
+  #seq: number
+
+  constructor(
+    private readonly signer: Signer,
+    private readonly maxEntries: number,
+    startSeq = 0,
+  ) {
+    this.#seq = startSeq
+  }
+
+  /** The last sequence number used. */
+  get seq(): number {
+    return this.#seq
+  }
+
+  /** Smallest sequence number still held (seq + 1 when empty). */
+  get oldest(): number {
+    return this.#entries[this.#head]?.seq ?? this.#seq + 1
+  }
+
+  get length(): number {
+    return this.#entries.length - this.#head
+  }
+
+  /** Sign, frame and keep a message; returns the entry to send. */
+  append(message: Unsequenced<SignedStreamMessage>, to?: Iterable<string>): LogEntry {
+    const seq = ++this.#seq
+    const entry: LogEntry = {
+      seq,
+      frame: this.frame({ ...message, seq } as never),
+      ...(to && { to: new Set(to) }),
+    }
+    this.#entries.push(entry)
+    if (this.length > this.maxEntries) {
+      this.#head++
+      if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+        this.#entries.splice(0, this.#head)
+        this.#head = 0
+      }
+    }
+    return entry
+  }
+
+  /** A signed frame that is not kept (a config snapshot or reset for one client). */
+  frame(message: Unfleeted<SignedStreamMessage>): string {
+    const { kid, keys, fleet } = this.signer
+    const signed = signMessage({ v: 1, fleet, ...message }, kid, keys[kid]!)
+    return sseFrame(message.type, signed, message.seq)
+  }
+
+  /**
+   * What `clientId` missed after `since`: the entries for it, or 'gap' when
+   * part of (since, now] is no longer held.
+   */
+  after(since: number, clientId: string): LogEntry[] | 'gap' {
+    if (since >= this.#seq) return []
+    if (since + 1 < this.oldest) return 'gap'
+    const out: LogEntry[] = []
+    // Entries are in seq order: binary search for the first after `since`.
+    let lo = this.#head
+    let hi = this.#entries.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.#entries[mid]!.seq <= since) lo = mid + 1
+      else hi = mid
+    }
+    for (let i = lo; i < this.#entries.length; i++) {
+      const e = this.#entries[i]!
+      if (!e.to || e.to.has(clientId)) out.push(e)
+    }
+    return out
+  }
+}

@@ -1,0 +1,76 @@
+/** Prometheus metrics for ops (prom-client, one registry per coordinator). */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+
+export const createMetrics = (opts: { defaults?: boolean } = {}) => {
+  const registry = new Registry()
+  if (opts.defaults !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'slew_process_' })
+  const m = {
+    registry,
+    deliveries: new Counter({
+      name: 'slew_deliveries_total',
+      help: 'Client deliveries of changes, by budget class',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    deliveredCost: new Counter({
+      name: 'slew_delivered_cost_total',
+      help: 'Budget units spent on deliveries (B1), by budget class',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    tokensGranted: new Counter({
+      name: 'slew_budget_tokens_granted_total',
+      help: 'Refetch tokens granted by leases (B2), by budget class',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    leaseRequests: new Counter({
+      name: 'slew_lease_requests_total',
+      help: 'Lease requests, by budget class and whether any token was granted',
+      labelNames: ['class', 'granted'] as const,
+      registers: [registry],
+    }),
+    streams: new Gauge({
+      name: 'slew_stream_connections',
+      help: 'Stream connections open on this coordinator',
+      registers: [registry],
+    }),
+    admissions: new Counter({
+      name: 'slew_stream_admissions_total',
+      help: 'New stream connections admitted (B3)',
+      registers: [registry],
+    }),
+    admissionsRefused: new Counter({
+      name: 'slew_stream_admissions_refused_total',
+      help: 'New stream connections refused by admission control (503 + Retry-After)',
+      registers: [registry],
+    }),
+    rollouts: new Gauge({
+      name: 'slew_rollouts',
+      help: 'Rollouts held, by state',
+      labelNames: ['state'] as const,
+      registers: [registry],
+    }),
+    rejectedMessages: new Counter({
+      name: 'slew_client_rejected_messages_total',
+      help: 'Stream messages clients rejected (as reported in heartbeats), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    heartbeats: new Counter({
+      name: 'slew_heartbeats_total',
+      help: 'Client heartbeats received',
+      registers: [registry],
+    }),
+    requests: new Counter({
+      name: 'slew_http_requests_total',
+      help: 'HTTP requests, by route and status',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+  }
+  return m
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,171 @@
+/** POST/GET /v1/changes and the controls: pause, resume, abort, rollback. */
+import {
+  budgetClassOf,
+  deliveryCost,
+  type ParsedChange,
+  parseChange,
+} from '../../invalidation/change.js'
+import { planChange } from '../../invalidation/plan.js'
+import type { RolloutView } from '../../invalidation/rollout.js'
+import { shardOf } from '../../invalidation/shard.js'
+import { controlSchema } from '../../protocol/messages.js'
+import { problem } from '../../protocol/problem.js'
+import type { App, Ctx } from '../context.js'
+import { flag, HttpProblem, parseBody, readJson } from '../http.js'
+
+/** Share of the fleet's cached entries a change can touch (config: of the clients). */
+const blastRadius = (ctx: Ctx, c: ParsedChange): number => {
+  const t = c.target
+  if (c.kind === 'config' || !t || t.all || t.hotSet || t.tags?.length || t.prefixes?.length)
+    return 1
+  let touched = 0
+  let total = 0
+  const fallback = ctx.engine.config.defaultEntries
+  for (const client of ctx.engine.clients()) {
+    if (!client.live) continue
+    const e = client.entries ?? fallback
+    touched += Math.min(t.keys?.length ?? 0, e)
+    total += e
+  }
+  return total > 0 ? touched / total : 0
+}
+
+/** The wave plan of a live rollout: who is in each wave now, what it costs, about how long. */
+const planOf = (ctx: Ctx, r: RolloutView) => {
+  const waves = r.waves.map((w) => ({
+    index: w.index,
+    shards: [w.lo, w.hi],
+    fraction: w.fraction,
+    clients: 0,
+    cost: 0,
+  }))
+  const fallback = ctx.engine.config.defaultEntries
+  for (const client of ctx.engine.clients()) {
+    if (!client.live) continue
+    const shard = shardOf(client.id, r.id, ctx.engine.config.shards)
+    const w = waves.find((x) => shard >= x.shards[0]! && shard < x.shards[1]!)
+    if (!w) continue
+    w.clients++
+    w.cost += deliveryCost(r.change, client.entries ?? fallback)
+  }
+  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
+  const cost = waves.reduce((n, w) => n + w.cost, 0)
+  const bakes = Math.max(0, waves.length - 1) * r.bakeMs
+  return {
+    waves,
+    estimatedMs: Math.round((Math.max(0, cost - budget.burst) / budget.ratePerSec) * 1000 + bakes),
+    peakUnitsPerSec: Math.min(cost, budget.burst + budget.ratePerSec),
+  }
+}
+
+/** Share of the fleet reached: each started wave counts its slice times the share of it delivered. */
+const progressOf = (r: RolloutView): number => {
+  if (r.state === 'completed') return 1
+  let done = 0
+  let before = 0
+  for (const w of r.waves) {
+    if (w.startedAt === undefined) break
+    const share = w.queued ? Math.min(1, (w.delivered ?? 0) / w.queued) : 1
+    done += (w.fraction - before) * share
+    before = w.fraction
+  }
+  return done
+}
+
+/** A rollout as the API shows it: the engine's view plus acks and progress. */
+export const present = (ctx: Ctx, r: RolloutView) => {
+  const acked = ctx.fleet.acked(r.id)
+  return {
+    id: r.id,
+    state: r.state,
+    phase: r.phase,
+    ...(r.reason !== undefined && { reason: r.reason }),
+    change: r.change,
+    budgetClass: r.budgetClass,
+    wave: r.wave,
+    waves: r.waves.map((w, i) => ({
+      index: w.index,
+      shards: [w.lo, w.hi],
+      fraction: w.fraction,
+      queued: w.queued ?? 0,
+      delivered: w.delivered ?? 0,
+      acked: acked[i] ?? 0,
+      cost: w.cost ?? 0,
+      ...(w.startedAt !== undefined && { startedAt: w.startedAt }),
+      ...(w.deliveredAt !== undefined && { deliveredAt: w.deliveredAt }),
+    })),
+    delivered: r.delivered,
+    acked: acked.reduce((n, a) => n + (a ?? 0), 0),
+    deliveredCost: r.deliveredCost,
+    progress: progressOf(r),
+    coalesced: r.coalesced,
+    createdAt: r.createdAt,
+    ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
+    ...(r.endedAt !== undefined && { endedAt: r.endedAt }),
+  }
+}
+
+export const changesRoutes = (app: App, ctx: Ctx): void => {
+  app.post('/v1/changes', ctx.auth.require('push'), async (c) => {
+    const body = await readJson(c)
+    // A bad change throws InvalidOptionError: a 400 naming the field (see app.onError).
+    const parsed = parseChange(body)
+    const radius = blastRadius(ctx, parsed)
+    const limit = ctx.config().confirmAbove
+    if (radius > limit && !(parsed.confirm === true && parsed.reason?.trim())) {
+      throw new HttpProblem(
+        problem(422, 'E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
+          detail: `it touches ${(radius * 100).toFixed(1)}% of the fleet, over confirmAbove = ${limit * 100}%`,
+          blastRadius: radius,
+          confirmAbove: limit,
+        }),
+      )
+    }
+    if (flag(c, 'dryRun')) {
+      const live = [...ctx.engine.clients()].filter((x) => x.live)
+      const { budgets, waves, leases, shards, defaultEntries } = ctx.engine.config
+      const plan = planChange(
+        { size: live.length, id: (i) => live[i]!.id, entries: (i) => live[i]!.entries },
+        parsed,
+        { budgets, waves, leases, shards, defaultEntries },
+      )
+      return c.json({ dryRun: true, blastRadius: radius, plan }, 200)
+    }
+    const { rollout, coalesced } = ctx.engine.submit(parsed)
+    return c.json(
+      {
+        id: rollout.id,
+        state: rollout.state,
+        coalesced,
+        blastRadius: radius,
+        plan: planOf(ctx, rollout),
+      },
+      202,
+    )
+  })
+
+  app.get('/v1/changes', ctx.auth.require('read'), (c) => {
+    const state = c.req.query('state')
+    const list = ctx.engine.list().filter((r) => !state || r.state === state)
+    return c.json({ changes: list.reverse().map((r) => present(ctx, r)) })
+  })
+
+  app.get('/v1/changes/:id', ctx.auth.require('read'), (c) =>
+    c.json(present(ctx, ctx.engine.get(c.req.param('id')))),
+  )
+
+  for (const action of ['pause', 'resume', 'abort', 'rollback'] as const) {
+    app.post(`/v1/changes/:id/${action}`, ctx.auth.require('admin'), async (c) => {
+      const { reason } = parseBody(controlSchema, await readJson(c))
+      const id = c.req.param('id')
+      const why = reason ?? `${action} by ${c.get('who')}`
+      const view =
+        action === 'resume'
+          ? ctx.engine.resume(id)
+          : action === 'rollback'
+            ? ctx.engine.rollback(id, why)
+            : ctx.engine[action](id, why)
+      return c.json(present(ctx, view))
+    })
+  }
+}

@@ -1,0 +1,80 @@
+/** What clients call besides the stream: heartbeats and refetch-token leases (B2). */
+import { shardOf } from '../../invalidation/shard.js'
+import { heartbeatSchema, leaseRequestSchema } from '../../protocol/messages.js'
+import { problem } from '../../protocol/problem.js'
+import type { App, Ctx } from '../context.js'
+import { HttpProblem, parseBody, readJson } from '../http.js'
+
+const CLIENT_ID = /^[\w.:@-]{1,200}$/
+
+export const checkClientId = (id: string | undefined): string => {
+  if (!id || !CLIENT_ID.test(id)) {
+    throw new HttpProblem(
+      problem(
+        400,
+        'E_INVALID_OPTION',
+        `Expected \`clientId\` to be 1-200 of [A-Za-z0-9_.:@-], got \`${id ?? ''}\``,
+        {
+          field: 'clientId',
+          rule: '1-200 of [A-Za-z0-9_.:@-]',
+          value: id ?? null,
+        },
+      ),
+    )
+  }
+  return id
+}
+
+export const clientsRoutes = (app: App, ctx: Ctx): void => {
+  app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
+    const id = checkClientId(c.req.param('id'))
+    const hb = parseBody(heartbeatSchema, await readJson(c))
+    if (hb.entries !== undefined) ctx.engine.report(id, hb.entries)
+    ctx.fleet.heartbeat(id, hb, ctx.clock.now())
+    for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
+      if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
+    }
+    ctx.metrics.heartbeats.inc()
+    return c.json({ ok: true, seq: ctx.log.seq })
+  })
+
+  app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
+    const req = parseBody(leaseRequestSchema, await readJson(c))
+    checkClientId(req.clientId)
+    const grant = ctx.engine.lease(req.clientId, req.want, req.class)
+    ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })
+    if (grant.granted > 0) ctx.metrics.tokensGranted.inc({ class: req.class }, grant.granted)
+    return c.json(grant)
+  })
+
+  app.get('/v1/fleet', ctx.auth.require('read'), (c) => {
+    const shards = ctx.engine.config.shards
+    const byShard = new Array<number>(shards).fill(0)
+    const clients: unknown[] = []
+    const limit = Math.min(10_000, Math.max(0, Number(c.req.query('limit') ?? 1000) || 0))
+    for (const conn of ctx.hub.connections()) {
+      // Shards under the fleet's own salt: a stable picture (each change salts its own).
+      byShard[shardOf(conn.clientId, ctx.engine.config.fleet, shards)]!++
+      if (clients.length < limit) {
+        const h = ctx.fleet.health(conn.clientId)
+        clients.push({
+          id: conn.clientId,
+          connectedAt: conn.connectedAt,
+          ...(h && {
+            heartbeatAt: h.at,
+            entries: h.entries,
+            ackedSeq: h.ackedSeq,
+            errorRate: h.errorRate,
+          }),
+        })
+      }
+    }
+    return c.json({
+      connected: ctx.hub.size,
+      known: ctx.engine.liveClients,
+      shards,
+      byShard,
+      clients,
+    })
+  })
+}

@@ -1,0 +1,94 @@
+/**
+ * GET /v1/stream: one SSE stream per client, written straight to the Node
+ * response. New connections pass admission control (B3) first. On connect the
+ * client gets what it missed since its `Last-Event-ID` (or `since`) from the
+ * log — or a signed `reset` if that is no longer held — or, when new, the
+ * fleet's stable config; then the engine queues whatever is due for it.
+ */
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { problem } from '../../protocol/problem.js'
+import type { App, Ctx } from '../context.js'
+import { HttpProblem, intQuery } from '../http.js'
+import { problemResponse } from '../respond.js'
+import { checkClientId } from './clients.js'
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+}
+
+const sinceOf = (header: string | undefined, query: number | undefined): number | undefined => {
+  if (header === undefined || header === '') return query
+  const n = Number(header)
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new HttpProblem(
+      problem(
+        400,
+        'E_INVALID_OPTION',
+        `Expected \`Last-Event-ID\` to be an integer >= 0, got \`${header}\``,
+        {
+          field: 'Last-Event-ID',
+          rule: 'an integer >= 0',
+          value: header,
+        },
+      ),
+    )
+  }
+  return n
+}
+
+export const streamRoutes = (app: App, ctx: Ctx): void => {
+  app.get('/v1/stream', ctx.auth.require('client'), (c) => {
+    const clientId = checkClientId(c.req.query('clientId'))
+    const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
+    const entries = intQuery(c, 'entries')
+    if (ctx.state.shuttingDown) {
+      return problemResponse(
+        problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
+        {
+          'retry-after': '1',
+        },
+      )
+    }
+    const decision = ctx.admission.decide()
+    if (!decision.admitted) {
+      ctx.metrics.admissionsRefused.inc()
+      return problemResponse(
+        problem(503, 'E_OVERLOADED', 'Too many new streams; come back later', {
+          detail: `admission is limited to ${ctx.config().admission.ratePerSec}/s`,
+          retryAfterMs: decision.retryAfterMs,
+        }),
+        { 'retry-after': String(Math.ceil(decision.retryAfterMs / 1000)) },
+      )
+    }
+    ctx.metrics.admissions.inc()
+    const res = c.env.outgoing
+    res.writeHead(200, SSE_HEADERS)
+    ctx.hub.add(clientId, res)
+    if (since === undefined) {
+      ctx.hub.write(
+        clientId,
+        ctx.log.frame({ type: 'config', seq: ctx.log.seq, values: ctx.engine.stableConfigValues }),
+      )
+    } else {
+      const missed = since > ctx.log.seq ? 'gap' : ctx.log.after(since, clientId)
+      if (missed === 'gap') {
+        ctx.hub.write(
+          clientId,
+          ctx.log.frame({
+            type: 'reset',
+            seq: ctx.log.seq,
+            reason: `resume point ${since} is no longer in the log`,
+          }),
+        )
+      } else {
+        for (const e of missed) ctx.hub.write(clientId, e.frame)
+      }
+    }
+    ctx.engine.join(clientId, entries === undefined ? {} : { entries })
+    ctx.metrics.streams.set(ctx.hub.size)
+    return RESPONSE_ALREADY_SENT
+  })
+}

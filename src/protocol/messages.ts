@@ -1,0 +1,97 @@
+/**
+ * The wire: what the coordinator sends on the stream and what clients send
+ * back. Shared by the coordinator and the SDK; neither imports the other.
+ *
+ * Stream events (SSE): `change` and `config` carry `id:` = the fleet log's
+ * sequence number and are signed; `reset` tells a client its gap is no longer
+ * in the log (mark everything stale, softly); `goaway` tells it to come back
+ * after a delay (shutdown, rebalancing); `ping` keeps the line alive.
+ */
+import { z } from 'zod'
+import type { Change } from '../invalidation/change.js'
+import { nonNegative, nonNegativeInt, positiveInt } from '../validate.js'
+
+export const PROTOCOL_VERSION = 1
+
+/** A change delivered to the clients named in its log entry. */
+export interface ChangeMessage {
+  readonly v: typeof PROTOCOL_VERSION
+  readonly type: 'change'
+  readonly fleet: string
+  readonly seq: number
+  readonly change: Change
+}
+
+/** The fleet's config values as of `seq`: sent on connect so a new client starts current. */
+export interface ConfigMessage {
+  readonly v: typeof PROTOCOL_VERSION
+  readonly type: 'config'
+  readonly fleet: string
+  readonly seq: number
+  readonly values: Readonly<Record<string, unknown>>
+}
+
+/** Your resume point is older than the log: keep your cache, mark it stale (soft), resume from `seq`. */
+export interface ResetMessage {
+  readonly v: typeof PROTOCOL_VERSION
+  readonly type: 'reset'
+  readonly fleet: string
+  readonly seq: number
+  readonly reason: string
+}
+
+export type SignedStreamMessage = ChangeMessage | ConfigMessage | ResetMessage
+
+/** Not signed (it changes nothing): reconnect after `retryAfterMs`. */
+export interface GoawayMessage {
+  readonly type: 'goaway'
+  readonly retryAfterMs: number
+  readonly reason: string
+}
+
+export const rejectReasons = [
+  'malformed',
+  'unsigned',
+  'unknown-kid',
+  'bad-signature',
+  'replayed',
+  'wrong-fleet',
+] as const
+export type RejectReason = (typeof rejectReasons)[number]
+
+export const heartbeatSchema = z.strictObject({
+  /** Highest log sequence number applied. */
+  ackedSeq: nonNegativeInt().optional(),
+  /** Entries in the client's cache. */
+  entries: nonNegativeInt().optional(),
+  /** Origin latency percentiles over the last interval, ms. */
+  latencyP50: nonNegative().optional(),
+  latencyP99: nonNegative().optional(),
+  /** Share of origin calls that failed over the last interval. */
+  errorRate: z
+    .number({ error: 'a number in [0, 1]' })
+    .refine((x) => Number.isFinite(x) && x >= 0 && x <= 1, { error: 'a number in [0, 1]' })
+    .optional(),
+  /** Stream messages the client refused since its last heartbeat, by reason. */
+  rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
+  /** Named business metrics (counts or rates) for the gates. */
+  metrics: z
+    .record(z.string().max(100), z.number().refine(Number.isFinite, { error: 'a finite number' }))
+    .optional(),
+})
+export type Heartbeat = z.infer<typeof heartbeatSchema>
+
+export const leaseRequestSchema = z.strictObject({
+  clientId: z.string().min(1).max(200),
+  want: positiveInt().refine((n) => n <= 100_000, { error: 'an integer in [1, 100000]' }),
+  class: z.enum(['invalidate', 'rewarm', 'urgent']).default('invalidate'),
+})
+export type LeaseRequest = z.input<typeof leaseRequestSchema>
+
+export interface LeaseResponse {
+  readonly granted: number
+  readonly ttlMs: number
+  readonly retryAfterMs: number
+}
+
+export const controlSchema = z.strictObject({ reason: z.string().max(500).optional() })

@@ -1,0 +1,209 @@
+/**
+ * The SDK's L1: an lru-cache of entry envelopes under the refresh policy.
+ * `get` is single-flight (one origin call per key however many ask),
+ * serves stale while a refresh waits for a token (stale-while-revalidate),
+ * keeps the stale value when the origin fails (stale-if-error), and makes a
+ * reader of a hard-invalidated key wait for a token before the origin.
+ * Errors never invalidate anything.
+ */
+import { LRUCache } from 'lru-cache'
+import { ClosedError } from '../errors.js'
+import type { Change } from '../invalidation/change.js'
+import {
+  beginRefresh,
+  completeRefresh,
+  type Entry,
+  failRefresh,
+  freshEntry,
+  invalidateEntry,
+  needsRefresh,
+  servable,
+} from '../refresh/entry.js'
+import { matchesTarget } from '../refresh/match.js'
+import type { RefreshReason } from '../refresh/priority.js'
+import type { Refresher, TokenClass } from './refresher.js'
+
+export type Envelope<V> = Entry<V> & { cls: TokenClass }
+
+export interface L1Options<V> {
+  readonly max: number
+  readonly ttlMs?: number
+  readonly load: (key: string) => Promise<V>
+  readonly refresher: Refresher
+  /** Every origin call: how long it took and whether it worked. */
+  readonly observe: (ms: number, ok: boolean) => void
+  readonly now: () => number
+  /** Refetch invalidated entries in the background, not only when read. @default true */
+  readonly background: boolean
+}
+
+export class L1<V> {
+  readonly lru: LRUCache<string, Envelope<V>>
+  readonly #inflight = new Map<string, { promise: Promise<V>; reject: (e: Error) => void }>()
+  /** Keys with a background refresh queued (p-queue job id = key). */
+  readonly #queued = new Set<string>()
+  #closed = false
+
+  constructor(private readonly opts: L1Options<V>) {
+    this.lru = new LRUCache<string, Envelope<V>>({
+      max: opts.max,
+      ...(opts.ttlMs && { ttl: opts.ttlMs }),
+    })
+  }
+
+  get size(): number {
+    return this.lru.size
+  }
+
+  async get(key: string, tags: readonly string[] = []): Promise<V> {
+    if (this.#closed) throw new ClosedError('slew client')
+    const e = this.lru.get(key)
+    if (e?.state === 'fresh') return e.value as V
+    if (e && servable(e)) {
+      this.#refresh(key, e, 'softRefresh')
+      return e.value as V
+    }
+    const flying = this.#inflight.get(key)
+    if (flying) return flying.promise
+    let reject!: (e: Error) => void
+    const promise = new Promise<V>((res, rej) => {
+      reject = rej
+      ;(e ? this.#hardMiss(key, e) : this.#coldMiss(key, tags)).then(res, rej)
+    }).finally(() => this.#inflight.delete(key))
+    this.#inflight.set(key, { promise, reject })
+    return promise
+  }
+
+  /** Put a value in as fresh (what a load returned, or a user's write). */
+  set(key: string, value: V, tags: readonly string[] = []): void {
+    this.lru.set(key, { ...freshEntry(value, tags), cls: 'invalidate' })
+  }
+
+  delete(key: string): boolean {
+    return this.lru.delete(key)
+  }
+
+  /** Keys an invalidation touches, most recently used first. */
+  matching(change: Pick<Change, 'target'>): string[] {
+    const t = change.target
+    if (!t) return []
+    if (!t.all && !t.tags?.length && !t.prefixes?.length)
+      return (t.keys ?? []).filter((k) => this.lru.has(k))
+    const out: string[] = []
+    for (const [key, e] of this.lru.entries()) if (matchesTarget(t, key, e.tags)) out.push(key)
+    return out
+  }
+
+  /** Apply one invalidation to `keys`; queue their refetches in the background. */
+  invalidate(
+    keys: readonly string[],
+    changeId: string,
+    mode: 'soft' | 'hard',
+    cls: TokenClass,
+  ): void {
+    for (const key of keys) {
+      const e = this.lru.peek(key)
+      if (!e) continue
+      invalidateEntry(e, changeId, mode)
+      e.cls = cls
+      if (this.opts.background) this.#refresh(key, e, 'rewarm')
+    }
+  }
+
+  /** Fetch `keys` ahead of readers, under rewarm tokens. */
+  rewarm(keys: readonly string[]): void {
+    for (const key of keys) {
+      const e = this.lru.peek(key)
+      if (e) {
+        this.#refresh(key, e, 'rewarm', 'rewarm')
+        continue
+      }
+      if (this.#queued.has(key)) continue
+      this.#queued.add(key)
+      this.opts.refresher
+        .runIfNeeded(
+          'rewarm',
+          'rewarm',
+          () => !this.lru.has(key),
+          async () => {
+            const value = await this.#timed(key)
+            if (!this.lru.has(key)) this.set(key, value)
+          },
+          key,
+        )
+        .catch(() => {}) // origin error: nothing cached, nothing lost
+        .finally(() => this.#queued.delete(key))
+    }
+  }
+
+  close(): void {
+    this.#closed = true
+    for (const f of this.#inflight.values()) f.reject(new ClosedError('slew client'))
+    this.#inflight.clear()
+  }
+
+  /** A miss not caused by a change: normal traffic, no token. */
+  async #coldMiss(key: string, tags: readonly string[]): Promise<V> {
+    const value = await this.#timed(key)
+    if (!this.#closed) this.set(key, value, tags)
+    return value
+  }
+
+  /** A hard-invalidated key: the reader waits for a token, ahead of everything else. */
+  #hardMiss(key: string, e: Envelope<V>): Promise<V> {
+    return this.opts.refresher.run(e.cls, 'hardMiss', async () => {
+      const gen = beginRefresh(e)
+      try {
+        const value = await this.#timed(key)
+        completeRefresh(e, gen, value)
+        if (this.lru.peek(key) !== e) this.lru.set(key, e)
+        return value
+      } catch (error) {
+        failRefresh(e, gen)
+        throw error
+      }
+    })
+  }
+
+  /** Queue one refetch of a stale or dead entry (or move a queued one up). */
+  #refresh(key: string, e: Envelope<V>, reason: RefreshReason, cls: TokenClass = e.cls): void {
+    if (this.#queued.has(key)) {
+      this.opts.refresher.promote(key, reason)
+      return
+    }
+    if (!needsRefresh(e)) return
+    this.#queued.add(key)
+    this.opts.refresher
+      .runIfNeeded(
+        cls,
+        reason,
+        () => {
+          // Started: a later invalidation may queue the next refetch.
+          this.#queued.delete(key)
+          return needsRefresh(e) && this.lru.peek(key) === e
+        },
+        async () => {
+          const gen = beginRefresh(e)
+          try {
+            completeRefresh(e, gen, await this.#timed(key))
+          } catch {
+            failRefresh(e, gen) // stale-if-error: keep serving what we had
+          }
+        },
+        key,
+      )
+      .catch(() => this.#queued.delete(key))
+  }
+
+  async #timed(key: string): Promise<V> {
+    const started = this.opts.now()
+    try {
+      const value = await this.opts.load(key)
+      this.opts.observe(this.opts.now() - started, true)
+      return value
+    } catch (error) {
+      this.opts.observe(this.opts.now() - started, false)
+      throw error
+    }
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * createClient: what an app server embeds. It keeps an L1 cache under
+ * slew's refresh policy, follows the coordinator's stream (signed, replay-
+ * protected, applied exactly once, resumed from its sequence number after a
+ * reconnect), refetches only under leased tokens, and heartbeats its health.
+ * With the coordinator unreachable it keeps serving what it has (S).
+ */
+import { EventEmitter } from 'node:events'
+import type { EventSourceMessage } from 'eventsource-parser'
+import { z } from 'zod'
+import { HttpError, NotConnectedError } from '../errors.js'
+import { budgetClassOf, type Change } from '../invalidation/change.js'
+import { type Clock, realClock } from '../limiter/clock.js'
+import type { GoawayMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
+import type { SigningKeys } from '../protocol/sign.js'
+import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
+import { L1 } from './cache.js'
+import { Guard } from './guard.js'
+import { postJson, type Remote } from './http.js'
+import { Refresher, type TokenClass } from './refresher.js'
+import { StaleCap } from './stale-cap.js'
+import { OriginStats } from './stats.js'
+import { StreamConnection } from './stream.js'
+
+const optionsSchema = z.strictObject({
+  /** Coordinator base URL, e.g. http://127.0.0.1:7070 */
+  url: z.url({ error: 'an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
+  /** Bearer token with the `client` scope (none when the coordinator runs without auth). */
+  token: z.string().min(1).optional(),
+  /** This app server's stable id. */
+  clientId: z.string().regex(/^[\w.:@-]{1,200}$/, { error: '1-200 of [A-Za-z0-9_.:@-]' }),
+  /** Key id → secret: the keys whose signatures are trusted (old and new while rotating). */
+  signingKeys: z
+    .record(z.string().min(1), z.string().min(1))
+    .refine((k) => Object.keys(k).length > 0, {
+      error: 'at least one key',
+    }),
+  /** Refuse messages of any other fleet. @default 'default' */
+  fleet: z.string().min(1).default('default'),
+  cache: z
+    .strictObject({
+      /** Most entries held. @default 10000 */
+      max: positiveInt().default(10_000),
+      /** Entries expire after this long, ms (a normal miss, no token). @default none */
+      ttlMs: positive().optional(),
+    })
+    .prefault({}),
+  refetch: z
+    .strictObject({
+      /** Origin calls in flight at once. @default 8 */
+      concurrency: positiveInt().default(8),
+      /** Most tokens asked for in one lease. @default 20 */
+      maxBatch: positiveInt().default(20),
+      /** Refetch invalidated entries in the background, not only when read. @default true */
+      background: z.boolean().default(true),
+    })
+    .prefault({}),
+  guard: z
+    .strictObject({
+      /** Most entries that may go stale per minute; the excess waits. @default cache.max */
+      maxStalePerMinute: positive().optional(),
+    })
+    .prefault({}),
+  /** Heartbeat interval, ms. @default 10000 */
+  heartbeatMs: positive().default(10_000),
+  reconnect: z
+    .strictObject({
+      baseMs: positive().default(1000),
+      capMs: positive().default(30_000),
+      resetAfterMs: nonNegative().default(60_000),
+      silenceMs: positive().default(45_000),
+    })
+    .prefault({}),
+  /** start() rejects after this long without a connection (the client keeps trying). @default 10000 */
+  startTimeoutMs: positive().default(10_000),
+})
+
+export type ClientOptionsInput = z.input<typeof optionsSchema>
+
+export interface ClientOptions<V> extends ClientOptionsInput {
+  /** Fetch one key from the origin. */
+  readonly load: (key: string) => Promise<V>
+  readonly clock?: Clock
+  readonly random?: () => number
+}
+
+export interface ClientStats {
+  readonly connected: boolean
+  readonly lastSeq: number | undefined
+  readonly applied: number
+  readonly rejected: Readonly<Record<string, number>>
+  readonly entries: number
+  readonly refetchTokensUsed: number
+  readonly staleWaiting: number
+}
+
+export interface SlewClientEvents {
+  change: [change: Change]
+  config: [values: Readonly<Record<string, unknown>>]
+  reset: [reason: string]
+  connected: []
+  disconnected: [info: { reason: string; retryInMs: number }]
+  rejected: [reason: string]
+  error: [error: unknown]
+}
+
+export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
+  readonly options: Readonly<z.output<typeof optionsSchema>>
+  readonly #remote: Remote
+  readonly #clock: Clock
+  readonly #guard: Guard
+  readonly #l1: L1<V>
+  readonly #refresher: Refresher
+  readonly #staleCap: StaleCap
+  readonly #stream: StreamConnection
+  readonly #stats = new OriginStats()
+  #config: Record<string, unknown> = {}
+  #connected = false
+  #applied = 0
+  #heartbeat: NodeJS.Timeout | undefined
+  #closed = false
+  #firstConnect: { resolve: () => void; reject: (e: Error) => void } | undefined
+
+  constructor(opts: ClientOptions<V>) {
+    super()
+    if (typeof opts.load !== 'function')
+      throw new TypeError('createClient: `load` must be a function (key) => Promise<value>')
+    const { load, clock, random: rnd, ...rest } = opts
+    this.options = parseOptions(optionsSchema, rest)
+    const o = this.options
+    this.#clock = clock ?? realClock
+    const random = rnd ?? Math.random
+    this.#remote = { url: o.url, ...(o.token && { token: o.token }) }
+    this.#guard = new Guard(o.signingKeys as SigningKeys, o.fleet)
+    this.#refresher = new Refresher({
+      clock: this.#clock,
+      random,
+      concurrency: o.refetch.concurrency,
+      maxBatch: o.refetch.maxBatch,
+      lease: (want, cls) => this.#lease(want, cls),
+      onError: (e) => this.#report(e),
+    })
+    this.#l1 = new L1<V>({
+      max: o.cache.max,
+      ...(o.cache.ttlMs && { ttlMs: o.cache.ttlMs }),
+      load,
+      refresher: this.#refresher,
+      observe: (ms, ok) => this.#stats.observe(ms, ok),
+      now: () => this.#clock.now(),
+      background: o.refetch.background,
+    })
+    this.#staleCap = new StaleCap(o.guard.maxStalePerMinute ?? o.cache.max, this.#clock)
+    this.#stream = new StreamConnection(
+      this.#remote,
+      {
+        query: () => ({ clientId: o.clientId, entries: String(this.#l1.size) }),
+        lastSeq: () => this.#guard.lastSeq,
+        message: (e) => this.#message(e),
+        connected: () => {
+          this.#connected = true
+          this.#firstConnect?.resolve()
+          this.emit('connected')
+        },
+        disconnected: (reason, retryInMs, error) => {
+          const was = this.#connected
+          this.#connected = false
+          if (!was && error instanceof HttpError && !error.retryable)
+            this.#firstConnect?.reject(error)
+          this.emit('disconnected', { reason, retryInMs })
+        },
+      },
+      o.reconnect,
+      this.#clock,
+      random,
+    )
+  }
+
+  /** Connect; resolves once the stream is open. The client keeps trying in the background either way. */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new NotConnectedError('closed'))
+    const first = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new NotConnectedError(`no connection within ${this.options.startTimeoutMs} ms`)),
+        this.options.startTimeoutMs,
+      )
+      this.#firstConnect = {
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+        reject: (e) => {
+          clearTimeout(timer)
+          reject(e)
+        },
+      }
+    })
+    this.#stream.start()
+    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), this.options.heartbeatMs)
+    this.#heartbeat.unref()
+    return first
+  }
+
+  /** The value for `key`: from the cache, stale while it refreshes, or loaded (once, however many ask). */
+  get(key: string, opts: { tags?: readonly string[] } = {}): Promise<V> {
+    return this.#l1.get(key, opts.tags)
+  }
+
+  /** Put a value in the cache as fresh. */
+  set(key: string, value: V, opts: { tags?: readonly string[] } = {}): void {
+    this.#l1.set(key, value, opts.tags)
+  }
+
+  delete(key: string): boolean {
+    return this.#l1.delete(key)
+  }
+
+  /** The lru-cache holding the entries (for adapters and inspection). */
+  get cache(): L1<V> {
+    return this.#l1
+  }
+
+  /** Config values rolled out by config changes. */
+  readonly config = {
+    get: (key: string): unknown => this.#config[key],
+    all: (): Readonly<Record<string, unknown>> => ({ ...this.#config }),
+  }
+
+  get connected(): boolean {
+    return this.#connected
+  }
+
+  stats(): ClientStats {
+    return {
+      connected: this.#connected,
+      lastSeq: this.#guard.lastSeq,
+      applied: this.#applied,
+      rejected: this.#guard.rejected,
+      entries: this.#l1.size,
+      refetchTokensUsed: this.#refresher.tokensUsed,
+      staleWaiting: this.#staleCap.waiting,
+    }
+  }
+
+  /** Resolves when no refetch is queued or running. */
+  idle(): Promise<void> {
+    return this.#refresher.idle()
+  }
+
+  /** Stop everything: stream, timers, queued refetches. Nothing keeps running. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    clearInterval(this.#heartbeat)
+    this.#stream.close()
+    this.#staleCap.close()
+    this.#refresher.close()
+    this.#l1.close()
+    this.#firstConnect?.reject(new NotConnectedError('closed'))
+  }
+
+  #message(e: EventSourceMessage): void {
+    if (e.event === 'ping') return
+    if (e.event === 'goaway') {
+      const msg = safeJson(e.data) as Partial<GoawayMessage> | undefined
+      const ms = typeof msg?.retryAfterMs === 'number' ? msg.retryAfterMs : 0
+      // Unsigned: it can only delay a reconnect, and never by more than 5 minutes.
+      this.#stream.comeBackIn(Math.min(300_000, Math.max(0, ms)))
+      return
+    }
+    const verdict = this.#guard.check(e.data)
+    if (!verdict.ok) {
+      this.emit('rejected', verdict.reason)
+      return
+    }
+    this.#apply(verdict.message)
+  }
+
+  #apply(m: SignedStreamMessage): void {
+    this.#guard.applied(m)
+    this.#applied++
+    if (m.type === 'config') {
+      this.#config = { ...m.values }
+      this.emit('config', this.config.all())
+    } else if (m.type === 'reset') {
+      // The gap is gone from the log: mark everything stale (softly), never drop it.
+      const keys = [...this.#l1.lru.keys()]
+      this.#staleCap.submit(keys, (ks) =>
+        this.#l1.invalidate(ks, `reset-${m.seq}`, 'soft', 'invalidate'),
+      )
+      this.emit('reset', m.reason)
+    } else {
+      const c = m.change
+      if (c.kind === 'config') {
+        for (const [k, v] of Object.entries(c.values ?? {})) this.#config[k] = v
+        for (const k of c.unset ?? []) delete this.#config[k]
+        this.emit('config', this.config.all())
+      } else if (c.kind === 'rewarm') {
+        this.#l1.rewarm(c.target?.hotSet ? [...this.#l1.lru.keys()] : (c.target?.keys ?? []))
+      } else {
+        const cls = budgetClassOf(c) as TokenClass
+        this.#staleCap.submit(this.#l1.matching(c), (ks) =>
+          this.#l1.invalidate(ks, c.id, c.mode, cls),
+        )
+      }
+      this.emit('change', c)
+    }
+  }
+
+  #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
+    return postJson<LeaseResponse>(this.#remote, '/v1/leases', {
+      clientId: this.options.clientId,
+      want,
+      class: cls,
+    })
+  }
+
+  async #sendHeartbeat(): Promise<void> {
+    try {
+      await postJson(
+        this.#remote,
+        `/v1/clients/${encodeURIComponent(this.options.clientId)}/heartbeat`,
+        {
+          ...(this.#guard.lastSeq !== undefined && { ackedSeq: this.#guard.lastSeq }),
+          entries: this.#l1.size,
+          ...this.#stats.take(),
+          rejected: this.#guard.takeUnreported(),
+        },
+      )
+    } catch (error) {
+      if (!this.#closed) this.#report(error)
+    }
+  }
+
+  /** 'error' events only when someone listens: an unheard one must not crash the app (S). */
+  #report(error: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+}
+
+const safeJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Create a client; call `start()` to connect. */
+export const createClient = <V = unknown>(opts: ClientOptions<V>): SlewClient<V> =>
+  new SlewClient<V>(opts)

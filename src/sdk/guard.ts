@@ -1,0 +1,74 @@
+/**
+ * The SDK's own defences, independent of the coordinator: a message is
+ * applied only if it is well-formed, signed with a key we hold, for our
+ * fleet, newer than the last one applied (replays change nothing), and its
+ * change not applied before (exactly once). Refusals are counted by reason.
+ */
+import type { RejectReason, SignedStreamMessage } from '../protocol/messages.js'
+import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
+
+export type Verdict =
+  | { ok: true; message: SignedStreamMessage }
+  | { ok: false; reason: RejectReason }
+
+/** Change ids remembered for exactly-once apply. */
+const REMEMBER = 10_000
+
+export class Guard {
+  lastSeq: number | undefined
+  readonly #applied = new Set<string>()
+  readonly #rejected = new Map<RejectReason, number>()
+  #unreported = new Map<RejectReason, number>()
+
+  constructor(
+    private readonly keys: SigningKeys,
+    private readonly fleet: string | undefined,
+  ) {}
+
+  /** Check one stream event's data. Does not mark anything applied. */
+  check(data: string): Verdict {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(data)
+    } catch {
+      return this.#reject('malformed')
+    }
+    const v = verifyMessage<SignedStreamMessage>(parsed, this.keys)
+    if (!v.ok) return this.#reject(v.reason)
+    const m = v.message
+    if (typeof m.seq !== 'number' || !Number.isSafeInteger(m.seq) || typeof m.type !== 'string') {
+      return this.#reject('malformed')
+    }
+    if (this.fleet !== undefined && m.fleet !== this.fleet) return this.#reject('wrong-fleet')
+    if (this.lastSeq !== undefined && m.seq <= this.lastSeq) return this.#reject('replayed')
+    if (m.type === 'change' && this.#applied.has(m.change.id)) return this.#reject('replayed')
+    return { ok: true, message: m }
+  }
+
+  /** Record a message as applied: its seq becomes the resume point. */
+  applied(m: SignedStreamMessage): void {
+    this.lastSeq = m.seq
+    if (m.type === 'change') {
+      this.#applied.add(m.change.id)
+      if (this.#applied.size > REMEMBER) this.#applied.delete(this.#applied.values().next().value!)
+    }
+  }
+
+  /** Refusals so far, by reason. */
+  get rejected(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.#rejected)
+  }
+
+  /** Refusals since the last call (for the heartbeat). */
+  takeUnreported(): Partial<Record<RejectReason, number>> {
+    const out = Object.fromEntries(this.#unreported)
+    this.#unreported = new Map()
+    return out
+  }
+
+  #reject(reason: RejectReason): Verdict {
+    this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1)
+    this.#unreported.set(reason, (this.#unreported.get(reason) ?? 0) + 1)
+    return { ok: false, reason }
+  }
+}

@@ -1,0 +1,12 @@
+/** `slew/sdk`: the client app servers embed. */
+
+export { HttpError, NotConnectedError, SlewError } from '../errors.js'
+export type { Change } from '../invalidation/change.js'
+export { DEV_KID, DEV_SIGNING_KEY, devSigningKeys } from '../protocol/dev-key.js'
+export {
+  type ClientOptions,
+  type ClientStats,
+  createClient,
+  SlewClient,
+  type SlewClientEvents,
+} from './client.js'

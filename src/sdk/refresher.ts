@@ -1,0 +1,166 @@
+/**
+ * Refetches caused by changes: ordered by priority (a reader blocked on a
+ * hard miss, then stale entries someone asked for, then background refresh
+ * and rewarm) through p-queue, each one taking a leased refetch token right
+ * before it calls the origin (B2). Tokens come in small batches from the
+ * coordinator, per budget class, through the engine's refresh driver.
+ */
+import PQueue from 'p-queue'
+import { ClosedError } from '../errors.js'
+import type { Clock } from '../limiter/clock.js'
+import { type LeaseGrant, RefreshDriver } from '../refresh/driver.js'
+import { type RefreshReason, refreshPriority } from '../refresh/priority.js'
+
+export type TokenClass = 'invalidate' | 'rewarm' | 'urgent'
+
+/** Waiters for one class's tokens, served first come, first served. */
+class TokenGate {
+  readonly #waiters: { resolve: () => void; reject: (e: Error) => void }[] = []
+  readonly driver: RefreshDriver
+
+  constructor(
+    clock: Clock,
+    lease: (want: number) => Promise<LeaseGrant>,
+    maxBatch: number,
+    random: () => number,
+    onError: (e: unknown) => void,
+  ) {
+    this.driver = new RefreshDriver({
+      clock,
+      lease,
+      maxBatch,
+      random,
+      onError,
+      pending: () => this.#waiters.length,
+      run: (n) => {
+        for (const w of this.#waiters.splice(0, n)) w.resolve()
+      },
+    })
+  }
+
+  acquire(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ resolve, reject })
+      this.driver.wake()
+    })
+  }
+
+  get waiting(): number {
+    return this.#waiters.length
+  }
+
+  close(): void {
+    this.driver.close()
+    for (const w of this.#waiters.splice(0)) w.reject(new ClosedError('slew client'))
+  }
+}
+
+export interface RefresherOptions {
+  readonly clock: Clock
+  readonly random: () => number
+  /** Origin calls in flight at once. */
+  readonly concurrency: number
+  readonly maxBatch: number
+  readonly lease: (want: number, cls: TokenClass) => Promise<LeaseGrant>
+  readonly onError: (error: unknown) => void
+}
+
+export class Refresher {
+  readonly #queue: PQueue
+  readonly #gates = new Map<TokenClass, TokenGate>()
+  #tokensUsed = 0
+  #closed = false
+
+  constructor(private readonly opts: RefresherOptions) {
+    this.#queue = new PQueue({ concurrency: opts.concurrency })
+  }
+
+  /** Tokens spent so far (one per origin call caused by a change). */
+  get tokensUsed(): number {
+    return this.#tokensUsed
+  }
+
+  /** Jobs queued or running. */
+  get size(): number {
+    return this.#queue.size + this.#queue.pending
+  }
+
+  /**
+   * Run `job` once a token of `cls` is held, in priority order. `id` lets a
+   * queued job be moved up (a reader now waits on it).
+   */
+  run<T>(
+    cls: TokenClass,
+    reason: RefreshReason,
+    job: () => Promise<T>,
+    opts: { id?: string } = {},
+  ): Promise<T> {
+    return this.#queue.add(
+      async () => {
+        if (this.#closed) throw new ClosedError('slew client')
+        await this.#gate(cls).acquire()
+        this.#tokensUsed++
+        return job()
+      },
+      { priority: refreshPriority[reason], ...(opts.id !== undefined && { id: opts.id }) },
+    ) as Promise<T>
+  }
+
+  /**
+   * Like run, for work that may turn out not to be needed: `needed` is asked
+   * again just before a token is spent, and a no is free.
+   */
+  runIfNeeded(
+    cls: TokenClass,
+    reason: RefreshReason,
+    needed: () => boolean,
+    job: () => Promise<void>,
+    id?: string,
+  ): Promise<void> {
+    return this.#queue.add(
+      async () => {
+        if (this.#closed) throw new ClosedError('slew client')
+        if (!needed()) return
+        await this.#gate(cls).acquire()
+        this.#tokensUsed++
+        await job()
+      },
+      { priority: refreshPriority[reason], ...(id !== undefined && { id }) },
+    ) as Promise<void>
+  }
+
+  /** Move a queued job up (no-op if it already started or is unknown). */
+  promote(id: string, reason: RefreshReason): void {
+    try {
+      this.#queue.setPriority(id, refreshPriority[reason])
+    } catch {
+      // Already running or done.
+    }
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    return this.#queue.onIdle()
+  }
+
+  close(): void {
+    this.#closed = true
+    this.#queue.clear()
+    for (const g of this.#gates.values()) g.close()
+  }
+
+  #gate(cls: TokenClass): TokenGate {
+    let g = this.#gates.get(cls)
+    if (!g) {
+      g = new TokenGate(
+        this.opts.clock,
+        (want) => this.opts.lease(want, cls),
+        this.opts.maxBatch,
+        this.opts.random,
+        this.opts.onError,
+      )
+      this.#gates.set(cls, g)
+    }
+    return g
+  }
+}
