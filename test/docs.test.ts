@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { errorCodes } from '../src/errors.js'
+import { httpErrorCodes } from '../src/protocol/problem.js'
 
 const root = join(import.meta.dirname, '..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
 describe('README', () => {
   it('documents every error code', () => {
-    for (const code of Object.keys(errorCodes))
+    for (const code of [...Object.keys(errorCodes), ...Object.keys(httpErrorCodes)])
       expect(readme).toMatch(new RegExp(`\\| \`${code}\` +\\|`))
   })
 
