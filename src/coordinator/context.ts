@@ -1,5 +1,6 @@
 /** What every route can reach: the engine and the coordinator's own parts. */
 
+import type { EventEmitter } from 'node:events'
 import type { HttpBindings } from '@hono/node-server'
 import type { Hono } from 'hono'
 import type { Config } from '../config/schema.js'
@@ -7,6 +8,7 @@ import type { Engine } from '../invalidation/engine.js'
 import type { Clock } from '../limiter/clock.js'
 import type { Admission } from './admission.js'
 import type { Auth } from './auth.js'
+import type { CoordinatorEvents } from './coordinator.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import type { DeliveryLog } from './log.js'
@@ -14,6 +16,7 @@ import type { Metrics } from './metrics.js'
 import type { Settings } from './settings.js'
 
 export interface Ctx {
+  readonly events: EventEmitter<CoordinatorEvents>
   readonly engine: Engine
   readonly auth: Auth
   readonly metrics: Metrics

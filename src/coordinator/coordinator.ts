@@ -3,6 +3,7 @@
  * embedded memory store. Deliveries the engine paces go into the signed log
  * and out to the named clients' streams; leases and heartbeats come back.
  */
+import { EventEmitter } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -54,9 +55,20 @@ export interface Listening {
   readonly port: number
 }
 
+export interface CoordinatorEvents {
+  /** A new stream passed admission control. */
+  admitted: [info: { clientId: string; at: number }]
+  /** A new stream was refused (503 + Retry-After). */
+  refused: [info: { clientId: string; at: number; retryAfterMs: number }]
+}
+
 export interface Coordinator {
   readonly app: App
   readonly engine: Engine
+  /** Observability hooks (admissions); metrics carry the same counts. */
+  readonly events: EventEmitter<CoordinatorEvents>
+  /** Cut one client's stream (it reconnects and resumes); false if not connected here. */
+  kick(clientId: string): boolean
   readonly config: () => Config
   /** Bind and serve. Refuses a non-loopback host without auth tokens and signing keys. */
   listen(at?: { host?: string; port?: number }): Promise<Listening>
@@ -125,7 +137,9 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     clock.now(),
   )
   const state = { shuttingDown: false }
+  const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
+    events,
     engine,
     auth: new Auth(secrets.tokens),
     metrics,
@@ -235,7 +249,13 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     await close()
   }
 
-  return { app, engine, config: () => current, listen, shutdown, close }
+  const kick = (clientId: string) => {
+    const conn = [...hub.connections()].find((c) => c.clientId === clientId)
+    conn?.res.destroy()
+    return conn !== undefined
+  }
+
+  return { app, engine, events, kick, config: () => current, listen, shutdown, close }
 }
 
 /** The engine's part of the config. */

@@ -83,6 +83,22 @@ export class L1<V> {
     return this.lru.delete(key)
   }
 
+  /**
+   * Read without loading (for store adapters): the value if it may be served
+   * (fresh, or stale — then its refetch is queued, under a token), else
+   * undefined (missing, or hard-invalidated).
+   */
+  peek(key: string): { value: V; state: 'fresh' | 'stale' | 'refreshing' } | undefined {
+    const e = this.lru.get(key)
+    if (!e || !servable(e)) return undefined
+    if (e.state !== 'fresh') this.#refresh(key, e, 'softRefresh')
+    return { value: e.value as V, state: e.state as 'fresh' | 'stale' | 'refreshing' }
+  }
+
+  clear(): void {
+    this.lru.clear()
+  }
+
   /** Keys an invalidation touches, most recently used first. */
   matching(change: Pick<Change, 'target'>): string[] {
     const t = change.target

@@ -242,6 +242,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     }
   }
 
+  /** Send a heartbeat now (cache size, acked sequence, origin health) instead of waiting for the timer. */
+  heartbeat(): Promise<void> {
+    return this.#sendHeartbeat()
+  }
+
+  /** Drop the stream and connect again at once (resuming from the last sequence number). */
+  reconnect(): void {
+    this.#stream.restart()
+  }
+
   /** Resolves when no refetch is queued or running. */
   idle(): Promise<void> {
     return this.#refresher.idle()

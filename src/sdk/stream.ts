@@ -40,6 +40,7 @@ export class StreamConnection {
   readonly #stop = new AbortController()
   #goawayMs: number | undefined
   #running = false
+  #attempt: AbortController | undefined
 
   constructor(
     private readonly remote: Remote,
@@ -62,6 +63,12 @@ export class StreamConnection {
     void this.#loop()
   }
 
+  /** End the current connection and reconnect without waiting. */
+  restart(): void {
+    this.#goawayMs = 0
+    this.#attempt?.abort()
+  }
+
   close(): void {
     this.#stop.abort()
   }
@@ -70,6 +77,7 @@ export class StreamConnection {
     const stopped = this.#stop.signal
     while (!stopped.aborted) {
       const attempt = new AbortController()
+      this.#attempt = attempt
       const onStop = () => attempt.abort()
       stopped.addEventListener('abort', onStop)
       let wait: number

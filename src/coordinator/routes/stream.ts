@@ -55,6 +55,11 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     const decision = ctx.admission.decide()
     if (!decision.admitted) {
       ctx.metrics.admissionsRefused.inc()
+      ctx.events.emit('refused', {
+        clientId,
+        at: ctx.clock.now(),
+        retryAfterMs: decision.retryAfterMs,
+      })
       return problemResponse(
         problem(503, 'E_OVERLOADED', 'Too many new streams; come back later', {
           detail: `admission is limited to ${ctx.config().admission.ratePerSec}/s`,
@@ -64,6 +69,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
       )
     }
     ctx.metrics.admissions.inc()
+    ctx.events.emit('admitted', { clientId, at: ctx.clock.now() })
     const res = c.env.outgoing
     res.writeHead(200, SSE_HEADERS)
     ctx.hub.add(clientId, res)

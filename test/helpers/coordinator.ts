@@ -1,0 +1,76 @@
+/** A real coordinator on an ephemeral loopback port, SDK clients, and a test origin that counts its calls. */
+
+import type { ConfigInput } from '../../src/config/schema.js'
+import { type CoordinatorOptions, createCoordinator } from '../../src/coordinator/coordinator.js'
+import { realClock } from '../../src/limiter/clock.js'
+import {
+  type ClientOptions,
+  createClient,
+  devSigningKeys,
+  type SlewClient,
+} from '../../src/sdk/index.js'
+
+export const startCoordinator = async (
+  config: ConfigInput = {},
+  opts: Omit<CoordinatorOptions, 'config'> = {},
+) => {
+  const co = createCoordinator({ config, log: () => {}, processMetrics: false, ...opts })
+  const { url } = await co.listen({ host: '127.0.0.1', port: 0 })
+  return { co, url }
+}
+
+/** The origin: every call recorded with its time (the coordinator's clock), answering after `latencyMs`. */
+export const testOrigin = (latencyMs = 1) => {
+  const calls: { at: number; key: string }[] = []
+  let version = 1
+  return {
+    calls,
+    bump: () => version++,
+    load: async (key: string) => {
+      calls.push({ at: realClock.now(), key })
+      await new Promise((r) => setTimeout(r, latencyMs))
+      return `${key}@v${version}`
+    },
+  }
+}
+
+export const clients = <V>(
+  n: number,
+  base: Omit<ClientOptions<V>, 'clientId' | 'signingKeys'> &
+    Partial<Pick<ClientOptions<V>, 'signingKeys'>>,
+): SlewClient<V>[] =>
+  Array.from({ length: n }, (_, i) =>
+    createClient<V>({ signingKeys: devSigningKeys, clientId: `app-${i}`, ...base }),
+  )
+
+export const waitFor = async (
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+  stepMs = 25,
+) => {
+  const until = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+}
+
+/** Most events in any window of `windowMs` (times in ms, any order). */
+export const peakIn = (times: readonly number[], windowMs: number): number => {
+  const t = [...times].sort((a, b) => a - b)
+  let peak = 0
+  let j = 0
+  for (let i = 0; i < t.length; i++) {
+    while (t[j]! <= t[i]! - windowMs) j++
+    peak = Math.max(peak, i - j + 1)
+  }
+  return peak
+}
+
+export const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })

@@ -1,0 +1,46 @@
+/**
+ * A man in the middle: a real HTTP proxy between SDK clients and the
+ * coordinator that passes everything through, records the stream frames it
+ * carries, and can inject frames of its own into a client's stream.
+ */
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export const startMitm = async (target: string) => {
+  const up = new URL(target)
+  const streams = new Map<string, ServerResponse>()
+  const frames: string[] = []
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const clientId = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId')
+    const out = request(
+      { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+        if (clientId && req.url?.startsWith('/v1/stream') && upRes.statusCode === 200) {
+          streams.set(clientId, res)
+          upRes.on('data', (chunk: Buffer) => frames.push(chunk.toString()))
+        }
+        upRes.pipe(res)
+      },
+    )
+    out.on('error', () => res.destroy())
+    req.pipe(out)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    url,
+    frames,
+    /** Write a raw SSE frame into `clientId`'s stream. */
+    inject(clientId: string, frame: string): void {
+      const res = streams.get(clientId)
+      if (!res) throw new Error(`no stream for ${clientId}`)
+      res.write(frame)
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  }
+}

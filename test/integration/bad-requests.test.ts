@@ -1,0 +1,338 @@
+/**
+ * Bad requests get the right 4xx problem+json with a stable code, and the
+ * coordinator's state does not change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startCoordinator } from '../helpers/coordinator.js'
+
+const PUSH = 'push-token-0123456789abcdef'
+const ADMIN = 'admin-token-0123456789abcdef'
+const READ = 'read-token-0123456789abcdef'
+const CLIENT = 'client-token-0123456789abcdef'
+
+let url = ''
+let stop: () => Promise<void> = async () => {}
+let snapshot: () => Promise<unknown> = async () => undefined
+
+beforeAll(async () => {
+  const { co, url: u } = await startCoordinator({
+    limits: { bodyBytes: 4096 },
+    auth: {
+      tokens: [
+        { name: 'push-job', scopes: ['push', 'read'], secret: PUSH },
+        { name: 'ops', scopes: ['admin'], secret: ADMIN },
+        { name: 'dash', scopes: ['read'], secret: READ },
+        { name: 'apps', scopes: ['client'], secret: CLIENT },
+      ],
+    },
+  })
+  url = u
+  stop = () => co.close()
+  // One rollout to control, and a client to lease for.
+  co.engine.join('app-1', { entries: 10 })
+  co.engine.submit({ kind: 'invalidate', target: { keys: ['x'] } })
+  snapshot = async () => ({
+    engine: { ...co.engine.snapshot(), at: 0, buckets: {} },
+    config: co.config(),
+  })
+})
+afterAll(() => stop())
+
+const bearer = (t: string) => ({ authorization: `Bearer ${t}` })
+const json = { 'content-type': 'application/json' }
+
+type Case = [
+  name: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  status: number,
+  code: string,
+]
+
+const cases: Case[] = [
+  [
+    'bad JSON',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    '{"kind": "invalidate",',
+    400,
+    'E_BAD_JSON',
+  ],
+  [
+    'not JSON at all',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), 'content-type': 'text/plain' },
+    'invalidate everything',
+    415,
+    'E_UNSUPPORTED_MEDIA_TYPE',
+  ],
+  [
+    'wrong type for kind',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 7, target: { all: true } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'wrong type for keys',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: 'sku:1' } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'unknown field',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] }, urgentPlease: true }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'empty target',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: {} }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'negative bake',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] }, waves: { bakeMs: -5 } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'steps not ending at 1',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] }, waves: { steps: [0.1, 0.5] } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'huge body',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({
+      kind: 'invalidate',
+      target: { keys: Array.from({ length: 2000 }, (_, i) => `key-${i}`) },
+    }),
+    413,
+    'E_BODY_TOO_LARGE',
+  ],
+  [
+    'fleet-wide without confirm',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { all: true }, reason: 'oops' }),
+    422,
+    'E_CONFIRM_REQUIRED',
+  ],
+  [
+    'confirm without a reason',
+    'POST',
+    '/v1/changes',
+    { ...bearer(PUSH), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { all: true }, confirm: true }),
+    422,
+    'E_CONFIRM_REQUIRED',
+  ],
+  [
+    'missing token',
+    'POST',
+    '/v1/changes',
+    json,
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] } }),
+    401,
+    'E_UNAUTHORIZED',
+  ],
+  [
+    'unknown token',
+    'POST',
+    '/v1/changes',
+    { ...bearer('guess-guess-guess-guess'), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] } }),
+    401,
+    'E_UNAUTHORIZED',
+  ],
+  [
+    'wrong scope: read pushes',
+    'POST',
+    '/v1/changes',
+    { ...bearer(READ), ...json },
+    JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] } }),
+    403,
+    'E_FORBIDDEN',
+  ],
+  [
+    'wrong scope: push aborts',
+    'POST',
+    '/v1/changes/chg-1/abort',
+    { ...bearer(PUSH), ...json },
+    '{}',
+    403,
+    'E_FORBIDDEN',
+  ],
+  [
+    'wrong scope: client reads config',
+    'GET',
+    '/v1/config',
+    bearer(CLIENT),
+    undefined,
+    403,
+    'E_FORBIDDEN',
+  ],
+  [
+    'unknown rollout',
+    'POST',
+    '/v1/changes/chg-404/pause',
+    { ...bearer(ADMIN), ...json },
+    '{}',
+    404,
+    'E_UNKNOWN_ROLLOUT',
+  ],
+  [
+    'illegal transition',
+    'POST',
+    '/v1/changes/chg-1/resume',
+    { ...bearer(ADMIN), ...json },
+    '{}',
+    409,
+    'E_ILLEGAL_TRANSITION',
+  ],
+  [
+    'rollback of an invalidation',
+    'POST',
+    '/v1/changes/chg-1/rollback',
+    { ...bearer(ADMIN), ...json },
+    '{}',
+    409,
+    'E_NOT_CONFIG_CHANGE',
+  ],
+  [
+    'negative lease',
+    'POST',
+    '/v1/leases',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ clientId: 'app-1', want: -3 }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'lease of an unknown class',
+    'POST',
+    '/v1/leases',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ clientId: 'app-1', want: 3, class: 'config' }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'heartbeat with a negative count',
+    'POST',
+    '/v1/clients/app-1/heartbeat',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ entries: -1 }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'heartbeat error rate over 1',
+    'POST',
+    '/v1/clients/app-1/heartbeat',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ errorRate: 3 }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'stream without clientId',
+    'GET',
+    '/v1/stream',
+    bearer(CLIENT),
+    undefined,
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'stream with a bad Last-Event-ID',
+    'GET',
+    '/v1/stream?clientId=app-9',
+    { ...bearer(CLIENT), 'last-event-id': 'yesterday' },
+    undefined,
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'config change of a fixed field',
+    'PUT',
+    '/v1/config',
+    { ...bearer(ADMIN), ...json },
+    JSON.stringify({ config: { listen: { port: 1 } }, reason: 'move' }),
+    409,
+    'E_CONFIG_NEEDS_RESTART',
+  ],
+  [
+    'config change without a reason',
+    'PUT',
+    '/v1/config',
+    { ...bearer(ADMIN), ...json },
+    JSON.stringify({ config: { confirmAbove: 0.9 } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'config with a bad budget',
+    'PUT',
+    '/v1/config',
+    { ...bearer(ADMIN), ...json },
+    JSON.stringify({
+      config: { budgets: { invalidate: { ratePerSec: 0, burst: 1 } } },
+      reason: 'x',
+    }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  ['no such route', 'GET', '/v2/everything', {}, undefined, 404, 'E_NOT_FOUND'],
+]
+
+describe('bad requests', () => {
+  it(`has at least 15 cases (${cases.length})`, () =>
+    expect(cases.length).toBeGreaterThanOrEqual(15))
+
+  it.each(cases)(
+    '%s → %s %s answers %i problem+json',
+    async (_name, method, path, headers, body, status, code) => {
+      const before = await snapshot()
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined && { body }),
+      })
+      expect(res.status).toBe(status)
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      const p = (await res.json()) as { code: string; status: number; title: string }
+      expect(p.code).toBe(code)
+      expect(p.status).toBe(status)
+      expect(p.title.length).toBeGreaterThan(0)
+      expect(await snapshot()).toEqual(before)
+    },
+  )
+})

@@ -1,0 +1,115 @@
+/**
+ * Forged, unsigned, wrongly keyed, malformed, other-fleet and replayed events
+ * — injected into a real stream by a man in the middle — are ignored,
+ * counted (in the SDK and, through heartbeats, in the coordinator's
+ * metrics), and change nothing in the cache or the config.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import { sseFrame } from '../../src/coordinator/log.js'
+import { DEV_KID, DEV_SIGNING_KEY } from '../../src/protocol/dev-key.js'
+import { signMessage } from '../../src/protocol/sign.js'
+import type { SlewClient } from '../../src/sdk/index.js'
+import { clients, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+import { startMitm } from '../helpers/mitm.js'
+
+describe('the SDK guard', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+  })
+
+  it('ignores and counts every bad message, and changes nothing', { timeout: 30_000 }, async () => {
+    const { co, url } = await startCoordinator({ confirmAbove: 1 })
+    closers.push(() => co.close())
+    const mitm = await startMitm(url)
+    closers.push(() => mitm.close())
+    const origin = testOrigin(1)
+    const [client] = clients<string>(1, {
+      url: mitm.url,
+      load: origin.load,
+      heartbeatMs: 60_000,
+    }) as [SlewClient<string>]
+    closers.push(() => client.close())
+    await client.start()
+    for (const k of ['a', 'b', 'c']) await client.get(k)
+    await waitFor('the config snapshot frame', () =>
+      mitm.frames.some((f) => f.includes('event: config')),
+    )
+    const seq = client.stats().lastSeq!
+    const fetchesBefore = origin.calls.length
+
+    const change = (id: string) => ({
+      id,
+      seq: 99,
+      kind: 'invalidate',
+      target: { all: true },
+      mode: 'hard',
+      priority: 'normal',
+      submittedAt: 0,
+    })
+    const msg = (n: number, extra: Record<string, unknown> = {}) => ({
+      v: 1,
+      fleet: 'default',
+      type: 'change',
+      seq: seq + n,
+      change: change(`evil-${n}`),
+      ...extra,
+    })
+    const forged = { ...signMessage(msg(1), DEV_KID, 'not-the-real-key-at-all'), kid: DEV_KID }
+    const unsigned = msg(2)
+    const unknownKid = signMessage(msg(3), 'k9', DEV_SIGNING_KEY)
+    const otherFleet = signMessage(msg(4, { fleet: 'other' }), DEV_KID, DEV_SIGNING_KEY)
+    const evilConfig = {
+      ...signMessage(
+        { v: 1, fleet: 'default', type: 'config', seq: seq + 5, values: { evil: true } },
+        DEV_KID,
+        'wrong-key-wrong-key',
+      ),
+    }
+    const replay = mitm.frames.find((f) => f.includes('event: config'))!
+    mitm.inject('app-0', sseFrame('change', forged, seq + 1))
+    mitm.inject('app-0', sseFrame('change', unsigned, seq + 2))
+    mitm.inject('app-0', sseFrame('change', unknownKid, seq + 3))
+    mitm.inject('app-0', sseFrame('change', otherFleet, seq + 4))
+    mitm.inject('app-0', sseFrame('config', evilConfig, seq + 5))
+    mitm.inject('app-0', 'event: change\ndata: {not json\n\n')
+    mitm.inject('app-0', replay)
+
+    await waitFor(
+      'all seven to be refused',
+      () => Object.values(client.stats().rejected).reduce((a, b) => a + b, 0) >= 7,
+    )
+    expect(client.stats().rejected).toEqual({
+      'bad-signature': 2,
+      unsigned: 1,
+      'unknown-kid': 1,
+      'wrong-fleet': 1,
+      malformed: 1,
+      replayed: 1,
+    })
+    // Nothing changed: same resume point, every entry fresh, no origin call, no config.
+    expect(client.stats().lastSeq).toBe(seq)
+    expect([...client.cache.lru.values()].every((e) => e.state === 'fresh')).toBe(true)
+    expect(origin.calls.length).toBe(fetchesBefore)
+    expect(client.config.all()).toEqual({})
+
+    await client.heartbeat()
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    expect(metrics).toMatch(/slew_client_rejected_messages_total\{reason="bad-signature"\} 2/)
+    expect(metrics).toMatch(/slew_client_rejected_messages_total\{reason="replayed"\} 1/)
+
+    // A genuine change still goes through afterwards.
+    const r = await fetch(`${url}/v1/changes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] } }),
+    })
+    expect(r.status).toBe(202)
+    await waitFor('the real change', () => client.stats().applied === 2)
+    // …and its key is refetched (under a token), the others are not.
+    await waitFor('a refetch of a', () =>
+      origin.calls.slice(fetchesBefore).some((c) => c.key === 'a'),
+    )
+    expect(origin.calls.slice(fetchesBefore).map((c) => c.key)).toEqual(['a'])
+  })
+})
