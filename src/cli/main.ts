@@ -1,32 +1,51 @@
 #!/usr/bin/env node
 /** The `slew` command. Bad input exits 2 with a coded error; nothing runs half-way. */
-import { SlewError } from '../errors.js'
+import { HttpError, SlewError } from '../errors.js'
+import { configCommand, configHelp } from './config-check.js'
 import { planCommand, planHelp } from './plan.js'
+import { pushCommand, pushHelp } from './push.js'
+import { exitCodeOf } from './remote.js'
+import { serveCommand, serveHelp } from './serve.js'
 import { simulateCommand, simulateHelp } from './simulate.js'
+import { controlCommand, controlHelp, statusCommand, statusHelp } from './status.js'
 
 const usage = `slew — bound how fast any fleet-wide change can happen
 
 usage: slew <command> [flags]
 
 commands:
+  serve      run the coordinator (memory store) on 127.0.0.1:7070
+  push       submit a change to a running coordinator
+  status     show rollouts (--watch to follow one)
+  pause, resume, abort, rollback ID
+             control a rollout
+  config check [FILE]
+             validate a config file
   simulate   naive broadcast vs slew for one invalidate-all, on a virtual clock
   plan       dry-run a change against a fleet size: waves, duration, peak load
 
 Run \`slew <command> --help\` for its flags.
 `
 
-const commands: Record<
-  string,
-  { run: (argv: string[], out: (s: string) => void) => number; help: string }
-> = {
+type Run = (argv: string[], out: (s: string) => void) => number | Promise<number>
+
+const commands: Record<string, { run: Run; help: string }> = {
+  serve: { run: serveCommand, help: serveHelp },
+  push: { run: pushCommand, help: pushHelp },
+  status: { run: statusCommand, help: statusHelp },
+  pause: { run: controlCommand('pause'), help: controlHelp },
+  resume: { run: controlCommand('resume'), help: controlHelp },
+  abort: { run: controlCommand('abort'), help: controlHelp },
+  rollback: { run: controlCommand('rollback'), help: controlHelp },
+  config: { run: configCommand, help: configHelp },
   simulate: { run: simulateCommand, help: simulateHelp },
   plan: { run: planCommand, help: planHelp },
 }
 
-export const main = (
+export const main = async (
   argv: string[],
   out = (s: string) => process.stdout.write(`${s}\n`),
-): number => {
+): Promise<number> => {
   const [name, ...rest] = argv
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     out(usage)
@@ -38,14 +57,22 @@ export const main = (
     return 2
   }
   try {
-    return command.run(rest, out)
+    return await command.run(rest, out)
   } catch (error) {
+    if (error instanceof HttpError) {
+      process.stderr.write(`slew ${name}: ${error.problemCode}: ${error.message}\n`)
+      return exitCodeOf(error)
+    }
     if (error instanceof SlewError) {
       process.stderr.write(`slew ${name}: ${error.code}: ${error.message}\n`)
       return error.code === 'E_INVALID_OPTION' || error.code === 'E_UNKNOWN_FLAG' ? 2 : 1
+    }
+    if (error instanceof Error && /cannot reach the coordinator/.test(error.message)) {
+      process.stderr.write(`slew ${name}: ${error.message}\n`)
+      return 1
     }
     throw error
   }
 }
 
-process.exitCode = main(process.argv.slice(2))
+process.exitCode = await main(process.argv.slice(2))

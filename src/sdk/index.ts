@@ -10,3 +10,5 @@ export {
   SlewClient,
   type SlewClientEvents,
 } from './client.js'
+export { type SlewKeyvStore, type SlewKeyvStoreOptions, slewKeyvStore } from './keyv.js'
+export { type AttachLruOptions, attachLruCache } from './lru-hook.js'

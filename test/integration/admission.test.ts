@@ -24,8 +24,12 @@ describe('admission control', () => {
     const { co, url } = await startCoordinator({ admission: { ratePerSec: RATE, burst: BURST } })
     stop = () => co.close()
     const admitted: number[] = []
+    const who = new Set<string>()
     let refused = 0
-    co.events.on('admitted', (e) => admitted.push(e.at))
+    co.events.on('admitted', (e) => {
+      admitted.push(e.at)
+      who.add(e.clientId)
+    })
     co.events.on('refused', () => refused++)
     fleet = clients<string>(1000, {
       url,
@@ -36,7 +40,8 @@ describe('admission control', () => {
     })
     await Promise.all(fleet.map((c) => c.start()))
     await waitFor('all connected', () => fleet.every((c) => c.connected))
-    expect(admitted.length).toBe(1000)
+    // Every client got in (one that lost its stream on a loaded machine may have come back: count clients).
+    expect(who.size).toBe(1000)
     expect(refused).toBeGreaterThan(0)
     for (const w of [50, 250, 1000, 2000]) {
       expect(peakIn(admitted, w), `window ${w} ms`).toBeLessThanOrEqual(BURST + (RATE * w) / 1000)

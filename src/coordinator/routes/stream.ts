@@ -72,6 +72,8 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     ctx.events.emit('admitted', { clientId, at: ctx.clock.now() })
     const res = c.env.outgoing
     res.writeHead(200, SSE_HEADERS)
+    // Headers now: a resuming client with nothing to catch up on would otherwise wait for the first ping.
+    res.flushHeaders()
     ctx.hub.add(clientId, res)
     if (since === undefined) {
       ctx.hub.write(

@@ -1,0 +1,65 @@
+/** How the CLI shows rollouts. */
+import { duration, int } from './format.js'
+
+export interface RolloutJson {
+  id: string
+  state: string
+  phase: string
+  reason?: string
+  change: {
+    kind: string
+    reason?: string
+    target?: Record<string, unknown>
+    values?: Record<string, unknown>
+    mode?: string
+  }
+  wave: number
+  waves: {
+    index: number
+    queued: number
+    delivered: number
+    acked: number
+    startedAt?: number
+    deliveredAt?: number
+  }[]
+  delivered: number
+  acked: number
+  progress: number
+  createdAt: number
+  endedAt?: number
+}
+
+const targetText = (c: RolloutJson['change']): string => {
+  if (c.kind === 'config') return `set ${Object.keys(c.values ?? {}).join(',') || '-'}`
+  const t = c.target ?? {}
+  if (t.all) return 'all'
+  if (t.hotSet) return 'hot set'
+  const parts: string[] = []
+  for (const k of ['keys', 'tags', 'prefixes'] as const) {
+    const v = t[k] as string[] | undefined
+    if (v?.length)
+      parts.push(`${k} ${v.slice(0, 3).join(',')}${v.length > 3 ? `,+${v.length - 3}` : ''}`)
+  }
+  return parts.join(' ') || '-'
+}
+
+export const bar = (fraction: number, width = 24): string => {
+  const fill = Math.round(Math.max(0, Math.min(1, fraction)) * width)
+  return `[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${(fraction * 100).toFixed(0).padStart(3)}%`
+}
+
+export const oneLine = (r: RolloutJson): string =>
+  `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${r.state}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(r.progress)}  delivered ${int(r.delivered)}, acked ${int(r.acked)}`
+
+export const detail = (r: RolloutJson, now = Date.now()): string =>
+  [
+    oneLine(r),
+    ...r.waves.map(
+      (w) =>
+        `  wave ${w.index}: ${int(w.delivered)}/${int(w.queued)} delivered, ${int(w.acked)} acked${
+          w.startedAt ? `, started ${duration(now - w.startedAt)} ago` : ', waiting'
+        }`,
+    ),
+    ...(r.change.reason ? [`  reason: ${r.change.reason}`] : []),
+    ...(r.endedAt ? [`  ended after ${duration(r.endedAt - r.createdAt)}`] : []),
+  ].join('\n')

@@ -1,0 +1,94 @@
+/** `slew status [ID] [--watch]` and `slew pause|resume|abort|rollback ID`. */
+import { parseFlags } from './args.js'
+import { call, targetOf } from './remote.js'
+import { detail, oneLine, type RolloutJson } from './rollout-view.js'
+
+export const statusHelp = `slew status [ID] [flags]
+
+Without ID: every rollout the coordinator holds, newest first. With ID: one
+rollout, wave by wave. --watch redraws every second until it ends.
+
+  --watch        follow it live (a progress bar on a terminal)
+  --json         print the coordinator's answer as JSON
+  --url URL      coordinator (SLEW_URL, default http://127.0.0.1:7070)
+  --token T      bearer token with the read scope (SLEW_TOKEN)
+`
+
+export const controlHelp = `slew pause|resume|abort|rollback ID [--reason TEXT] [--url URL] [--token T]
+
+Controls a rollout (admin scope). rollback only applies to config changes:
+it sends the previous values in waves, like any change.
+`
+
+const done = (state: string) => !['planned', 'rolling', 'paused'].includes(state)
+
+export const statusCommand = async (argv: string[], out: (s: string) => void): Promise<number> => {
+  const { values: f, positionals } = parseFlags(argv, {
+    watch: { type: 'boolean' },
+    json: { type: 'boolean' },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const)
+  if (f.help) {
+    out(statusHelp)
+    return 0
+  }
+  const t = targetOf(f)
+  const id = positionals[0]
+  const fetchOnce = async () =>
+    id
+      ? [await call<RolloutJson>(t, 'GET', `/v1/changes/${encodeURIComponent(id)}`)]
+      : (await call<{ changes: RolloutJson[] }>(t, 'GET', '/v1/changes')).changes
+  let rollouts = await fetchOnce()
+  if (f.json && !f.watch) {
+    out(JSON.stringify(id ? rollouts[0] : { changes: rollouts }, null, 2))
+    return 0
+  }
+  const show = () =>
+    id ? detail(rollouts[0]!) : rollouts.length ? rollouts.map(oneLine).join('\n') : 'no rollouts'
+  if (!f.watch) {
+    out(show())
+    return 0
+  }
+  const tty = process.stdout.isTTY
+  let lines = 0
+  for (;;) {
+    const text = show()
+    if (tty && lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[0J`)
+    out(text)
+    lines = text.split('\n').length
+    if (rollouts.every((r) => done(r.state))) return 0
+    await new Promise((r) => setTimeout(r, 1000))
+    rollouts = await fetchOnce()
+  }
+}
+
+export const controlCommand =
+  (action: 'pause' | 'resume' | 'abort' | 'rollback') =>
+  async (argv: string[], out: (s: string) => void): Promise<number> => {
+    const { values: f, positionals } = parseFlags(argv, {
+      reason: { type: 'string' },
+      json: { type: 'boolean' },
+      url: { type: 'string' },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    } as const)
+    if (f.help || positionals.length !== 1) {
+      out(controlHelp)
+      return f.help ? 0 : 2
+    }
+    const id = positionals[0]!
+    const r = await call<RolloutJson>(
+      t(f),
+      'POST',
+      `/v1/changes/${encodeURIComponent(id)}/${action}`,
+      {
+        ...(f.reason !== undefined && { reason: f.reason }),
+      },
+    )
+    out(f.json ? JSON.stringify(r, null, 2) : oneLine(r))
+    return 0
+  }
+
+const t = targetOf

@@ -1,0 +1,61 @@
+/** The examples run as written: an app server caching through the SDK, and a push job invalidating through the API. */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { startCoordinator, waitFor } from './helpers/coordinator.js'
+
+const root = join(import.meta.dirname, '..')
+const tsx = (file: string, args: string[], env: Record<string, string>) =>
+  spawn(process.execPath, ['--import', 'tsx', join(root, 'examples', file), ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+
+const output = (child: ChildProcess) => {
+  const lines: string[] = []
+  child.stdout!.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)))
+  child.stderr!.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)))
+  return lines
+}
+
+describe('examples', () => {
+  const children: ChildProcess[] = []
+  let stop: () => Promise<void> = async () => {}
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGTERM')
+    await stop()
+  })
+
+  it('app-server.ts caches through slew; push-job.ts invalidates it in waves', {
+    timeout: 60_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({ waves: { steps: [0.5, 1], bakeMs: 200 } })
+    stop = () => co.close()
+    const app = tsx('app-server.ts', [], {
+      SLEW_URL: url,
+      PORT: '0',
+      SLEW_CLIENT_ID: 'example-app',
+    })
+    children.push(app)
+    const appOut = output(app)
+    await waitFor('the app server', () => appOut.some((l) => l.startsWith('app server on')), 20_000)
+    const appUrl = /on (http:\/\/\S+),/.exec(
+      appOut.find((l) => l.startsWith('app server on'))!,
+    )![1]!
+
+    const product = async () =>
+      (await (await fetch(`${appUrl}/product/1`)).json()) as { price: number }
+    expect((await product()).price).toBe(100)
+    await fetch(`${appUrl}/origin/reprice`, { method: 'POST' })
+    expect((await product()).price).toBe(100) // still cached
+
+    const job = tsx('push-job.ts', ['1'], { SLEW_URL: url, PUSH_RUN: 'test' })
+    const jobOut = output(job)
+    const code = await new Promise<number | null>((r) => job.on('exit', r))
+    expect(code, jobOut.join('\n')).toBe(0)
+    expect(jobOut.at(-1)).toMatch(/^completed /)
+    await waitFor('the refetched price', async () => (await product()).price === 101, 10_000)
+    expect(appOut.some((l) => l.startsWith('change chg-1: invalidate'))).toBe(true)
+  })
+})

@@ -1,0 +1,113 @@
+/**
+ * The SDK's reconnect policy against real (misbehaving) servers: a stream
+ * that goes silent counts as lost; a refusal's retry delay is obeyed; the
+ * backoff is full-jitter exponential, capped, and resets after a long
+ * connection.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Backoff } from '../../src/sdk/backoff.js'
+import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
+import { waitFor } from '../helpers/coordinator.js'
+
+let server: Server | undefined
+let client: SlewClient<string> | undefined
+afterEach(async () => {
+  await client?.close()
+  server?.closeAllConnections()
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()))
+  server = undefined
+  client = undefined
+})
+
+const listen = async (handler: (res: ServerResponse, n: number) => void) => {
+  let n = 0
+  const times: number[] = []
+  server = createServer((req, res) => {
+    if (!req.url?.startsWith('/v1/stream')) {
+      res.writeHead(404).end()
+      return
+    }
+    times.push(Date.now())
+    handler(res, n++)
+  })
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, times }
+}
+
+describe('SDK reconnect policy', () => {
+  it('treats a silent stream as lost and reconnects', { timeout: 20_000 }, async () => {
+    const { url, times } = await listen((res) =>
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(),
+    )
+    const c = createClient({
+      url,
+      clientId: 'quiet',
+      signingKeys: devSigningKeys,
+      load: async (k: string) => k,
+      reconnect: { silenceMs: 300, baseMs: 10, capMs: 20 },
+    })
+    client = c
+    const reasons: string[] = []
+    c.on('disconnected', (d) => reasons.push(d.reason))
+    await c.start()
+    await waitFor('two reconnects', () => times.length >= 3, 10_000)
+    expect(reasons[0]).toBe('no data for 300 ms')
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(300)
+  })
+
+  it('waits the retry delay a refusal names, not its own backoff', {
+    timeout: 20_000,
+  }, async () => {
+    const { url, times } = await listen((res, n) => {
+      if (n === 0) {
+        res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' })
+        res.end(
+          JSON.stringify({ status: 503, code: 'E_OVERLOADED', title: 'busy', retryAfterMs: 700 }),
+        )
+      } else res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders()
+    })
+    client = createClient({
+      url,
+      clientId: 'told',
+      signingKeys: devSigningKeys,
+      load: async (k) => k,
+      reconnect: { baseMs: 1, capMs: 5 },
+    })
+    await client.start()
+    expect(times).toHaveLength(2)
+    // 700 ms as told (plus up to 10 % jitter), not the 1-5 ms backoff.
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(690)
+  })
+
+  it('rejects start() on a refusal that will not change (401)', async () => {
+    const { url } = await listen((res) => {
+      res.writeHead(401, { 'content-type': 'application/problem+json' })
+      res.end(JSON.stringify({ status: 401, code: 'E_UNAUTHORIZED', title: 'who?' }))
+    })
+    client = createClient({
+      url,
+      clientId: 'nobody',
+      signingKeys: devSigningKeys,
+      load: async (k) => k,
+    })
+    await expect(client.start()).rejects.toMatchObject({
+      code: 'E_HTTP',
+      status: 401,
+      problemCode: 'E_UNAUTHORIZED',
+    })
+  })
+
+  it('backs off with full jitter from base to cap, and resets after a long connection', () => {
+    const b = new Backoff({ baseMs: 1000, capMs: 30_000, resetAfterMs: 60_000 }, () => 0.999999)
+    const ceilings = Array.from({ length: 8 }, () => Math.round(b.next()))
+    expect(ceilings).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000])
+    b.connectedFor(59_000)
+    expect(Math.round(b.next())).toBe(30_000)
+    b.connectedFor(60_000)
+    expect(Math.round(b.next())).toBe(1000)
+    const low = new Backoff({ baseMs: 1000, capMs: 30_000, resetAfterMs: 60_000 }, () => 0)
+    expect(low.next()).toBe(0)
+  })
+})
