@@ -47,19 +47,17 @@ export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.outp
   )
 }
 
-/** A non-negative integer query parameter, or undefined; 400 otherwise. */
-export const intQuery = (c: Context, name: string): number | undefined => {
-  const raw = c.req.query(name)
-  if (raw === undefined || raw === '') return undefined
+/** `raw` as a non-negative integer; a 400 naming `field` otherwise. */
+export const nonNegativeIntOf = (field: string, raw: string): number => {
   const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n < 0) {
+  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
     throw new HttpProblem(
       problem(
         400,
         'E_INVALID_OPTION',
-        `Expected \`${name}\` to be an integer >= 0, got \`${raw}\``,
+        `Expected \`${field}\` to be an integer >= 0, got \`${raw}\``,
         {
-          field: name,
+          field,
           rule: 'an integer >= 0',
           value: raw,
         },
@@ -67,6 +65,12 @@ export const intQuery = (c: Context, name: string): number | undefined => {
     )
   }
   return n
+}
+
+/** A non-negative integer query parameter, or undefined; 400 otherwise. */
+export const intQuery = (c: Context, name: string): number | undefined => {
+  const raw = c.req.query(name)
+  return raw === undefined || raw === '' ? undefined : nonNegativeIntOf(name, raw)
 }
 
 export const flag = (c: Context, name: string): boolean => {

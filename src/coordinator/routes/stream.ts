@@ -8,7 +8,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
-import { HttpProblem, intQuery } from '../http.js'
+import { intQuery, nonNegativeIntOf } from '../http.js'
 import { problemResponse } from '../respond.js'
 import { checkClientId } from './clients.js'
 
@@ -19,25 +19,9 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 }
 
-const sinceOf = (header: string | undefined, query: number | undefined): number | undefined => {
-  if (header === undefined || header === '') return query
-  const n = Number(header)
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new HttpProblem(
-      problem(
-        400,
-        'E_INVALID_OPTION',
-        `Expected \`Last-Event-ID\` to be an integer >= 0, got \`${header}\``,
-        {
-          field: 'Last-Event-ID',
-          rule: 'an integer >= 0',
-          value: header,
-        },
-      ),
-    )
-  }
-  return n
-}
+/** The resume point: Last-Event-ID wins over ?since=. */
+const sinceOf = (header: string | undefined, query: number | undefined): number | undefined =>
+  header === undefined || header === '' ? query : nonNegativeIntOf('Last-Event-ID', header)
 
 export const streamRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/stream', ctx.auth.require('client'), (c) => {
