@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'E_CLOSED'
   | 'E_HTTP'
   | 'E_NOT_CONNECTED'
+  | 'E_FENCED'
+  | 'E_STORE_UNAVAILABLE'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -141,6 +143,26 @@ export class NotConnectedError extends SlewError {
   }
 }
 
+/** A write under a fencing token that is no longer current: this replica is not the leader any more. */
+export class FencedError extends SlewError {
+  constructor(
+    readonly fence: number,
+    readonly current: number,
+  ) {
+    super('E_FENCED', `Fencing token ${fence} is stale (current: ${current}); not the leader any more`, {
+      fence,
+      current,
+    })
+  }
+}
+
+/** The store (Redis) could not be reached or answered with an error; nothing was changed. */
+export class StoreUnavailableError extends SlewError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('E_STORE_UNAVAILABLE', `The store is unavailable: ${reason}`, { reason }, options)
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -153,4 +175,6 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_CLOSED: 'the object was closed and cannot be used',
   E_HTTP: 'the coordinator answered with an error (problem+json); see status and problemCode',
   E_NOT_CONNECTED: 'the SDK could not reach the coordinator (start() gave up)',
+  E_FENCED: 'a state write carried a stale fencing token: the replica is no longer the leader',
+  E_STORE_UNAVAILABLE: 'the store (Redis) could not be reached; nothing was changed',
 })

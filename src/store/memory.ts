@@ -1,0 +1,121 @@
+/**
+ * The embedded store: the Store interface in one process's memory, with the
+ * same semantics as the Redis store (the conformance suite runs on both).
+ */
+import { FencedError } from '../errors.js'
+import { type GcraParams, gcraGrant, gcraTake } from '../limiter/gcra.js'
+import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+
+export class MemoryStore implements Store {
+  readonly #buckets = new Map<BucketName, number>()
+  readonly #state = new Map<string, string>()
+  readonly #sets = new Map<string, Set<string>>()
+  readonly #log: LogRecord[] = []
+  #leader: { replica: string; fence: number; until: number } | undefined
+  #fence = 0
+
+  constructor(
+    private readonly now: () => number = () => performance.timeOrigin + performance.now(),
+  ) {}
+
+  async take(bucket: BucketName, params: GcraParams, cost: number, now: number) {
+    const r = gcraTake(this.#buckets.get(bucket) ?? Number.NEGATIVE_INFINITY, now, cost, params)
+    if (r.ok) this.#buckets.set(bucket, r.tat)
+    return { ok: r.ok, retryAfterMs: r.retryAfterMs }
+  }
+
+  async grant(bucket: BucketName, params: GcraParams, want: number, now: number) {
+    const r = gcraGrant(this.#buckets.get(bucket) ?? Number.NEGATIVE_INFINITY, now, want, params)
+    if (r.granted > 0) this.#buckets.set(bucket, r.tat)
+    return { granted: r.granted, retryAfterMs: r.retryAfterMs }
+  }
+
+  async acquireLeader(replica: string, ttlMs: number): Promise<number> {
+    const held = this.#held()
+    if (held) {
+      if (held.replica !== replica) return 0
+      held.until = this.now() + ttlMs
+      return held.fence
+    }
+    this.#fence++
+    this.#leader = { replica, fence: this.#fence, until: this.now() + ttlMs }
+    return this.#fence
+  }
+
+  async renewLeader(replica: string, fence: number, ttlMs: number): Promise<boolean> {
+    const held = this.#held()
+    if (!held || held.replica !== replica || held.fence !== fence) return false
+    held.until = this.now() + ttlMs
+    return true
+  }
+
+  async releaseLeader(replica: string, fence: number): Promise<boolean> {
+    const held = this.#held()
+    if (!held || held.replica !== replica || held.fence !== fence) return false
+    this.#leader = undefined
+    return true
+  }
+
+  async leader() {
+    const held = this.#held()
+    return held && { replica: held.replica, fence: held.fence }
+  }
+
+  async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
+    if (fence !== this.#fence) throw new FencedError(fence, this.#fence)
+    let last = this.#log.at(-1)?.seq ?? 0
+    for (const op of ops) {
+      if (op.op !== 'log') continue
+      if (op.seq <= last) throw new RangeError(`log seq ${op.seq} does not follow ${last}`)
+      last = op.seq
+    }
+    for (const op of ops) {
+      if (op.op === 'log') this.#log.push({ seq: op.seq, to: [...op.to], message: op.message })
+      else if (op.op === 'set') this.#state.set(op.field, op.value)
+      else if (op.op === 'del') this.#state.delete(op.field)
+      else if (op.op === 'drop') this.#sets.delete(op.set)
+      else {
+        let set = this.#sets.get(op.set)
+        if (!set) {
+          set = new Set()
+          this.#sets.set(op.set, set)
+        }
+        for (const m of op.members) set.add(m)
+      }
+    }
+    if (this.#log.length > logMaxLength) this.#log.splice(0, this.#log.length - logMaxLength)
+  }
+
+  async state(): Promise<Record<string, string>> {
+    return Object.fromEntries(this.#state)
+  }
+
+  async members(set: string): Promise<string[]> {
+    return [...(this.#sets.get(set) ?? [])]
+  }
+
+  async read(afterSeq: number, count: number): Promise<LogRecord[]> {
+    const out: LogRecord[] = []
+    for (const r of this.#log) {
+      if (r.seq <= afterSeq) continue
+      out.push(r)
+      if (out.length >= count) break
+    }
+    return out
+  }
+
+  async bounds() {
+    return {
+      first: this.#log[0]?.seq ?? 0,
+      last: this.#log.at(-1)?.seq ?? 0,
+      length: this.#log.length,
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  #held() {
+    if (this.#leader && this.#leader.until <= this.now()) this.#leader = undefined
+    return this.#leader
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The Redis store (ioredis; one Redis or a Redis Cluster). Every write that
+ * must be atomic is one Lua script with the time passed in; every key shares
+ * the fleet's hash tag. When Redis cannot be reached, calls fail fast with
+ * StoreUnavailableError (no offline queue): callers answer 503, they never
+ * bypass the budget.
+ */
+import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis'
+import { FencedError, StoreUnavailableError } from '../errors.js'
+import type { GcraParams } from '../limiter/gcra.js'
+import { fleetKeys } from './keys.js'
+import { commandName, loadScripts, packageVersion } from './scripts.js'
+import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+
+export interface RedisStoreOptions {
+  readonly fleet: string
+  /** redis://host:port, or cluster start-up nodes. */
+  readonly url?: string
+  readonly cluster?: readonly ClusterNode[]
+  /** Scripts are named and stamped with this. @default the package version */
+  readonly version?: string
+  /** Per-command timeout, ms. @default 2000 */
+  readonly commandTimeoutMs?: number
+}
+
+type Client = Redis | Cluster
+type Call = (...args: (string | number)[]) => Promise<unknown>
+
+export class RedisStore implements Store {
+  readonly client: Client
+  readonly version: string
+  readonly #keys: ReturnType<typeof fleetKeys>
+  readonly #calls: Record<string, Call> = {}
+
+  constructor(opts: RedisStoreOptions) {
+    this.version = opts.version ?? packageVersion()
+    this.#keys = fleetKeys(opts.fleet)
+    const common: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+      retryStrategy: (times) => Math.min(1000, 50 * 2 ** Math.min(times, 5)),
+      lazyConnect: true,
+    }
+    this.client = opts.cluster
+      ? new Cluster([...opts.cluster], {
+          redisOptions: common,
+          enableOfflineQueue: false,
+          lazyConnect: true,
+        })
+      : new Redis(opts.url ?? 'redis://127.0.0.1:6379', common)
+    // Errors surface on calls; an unhandled 'error' event must not crash the coordinator.
+    this.client.on('error', () => {})
+    for (const s of loadScripts(this.version)) {
+      const name = commandName(this.version, s.name)
+      this.client.defineCommand(name, {
+        lua: s.lua,
+        ...(s.keys !== undefined && { numberOfKeys: s.keys }),
+      })
+      this.#calls[s.name] = (this.client as unknown as Record<string, Call>)[name]!.bind(
+        this.client,
+      )
+    }
+  }
+
+  /** Connect (and wait until ready). */
+  async connect(): Promise<this> {
+    try {
+      await this.client.connect()
+    } catch (error) {
+      throw new StoreUnavailableError((error as Error).message, { cause: error })
+    }
+    return this
+  }
+
+  async take(bucket: BucketName, p: GcraParams, cost: number, now: number) {
+    const [ok, retry] = (await this.#run(
+      'gcraTake',
+      this.#bucketKey(bucket),
+      now,
+      p.ratePerSec,
+      p.burst,
+      cost,
+    )) as [number, string]
+    return { ok: ok === 1, retryAfterMs: Number(retry) }
+  }
+
+  async grant(bucket: BucketName, p: GcraParams, want: number, now: number) {
+    const [granted, retry] = (await this.#run(
+      'gcraGrant',
+      this.#bucketKey(bucket),
+      now,
+      p.ratePerSec,
+      p.burst,
+      want,
+    )) as [number, string]
+    return { granted, retryAfterMs: Number(retry) }
+  }
+
+  async acquireLeader(replica: string, ttlMs: number): Promise<number> {
+    return Number(
+      await this.#run(
+        'leaderAcquire',
+        this.#keys.leader,
+        this.#keys.fence,
+        replica,
+        Math.ceil(ttlMs),
+      ),
+    )
+  }
+
+  async renewLeader(replica: string, fence: number, ttlMs: number): Promise<boolean> {
+    return (
+      (await this.#run(
+        'leaderRenew',
+        this.#keys.leader,
+        `${replica}|${fence}`,
+        Math.ceil(ttlMs),
+      )) === 1
+    )
+  }
+
+  async releaseLeader(replica: string, fence: number): Promise<boolean> {
+    return (await this.#run('leaderRelease', this.#keys.leader, `${replica}|${fence}`)) === 1
+  }
+
+  async leader() {
+    const v = await this.#plain(() => this.client.get(this.#keys.leader))
+    const m = v ? /^(.*)\|(\d+)$/.exec(v) : null
+    return m ? { replica: m[1]!, fence: Number(m[2]) } : undefined
+  }
+
+  async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
+    const sets: string[] = []
+    const setIndex = (name: string) => {
+      const key = `${this.#keys.tag}:set:${name}`
+      let i = sets.indexOf(key)
+      if (i < 0) i = sets.push(key) - 1
+      return 4 + i
+    }
+    const args: (string | number)[] = []
+    for (const op of ops) {
+      if (op.op === 'log') args.push('X', op.seq, op.to.join(','), op.message)
+      else if (op.op === 'set') args.push('H', op.field, op.value)
+      else if (op.op === 'del') args.push('D', op.field)
+      else if (op.op === 'drop') args.push('R', setIndex(op.set))
+      else args.push('S', setIndex(op.set), op.members.length, ...op.members)
+    }
+    const keys = [this.#keys.fence, this.#keys.log, this.#keys.state, ...sets]
+    try {
+      await this.#calls.commit!(keys.length, ...keys, fence, logMaxLength, ...args)
+    } catch (error) {
+      const msg = (error as Error).message ?? ''
+      const fenced = /FENCED (\d+)/.exec(msg)
+      if (fenced) throw new FencedError(fence, Number(fenced[1]))
+      const seq = /SEQ (\d+)/.exec(msg)
+      if (seq) throw new RangeError(`log seq does not follow ${seq[1]}`)
+      throw new StoreUnavailableError(msg, { cause: error })
+    }
+  }
+
+  async state(): Promise<Record<string, string>> {
+    return this.#plain(() => this.client.hgetall(this.#keys.state))
+  }
+
+  async members(set: string): Promise<string[]> {
+    return this.#plain(() => this.client.smembers(`${this.#keys.tag}:set:${set}`))
+  }
+
+  async read(afterSeq: number, count: number): Promise<LogRecord[]> {
+    const rows = await this.#plain(() =>
+      this.client.xrange(this.#keys.log, `(${afterSeq}-0`, '+', 'COUNT', count),
+    )
+    return rows.map(([id, fields]) => recordOf(id, fields))
+  }
+
+  /** Wait up to `blockMs` for entries after `afterSeq` (XREAD BLOCK; needs its own connection). */
+  async tail(afterSeq: number, count: number, blockMs: number): Promise<LogRecord[]> {
+    const res = await this.#plain(() =>
+      (this.client as Redis).xread(
+        'COUNT',
+        count,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        this.#keys.log,
+        `${afterSeq}-0`,
+      ),
+    )
+    return res?.[0]?.[1].map(([id, fields]) => recordOf(id, fields)) ?? []
+  }
+
+  async bounds() {
+    const [first, last, length] = await this.#plain(() =>
+      Promise.all([
+        this.client.xrange(this.#keys.log, '-', '+', 'COUNT', 1),
+        this.client.xrevrange(this.#keys.log, '+', '-', 'COUNT', 1),
+        this.client.xlen(this.#keys.log),
+      ]),
+    )
+    return {
+      first: first[0] ? seqOf(first[0][0]) : 0,
+      last: last[0] ? seqOf(last[0][0]) : 0,
+      length,
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.disconnect()
+  }
+
+  #bucketKey(bucket: BucketName): string {
+    return `${this.#keys.tag}:bucket:${bucket}`
+  }
+
+  async #run(name: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.#plain(() => this.#calls[name]!(...args))
+  }
+
+  async #plain<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      throw new StoreUnavailableError((error as Error).message, { cause: error })
+    }
+  }
+}
+
+const seqOf = (id: string): number => Number(id.slice(0, id.indexOf('-')))
+
+const recordOf = (id: string, fields: string[]): LogRecord => {
+  const f: Record<string, string> = {}
+  for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
+  return { seq: seqOf(id), to: f.to ? f.to.split(',') : [], message: f.m ?? '' }
+}

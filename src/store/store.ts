@@ -1,0 +1,71 @@
+/**
+ * The Store: where a fleet's shared state lives. The memory store (embedded
+ * default) and the Redis store implement the same interface and pass the
+ * same conformance suite. Time always comes from the caller's clock (`now`
+ * arguments), never from the store's, so the same arithmetic runs everywhere.
+ */
+import type { GcraParams } from '../limiter/gcra.js'
+
+/** A budget's name: `<class>:delivery`, `<class>:tokens`, or `admission`. */
+export type BucketName = string
+
+/** One log entry: a signed message and who it is for (empty: everyone). */
+export interface LogRecord {
+  readonly seq: number
+  readonly to: readonly string[]
+  readonly message: string
+}
+
+/** One state write, applied all together with the others of a commit. */
+export type StateOp =
+  | {
+      readonly op: 'log'
+      readonly seq: number
+      readonly to: readonly string[]
+      readonly message: string
+    }
+  | { readonly op: 'set'; readonly field: string; readonly value: string }
+  | { readonly op: 'del'; readonly field: string }
+  | { readonly op: 'add'; readonly set: string; readonly members: readonly string[] }
+  | { readonly op: 'drop'; readonly set: string }
+
+export interface Store {
+  /** GCRA take of `cost` units (B1, B3). */
+  take(
+    bucket: BucketName,
+    params: GcraParams,
+    cost: number,
+    now: number,
+  ): Promise<{ ok: boolean; retryAfterMs: number }>
+  /** GCRA grant of up to `want` whole units (B2 leases). */
+  grant(
+    bucket: BucketName,
+    params: GcraParams,
+    want: number,
+    now: number,
+  ): Promise<{ granted: number; retryAfterMs: number }>
+
+  /** Take or keep the leader lease: the fencing token if this replica leads, else 0. */
+  acquireLeader(replica: string, ttlMs: number): Promise<number>
+  /** Extend the lease; false once it is lost. */
+  renewLeader(replica: string, fence: number, ttlMs: number): Promise<boolean>
+  releaseLeader(replica: string, fence: number): Promise<boolean>
+  /** Who leads now, if anyone. */
+  leader(): Promise<{ replica: string; fence: number } | undefined>
+
+  /**
+   * Apply `ops` all or nothing under `fence`. Throws FencedError when the
+   * token is stale; a RangeError when a log seq does not follow the last one.
+   */
+  commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void>
+  /** Every field of the state hash. */
+  state(): Promise<Record<string, string>>
+  /** Members of a set written by `add` ops. */
+  members(set: string): Promise<string[]>
+  /** Log entries after `afterSeq`, oldest first, at most `count`. */
+  read(afterSeq: number, count: number): Promise<LogRecord[]>
+  /** The log's first and last seq (0 when empty). */
+  bounds(): Promise<{ first: number; last: number; length: number }>
+
+  close(): Promise<void>
+}

@@ -1,0 +1,109 @@
+/**
+ * Private Redis servers for tests: each on a free loopback port, in its own
+ * temp folder, started and killed by the test (never the machine's shared
+ * 6379, never a FLUSHALL on a server the tests did not start).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number }
+      s.close(() => resolve(port))
+    })
+  })
+
+export interface RedisServer {
+  readonly port: number
+  readonly url: string
+  readonly process: ChildProcess
+  /** SIGKILL and wait. */
+  kill(): Promise<void>
+  /** Start again on the same port (state is gone: no persistence). */
+  restart(): Promise<void>
+  stop(): Promise<void>
+}
+
+const waitForPing = async (port: number, timeoutMs = 10_000) => {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      if (out.trim() === 'PONG') return
+    } catch {}
+    if (Date.now() > until) throw new Error(`redis on ${port} did not answer PING`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const launch = (port: number, dir: string, extra: string[]) =>
+  spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
+    stdio: 'ignore',
+  })
+
+export const startRedis = async (extra: string[] = []): Promise<RedisServer> => {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'slew-redis-'))
+  let proc = launch(port, dir, extra)
+  await waitForPing(port)
+  const exited = (p: ChildProcess) =>
+    new Promise<void>((r) => {
+      if (p.exitCode !== null || p.signalCode !== null) r()
+      else p.once('exit', () => r())
+    })
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get process() {
+      return proc
+    },
+    async kill() {
+      proc.kill('SIGKILL')
+      await exited(proc)
+    },
+    async restart() {
+      proc = launch(port, dir, extra)
+      await waitForPing(port)
+    },
+    async stop() {
+      proc.kill('SIGKILL')
+      await exited(proc)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return server
+}
+
+/** A 3-master Redis Cluster on free ports, made with `redis-cli --cluster create`. */
+export const startCluster = async (masters = 3) => {
+  const nodes: RedisServer[] = []
+  for (let i = 0; i < masters; i++) {
+    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']))
+  }
+  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
+    stdio: 'ignore',
+  })
+  // Wait until every node agrees the cluster is ok.
+  const until = Date.now() + 20_000
+  for (const n of nodes) {
+    for (;;) {
+      const info = execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' })
+      if (info.includes('cluster_state:ok')) break
+      if (Date.now() > until) throw new Error('cluster did not come up')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+  return {
+    nodes,
+    startup: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    stop: async () => {
+      for (const n of nodes) await n.stop()
+    },
+  }
+}
