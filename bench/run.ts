@@ -4,7 +4,10 @@
  * Needs the build (`npm run build`); uses only this machine.
  */
 import { cpus } from 'node:os'
+import { fanout } from './fanout.js'
+import { sdkGet } from './sdk-get.js'
 import { simScale } from './sim-scale.js'
+import { streamMemory } from './stream-memory.js'
 
 interface Result {
   name: string
@@ -26,11 +29,16 @@ const md = (r: Result) =>
   ].join('\n')
 
 const only = process.argv[2]
-const benches: Record<string, () => Result> = { 'sim-scale': simScale }
+const benches: Record<string, () => Result | Promise<Result>> = {
+  'sim-scale': simScale,
+  fanout,
+  'sdk-get': sdkGet,
+  'stream-memory': streamMemory,
+}
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
 )
 for (const [name, bench] of Object.entries(benches)) {
   if (only && only !== name) continue
-  console.log(md(bench()))
+  console.log(md(await bench()))
 }

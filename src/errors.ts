@@ -149,10 +149,14 @@ export class FencedError extends SlewError {
     readonly fence: number,
     readonly current: number,
   ) {
-    super('E_FENCED', `Fencing token ${fence} is stale (current: ${current}); not the leader any more`, {
-      fence,
-      current,
-    })
+    super(
+      'E_FENCED',
+      `Fencing token ${fence} is stale (current: ${current}); not the leader any more`,
+      {
+        fence,
+        current,
+      },
+    )
   }
 }
 

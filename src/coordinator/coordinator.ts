@@ -154,17 +154,19 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   }
 
   const app: App = new Hono<Env>()
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: initial.limits.bodyBytes,
-      onError: () =>
-        problemResponse(
-          problem(413, 'E_BODY_TOO_LARGE', 'The request body is too large', {
-            limitBytes: initial.limits.bodyBytes,
-          }),
-        ),
-    }),
+  // Only where a body can come: on @hono/node-server, bodyLimit builds a full Request even
+  // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream).
+  const limitBody = bodyLimit({
+    maxSize: initial.limits.bodyBytes,
+    onError: () =>
+      problemResponse(
+        problem(413, 'E_BODY_TOO_LARGE', 'The request body is too large', {
+          limitBytes: initial.limits.bodyBytes,
+        }),
+      ),
+  })
+  app.use('*', (c, next) =>
+    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
   )
   app.use('*', async (c, next) => {
     await next()

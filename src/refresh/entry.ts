@@ -20,11 +20,12 @@ export interface Entry<V = unknown> {
   /** Generation the held value answers (an older answer never replaces a newer one). */
   valueGen: number
   /** The change that last invalidated it. */
-  invalidatedBy?: string
+  invalidatedBy?: string | undefined
   /** Generation the latest refetch started from. */
-  refreshGen?: number
+  refreshGen?: number | undefined
 }
 
+/** A fresh entry. Every field is set, so all entries share one shape (one V8 hidden class). */
 export const freshEntry = <V>(value: V, tags: readonly string[] = []): Entry<V> => ({
   value,
   hasValue: true,
@@ -32,6 +33,8 @@ export const freshEntry = <V>(value: V, tags: readonly string[] = []): Entry<V> 
   tags,
   gen: 0,
   valueGen: 0,
+  invalidatedBy: undefined,
+  refreshGen: undefined,
 })
 
 /** May a reader be given the value now? */

@@ -14,7 +14,6 @@ import {
   completeRefresh,
   type Entry,
   failRefresh,
-  freshEntry,
   invalidateEntry,
   needsRefresh,
   servable,
@@ -23,7 +22,27 @@ import { matchesTarget } from '../refresh/match.js'
 import type { RefreshReason } from '../refresh/priority.js'
 import type { Refresher, TokenClass } from './refresher.js'
 
-export type Envelope<V> = Entry<V> & { cls: TokenClass }
+export type Envelope<V> = Entry<V> & {
+  cls: TokenClass
+  /** The value as a settled promise, made with the value, so a fresh hit allocates nothing. */
+  settled: Promise<V>
+}
+
+const NO_TAGS: readonly string[] = Object.freeze([])
+
+/** One object literal with every field: all envelopes share one hidden class, so reads stay fast. */
+const envelope = <V>(value: V, tags: readonly string[]): Envelope<V> => ({
+  value,
+  hasValue: true,
+  state: 'fresh',
+  tags,
+  gen: 0,
+  valueGen: 0,
+  invalidatedBy: undefined,
+  refreshGen: undefined,
+  cls: 'invalidate',
+  settled: Promise.resolve(value),
+})
 
 export interface L1Options<V> {
   readonly max: number
@@ -55,13 +74,14 @@ export class L1<V> {
     return this.lru.size
   }
 
-  async get(key: string, tags: readonly string[] = []): Promise<V> {
-    if (this.#closed) throw new ClosedError('slew client')
+  /** Not `async`: a fresh hit hands back one settled promise kept on the entry, with no allocation. */
+  get(key: string, tags: readonly string[] = NO_TAGS): Promise<V> {
+    if (this.#closed) return Promise.reject(new ClosedError('slew client'))
     const e = this.lru.get(key)
-    if (e?.state === 'fresh') return e.value as V
+    if (e !== undefined && e.state === 'fresh') return e.settled
     if (e && servable(e)) {
       this.#refresh(key, e, 'softRefresh')
-      return e.value as V
+      return Promise.resolve(e.value as V)
     }
     const flying = this.#inflight.get(key)
     if (flying) return flying.promise
@@ -75,8 +95,8 @@ export class L1<V> {
   }
 
   /** Put a value in as fresh (what a load returned, or a user's write). */
-  set(key: string, value: V, tags: readonly string[] = []): void {
-    this.lru.set(key, { ...freshEntry(value, tags), cls: 'invalidate' })
+  set(key: string, value: V, tags: readonly string[] = NO_TAGS): void {
+    this.lru.set(key, envelope(value, tags))
   }
 
   delete(key: string): boolean {
@@ -154,6 +174,7 @@ export class L1<V> {
 
   close(): void {
     this.#closed = true
+    this.lru.clear()
     for (const f of this.#inflight.values()) f.reject(new ClosedError('slew client'))
     this.#inflight.clear()
   }
@@ -172,6 +193,7 @@ export class L1<V> {
       try {
         const value = await this.#timed(key)
         completeRefresh(e, gen, value)
+        e.settled = Promise.resolve(value)
         if (this.lru.peek(key) !== e) this.lru.set(key, e)
         return value
       } catch (error) {
@@ -201,7 +223,9 @@ export class L1<V> {
         async () => {
           const gen = beginRefresh(e)
           try {
-            completeRefresh(e, gen, await this.#timed(key))
+            const value = await this.#timed(key)
+            completeRefresh(e, gen, value)
+            e.settled = Promise.resolve(e.value as V)
           } catch {
             failRefresh(e, gen) // stale-if-error: keep serving what we had
           }

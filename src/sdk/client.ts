@@ -110,6 +110,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #clock: Clock
   readonly #guard: Guard
   readonly #l1: L1<V>
+  readonly #lru: L1<V>['lru']
   readonly #refresher: Refresher
   readonly #staleCap: StaleCap
   readonly #stream: StreamConnection
@@ -149,6 +150,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       now: () => this.#clock.now(),
       background: o.refetch.background,
     })
+    this.#lru = this.#l1.lru
     this.#staleCap = new StaleCap(o.guard.maxStalePerMinute ?? o.cache.max, this.#clock)
     this.#stream = new StreamConnection(
       this.#remote,
@@ -202,13 +204,26 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   /** The value for `key`: from the cache, stale while it refreshes, or loaded (once, however many ask). */
-  get(key: string, opts: { tags?: readonly string[] } = {}): Promise<V> {
-    return this.#l1.get(key, opts.tags)
+  get(key: string, opts?: { tags?: readonly string[] }): Promise<V> {
+    // The hot path, small enough to inline: a fresh hit returns the settled promise
+    // kept on the entry (close() empties the cache, so this never outlives the client).
+    const e = this.#lru.get(key)
+    return e !== undefined && e.state === 'fresh' ? e.settled : this.#l1.get(key, opts?.tags)
+  }
+
+  /**
+   * The cached value if it may be served now (fresh, or stale while its
+   * refetch is queued), without loading: a synchronous read at lru-cache speed.
+   */
+  peek(key: string): V | undefined {
+    const e = this.#lru.get(key)
+    if (e === undefined) return undefined
+    return e.state === 'fresh' ? e.value : this.#l1.peek(key)?.value
   }
 
   /** Put a value in the cache as fresh. */
-  set(key: string, value: V, opts: { tags?: readonly string[] } = {}): void {
-    this.#l1.set(key, value, opts.tags)
+  set(key: string, value: V, opts?: { tags?: readonly string[] }): void {
+    this.#l1.set(key, value, opts?.tags)
   }
 
   delete(key: string): boolean {

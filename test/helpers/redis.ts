@@ -34,7 +34,10 @@ const waitForPing = async (port: number, timeoutMs = 10_000) => {
   const until = Date.now() + timeoutMs
   for (;;) {
     try {
-      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
       if (out.trim() === 'PONG') return
     } catch {}
     if (Date.now() > until) throw new Error(`redis on ${port} did not answer PING`)
@@ -43,9 +46,25 @@ const waitForPing = async (port: number, timeoutMs = 10_000) => {
 }
 
 const launch = (port: number, dir: string, extra: string[]) =>
-  spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra], {
-    stdio: 'ignore',
-  })
+  spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extra,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  )
 
 export const startRedis = async (extra: string[] = []): Promise<RedisServer> => {
   const port = await freePort()
@@ -84,16 +103,38 @@ export const startRedis = async (extra: string[] = []): Promise<RedisServer> => 
 export const startCluster = async (masters = 3) => {
   const nodes: RedisServer[] = []
   for (let i = 0; i < masters; i++) {
-    nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '2000']))
+    nodes.push(
+      await startRedis([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${i}.conf`,
+        '--cluster-node-timeout',
+        '2000',
+      ]),
+    )
   }
-  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], {
-    stdio: 'ignore',
-  })
+  execFileSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  )
   // Wait until every node agrees the cluster is ok.
   const until = Date.now() + 20_000
   for (const n of nodes) {
     for (;;) {
-      const info = execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' })
+      const info = execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], {
+        encoding: 'utf8',
+      })
       if (info.includes('cluster_state:ok')) break
       if (Date.now() > until) throw new Error('cluster did not come up')
       await new Promise((r) => setTimeout(r, 100))
