@@ -57,7 +57,7 @@ const optionsSchema = z.strictObject({
     .prefault({}),
   guard: z
     .strictObject({
-      /** Most entries that may go stale per minute; the excess waits. @default cache.max */
+      /** Most entries that may go stale in any minute (half of it at once); the excess waits. @default 2 × cache.max */
       maxStalePerMinute: positive().optional(),
     })
     .prefault({}),
@@ -151,7 +151,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       background: o.refetch.background,
     })
     this.#lru = this.#l1.lru
-    this.#staleCap = new StaleCap(o.guard.maxStalePerMinute ?? o.cache.max, this.#clock)
+    this.#staleCap = new StaleCap(o.guard.maxStalePerMinute ?? 2 * o.cache.max, this.#clock)
     this.#stream = new StreamConnection(
       this.#remote,
       {

@@ -1,7 +1,8 @@
 /**
- * The guard's cap on how much of the cache may go stale per minute. An
- * invalidation over the cap is not dropped: the excess waits and is applied
- * as the cap allows, oldest first.
+ * The guard's cap on how much of the cache may go stale per minute: at most
+ * `perMinute` entries in any 60 s window, half of it at once. An invalidation
+ * over the cap is not dropped: the excess waits and is applied as the cap
+ * allows, oldest first.
  */
 import { Bucket } from '../limiter/bucket.js'
 import type { Clock, Timer } from '../limiter/clock.js'
@@ -14,6 +15,7 @@ interface Work {
 
 export class StaleCap {
   readonly #bucket: Bucket
+  readonly #chunk: number
   readonly #queue: Work[] = []
   #timer: Timer | undefined
 
@@ -21,7 +23,12 @@ export class StaleCap {
     perMinute: number,
     private readonly clock: Clock,
   ) {
-    this.#bucket = new Bucket({ ratePerSec: perMinute / 60, burst: Math.max(1, perMinute) }, clock)
+    // Half at once, half spread over the minute: any 60 s window sees at most `perMinute`.
+    this.#bucket = new Bucket(
+      { ratePerSec: perMinute / 120, burst: Math.max(1, perMinute / 2) },
+      clock,
+    )
+    this.#chunk = Math.max(1, Math.ceil(perMinute / 120))
   }
 
   /** Entries still waiting to go stale. */
@@ -46,16 +53,20 @@ export class StaleCap {
     this.#timer = undefined
     while (this.#queue.length > 0) {
       const w = this.#queue[0]!
-      const grant = this.#bucket.grant(w.keys.length - w.next)
-      if (grant.granted > 0) {
-        w.apply(w.keys.slice(w.next, w.next + grant.granted))
-        w.next += grant.granted
+      const left = w.keys.length - w.next
+      const n = Math.min(left, this.#bucket.available())
+      if (n > 0) {
+        this.#bucket.take(n)
+        w.apply(w.keys.slice(w.next, w.next + n))
+        w.next += n
       }
       if (w.next >= w.keys.length) {
         this.#queue.shift()
         continue
       }
-      this.#timer = this.clock.setTimer(Math.max(1, grant.retryAfterMs), () => this.#pump())
+      // Come back when about a second's worth is there, not a whole minute's.
+      const wait = this.#bucket.retryAfter(Math.min(left - n, this.#chunk))
+      this.#timer = this.clock.setTimer(Math.max(1, wait), () => this.#pump())
       return
     }
   }

@@ -9,7 +9,8 @@ import { sseFrame } from '../../src/coordinator/log.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../../src/protocol/dev-key.js'
 import { signMessage } from '../../src/protocol/sign.js'
 import type { SlewClient } from '../../src/sdk/index.js'
-import { clients, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+import { createClient } from '../../src/sdk/index.js'
+import { clients, post, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 describe('the SDK guard', () => {
@@ -102,7 +103,7 @@ describe('the SDK guard', () => {
     const r = await fetch(`${url}/v1/changes`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] } }),
+      body: JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] }, waves: { steps: [1], bakeMs: 0 } }),
     })
     expect(r.status).toBe(202)
     await waitFor('the real change', () => client.stats().applied === 2)
@@ -111,5 +112,51 @@ describe('the SDK guard', () => {
       origin.calls.slice(fetchesBefore).some((c) => c.key === 'a'),
     )
     expect(origin.calls.slice(fetchesBefore).map((c) => c.key)).toEqual(['a'])
+  })
+})
+
+describe('key rotation', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+  })
+
+  it('a client holding the old and new keys follows the switch; one with only the old key refuses', async () => {
+    const k1 = 'first-signing-key-0123456789'
+    const k2 = 'second-signing-key-0123456789'
+    const { co, url } = await startCoordinator(
+      {},
+      { secrets: { tokens: [], signing: { activeKid: 'k2', keys: { k1, k2 } } } },
+    )
+    closers.push(() => co.close())
+    const origin = testOrigin(0)
+    const [both] = clients<string>(1, { url, load: origin.load, signingKeys: { k1, k2 } })
+    const stale = createClient<string>({
+      url,
+      clientId: 'old-keys',
+      load: origin.load,
+      signingKeys: { k1 },
+    })
+    closers.push(
+      () => both!.close(),
+      () => stale.close(),
+    )
+    await both!.start()
+    await stale.start()
+    await both!.get('a')
+    await stale.get('a')
+    await post(`${url}/v1/changes`, {
+      kind: 'invalidate',
+      target: { keys: ['a'] },
+      waves: { steps: [1], bakeMs: 0 },
+    })
+    await waitFor('the change at the client with both keys', () => both!.stats().applied === 2)
+    await waitFor(
+      'the refusal at the other',
+      () => (stale.stats().rejected['unknown-kid'] ?? 0) >= 2,
+    )
+    expect(stale.stats().applied).toBe(0)
+    // It keeps serving what it has.
+    expect(await stale.get('a')).toBe('a@v1')
   })
 })
