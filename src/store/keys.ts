@@ -19,8 +19,12 @@ export const fleetKeys = (fleet: string) => {
     log: `${tag}:log`,
     /** The engine's state, as the leader last committed it. */
     state: `${tag}:state`,
-    /** Script version stamps, per version (for the versioning test). */
-    versions: `${tag}:versions`,
+    /** Connected clients, fleet-wide: clientId → JSON {replica, entries, firstSeq}. */
+    presence: `${tag}:presence`,
+    /** What replicas tell the leader (joins, leaves, cache sizes): a Stream. */
+    events: `${tag}:events`,
+    /** Replicas alive: id → lease expiry (ms). */
+    replicas: `${tag}:replicas`,
   })
 }
 

@@ -11,6 +11,11 @@ export class MemoryStore implements Store {
   readonly #state = new Map<string, string>()
   readonly #sets = new Map<string, Set<string>>()
   readonly #log: LogRecord[] = []
+  readonly #presence = new Map<string, string>()
+  readonly #events: { id: string; event: string }[] = []
+  readonly #replicas = new Map<string, number>()
+  #eventSeq = 0
+  readonly #waiters = new Set<() => void>()
   #leader: { replica: string; fence: number; until: number } | undefined
   #fence = 0
 
@@ -84,6 +89,7 @@ export class MemoryStore implements Store {
       }
     }
     if (this.#log.length > logMaxLength) this.#log.splice(0, this.#log.length - logMaxLength)
+    this.#wake()
   }
 
   async state(): Promise<Record<string, string>> {
@@ -112,7 +118,71 @@ export class MemoryStore implements Store {
     }
   }
 
-  async close(): Promise<void> {}
+  async tail(afterSeq: number, count: number, blockMs: number): Promise<LogRecord[]> {
+    const now = await this.read(afterSeq, count)
+    if (now.length > 0 || blockMs <= 0) return now
+    await this.#wait(blockMs)
+    return this.read(afterSeq, count)
+  }
+
+  async stateField(field: string): Promise<string | undefined> {
+    return this.#state.get(field)
+  }
+
+  async setPresence(clientId: string, record: string | undefined): Promise<void> {
+    if (record === undefined) this.#presence.delete(clientId)
+    else this.#presence.set(clientId, record)
+  }
+
+  async presence(): Promise<Record<string, string>> {
+    return Object.fromEntries(this.#presence)
+  }
+
+  async publish(event: string): Promise<string> {
+    const id = `${++this.#eventSeq}-0`
+    this.#events.push({ id, event })
+    if (this.#events.length > 100_000) this.#events.splice(0, 50_000)
+    this.#wake()
+    return id
+  }
+
+  async events(afterId: string, count: number, blockMs: number) {
+    const after = Number(afterId.split('-')[0])
+    const pick = () =>
+      this.#events.filter((e) => Number(e.id.split('-')[0]) > after).slice(0, count)
+    const now = pick()
+    if (now.length > 0 || blockMs <= 0) return now
+    await this.#wait(blockMs)
+    return pick()
+  }
+
+  async heartbeatReplica(replica: string, until: number): Promise<void> {
+    this.#replicas.set(replica, until)
+  }
+
+  async replicas(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.#replicas)
+  }
+
+  async close(): Promise<void> {
+    this.#wake()
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        this.#waiters.delete(done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      this.#waiters.add(done)
+    })
+  }
+
+  #wake(): void {
+    for (const w of [...this.#waiters]) w()
+  }
 
   #held() {
     if (this.#leader && this.#leader.until <= this.now()) this.#leader = undefined

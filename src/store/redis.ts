@@ -31,6 +31,8 @@ export class RedisStore implements Store {
   readonly version: string
   readonly #keys: ReturnType<typeof fleetKeys>
   readonly #calls: Record<string, Call> = {}
+  /** One connection per blocking reader, since an XREAD BLOCK holds its connection. */
+  readonly #blockers = new Map<string, Promise<Client>>()
 
   constructor(opts: RedisStoreOptions) {
     this.version = opts.version ?? packageVersion()
@@ -174,20 +176,57 @@ export class RedisStore implements Store {
     return rows.map(([id, fields]) => recordOf(id, fields))
   }
 
-  /** Wait up to `blockMs` for entries after `afterSeq` (XREAD BLOCK; needs its own connection). */
+  /** Wait up to `blockMs` for entries after `afterSeq` (XREAD BLOCK, on its own connection). */
   async tail(afterSeq: number, count: number, blockMs: number): Promise<LogRecord[]> {
     const res = await this.#plain(() =>
-      (this.client as Redis).xread(
-        'COUNT',
-        count,
-        'BLOCK',
-        blockMs,
-        'STREAMS',
-        this.#keys.log,
-        `${afterSeq}-0`,
+      this.#blocking('log').then((c) =>
+        c.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#keys.log, `${afterSeq}-0`),
       ),
     )
     return res?.[0]?.[1].map(([id, fields]) => recordOf(id, fields)) ?? []
+  }
+
+  async stateField(field: string): Promise<string | undefined> {
+    return (await this.#plain(() => this.client.hget(this.#keys.state, field))) ?? undefined
+  }
+
+  async setPresence(clientId: string, record: string | undefined): Promise<void> {
+    await this.#plain(() =>
+      record === undefined
+        ? this.client.hdel(this.#keys.presence, clientId)
+        : this.client.hset(this.#keys.presence, clientId, record),
+    )
+  }
+
+  async presence(): Promise<Record<string, string>> {
+    return this.#plain(() => this.client.hgetall(this.#keys.presence))
+  }
+
+  async publish(event: string): Promise<string> {
+    const id = await this.#plain(() =>
+      this.client.xadd(this.#keys.events, 'MAXLEN', '~', 100_000, '*', 'e', event),
+    )
+    return id ?? ''
+  }
+
+  async events(afterId: string, count: number, blockMs: number) {
+    const res = await this.#plain(() =>
+      blockMs > 0
+        ? this.#blocking('events').then((c) =>
+            c.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', this.#keys.events, afterId),
+          )
+        : this.client.xread('COUNT', count, 'STREAMS', this.#keys.events, afterId),
+    )
+    return res?.[0]?.[1].map(([id, fields]) => ({ id, event: fields[1] ?? '' })) ?? []
+  }
+
+  async heartbeatReplica(replica: string, until: number): Promise<void> {
+    await this.#plain(() => this.client.hset(this.#keys.replicas, replica, String(until)))
+  }
+
+  async replicas(): Promise<Record<string, number>> {
+    const all = await this.#plain(() => this.client.hgetall(this.#keys.replicas))
+    return Object.fromEntries(Object.entries(all).map(([k, v]) => [k, Number(v)]))
   }
 
   async bounds() {
@@ -207,6 +246,23 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     this.client.disconnect()
+    for (const b of this.#blockers.values())
+      void b.then(
+        (c) => c.disconnect(),
+        () => {},
+      )
+  }
+
+  #blocking(name: 'log' | 'events'): Promise<Client> {
+    let b = this.#blockers.get(name)
+    if (!b) {
+      const c = this.client.duplicate()
+      c.on('error', () => {})
+      b = c.connect().then(() => c)
+      b.catch(() => this.#blockers.delete(name))
+      this.#blockers.set(name, b)
+    }
+    return b
   }
 
   #bucketKey(bucket: BucketName): string {

@@ -67,5 +67,23 @@ export interface Store {
   /** The log's first and last seq (0 when empty). */
   bounds(): Promise<{ first: number; last: number; length: number }>
 
+  /** Wait up to `blockMs` for log entries after `afterSeq`. */
+  tail(afterSeq: number, count: number, blockMs: number): Promise<LogRecord[]>
+
+  /** One field of the state hash. */
+  stateField(field: string): Promise<string | undefined>
+
+  /** Record (or, with undefined, remove) a connected client, fleet-wide. */
+  setPresence(clientId: string, record: string | undefined): Promise<void>
+  presence(): Promise<Record<string, string>>
+  /** Append an event for the leader (a join, leave or report); returns its id. */
+  publish(event: string): Promise<string>
+  /** Events after `afterId` ('0' for all held), waiting up to `blockMs` for some. */
+  events(afterId: string, count: number, blockMs: number): Promise<{ id: string; event: string }[]>
+  /** This replica is alive until `until` (ms). */
+  heartbeatReplica(replica: string, until: number): Promise<void>
+  /** Replicas and when their liveness runs out. */
+  replicas(): Promise<Record<string, number>>
+
   close(): Promise<void>
 }
