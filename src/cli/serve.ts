@@ -6,14 +6,15 @@ import { num, parseFlags } from './args.js'
 export const serveHelp = `slew serve [flags]
 
 Runs the coordinator: the HTTP API, the SSE stream and the rollout engine,
-on the embedded memory store. Reads slew.config.yaml (or .yml, .json) in the
+on the embedded memory store, or on Redis with --redis (several replicas on
+one Redis elect a leader that runs the engine; every replica streams). Reads slew.config.yaml (or .yml, .json) in the
 working folder if there is one. SIGTERM or SIGINT shuts down gracefully:
 every stream is told to come back later, with jitter.
 
   --config FILE    config file (YAML or JSON)
   --host HOST      listen address (default from config: 127.0.0.1)
   --port N         listen port (default from config: 7070; 0 picks a free one)
-  --redis URL      keep state in Redis (not available in this version)
+  --redis URL      keep state in Redis (several coordinators can share it)
 
 Environment: SLEW_HOST, SLEW_PORT, SLEW_FLEET, SLEW_REDIS_URL override the
 file; secrets come from the variables the file names (secretEnv).

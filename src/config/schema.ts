@@ -88,6 +88,13 @@ export const configSchema = engineConfigSchema.extend({
       bodyBytes: positiveInt().default(1_048_576),
     })
     .prefault({}),
+  /** Several coordinators on one Redis (store.kind: redis). */
+  replication: z
+    .strictObject({
+      /** The leader lease, ms: a dead leader is replaced within it. @default 3000 */
+      leaseMs: positive().default(3000),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       /** Delivery log entries kept for clients that resume. @default 10000 */

@@ -11,17 +11,18 @@ import type { Auth } from './auth.js'
 import type { CoordinatorEvents } from './coordinator.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
-import type { DeliveryLog } from './log.js'
 import type { Metrics } from './metrics.js'
+import type { Runtime } from './runtime.js'
 import type { Settings } from './settings.js'
 
 export interface Ctx {
   readonly events: EventEmitter<CoordinatorEvents>
+  /** The engine; on a Redis follower, reading it throws (engine routes are proxied to the leader). */
   readonly engine: Engine
+  readonly runtime: Runtime
   readonly auth: Auth
   readonly metrics: Metrics
   readonly fleet: FleetTracker
-  readonly log: DeliveryLog
   readonly hub: StreamHub
   readonly admission: Admission
   readonly clock: Clock

@@ -17,6 +17,7 @@ import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
+import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
 import { Admission } from './admission.js'
 import { Auth } from './auth.js'
@@ -26,12 +27,16 @@ import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
 import { DeliveryLog, sseFrame } from './log.js'
 import { createMetrics } from './metrics.js'
+import { toLeader } from './proxy.js'
+import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
 import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
 import { configRoutes } from './routes/config.js'
 import { opsRoutes } from './routes/ops.js'
 import { streamRoutes } from './routes/stream.js'
+import type { Runtime } from './runtime.js'
+import { memoryRuntime } from './runtime-memory.js'
 import { Settings } from './settings.js'
 
 export interface CoordinatorOptions {
@@ -64,6 +69,7 @@ export interface CoordinatorEvents {
 
 export interface Coordinator {
   readonly app: App
+  /** The engine (on a Redis follower: throws, the leader has it). */
   readonly engine: Engine
   /** Observability hooks (admissions); metrics carry the same counts. */
   readonly events: EventEmitter<CoordinatorEvents>
@@ -82,13 +88,6 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
   const initial = parseOptions(configSchema, opts.config ?? {})
-  if (initial.store.kind !== 'memory') {
-    throw new InvalidOptionError(
-      'store.kind',
-      '`memory` (the Redis store is not in this version)',
-      initial.store.kind,
-    )
-  }
   const secrets = opts.secrets ?? resolveSecrets(initial, process.env)
   const notice = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const clock = opts.clock ?? realClock
@@ -98,39 +97,77 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
 
   const metrics = createMetrics({ defaults: opts.processMetrics !== false })
   const fleet = new FleetTracker()
-  // Sequence numbers start from the wall clock, so a restarted coordinator's log
-  // never reuses a number an old client may resume from (it gets a reset instead).
-  const log = new DeliveryLog(
-    { fleet: initial.fleet, kid: signing.activeKid, keys: signing.keys },
-    initial.log.maxEntries,
-    Date.now() * 1000,
-  )
+  let closed = false
+  let runtime: Runtime
+  let listening: Listening | undefined
   const hub = new StreamHub({
     pingMs: initial.stream.pingMs,
     onClose: (clientId) => {
-      if (!closed) engine.leave(clientId)
+      if (!closed) runtime.disconnected(clientId)
       metrics.streams.set(hub.size)
     },
   })
-  let closed = false
-  const engine: Engine = new Engine({
-    clock,
-    config: engineConfigOf(initial),
-    ...(opts.gate && { gate: opts.gate }),
-    deliver: (d) => {
-      const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
-      hub.send(d.clientIds, entry.frame)
-      fleet.delivered(d.clientIds, entry.seq, d.change.id, d.wave)
-      const cls = budgetClassOf(d.change)
-      metrics.deliveries.inc({ class: cls }, d.clientIds.length)
-      metrics.deliveredCost.inc({ class: cls }, d.cost)
-    },
-  })
   const admission = new Admission(initial.admission, clock, random)
+  let memEngine: Engine | undefined
+  let replica: Replica | undefined
+  let store: RedisStore | undefined
+  if (initial.store.kind === 'memory') {
+    // Sequence numbers start from the wall clock, so a restarted coordinator's log
+    // never reuses a number an old client may resume from (it gets a reset instead).
+    const log = new DeliveryLog(
+      { fleet: initial.fleet, kid: signing.activeKid, keys: signing.keys },
+      initial.log.maxEntries,
+      Date.now() * 1000,
+    )
+    const engine = new Engine({
+      clock,
+      config: engineConfigOf(initial),
+      ...(opts.gate && { gate: opts.gate }),
+      deliver: (d) => {
+        const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
+        hub.send(d.clientIds, entry.frame)
+        fleet.delivered(d.clientIds, entry.seq, d.change.id, d.wave)
+        const cls = budgetClassOf(d.change)
+        metrics.deliveries.inc({ class: cls }, d.clientIds.length)
+        metrics.deliveredCost.inc({ class: cls }, d.cost)
+      },
+    })
+    memEngine = engine
+    runtime = memoryRuntime({ engine, log, hub, admission, fleet, now: () => clock.now() })
+  } else {
+    store = new RedisStore({ fleet: initial.fleet, url: initial.store.url })
+    replica = new Replica({
+      store,
+      config: () => current,
+      engineConfig: engineConfigOf,
+      signing: { kid: signing.activeKid, keys: signing.keys },
+      clock,
+      random,
+      hub,
+      fleet,
+      metrics,
+      ...(opts.gate && { gate: opts.gate }),
+      url: () => listening?.url,
+      leaseMs: initial.replication.leaseMs,
+      notice,
+    })
+    runtime = replica
+  }
+  const engineHere = (): Engine => {
+    const e = memEngine ?? replica?.engine
+    if (!e)
+      throw new HttpProblem(
+        problem(503, 'E_STORE_UNAVAILABLE', 'This replica does not lead the fleet right now', {
+          retryAfterMs: 1000,
+        }),
+        { 'retry-after': '1' },
+      )
+    return e
+  }
   const settings = new Settings(
     initial,
     (next) => {
-      engine.reconfigure(engineConfigOf(next))
+      ;(memEngine ?? replica?.engine)?.reconfigure(engineConfigOf(next))
       admission.reconfigure(next.admission)
       current = next
     },
@@ -140,11 +177,13 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
     events,
-    engine,
+    get engine() {
+      return engineHere()
+    },
+    runtime,
     auth: new Auth(secrets.tokens),
     metrics,
     fleet,
-    log,
     hub,
     admission,
     clock,
@@ -172,17 +211,23 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     await next()
     metrics.requests.inc({ route: c.req.routePath, status: String(c.res.status) })
   })
+  // On a Redis follower, the engine's routes are the leader's to answer.
+  app.use('/v1/changes', toLeader(runtime))
+  app.use('/v1/changes/*', toLeader(runtime))
+  app.use('/v1/config', toLeader(runtime))
+  app.use('/v1/config/*', toLeader(runtime))
   changesRoutes(app, ctx)
   clientsRoutes(app, ctx)
   configRoutes(app, ctx)
   streamRoutes(app, ctx)
   opsRoutes(app, ctx)
   app.notFound(() => problemResponse(problem(404, 'E_NOT_FOUND', 'No such route')))
-  app.onError((error) =>
-    error instanceof HttpProblem
-      ? problemResponse(error.problem, error.headers)
-      : problemResponse(errorProblem(error)),
-  )
+  app.onError((error) => {
+    if (error instanceof HttpProblem) return problemResponse(error.problem, error.headers)
+    const p = errorProblem(error)
+    // Store down: never a bypass of the budget; come back shortly.
+    return problemResponse(p, p.status === 503 ? { 'retry-after': '1' } : {})
+  })
 
   let server: ServerType | undefined
 
@@ -217,13 +262,20 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     })
     const bound = (s.address() as AddressInfo).port
     const shown = host.includes(':') ? `[${host}]` : host
-    return { url: `http://${shown}:${bound}`, host, port: bound }
+    listening = { url: `http://${shown}:${bound}`, host, port: bound }
+    if (store && replica) {
+      await store.connect()
+      await replica.start()
+    }
+    return listening
   }
 
   const close = async () => {
     if (closed) return
     closed = true
-    engine.close()
+    memEngine?.close()
+    await replica?.close()
+    await store?.close()
     hub.close()
     if (server) {
       const s = server
@@ -257,7 +309,18 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     return conn !== undefined
   }
 
-  return { app, engine, events, kick, config: () => current, listen, shutdown, close }
+  return {
+    app,
+    get engine() {
+      return engineHere()
+    },
+    events,
+    kick,
+    config: () => current,
+    listen,
+    shutdown,
+    close,
+  }
 }
 
 /** The engine's part of the config. */

@@ -16,12 +16,18 @@ const statusOf: Record<string, number> = {
   E_NOT_CONFIG_CHANGE: 409,
   E_SNAPSHOT_INVALID: 500,
   E_CLOSED: 503,
+  E_STORE_UNAVAILABLE: 503,
+  E_FENCED: 503,
 }
 
 /** A SlewError as problem+json; anything else is a 500 that names nothing internal. */
 export const errorProblem = (error: unknown): Problem => {
   if (error instanceof SlewError) {
-    return problem(statusOf[error.code] ?? 400, error.code, error.message, { ...error.details })
+    const status = statusOf[error.code] ?? 400
+    return problem(status, error.code, error.message, {
+      ...error.details,
+      ...(status === 503 && { retryAfterMs: 1000 }),
+    })
   }
   return problem(500, 'E_INTERNAL', 'The coordinator failed; nothing was changed')
 }

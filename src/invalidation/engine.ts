@@ -37,6 +37,7 @@ import {
   bucketState,
   checkSnapshot,
   type EngineSnapshot,
+  type RolloutSnapshot,
   rolloutFromSnapshot,
   rolloutToSnapshot,
   SNAPSHOT_VERSION,
@@ -140,8 +141,15 @@ export class Engine {
   }
 
   /** Every client the engine knows: id, reported entries, connected or not. */
-  *clients(): IterableIterator<{ id: string; entries: number | undefined; live: boolean }> {
-    for (const c of this.#registry.all()) yield { id: c.id, entries: c.entries, live: c.live }
+  *clients(): IterableIterator<{
+    id: string
+    entries: number | undefined
+    live: boolean
+    firstSeq: number
+  }> {
+    for (const c of this.#registry.all()) {
+      yield { id: c.id, entries: c.entries, live: c.live, firstSeq: c.firstSeq }
+    }
   }
 
   /** The engine's settings (budgets, waves, leases…), parsed and frozen. */
@@ -341,6 +349,10 @@ export class Engine {
   // ---- state ---------------------------------------------------------------
 
   snapshot(): EngineSnapshot {
+    return this.#snapshot(true)
+  }
+
+  #snapshot(full: boolean): EngineSnapshot {
     const buckets: EngineSnapshot['buckets'] = {}
     for (const [cls, b] of this.#budgets) {
       buckets[cls] = {
@@ -355,12 +367,28 @@ export class Engine {
       at: this.clock.now(),
       seq: this.#seq,
       buckets,
-      clients: [...this.#registry.all()].map((c) => [c.id, c.entries ?? null, c.live, c.firstSeq]),
-      rollouts: [...this.#rollouts.values()].map(rolloutToSnapshot),
+      clients: full
+        ? [...this.#registry.all()].map((c) => [c.id, c.entries ?? null, c.live, c.firstSeq])
+        : [],
+      rollouts: full ? [...this.#rollouts.values()].map((r) => rolloutToSnapshot(r)) : [],
       idempotency: [...this.#byIdempotencyKey],
       configValues: this.#config.toJSON(),
       stableConfigValues: this.#stableConfig.toJSON(),
     }
+  }
+
+  /**
+   * The parts a replicated store saves after each step, cheaply: a rollout
+   * without its delivered set and queue (those are saved as they grow).
+   */
+  rolloutSummary(id: string): RolloutSnapshot {
+    return rolloutToSnapshot(this.#find(id), { sets: false })
+  }
+
+  /** Everything in a snapshot but the clients and the rollouts. */
+  snapshotHead(): Omit<EngineSnapshot, 'clients' | 'rollouts'> {
+    const { clients: _c, rollouts: _r, ...head } = this.#snapshot(false)
+    return head
   }
 
   /** Stop every timer; the engine can no longer be used. */

@@ -101,7 +101,8 @@ export const checkSnapshot = (input: unknown, fleet: string): EngineSnapshot => 
 
 export const bucketState = (tat: number): number | null => (Number.isFinite(tat) ? tat : null)
 
-export const rolloutToSnapshot = (r: Rollout): RolloutSnapshot => ({
+/** The whole rollout; with `sets: false`, without the delivered set and the queue (a summary). */
+export const rolloutToSnapshot = (r: Rollout, { sets = true } = {}): RolloutSnapshot => ({
   change: r.change,
   budgetClass: r.budgetClass,
   state: r.state,
@@ -115,9 +116,9 @@ export const rolloutToSnapshot = (r: Rollout): RolloutSnapshot => ({
   createdAt: r.createdAt,
   ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
   ...(r.endedAt !== undefined && { endedAt: r.endedAt }),
-  delivered: [...r.delivered],
+  delivered: sets ? [...r.delivered] : [],
   deliveredCost: r.deliveredCost,
-  queue: r.queue.toArray(),
+  queue: sets ? r.queue.toArray() : [],
   stats: r.stats.map((s) => ({ ...s })),
   coalesced: r.coalesced,
   ...(r.audience && { audience: [...r.audience] }),

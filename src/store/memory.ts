@@ -15,6 +15,7 @@ export class MemoryStore implements Store {
   readonly #events: { id: string; event: string }[] = []
   readonly #replicas = new Map<string, number>()
   #eventSeq = 0
+  #floor = 0
   readonly #waiters = new Set<() => void>()
   #leader: { replica: string; fence: number; until: number } | undefined
   #fence = 0
@@ -75,8 +76,14 @@ export class MemoryStore implements Store {
       last = op.seq
     }
     for (const op of ops) {
-      if (op.op === 'log') this.#log.push({ seq: op.seq, to: [...op.to], message: op.message })
-      else if (op.op === 'set') this.#state.set(op.field, op.value)
+      if (op.op === 'log') {
+        this.#log.push({
+          seq: op.seq,
+          to: [...op.to],
+          message: op.message,
+          ...(op.meta && { meta: op.meta }),
+        })
+      } else if (op.op === 'set') this.#state.set(op.field, op.value)
       else if (op.op === 'del') this.#state.delete(op.field)
       else if (op.op === 'drop') this.#sets.delete(op.set)
       else {
@@ -88,7 +95,11 @@ export class MemoryStore implements Store {
         for (const m of op.members) set.add(m)
       }
     }
-    if (this.#log.length > logMaxLength) this.#log.splice(0, this.#log.length - logMaxLength)
+    if (this.#log.length > logMaxLength) {
+      const trimmed = this.#log.splice(0, this.#log.length - logMaxLength)
+      this.#floor = trimmed.at(-1)!.seq
+      this.#state.set('logFloor', String(this.#floor))
+    }
     this.#wake()
   }
 
@@ -115,6 +126,7 @@ export class MemoryStore implements Store {
       first: this.#log[0]?.seq ?? 0,
       last: this.#log.at(-1)?.seq ?? 0,
       length: this.#log.length,
+      floor: this.#floor,
     }
   }
 
@@ -144,6 +156,10 @@ export class MemoryStore implements Store {
     if (this.#events.length > 100_000) this.#events.splice(0, 50_000)
     this.#wake()
     return id
+  }
+
+  async lastEventId(): Promise<string> {
+    return this.#events.at(-1)?.id ?? '0-0'
   }
 
   async events(afterId: string, count: number, blockMs: number) {

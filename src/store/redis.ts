@@ -142,7 +142,7 @@ export class RedisStore implements Store {
     }
     const args: (string | number)[] = []
     for (const op of ops) {
-      if (op.op === 'log') args.push('X', op.seq, op.to.join(','), op.message)
+      if (op.op === 'log') args.push('X', op.seq, op.to.join(','), op.message, op.meta ?? '')
       else if (op.op === 'set') args.push('H', op.field, op.value)
       else if (op.op === 'del') args.push('D', op.field)
       else if (op.op === 'drop') args.push('R', setIndex(op.set))
@@ -209,6 +209,13 @@ export class RedisStore implements Store {
     return id ?? ''
   }
 
+  async lastEventId(): Promise<string> {
+    const last = await this.#plain(() =>
+      this.client.xrevrange(this.#keys.events, '+', '-', 'COUNT', 1),
+    )
+    return last[0]?.[0] ?? '0-0'
+  }
+
   async events(afterId: string, count: number, blockMs: number) {
     const res = await this.#plain(() =>
       blockMs > 0
@@ -230,17 +237,19 @@ export class RedisStore implements Store {
   }
 
   async bounds() {
-    const [first, last, length] = await this.#plain(() =>
+    const [first, last, length, floor] = await this.#plain(() =>
       Promise.all([
         this.client.xrange(this.#keys.log, '-', '+', 'COUNT', 1),
         this.client.xrevrange(this.#keys.log, '+', '-', 'COUNT', 1),
         this.client.xlen(this.#keys.log),
+        this.client.hget(this.#keys.state, 'logFloor'),
       ]),
     )
     return {
       first: first[0] ? seqOf(first[0][0]) : 0,
       last: last[0] ? seqOf(last[0][0]) : 0,
       length,
+      floor: Number(floor ?? 0),
     }
   }
 
@@ -287,5 +296,10 @@ const seqOf = (id: string): number => Number(id.slice(0, id.indexOf('-')))
 const recordOf = (id: string, fields: string[]): LogRecord => {
   const f: Record<string, string> = {}
   for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!
-  return { seq: seqOf(id), to: f.to ? f.to.split(',') : [], message: f.m ?? '' }
+  return {
+    seq: seqOf(id),
+    to: f.to ? f.to.split(',') : [],
+    message: f.m ?? '',
+    ...(f.x && { meta: f.x }),
+  }
 }

@@ -9,11 +9,13 @@ import type { GcraParams } from '../limiter/gcra.js'
 /** A budget's name: `<class>:delivery`, `<class>:tokens`, or `admission`. */
 export type BucketName = string
 
-/** One log entry: a signed message and who it is for (empty: everyone). */
+/** One log entry: a signed message, who it is for (empty: everyone), and unsigned metadata. */
 export interface LogRecord {
   readonly seq: number
   readonly to: readonly string[]
   readonly message: string
+  /** For operators and checks (e.g. the delivery's time and cost); not sent to clients. */
+  readonly meta?: string
 }
 
 /** One state write, applied all together with the others of a commit. */
@@ -23,6 +25,7 @@ export type StateOp =
       readonly seq: number
       readonly to: readonly string[]
       readonly message: string
+      readonly meta?: string
     }
   | { readonly op: 'set'; readonly field: string; readonly value: string }
   | { readonly op: 'del'; readonly field: string }
@@ -64,8 +67,12 @@ export interface Store {
   members(set: string): Promise<string[]>
   /** Log entries after `afterSeq`, oldest first, at most `count`. */
   read(afterSeq: number, count: number): Promise<LogRecord[]>
-  /** The log's first and last seq (0 when empty). */
-  bounds(): Promise<{ first: number; last: number; length: number }>
+  /**
+   * The log's first and last seq (0 when empty), its length, and its floor:
+   * the highest seq trimmed away (0 if none). A client resuming from below
+   * the floor has lost part of its gap.
+   */
+  bounds(): Promise<{ first: number; last: number; length: number; floor: number }>
 
   /** Wait up to `blockMs` for log entries after `afterSeq`. */
   tail(afterSeq: number, count: number, blockMs: number): Promise<LogRecord[]>
@@ -78,6 +85,8 @@ export interface Store {
   presence(): Promise<Record<string, string>>
   /** Append an event for the leader (a join, leave or report); returns its id. */
   publish(event: string): Promise<string>
+  /** The id of the newest event ('0-0' when none): consume after it to see only what comes next. */
+  lastEventId(): Promise<string>
   /** Events after `afterId` ('0' for all held), waiting up to `blockMs` for some. */
   events(afterId: string, count: number, blockMs: number): Promise<{ id: string; event: string }[]>
   /** This replica is alive until `until` (ms). */

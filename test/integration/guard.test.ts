@@ -103,7 +103,11 @@ describe('the SDK guard', () => {
     const r = await fetch(`${url}/v1/changes`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: 'invalidate', target: { keys: ['a'] }, waves: { steps: [1], bakeMs: 0 } }),
+      body: JSON.stringify({
+        kind: 'invalidate',
+        target: { keys: ['a'] },
+        waves: { steps: [1], bakeMs: 0 },
+      }),
     })
     expect(r.status).toBe(202)
     await waitFor('the real change', () => client.stats().applied === 2)

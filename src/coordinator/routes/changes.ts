@@ -132,6 +132,8 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
       return c.json({ dryRun: true, blastRadius: radius, plan }, 200)
     }
     const { rollout, coalesced } = ctx.engine.submit(parsed)
+    // On Redis: answer only once the change is committed (a 503 if it could not be).
+    await ctx.runtime.durable()
     return c.json(
       {
         id: rollout.id,
@@ -165,6 +167,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
           : action === 'rollback'
             ? ctx.engine.rollback(id, why)
             : ctx.engine[action](id, why)
+      await ctx.runtime.durable()
       return c.json(present(ctx, view))
     })
   }

@@ -29,37 +29,38 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = checkClientId(c.req.param('id'))
     const hb = parseBody(heartbeatSchema, await readJson(c))
-    if (hb.entries !== undefined) ctx.engine.report(id, hb.entries)
-    ctx.fleet.heartbeat(id, hb, ctx.clock.now())
+    await ctx.runtime.heartbeat(id, hb)
     for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
     ctx.metrics.heartbeats.inc()
-    return c.json({ ok: true, seq: ctx.log.seq })
+    return c.json({ ok: true, seq: ctx.runtime.seq() })
   })
 
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
     const req = parseBody(leaseRequestSchema, await readJson(c))
     checkClientId(req.clientId)
-    const grant = ctx.engine.lease(req.clientId, req.want, req.class)
+    const grant = await ctx.runtime.lease(req.clientId, req.want, req.class)
     ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })
     if (grant.granted > 0) ctx.metrics.tokensGranted.inc({ class: req.class }, grant.granted)
     return c.json(grant)
   })
 
-  app.get('/v1/fleet', ctx.auth.require('read'), (c) => {
-    const shards = ctx.engine.config.shards
+  app.get('/v1/fleet', ctx.auth.require('read'), async (c) => {
+    const { fleet, shards } = ctx.config()
     const byShard = new Array<number>(shards).fill(0)
-    const clients: unknown[] = []
     const limit = Math.min(10_000, Math.max(0, Number(c.req.query('limit') ?? 1000) || 0))
-    for (const conn of ctx.hub.connections()) {
+    const members = await ctx.runtime.fleet()
+    const clients: unknown[] = []
+    for (const m of members) {
       // Shards under the fleet's own salt: a stable picture (each change salts its own).
-      byShard[shardOf(conn.clientId, ctx.engine.config.fleet, shards)]!++
+      byShard[shardOf(m.clientId, fleet, shards)]!++
       if (clients.length < limit) {
-        const h = ctx.fleet.health(conn.clientId)
+        const h = ctx.fleet.health(m.clientId)
         clients.push({
-          id: conn.clientId,
-          connectedAt: conn.connectedAt,
+          id: m.clientId,
+          ...(m.replica && { replica: m.replica }),
+          ...(m.connectedAt && { connectedAt: m.connectedAt }),
           ...(h && {
             heartbeatAt: h.at,
             entries: h.entries,
@@ -69,12 +70,6 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
         })
       }
     }
-    return c.json({
-      connected: ctx.hub.size,
-      known: ctx.engine.liveClients,
-      shards,
-      byShard,
-      clients,
-    })
+    return c.json({ connected: members.length, shards, byShard, clients })
   })
 }

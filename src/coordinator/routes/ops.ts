@@ -30,7 +30,9 @@ tick(); setInterval(tick, 2000);
 export const opsRoutes = (app: App, ctx: Ctx): void => {
   app.get('/metrics', async (c) => {
     const states = new Map<string, number>()
-    for (const r of ctx.engine.list()) states.set(r.state, (states.get(r.state) ?? 0) + 1)
+    // Rollouts are counted where the engine runs (the leader, on Redis).
+    if (ctx.runtime.leading)
+      for (const r of ctx.engine.list()) states.set(r.state, (states.get(r.state) ?? 0) + 1)
     ctx.metrics.rollouts.reset()
     for (const [state, n] of states) ctx.metrics.rollouts.set({ state }, n)
     ctx.metrics.streams.set(ctx.hub.size)
@@ -42,7 +44,12 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
   app.get('/readyz', (c) =>
     ctx.state.shuttingDown
       ? c.json({ ready: false, reason: 'shutting down' }, 503)
-      : c.json({ ready: true, streams: ctx.hub.size }),
+      : c.json({
+          ready: true,
+          store: ctx.runtime.kind,
+          role: ctx.runtime.leading ? 'leader' : 'follower',
+          streams: ctx.hub.size,
+        }),
   )
   app.get('/', (c) => c.html(dashboard))
 }

@@ -24,7 +24,7 @@ const sinceOf = (header: string | undefined, query: number | undefined): number 
   header === undefined || header === '' ? query : nonNegativeIntOf('Last-Event-ID', header)
 
 export const streamRoutes = (app: App, ctx: Ctx): void => {
-  app.get('/v1/stream', ctx.auth.require('client'), (c) => {
+  app.get('/v1/stream', ctx.auth.require('client'), async (c) => {
     const clientId = checkClientId(c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
     const entries = intQuery(c, 'entries')
@@ -36,7 +36,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
         },
       )
     }
-    const decision = ctx.admission.decide()
+    const decision = await ctx.runtime.admit(clientId)
     if (!decision.admitted) {
       ctx.metrics.admissionsRefused.inc()
       ctx.events.emit('refused', {
@@ -59,27 +59,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     // Headers now: a resuming client with nothing to catch up on would otherwise wait for the first ping.
     res.flushHeaders()
     ctx.hub.add(clientId, res)
-    if (since === undefined) {
-      ctx.hub.write(
-        clientId,
-        ctx.log.frame({ type: 'config', seq: ctx.log.seq, values: ctx.engine.stableConfigValues }),
-      )
-    } else {
-      const missed = since > ctx.log.seq ? 'gap' : ctx.log.after(since, clientId)
-      if (missed === 'gap') {
-        ctx.hub.write(
-          clientId,
-          ctx.log.frame({
-            type: 'reset',
-            seq: ctx.log.seq,
-            reason: `resume point ${since} is no longer in the log`,
-          }),
-        )
-      } else {
-        for (const e of missed) ctx.hub.write(clientId, e.frame)
-      }
-    }
-    ctx.engine.join(clientId, entries === undefined ? {} : { entries })
+    await ctx.runtime.connected(clientId, since, entries)
     ctx.metrics.streams.set(ctx.hub.size)
     return RESPONSE_ALREADY_SENT
   })

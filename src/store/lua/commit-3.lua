@@ -10,9 +10,12 @@
     KEYS[3] state hash
     KEYS[4..] sets named by S ops (e.g. a rollout's delivered clients)
     ARGV[1] fencing token
-    ARGV[2] log max length (approximate trim)
+    ARGV[2] log max length: older entries are trimmed, and the highest trimmed
+            seq is kept in the state hash as 'logFloor' (a client resuming from
+            below it has lost its gap)
     ARGV[3..] ops, each an op code and its arguments:
-      'X', seq, to, message   XADD "<seq>-0" to=<comma-joined ids or ''> m=<signed JSON>
+      'X', seq, to, message, meta
+                              XADD "<seq>-0" to=<comma-joined ids or ''> m=<signed JSON> x=<meta JSON>
       'H', field, value       HSET state hash
       'D', field              HDEL state hash
       'S', k, count, m1..mn   SADD KEYS[k] members
@@ -38,7 +41,7 @@ while i <= #ARGV do
     local seq = tonumber(ARGV[i + 1])
     if seq <= lastSeq then return redis.error_reply('SEQ ' .. lastSeq) end
     lastSeq = seq
-    i = i + 4
+    i = i + 5
   elseif op == 'H' then i = i + 3
   elseif op == 'D' or op == 'R' then i = i + 2
   elseif op == 'S' then i = i + 3 + tonumber(ARGV[i + 2])
@@ -50,8 +53,8 @@ i = 3
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'X' then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[i + 1] .. '-0', 'to', ARGV[i + 2], 'm', ARGV[i + 3])
-    i = i + 4
+    redis.call('XADD', KEYS[2], ARGV[i + 1] .. '-0', 'to', ARGV[i + 2], 'm', ARGV[i + 3], 'x', ARGV[i + 4])
+    i = i + 5
   elseif op == 'H' then
     redis.call('HSET', KEYS[3], ARGV[i + 1], ARGV[i + 2])
     i = i + 3
@@ -70,5 +73,12 @@ while i <= #ARGV do
     i = i + 3 + count
   end
   applied = applied + 1
+end
+local excess = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[2])
+if excess > 0 then
+  local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', excess)
+  local floor = tonumber(string.match(old[#old][1], '^(%d+)'))
+  redis.call('XTRIM', KEYS[2], 'MINID', string.format('%.0f', floor + 1) .. '-0')
+  redis.call('HSET', KEYS[3], 'logFloor', string.format('%.0f', floor))
 end
 return applied

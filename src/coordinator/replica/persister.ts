@@ -1,0 +1,155 @@
+/**
+ * The leader's write-ahead: what the engine does in one turn of the event
+ * loop becomes one fenced, all-or-nothing commit — the deliveries as signed
+ * log entries, the delivered sets, the touched rollouts' summaries, buckets
+ * and counters. A delivery exists once its log entry is committed: that is
+ * what every replica streams to its clients. Commits run one after another;
+ * the first that fails stops the leader (it rebuilds from the store later).
+ */
+import type { Change } from '../../invalidation/change.js'
+import { budgetClassOf } from '../../invalidation/change.js'
+import type { Engine } from '../../invalidation/engine.js'
+import type { Delivery } from '../../invalidation/pacer.js'
+import { type SigningKeys, signMessage } from '../../protocol/sign.js'
+import type { StateOp, Store } from '../../store/store.js'
+import type { ClientRecord } from './restore.js'
+import { STATE } from './restore.js'
+
+export interface LogMeta {
+  readonly type: 'change'
+  readonly changeId: string
+  readonly cls: string
+  readonly wave: number
+  /** Engine time of the delivery (for checking B1 from the log). */
+  readonly at: number
+  readonly cost: number
+}
+
+export type SignableMessage =
+  | { type: 'change'; seq: number; change: Change }
+  | { type: 'config'; seq: number; values: Readonly<Record<string, unknown>> }
+  | { type: 'reset'; seq: number; reason: string }
+
+/** A stream message, signed once, as the JSON that goes on the wire. */
+export const signToJson = (
+  fleet: string,
+  signing: { readonly kid: string; readonly keys: SigningKeys },
+  message: SignableMessage,
+): string =>
+  JSON.stringify(signMessage({ v: 1, fleet, ...message }, signing.kid, signing.keys[signing.kid]!))
+
+export interface PersisterOptions {
+  readonly store: Store
+  readonly fence: number
+  readonly fleet: string
+  readonly signing: { readonly kid: string; readonly keys: SigningKeys }
+  readonly logMaxLength: number
+  /** The next log sequence number must exceed this. */
+  readonly lastSeq: number
+  /** Called once, with the error of the first commit that fails. */
+  readonly failed: (error: unknown) => void
+}
+
+export class Persister {
+  engine: Engine | undefined
+  #ops: StateOp[] = []
+  readonly #touched = new Set<string>()
+  #scheduled = false
+  #chain: Promise<void> = Promise.resolve()
+  #failure: unknown
+  #seq: number
+
+  constructor(private readonly o: PersisterOptions) {
+    this.#seq = o.lastSeq
+  }
+
+  /** A log sequence number: after the last, and from the wall clock (ms × 1000). */
+  nextSeq(): number {
+    this.#seq = Math.max(this.#seq + 1, Date.now() * 1000)
+    return this.#seq
+  }
+
+  deliver(d: Delivery): number {
+    const seq = this.nextSeq()
+    const message = this.sign({ type: 'change', seq, change: d.change })
+    const meta: LogMeta = {
+      type: 'change',
+      changeId: d.change.id,
+      cls: budgetClassOf(d.change),
+      wave: d.wave,
+      at: d.at,
+      cost: d.cost,
+    }
+    this.#ops.push(
+      { op: 'log', seq, to: d.clientIds, message, meta: JSON.stringify(meta) },
+      { op: 'add', set: STATE.delivered(d.change.id), members: d.clientIds },
+    )
+    this.touch(d.change.id)
+    return seq
+  }
+
+  sign(message: SignableMessage): string {
+    return signToJson(this.o.fleet, this.o.signing, message)
+  }
+
+  /** A rollout changed: save its summary with the next commit. */
+  touch(rolloutId: string): void {
+    this.#touched.add(rolloutId)
+    this.#schedule()
+  }
+
+  client(id: string, record: ClientRecord): void {
+    this.#ops.push({ op: 'set', field: STATE.client(id), value: JSON.stringify(record) })
+    this.#schedule()
+  }
+
+  set(field: string, value: string): void {
+    this.#ops.push({ op: 'set', field, value })
+    this.#schedule()
+  }
+
+  /** Resolves once everything done so far is committed; rejects if a commit failed. */
+  async durable(): Promise<void> {
+    this.#flush()
+    await this.#chain
+    if (this.#failure) throw this.#failure
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return
+    this.#scheduled = true
+    queueMicrotask(() => this.#flush())
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    if (this.#failure || !this.engine) return
+    const ops = this.#ops
+    this.#ops = []
+    for (const id of this.#touched) {
+      try {
+        ops.push({
+          op: 'set',
+          field: STATE.rollout(id),
+          value: JSON.stringify(this.engine.rolloutSummary(id)),
+        })
+      } catch {
+        // Pruned: it no longer needs keeping.
+        ops.push({ op: 'del', field: STATE.rollout(id) }, { op: 'drop', set: STATE.delivered(id) })
+      }
+    }
+    this.#touched.clear()
+    if (ops.length === 0) return
+    ops.push({ op: 'set', field: STATE.head, value: JSON.stringify(this.engine.snapshotHead()) })
+    const { store, fence, logMaxLength } = this.o
+    this.#chain = this.#chain.then(async () => {
+      if (this.#failure) return
+      try {
+        await store.commit(fence, ops, logMaxLength)
+      } catch (error) {
+        this.#failure = error
+        this.o.failed(error)
+      }
+    })
+  }
+}

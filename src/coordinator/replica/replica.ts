@@ -1,0 +1,391 @@
+/**
+ * One coordinator replica on a shared Redis store. Every replica admits
+ * streams (B3) and grants refetch tokens (B2) through the store, streams the
+ * change log to its own clients, and reports their presence; one of them,
+ * elected by a lease with a fencing token, also runs the engine, rebuilt from
+ * the store when it takes over. Any store failure on the leader stops its
+ * engine (crash-only): it rebuilds from the store when it can lead again, so
+ * what clients got and what the store says never diverge.
+ */
+import { hostname } from 'node:os'
+import type { Config } from '../../config/schema.js'
+import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
+import type { Clock } from '../../limiter/clock.js'
+import type { Heartbeat } from '../../protocol/messages.js'
+import type { SigningKeys } from '../../protocol/sign.js'
+import type { Store } from '../../store/store.js'
+import { Admission, type AdmissionDecision } from '../admission.js'
+import type { FleetTracker } from '../fleet.js'
+import type { StreamHub } from '../hub.js'
+import type { Metrics } from '../metrics.js'
+import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
+import { Persister, type SignableMessage, signToJson } from './persister.js'
+import { type ClientRecord, loadSnapshot, type PresenceRecord, STATE } from './restore.js'
+
+export interface ReplicaOptions {
+  readonly store: Store
+  readonly config: () => Config
+  readonly engineConfig: (c: Config) => ConstructorParameters<typeof Engine>[0]['config']
+  readonly signing: { readonly kid: string; readonly keys: SigningKeys }
+  readonly clock: Clock
+  readonly random: () => number
+  readonly hub: StreamHub
+  readonly fleet: FleetTracker
+  readonly metrics: Metrics
+  readonly gate?: (ctx: GateContext) => GateResult
+  /** This replica's URL, once listening (followers proxy engine routes to the leader's). */
+  readonly url: () => string | undefined
+  /** Leader lease, ms; failover happens within it. */
+  readonly leaseMs: number
+  readonly notice: (line: string) => void
+}
+
+type Event =
+  | { t: 'join'; c: string; e?: number; r: string }
+  | { t: 'leave'; c: string; r: string }
+  | { t: 'hb'; c: string; h: Heartbeat }
+
+const TAIL_BLOCK_MS = 1000
+
+export class Replica implements Runtime {
+  readonly kind = 'redis' as const
+  readonly id = `${hostname()}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`
+  #engine: Engine | undefined
+  #persister: Persister | undefined
+  #fence = 0
+  #tailSeq = 0
+  #closed = false
+  #timer: NodeJS.Timeout | undefined
+  #leading = false
+  readonly #admission: Admission
+  /** Clients being caught up: live frames wait here so none overtakes the replay. */
+  readonly #holding = new Map<string, [number, string][]>()
+  readonly #loops: Promise<void>[] = []
+
+  constructor(private readonly o: ReplicaOptions) {
+    this.#admission = new Admission(o.config().admission, o.clock, o.random)
+  }
+
+  get leading(): boolean {
+    return this.#leading
+  }
+
+  get engine(): Engine | undefined {
+    return this.#engine
+  }
+
+  async start(): Promise<void> {
+    this.#tailSeq = (await this.o.store.bounds()).last
+    await this.#tick()
+    this.#loops.push(this.#tail())
+  }
+
+  async leaderUrl(): Promise<string | undefined> {
+    if (this.#leading) return this.o.url()
+    return this.o.store.stateField(STATE.leaderUrl)
+  }
+
+  async admit(): Promise<AdmissionDecision> {
+    const p = this.o.config().admission
+    const r = await this.o.store.take('admission', p, 1, this.o.clock.now())
+    if (r.ok) return { admitted: true, retryAfterMs: 0 }
+    // Refused: promised a slot of its own on this replica's schedule (see Admission).
+    const d = this.#admission.decide()
+    return { admitted: false, retryAfterMs: Math.max(d.retryAfterMs, Math.ceil(r.retryAfterMs)) }
+  }
+
+  async connected(
+    clientId: string,
+    since: number | undefined,
+    entries: number | undefined,
+  ): Promise<void> {
+    const { store } = this.o
+    this.#holding.set(clientId, [])
+    let last = 0
+    try {
+      const presence: PresenceRecord = {
+        r: this.id,
+        ...(entries !== undefined && { e: entries }),
+        at: Date.now(),
+      }
+      await store.setPresence(clientId, JSON.stringify(presence))
+      await store.publish(
+        JSON.stringify({
+          t: 'join',
+          c: clientId,
+          r: this.id,
+          ...(entries !== undefined && { e: entries }),
+        } satisfies Event),
+      )
+      const bounds = await store.bounds()
+      last = bounds.last
+      if (since === undefined) {
+        const head = await store.stateField(STATE.head)
+        const values = head
+          ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
+              .stableConfigValues ?? {})
+          : {}
+        this.o.hub.write(
+          clientId,
+          frame(bounds.last, 'config', this.#sign({ type: 'config', seq: bounds.last, values })),
+        )
+      } else if (since > bounds.last || since < bounds.floor) {
+        const reason = `resume point ${since} is no longer in the log`
+        this.o.hub.write(
+          clientId,
+          frame(bounds.last, 'reset', this.#sign({ type: 'reset', seq: bounds.last, reason })),
+        )
+      } else {
+        for (let after = since; after < bounds.last; ) {
+          const page = await store.read(after, 1000)
+          if (page.length === 0) break
+          for (const r of page) {
+            if (r.seq > bounds.last) break
+            if (r.to.length === 0 || r.to.includes(clientId))
+              this.o.hub.write(clientId, frameOf(r.seq, r.message, r.meta))
+          }
+          after = page.at(-1)!.seq
+        }
+      }
+    } finally {
+      const held = this.#holding.get(clientId) ?? []
+      this.#holding.delete(clientId)
+      for (const [seq, f] of held) if (seq > last) this.o.hub.write(clientId, f)
+    }
+  }
+
+  disconnected(clientId: string): void {
+    if (this.#closed) return
+    const { store } = this.o
+    void (async () => {
+      const mine = await store.presence().then((p) => p[clientId])
+      if (mine && (JSON.parse(mine) as PresenceRecord).r === this.id)
+        await store.setPresence(clientId, undefined)
+      await store.publish(JSON.stringify({ t: 'leave', c: clientId, r: this.id } satisfies Event))
+    })().catch(() => {})
+  }
+
+  async lease(_clientId: string, want: number, cls: TokenClass) {
+    const c = this.o.config()
+    const g = await this.o.store.grant(
+      `${cls}:tokens`,
+      c.budgets[cls],
+      Math.min(want, c.leases.maxBatch),
+      this.o.clock.now(),
+    )
+    return { granted: g.granted, ttlMs: c.leases.ttlMs, retryAfterMs: g.retryAfterMs }
+  }
+
+  async heartbeat(clientId: string, hb: Heartbeat): Promise<void> {
+    this.o.fleet.heartbeat(clientId, hb, this.o.clock.now())
+    await this.o.store.publish(JSON.stringify({ t: 'hb', c: clientId, h: hb } satisfies Event))
+  }
+
+  async fleet(): Promise<FleetMember[]> {
+    const [presence, replicas] = await Promise.all([
+      this.o.store.presence(),
+      this.o.store.replicas(),
+    ])
+    const now = Date.now()
+    const out: FleetMember[] = []
+    for (const [clientId, raw] of Object.entries(presence)) {
+      const p = JSON.parse(raw) as PresenceRecord
+      if ((replicas[p.r] ?? 0) > now) out.push({ clientId, replica: p.r, connectedAt: p.at })
+    }
+    return out
+  }
+
+  async durable(): Promise<void> {
+    await this.#persister?.durable()
+  }
+
+  seq(): number {
+    return this.#tailSeq
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#timer)
+    if (this.#leading) {
+      await this.#persister?.durable().catch(() => {})
+      await this.o.store.releaseLeader(this.id, this.#fence).catch(() => {})
+    }
+    this.#stop('closing')
+    await this.o.store.heartbeatReplica(this.id, 0).catch(() => {})
+  }
+
+  // ---- leadership ------------------------------------------------------------
+
+  async #tick(): Promise<void> {
+    if (this.#closed) return
+    const { store, leaseMs } = this.o
+    try {
+      await store.heartbeatReplica(this.id, Date.now() + 2 * leaseMs)
+      if (this.#leading) {
+        if (!(await store.renewLeader(this.id, this.#fence, leaseMs)))
+          this.#stop('lost the leader lease')
+        else await this.#reap()
+      } else {
+        const fence = await store.acquireLeader(this.id, leaseMs)
+        if (fence > 0) await this.#lead(fence)
+      }
+    } catch (error) {
+      if (this.#leading) this.#stop(`store unavailable: ${(error as Error).message}`)
+    }
+    if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), leaseMs / 3)
+  }
+
+  async #lead(fence: number): Promise<void> {
+    const { store, config, clock } = this.o
+    const c = config()
+    const lastEvent = await store.lastEventId()
+    const snapshot = await loadSnapshot(store, c.fleet, clock.now())
+    const bounds = await store.bounds()
+    const persister = new Persister({
+      store,
+      fence,
+      fleet: c.fleet,
+      signing: this.o.signing,
+      logMaxLength: c.log.maxEntries,
+      lastSeq: bounds.last,
+      failed: (error) => this.#stop(`a commit failed: ${(error as Error).message}`),
+    })
+    const engine = new Engine({
+      clock,
+      config: this.o.engineConfig(c),
+      snapshot,
+      ...(this.o.gate && { gate: this.o.gate }),
+      deliver: (d) => {
+        const seq = persister.deliver(d)
+        this.o.fleet.delivered(d.clientIds, seq, d.change.id, d.wave)
+        this.o.metrics.deliveries.inc(
+          { class: d.change.priority === 'urgent' ? 'urgent' : d.change.kind },
+          d.clientIds.length,
+        )
+        this.o.metrics.deliveredCost.inc(
+          { class: d.change.priority === 'urgent' ? 'urgent' : d.change.kind },
+          d.cost,
+        )
+      },
+      onEvent: (e) => persister.touch(e.rolloutId),
+    })
+    persister.engine = engine
+    this.#engine = engine
+    this.#persister = persister
+    this.#fence = fence
+    this.#leading = true
+    persister.set(STATE.leaderUrl, this.o.url() ?? '')
+    this.o.notice(
+      `slew: replica ${this.id} leads (fence ${fence}), ${snapshot.rollouts.length} rollouts restored`,
+    )
+    this.#loops.push(this.#consume(lastEvent, fence))
+  }
+
+  /** Stop leading: drop the engine; its state is whatever the store committed. */
+  #stop(reason: string): void {
+    if (!this.#leading) return
+    this.#leading = false
+    this.#engine?.close()
+    this.#engine = undefined
+    this.#persister = undefined
+    if (!this.#closed) this.o.notice(`slew: replica ${this.id} stops leading: ${reason}`)
+  }
+
+  /** The leader applies what replicas report: joins, leaves, heartbeats. */
+  async #consume(after: string, fence: number): Promise<void> {
+    let last = after
+    while (this.#leading && this.#fence === fence && !this.#closed) {
+      let events: { id: string; event: string }[]
+      try {
+        events = await this.o.store.events(last, 500, TAIL_BLOCK_MS)
+      } catch {
+        await new Promise((r) => setTimeout(r, 200))
+        continue
+      }
+      const engine = this.#engine
+      if (!engine || this.#fence !== fence) return
+      for (const { id, event } of events) {
+        last = id
+        let e: Event
+        try {
+          e = JSON.parse(event) as Event
+        } catch {
+          continue
+        }
+        this.#apply(engine, e)
+      }
+    }
+  }
+
+  #apply(engine: Engine, e: Event): void {
+    if (e.t === 'join') {
+      engine.join(e.c, e.e === undefined ? {} : { entries: e.e })
+      const c = [...engine.clients()].find((x) => x.id === e.c)
+      if (c)
+        this.#persister?.client(e.c, {
+          f: c.firstSeq,
+          ...(c.entries !== undefined && { e: c.entries }),
+        } satisfies ClientRecord)
+    } else if (e.t === 'leave') {
+      engine.leave(e.c)
+    } else if (e.t === 'hb') {
+      if (e.h.entries !== undefined) engine.report(e.c, e.h.entries)
+      this.o.fleet.heartbeat(e.c, e.h, this.o.clock.now())
+    }
+  }
+
+  /** Clients of replicas that died are gone: the engine stops waiting for them. */
+  async #reap(): Promise<void> {
+    const engine = this.#engine
+    if (!engine) return
+    const [presence, replicas] = await Promise.all([
+      this.o.store.presence(),
+      this.o.store.replicas(),
+    ])
+    const now = Date.now()
+    for (const [clientId, raw] of Object.entries(presence)) {
+      const p = JSON.parse(raw) as PresenceRecord
+      if ((replicas[p.r] ?? 0) <= now) {
+        engine.leave(clientId)
+        await this.o.store.setPresence(clientId, undefined)
+      }
+    }
+  }
+
+  // ---- streaming ---------------------------------------------------------------
+
+  /** Every replica: the log's new entries, to this replica's connected clients. */
+  async #tail(): Promise<void> {
+    while (!this.#closed) {
+      let records: Awaited<ReturnType<Store['tail']>>
+      try {
+        records = await this.o.store.tail(this.#tailSeq, 1000, TAIL_BLOCK_MS)
+      } catch {
+        await new Promise((r) => setTimeout(r, 200))
+        continue
+      }
+      for (const r of records) {
+        this.#tailSeq = r.seq
+        const f = frameOf(r.seq, r.message, r.meta)
+        const to = r.to.length === 0 ? [...this.o.hub.connections()].map((c) => c.clientId) : r.to
+        for (const id of to) {
+          const held = this.#holding.get(id)
+          if (held) held.push([r.seq, f])
+          else this.o.hub.write(id, f)
+        }
+      }
+    }
+  }
+
+  #sign(m: SignableMessage): string {
+    return signToJson(this.o.config().fleet, this.o.signing, m)
+  }
+}
+
+const frame = (seq: number, event: string, data: string) =>
+  `id: ${seq}\nevent: ${event}\ndata: ${data}\n\n`
+
+const frameOf = (seq: number, message: string, meta?: string): string => {
+  const type = meta ? ((JSON.parse(meta) as { type?: string }).type ?? 'change') : 'change'
+  return frame(seq, type, message)
+}

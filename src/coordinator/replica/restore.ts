@@ -1,0 +1,99 @@
+/**
+ * A new leader's engine state, from what the store holds: rollout summaries,
+ * delivered sets, buckets and counters (all committed by earlier leaders under
+ * their fencing tokens), the registry, and who is connected now (presence).
+ * Queues are recomputed: every connected client a rolling change has reached,
+ * or a completed one it missed, and not delivered.
+ */
+
+import { shardOf } from '../../invalidation/shard.js'
+import {
+  type EngineSnapshot,
+  type RolloutSnapshot,
+  SNAPSHOT_VERSION,
+} from '../../invalidation/snapshot.js'
+import type { Store } from '../../store/store.js'
+
+export const STATE = {
+  head: 'head',
+  leaderUrl: 'leaderUrl',
+  config: 'config',
+  rollout: (id: string) => `rollout:${id}`,
+  client: (id: string) => `client:${id}`,
+  delivered: (id: string) => `delivered:${id}`,
+} as const
+
+export interface ClientRecord {
+  /** Entries last reported. */
+  readonly e?: number
+  /** The engine's seq when the client was first seen. */
+  readonly f: number
+}
+
+export interface PresenceRecord {
+  /** The replica holding its stream. */
+  readonly r: string
+  readonly e?: number
+  readonly at: number
+}
+
+export const loadSnapshot = async (
+  store: Store,
+  fleet: string,
+  now: number,
+): Promise<EngineSnapshot> => {
+  const [state, presence, replicas] = await Promise.all([
+    store.state(),
+    store.presence(),
+    store.replicas(),
+  ])
+  const headJson = state[STATE.head]
+  const head = headJson ? (JSON.parse(headJson) as Partial<EngineSnapshot>) : {}
+  const live = new Set<string>()
+  for (const [id, raw] of Object.entries(presence)) {
+    const p = JSON.parse(raw) as PresenceRecord
+    if ((replicas[p.r] ?? 0) > now) live.add(id)
+  }
+  const clients: EngineSnapshot['clients'] = []
+  const known = new Set<string>()
+  for (const [field, raw] of Object.entries(state)) {
+    if (!field.startsWith('client:')) continue
+    const id = field.slice('client:'.length)
+    const c = JSON.parse(raw) as ClientRecord
+    clients.push([id, c.e ?? null, live.has(id), c.f])
+    known.add(id)
+  }
+  // Connected but not yet in the registry (the join event is still on its way): new since now.
+  for (const id of live) if (!known.has(id)) clients.push([id, null, true, head.seq ?? 0])
+  const rollouts: RolloutSnapshot[] = []
+  for (const [field, raw] of Object.entries(state)) {
+    if (!field.startsWith('rollout:')) continue
+    const r = JSON.parse(raw) as RolloutSnapshot
+    const delivered = await store.members(STATE.delivered(r.change.id))
+    const have = new Set(delivered)
+    const audience = r.audience ? new Set(r.audience) : undefined
+    const queue: string[] = []
+    const active = r.state === 'rolling' || r.state === 'paused'
+    const reached = r.waveIndex >= 0 ? r.waves[r.waveIndex]!.hi : 0
+    for (const [id, , isLive, firstSeq] of clients) {
+      if (!isLive || have.has(id) || (audience && !audience.has(id))) continue
+      const due = active && shardOf(id, r.change.id, r.shards) < reached
+      const missed = r.state === 'completed' && firstSeq < r.change.seq
+      if (due || missed) queue.push(id)
+    }
+    rollouts.push({ ...r, delivered, queue })
+  }
+  rollouts.sort((a, b) => a.change.seq - b.change.seq)
+  return {
+    v: SNAPSHOT_VERSION,
+    fleet,
+    at: now,
+    seq: head.seq ?? 0,
+    buckets: head.buckets ?? {},
+    clients,
+    rollouts,
+    idempotency: head.idempotency ?? [],
+    configValues: head.configValues ?? {},
+    stableConfigValues: head.stableConfigValues ?? {},
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What differs between one coordinator on the memory store and several on
+ * Redis: where admission, leases, the log and the fleet's presence live, and
+ * whether the engine runs in this process. Routes talk to a Runtime.
+ */
+import type { LeaseGrant } from '../invalidation/engine.js'
+import type { Heartbeat } from '../protocol/messages.js'
+import type { AdmissionDecision } from './admission.js'
+
+export type TokenClass = 'invalidate' | 'rewarm' | 'urgent'
+
+export interface FleetMember {
+  readonly clientId: string
+  readonly replica?: string
+  readonly connectedAt?: number
+}
+
+export interface Runtime {
+  readonly kind: 'memory' | 'redis'
+  /** Does the engine run here now (so engine routes are answered here)? */
+  readonly leading: boolean
+  /** Where the engine runs, when not here (undefined: no leader right now). */
+  leaderUrl(): Promise<string | undefined>
+  /** Admission control for a new stream (B3). */
+  admit(clientId: string): Promise<AdmissionDecision>
+  /** The stream is open and in the hub: catch the client up and add it to the fleet. */
+  connected(clientId: string, since: number | undefined, entries: number | undefined): Promise<void>
+  disconnected(clientId: string): void
+  /** Refetch tokens (B2). */
+  lease(clientId: string, want: number, cls: TokenClass): Promise<LeaseGrant>
+  heartbeat(clientId: string, hb: Heartbeat): Promise<void>
+  /** Every connected client, fleet-wide. */
+  fleet(): Promise<FleetMember[]>
+  /** Resolves once what the engine just did is durable (at once on memory). */
+  durable(): Promise<void>
+  /** The latest log sequence number known here. */
+  seq(): number
+  close(): Promise<void>
+}

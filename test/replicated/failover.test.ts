@@ -1,0 +1,163 @@
+/**
+ * Three coordinator processes on one Redis, clients spread across them. The
+ * leader is killed (SIGKILL) mid-rollout: another replica takes over within
+ * the lease, the rollout completes, B1 holds over the whole timeline
+ * (checked from the delivery log in Redis), and every client applies the
+ * change exactly once.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { type Change, createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
+import { RedisStore } from '../../src/store/redis.js'
+import { post, waitFor } from '../helpers/coordinator.js'
+import { type RedisServer, startRedis } from '../helpers/redis.js'
+
+const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
+const FLEET = 'ha'
+const RATE = 150
+const BURST = 20
+
+const serve = async (dir: string, redisUrl: string, port = 0) => {
+  const p = spawn(process.execPath, [bin, 'serve', '--redis', redisUrl, '--port', String(port)], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  p.stdout!.on('data', (b: Buffer) => {
+    out += b.toString()
+  })
+  p.stderr!.on('data', (b: Buffer) => {
+    out += b.toString()
+  })
+  await waitFor('a replica to listen', () => /listening on http/.test(out), 20_000)
+  return { p, url: /listening on (http:\/\/\S+)/.exec(out)![1]!, log: () => out }
+}
+
+describe('several coordinators on one Redis', () => {
+  let redis: RedisServer
+  const procs: ChildProcess[] = []
+  let fleet: SlewClient<string>[] = []
+  afterAll(async () => {
+    await Promise.all(fleet.map((c) => c.close()))
+    for (const p of procs) p.kill('SIGKILL')
+    await redis?.stop()
+  })
+
+  it('survives the leader’s SIGKILL mid-rollout: completes, B1 holds, exactly once', {
+    timeout: 90_000,
+  }, async () => {
+    redis = await startRedis()
+    const dir = mkdtempSync(join(tmpdir(), 'slew-ha-'))
+    writeFileSync(
+      join(dir, 'slew.config.yaml'),
+      [
+        `fleet: ${FLEET}`,
+        `budgets: { invalidate: { ratePerSec: ${RATE}, burst: ${BURST} } }`,
+        'waves: { steps: [0.2, 0.6, 1], bakeMs: 200 }',
+        'replication: { leaseMs: 900 }',
+        'confirmAbove: 1',
+      ].join('\n'),
+    )
+    const replicas = [
+      await serve(dir, redis.url),
+      await serve(dir, redis.url),
+      await serve(dir, redis.url),
+    ]
+    procs.push(...replicas.map((r) => r.p))
+    const role = async (url: string) =>
+      ((await (await fetch(`${url}/readyz`)).json()) as { role: string }).role
+    await waitFor('a leader', async () =>
+      (await Promise.all(replicas.map((r) => role(r.url)))).includes('leader'),
+    )
+    const leaderIndex = (await Promise.all(replicas.map((r) => role(r.url)))).indexOf('leader')
+    const leader = replicas[leaderIndex]!
+
+    const seen = new Map<string, string[]>()
+    fleet = Array.from({ length: 60 }, (_, i) => {
+      const c = createClient<string>({
+        url: replicas[i % 3]!.url,
+        clientId: `app-${i}`,
+        fleet: FLEET,
+        signingKeys: devSigningKeys,
+        load: async (k) => `${k}!`,
+        heartbeatMs: 60_000,
+        reconnect: { baseMs: 50, capMs: 300 },
+      })
+      seen.set(`app-${i}`, [])
+      c.on('change', (ch: Change) => seen.get(`app-${i}`)!.push(ch.id))
+      return c
+    })
+    await Promise.all(fleet.map((c) => c.start()))
+    for (const c of fleet) await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => c.get(k)))
+    await Promise.all(fleet.map((c) => c.heartbeat()))
+    await new Promise((r) => setTimeout(r, 500))
+
+    // Pushed through a follower: it forwards to the leader.
+    const follower = replicas[(leaderIndex + 1) % 3]!
+    const pushed = await post(`${follower.url}/v1/changes`, {
+      kind: 'invalidate',
+      target: { all: true },
+      reason: 'failover test',
+    })
+    expect(pushed.status).toBe(202)
+    const { id } = (await pushed.json()) as { id: string }
+
+    // Mid-rollout: kill the leader, bring a replica back on its port (its clients reconnect there).
+    await new Promise((r) => setTimeout(r, 700))
+    const before = (await (await fetch(`${follower.url}/v1/changes/${id}`)).json()) as {
+      state: string
+      delivered: number
+    }
+    expect(before.state).toBe('rolling')
+    expect(before.delivered).toBeGreaterThan(0)
+    expect(before.delivered).toBeLessThan(60)
+    leader.p.kill('SIGKILL')
+    const port = Number(new URL(leader.url).port)
+    const back = await serve(dir, redis.url, port)
+    procs.push(back.p)
+
+    await waitFor(
+      'the rollout to complete under a new leader',
+      async () => {
+        const r = await fetch(`${follower.url}/v1/changes/${id}`).catch(() => undefined)
+        return r?.ok === true && ((await r.json()) as { state: string }).state === 'completed'
+      },
+      60_000,
+      100,
+    )
+    await waitFor(
+      'every client to have the change',
+      () => [...seen.values()].every((s) => s.length >= 1),
+      30_000,
+    )
+    await new Promise((r) => setTimeout(r, 500))
+    for (const [client, got] of seen) expect(got, client).toEqual([id])
+
+    // B1 over the whole timeline, from the delivery log in Redis.
+    const store = await new RedisStore({ fleet: FLEET, url: redis.url }).connect()
+    const log = await store.read(0, 10_000)
+    await store.close()
+    const deliveries = log.map(
+      (r) => JSON.parse(r.meta!) as { at: number; cost: number; changeId: string },
+    )
+    const delivered = new Map<string, number>()
+    for (const r of log) for (const c of r.to) delivered.set(c, (delivered.get(c) ?? 0) + 1)
+    expect(delivered.size).toBe(60)
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true)
+    const times = deliveries.map((d) => [d.at, d.cost] as const).sort((a, b) => a[0] - b[0])
+    for (const w of [100, 500, 1000, 3000]) {
+      let sum = 0
+      let j = 0
+      for (let i = 0; i < times.length; i++) {
+        sum += times[i]![1]
+        while (times[j]![0] <= times[i]![0] - w) sum -= times[j++]![1]
+        expect(sum, `window ${w} ms`).toBeLessThanOrEqual(BURST + (RATE * w) / 1000 + 1e-6)
+      }
+    }
+    // A new replica took over.
+    expect(replicas.map((r) => r.log()).join('') + back.log()).toMatch(/leads \(fence [2-9]/)
+  })
+})
