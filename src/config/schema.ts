@@ -34,7 +34,20 @@ export const configSchema = engineConfigSchema.extend({
   store: z
     .discriminatedUnion('kind', [
       z.strictObject({ kind: z.literal('memory') }),
-      z.strictObject({ kind: z.literal('redis'), url: z.string().min(1) }),
+      z
+        .strictObject({
+          kind: z.literal('redis'),
+          /** One Redis: redis://host:port */
+          url: z.string().min(1).optional(),
+          /** Redis Cluster: some of its nodes, "host:port". */
+          nodes: z
+            .array(z.string().regex(/^[^:]+:\d+$/, { error: 'host:port' }))
+            .min(1)
+            .optional(),
+        })
+        .refine((s) => (s.url === undefined) !== (s.nodes === undefined), {
+          error: 'exactly one of url (one Redis) or nodes (a Cluster)',
+        }),
     ])
     .default({ kind: 'memory' }),
   /** New stream connections (B3). */

@@ -135,7 +135,17 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     memEngine = engine
     runtime = memoryRuntime({ engine, log, hub, admission, fleet, now: () => clock.now() })
   } else {
-    store = new RedisStore({ fleet: initial.fleet, url: initial.store.url })
+    const where = initial.store
+    store = new RedisStore({
+      fleet: initial.fleet,
+      ...(where.url !== undefined && { url: where.url }),
+      ...(where.nodes && {
+        cluster: where.nodes.map((n) => ({
+          host: n.slice(0, n.lastIndexOf(':')),
+          port: Number(n.slice(n.lastIndexOf(':') + 1)),
+        })),
+      }),
+    })
     replica = new Replica({
       store,
       config: () => current,
