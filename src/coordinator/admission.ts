@@ -54,10 +54,18 @@ export class Admission {
       this.#admitted++
       return { admitted: true, retryAfterMs: 0 }
     }
+    return { admitted: false, retryAfterMs: this.promise(this.#admit.retryAfter(1)) }
+  }
+
+  /**
+   * A refused client's own come-back time: the next free slot on the
+   * promise schedule (at least `earliestMs` away), plus up to one slot of
+   * jitter so clients promised adjacent slots do not collide.
+   */
+  promise(earliestMs = 0): number {
     this.#refused++
-    const wait = Math.max(this.#admit.retryAfter(1), this.#promises.reserve(1))
-    // A little jitter (up to one slot) so clients promised adjacent slots do not collide.
+    const wait = Math.max(earliestMs, this.#promises.reserve(1))
     const slot = 1000 / this.#admit.params.ratePerSec
-    return { admitted: false, retryAfterMs: Math.ceil(wait + this.random() * slot) }
+    return Math.ceil(wait + this.random() * slot)
   }
 }

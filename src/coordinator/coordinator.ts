@@ -156,6 +156,11 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       hub,
       fleet,
       metrics,
+      admission,
+      adopt: (next) => {
+        admission.reconfigure(next.admission)
+        current = next
+      },
       ...(opts.gate && { gate: opts.gate }),
       url: () => listening?.url,
       leaseMs: initial.replication.leaseMs,
@@ -180,6 +185,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       ;(memEngine ?? replica?.engine)?.reconfigure(engineConfigOf(next))
       admission.reconfigure(next.admission)
       current = next
+      replica?.shareConfig(next)
     },
     clock.now(),
   )

@@ -8,13 +8,13 @@
  * what clients got and what the store says never diverge.
  */
 import { hostname } from 'node:os'
-import type { Config } from '../../config/schema.js'
+import { type Config, liveFields } from '../../config/schema.js'
 import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { SigningKeys } from '../../protocol/sign.js'
 import type { Store } from '../../store/store.js'
-import { Admission, type AdmissionDecision } from '../admission.js'
+import type { Admission, AdmissionDecision } from '../admission.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Metrics } from '../metrics.js'
@@ -32,6 +32,10 @@ export interface ReplicaOptions {
   readonly hub: StreamHub
   readonly fleet: FleetTracker
   readonly metrics: Metrics
+  /** The coordinator's admission (its promise schedule spreads refused clients). */
+  readonly admission: Admission
+  /** The leader's live config changes, seen by a follower. */
+  readonly adopt: (config: Config) => void
   readonly gate?: (ctx: GateContext) => GateResult
   /** This replica's URL, once listening (followers proxy engine routes to the leader's). */
   readonly url: () => string | undefined
@@ -57,14 +61,12 @@ export class Replica implements Runtime {
   #closed = false
   #timer: NodeJS.Timeout | undefined
   #leading = false
-  readonly #admission: Admission
+  #sharedConfig: string | undefined
   /** Clients being caught up: live frames wait here so none overtakes the replay. */
   readonly #holding = new Map<string, [number, string][]>()
   readonly #loops: Promise<void>[] = []
 
-  constructor(private readonly o: ReplicaOptions) {
-    this.#admission = new Admission(o.config().admission, o.clock, o.random)
-  }
+  constructor(private readonly o: ReplicaOptions) {}
 
   get leading(): boolean {
     return this.#leading
@@ -90,8 +92,7 @@ export class Replica implements Runtime {
     const r = await this.o.store.take('admission', p, 1, this.o.clock.now())
     if (r.ok) return { admitted: true, retryAfterMs: 0 }
     // Refused: promised a slot of its own on this replica's schedule (see Admission).
-    const d = this.#admission.decide()
-    return { admitted: false, retryAfterMs: Math.max(d.retryAfterMs, Math.ceil(r.retryAfterMs)) }
+    return { admitted: false, retryAfterMs: this.o.admission.promise(r.retryAfterMs) }
   }
 
   async connected(
@@ -193,6 +194,13 @@ export class Replica implements Runtime {
       if ((replicas[p.r] ?? 0) > now) out.push({ clientId, replica: p.r, connectedAt: p.at })
     }
     return out
+  }
+
+  /** The leader's config changed (PUT /v1/config): share its live parts (no secrets) with the followers. */
+  shareConfig(config: Config): void {
+    const json = JSON.stringify(Object.fromEntries(liveFields.map((f) => [f, config[f]])))
+    this.#sharedConfig = json
+    this.#persister?.set(STATE.config, json)
   }
 
   async durable(): Promise<void> {
