@@ -234,6 +234,11 @@ export class Replica implements Runtime {
           this.#stop('lost the leader lease')
         else await this.#reap()
       } else {
+        const shared = await store.stateField(STATE.config)
+        if (shared && shared !== this.#sharedConfig) {
+          this.#sharedConfig = shared
+          this.o.adopt({ ...this.o.config(), ...(JSON.parse(shared) as Partial<Config>) })
+        }
         const fence = await store.acquireLeader(this.id, leaseMs)
         if (fence > 0) await this.#lead(fence)
       }
