@@ -62,5 +62,31 @@ describe('on Redis Cluster', () => {
       await post(`${a.url}/v1/leases`, { clientId: 'c1', want: 3 })
     ).json()) as { granted: number }
     expect(lease.granted).toBe(3)
+
+    // A live config change made through the follower reaches both (leases use it at once).
+    const [roleA] = await roles()
+    const followerUrl = roleA === 'leader' ? b.url : a.url
+    const leaseAt = async (u: string) =>
+      (await (await post(`${u}/v1/leases`, { clientId: 'c1', want: 5 })).json()) as {
+        granted: number
+        ttlMs: number
+      }
+    expect((await leaseAt(followerUrl)).ttlMs).not.toBe(777)
+    const put = await fetch(`${followerUrl}/v1/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        config: { leases: { ttlMs: 777, maxBatch: 2 } },
+        reason: 'tighter leases',
+      }),
+    })
+    expect(put.status).toBe(200)
+    expect(put.headers.get('x-slew-leader')).not.toBeNull()
+    for (const u of [a.url, b.url]) {
+      await waitFor(`the new leases at ${u}`, async () => {
+        const l = await leaseAt(u)
+        return l.ttlMs === 777 && l.granted <= 2
+      })
+    }
   })
 })
