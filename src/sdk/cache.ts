@@ -211,6 +211,7 @@ export class L1<V> {
     }
     if (!needsRefresh(e)) return
     this.#queued.add(key)
+    let gen = -1
     this.opts.refresher
       .runIfNeeded(
         cls,
@@ -218,10 +219,12 @@ export class L1<V> {
         () => {
           // Started: a later invalidation may queue the next refetch.
           this.#queued.delete(key)
-          return needsRefresh(e) && this.lru.peek(key) === e
+          if (!needsRefresh(e) || this.lru.peek(key) !== e) return false
+          // Claimed now, before waiting for the token: a reader meanwhile must not queue a second.
+          gen = beginRefresh(e)
+          return true
         },
         async () => {
-          const gen = beginRefresh(e)
           try {
             const value = await this.#timed(key)
             completeRefresh(e, gen, value)

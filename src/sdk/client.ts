@@ -177,9 +177,15 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     )
   }
 
-  /** Connect; resolves once the stream is open. The client keeps trying in the background either way. */
-  start(): Promise<void> {
+  /**
+   * Connect; resolves once the stream is open. The client keeps trying in the
+   * background either way. `since`: an app server that kept its cache across
+   * a restart resumes from the sequence number it had applied (stats().lastSeq
+   * before it stopped), and gets only what it missed, or a reset.
+   */
+  start(opts: { since?: number } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new NotConnectedError('closed'))
+    if (opts.since !== undefined) this.#guard.lastSeq = opts.since
     const first = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
