@@ -5,6 +5,8 @@
  */
 import { cpus } from 'node:os'
 import { fanout } from './fanout.js'
+import { redisBudget } from './redis-budget.js'
+import { replicas } from './replicas.js'
 import { sdkGet } from './sdk-get.js'
 import { simScale } from './sim-scale.js'
 import { streamMemory } from './stream-memory.js'
@@ -29,16 +31,19 @@ const md = (r: Result) =>
   ].join('\n')
 
 const only = process.argv[2]
-const benches: Record<string, () => Result | Promise<Result>> = {
+/** A bench prints one table, or several (e.g. a figure and a check). */
+const benches: Record<string, () => Result | Result[] | Promise<Result | Result[]>> = {
   'sim-scale': simScale,
   fanout,
   'sdk-get': sdkGet,
   'stream-memory': streamMemory,
+  'redis-budget': redisBudget,
+  replicas,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
 )
 for (const [name, bench] of Object.entries(benches)) {
   if (only && only !== name) continue
-  console.log(md(await bench()))
+  for (const r of [await bench()].flat()) console.log(md(r))
 }
