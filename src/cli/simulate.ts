@@ -1,16 +1,23 @@
 /** `slew simulate`: naive broadcast vs slew for one invalidate-all, on the virtual clock. */
 import { writeFileSync } from 'node:fs'
+import { InvalidOptionError } from '../errors.js'
 import { parseSimulateOptions, type SimulateResult, simulate } from '../sim/scenario.js'
 import { plotSvg } from '../sim/svg.js'
 import { defined, num, numList, parseFlags } from './args.js'
 import { duration, fixed, int, table } from './format.js'
 import { progressBar } from './progress.js'
+import { runScenario } from './simulate-more.js'
 
-export const simulateHelp = `slew simulate [flags]
+export const simulateHelp = `slew simulate [--scenario S] [flags]
 
-Plays one invalidate-all over a simulated fleet twice on a virtual clock:
-naive broadcast (every client drops its cache at t0) and slew (rolling waves
-under the budget, refetches under leased tokens). Deterministic for a seed.
+Plays a scenario twice on a virtual clock, naive and slew, deterministic for
+a seed, and prints the figures (--json) or a table; --svg FILE plots it.
+
+  --scenario S     invalidate-all (default) | rewarm | metastable
+
+invalidate-all: one invalidate-all over a simulated fleet: naive broadcast
+(every client drops its cache at t0) and slew (rolling waves under the
+budget, refetches under leased tokens).
 
   --clients N      clients in the fleet                      (10000)
   --entries N      mean cache entries per client             (100)
@@ -28,6 +35,17 @@ under the budget, refetches under leased tokens). Deterministic for a seed.
   --mode M         soft | hard                               (soft)
   --json           print one JSON object instead of a table
   --svg FILE       write a plot of origin fetches/s over time
+
+rewarm: a content push needing --work key fetches (1000000) over --clients
+(100) against an origin of --capacity fetches/s (1000), --latency ms (50),
+latency --target ms (2 × latency), --noise (0.1); --budget (3 × capacity),
+--concurrency per client (16), --steps, --bake, --ttl, --max-batch, --seed.
+
+metastable: --clients (50) × --rps (100) at a 90 % hit rate (--one-off
+0.1) lose their caches of --hot-keys each (1000); the origin serves
+--capacity (30 % of the traffic) with --latency, --noise, --target; callers
+time out after --timeout ms (1000); slew sheds a call after --max-wait ms
+(100); --budget (3 × capacity), --skew, --horizon ms, --seed.
 `
 
 const spec = {
@@ -45,6 +63,18 @@ const spec = {
   'max-batch': { type: 'string' },
   shards: { type: 'string' },
   mode: { type: 'string' },
+  scenario: { type: 'string' },
+  work: { type: 'string' },
+  capacity: { type: 'string' },
+  latency: { type: 'string' },
+  target: { type: 'string' },
+  noise: { type: 'string' },
+  concurrency: { type: 'string' },
+  'hot-keys': { type: 'string' },
+  'one-off': { type: 'string' },
+  timeout: { type: 'string' },
+  'max-wait': { type: 'string' },
+  horizon: { type: 'string' },
   json: { type: 'boolean' },
   svg: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -55,6 +85,25 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
   if (f.help) {
     out(simulateHelp)
     return 0
+  }
+  const scenario = f.scenario ?? 'invalidate-all'
+  if (scenario === 'rewarm' || scenario === 'metastable') {
+    // Every flag given goes to the scenario's schema, which refuses those it does not take.
+    const options: Record<string, unknown> = {}
+    for (const [flag, value] of Object.entries(f)) {
+      if (['scenario', 'json', 'svg', 'help'].includes(flag) || value === undefined) continue
+      const key = flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())
+      options[key] =
+        flag === 'steps'
+          ? numList(flag, value as string)
+          : flag === 'mode'
+            ? value
+            : num(flag, value as string)
+    }
+    return runScenario(scenario, options, f, out)
+  }
+  if (scenario !== 'invalidate-all') {
+    throw new InvalidOptionError('scenario', 'one of invalidate-all, rewarm, metastable', scenario)
   }
   const options = parseSimulateOptions(
     defined({

@@ -144,6 +144,8 @@ export const deliveryCost = (c: Pick<Change, 'kind' | 'target'>, entries: number
   if (!t) return 1
   let cost: number
   if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) cost = entries
+  // A rewarm fetches its keys whether or not the client holds them.
+  else if (c.kind === 'rewarm') cost = t.keys?.length ?? 0
   else cost = Math.min(t.keys?.length ?? 0, entries)
   return cost >= 1 ? Math.ceil(cost) : 1
 }

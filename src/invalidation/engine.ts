@@ -187,6 +187,20 @@ export class Engine {
     return next
   }
 
+  /**
+   * Grant `cls` refetch tokens at `ratePerSec` from now on, never above the
+   * configured budget (the adaptive rewarm rate sets this). The burst shrinks
+   * with the rate (at most 100 ms worth), so a rate cut is not undone by a
+   * burst. Returns the rate in force.
+   */
+  setTokenRate(cls: BudgetClass, ratePerSec: number): number {
+    const budget = this.config.budgets[cls]
+    const rate = Math.min(budget.ratePerSec, Math.max(1e-3, ratePerSec))
+    const burst = Math.min(budget.burst, Math.max(1, rate / 10))
+    this.#budgets.get(cls)!.tokens.params = { ratePerSec: rate, burst }
+    return rate
+  }
+
   /** Config values as last pushed (what the fleet converges to). */
   get configValues(): Readonly<Record<string, unknown>> {
     return this.#config.toJSON()

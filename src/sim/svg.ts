@@ -1,7 +1,7 @@
 /**
- * A self-contained SVG line plot of per-second series on a log y-axis:
- * origin fetches/s over time, naive vs slew, with the budget drawn as a
- * line. Long series are reduced to ~1,200 points by taking each bucket's
+ * A self-contained SVG line plot of per-second series, on a log y-axis
+ * (origin fetches/s over time, naive vs slew, with the budget drawn as a
+ * line) or a linear one (a hit rate). Long series are reduced to ~1,200 points by taking each bucket's
  * maximum, so peaks survive the reduction.
  */
 
@@ -27,6 +27,10 @@ export interface PlotOptions {
   readonly lines?: readonly PlotLine[]
   readonly width?: number
   readonly height?: number
+  /** Log (default: origin loads span decades) or linear (e.g. a hit rate in %). */
+  readonly scale?: 'log' | 'linear'
+  /** Top of a linear axis. @default the data's maximum */
+  readonly yMax?: number
 }
 
 const MAX_POINTS = 1200
@@ -80,9 +84,19 @@ export const plotSvg = (opts: PlotOptions): string => {
   for (const s of opts.series)
     for (let i = 0; i < s.perSecond.length; i++) top = Math.max(top, s.perSecond[i]!)
   for (const l of opts.lines ?? []) top = Math.max(top, l.value)
+  const linear = opts.scale === 'linear'
   const yMaxExp = Math.ceil(Math.log10(top * 1.2))
+  const yTop = opts.yMax ?? top * 1.1
   const x = (sec: number) => m.left + (sec / seconds) * pw
-  const y = (v: number) => m.top + ph - (Math.log10(Math.max(1, v)) / yMaxExp) * ph
+  const y = linear
+    ? (v: number) => m.top + ph - (Math.min(v, yTop) / yTop) * ph
+    : (v: number) => m.top + ph - (Math.log10(Math.max(1, v)) / yMaxExp) * ph
+  // Gridlines: one per decade (log), or at nice steps (linear).
+  const grid: number[] = []
+  if (linear) {
+    const gs = niceStep(yTop, 5)
+    for (let v = 0; v <= yTop + 1e-9; v += gs) grid.push(v)
+  } else for (let e = 0; e <= yMaxExp; e++) grid.push(10 ** e)
   const unit = timeUnit(seconds)
   const span = seconds / unit.per
   const step = niceStep(span, 8)
@@ -95,12 +109,11 @@ export const plotSvg = (opts: PlotOptions): string => {
   if (opts.subtitle) {
     parts.push(`<text x="${m.left}" y="46" fill="#555">${esc(opts.subtitle)}</text>`)
   }
-  // Y grid: one line per decade.
-  for (let e = 0; e <= yMaxExp; e++) {
-    const yy = y(10 ** e).toFixed(1)
+  for (const v of grid) {
+    const yy = y(v).toFixed(1)
     parts.push(
       `<line x1="${m.left}" x2="${m.left + pw}" y1="${yy}" y2="${yy}" stroke="#e5e5e5"/>`,
-      `<text x="${m.left - 8}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#333">${fmt(10 ** e)}</text>`,
+      `<text x="${m.left - 8}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#333">${fmt(v)}</text>`,
     )
   }
   // X ticks.

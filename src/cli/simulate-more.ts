@@ -1,0 +1,132 @@
+/** `slew simulate --scenario rewarm | metastable`: reports and plots. */
+import { writeFileSync } from 'node:fs'
+import { type MetastableResult, simulateMetastable } from '../sim/metastable.js'
+import { type RewarmResult, simulateRewarm } from '../sim/rewarm.js'
+import { plotSvg } from '../sim/svg.js'
+import { duration, fixed, int, table } from './format.js'
+
+export const rewarmPlot = (r: RewarmResult): string =>
+  plotSvg({
+    title: `Rewarm of ${int(r.work)} key fetches: ${int(r.options.clients)} clients, origin capacity ${int(r.capacity)}/s`,
+    subtitle: `budget ${int(r.budget)}/s, the adaptive rate finds the capacity: slew done in ${duration(r.slew.completionMs)} (${fixed(r.slew.completionMs / r.slew.idealMs)} × ideal), naive in ${duration(r.naive.completionMs)}`,
+    yLabel: 'origin latency, worst per second (ms, log scale)',
+    series: [
+      {
+        label: `naive: everyone at once (over target ${(r.naive.overTargetFraction * 100).toFixed(0)} % of the time)`,
+        color: '#d62728',
+        perSecond: r.naive.latency,
+      },
+      {
+        label: `slew: adaptive rate (over target ${(r.slew.overTargetFraction * 100).toFixed(2)} %)`,
+        color: '#1f77b4',
+        perSecond: r.slew.latency,
+      },
+    ],
+    lines: [
+      { label: `latency target ${r.options.target} ms`, color: '#2ca02c', value: r.options.target },
+    ],
+  })
+
+export const metastablePlot = (r: MetastableResult): string =>
+  plotSvg({
+    title: `Cache lost at a ${(r.warmHitRate * 100).toFixed(0)} % hit rate; origin serves ${int(r.capacity)}/s (30 % of traffic)`,
+    subtitle: `slew back to ${(r.warmHitRate * 100).toFixed(0)} % after ${r.slew.recoveredMs === null ? 'never' : duration(r.slew.recoveredMs)} (ideal ${duration(r.slew.idealRecoveryMs)}); naive: ${r.naive.recoveredMs === null ? 'never recovers' : duration(r.naive.recoveredMs)}`,
+    yLabel: 'hit rate (%)',
+    scale: 'linear',
+    yMax: 100,
+    series: [
+      {
+        label: 'naive: every miss to the origin',
+        color: '#d62728',
+        perSecond: r.naive.hitRate.map((h) => h * 100),
+      },
+      {
+        label: 'slew: budgeted, shed, hottest first',
+        color: '#1f77b4',
+        perSecond: r.slew.hitRate.map((h) => h * 100),
+      },
+    ],
+    lines: [
+      {
+        label: `warm hit rate ${(r.warmHitRate * 100).toFixed(0)} %`,
+        color: '#2ca02c',
+        value: r.warmHitRate * 100,
+      },
+    ],
+  })
+
+const strip = <T extends { perSecond: number[]; hitRate?: number[] }>({
+  perSecond: _p,
+  hitRate: _h,
+  ...rest
+}: T) => rest
+
+export const runScenario = (
+  scenario: 'rewarm' | 'metastable',
+  options: Record<string, unknown>,
+  flags: { json?: boolean | undefined; svg?: string | undefined },
+  out: (s: string) => void,
+): number => {
+  const started = performance.now()
+  if (scenario === 'rewarm') {
+    const r = simulateRewarm(options)
+    if (flags.svg) writeFileSync(flags.svg, rewarmPlot(r))
+    const wallMs = Math.round(performance.now() - started)
+    if (flags.json) {
+      out(JSON.stringify({ ...r, naive: strip(r.naive), slew: strip(r.slew), wallMs }, null, 2))
+      return 0
+    }
+    out(
+      [
+        `rewarm: ${int(r.work)} key fetches over ${int(r.options.clients)} clients; origin capacity ${int(r.capacity)}/s, latency target ${r.options.target} ms; budget ${int(r.budget)}/s`,
+        '',
+        table([
+          ['', 'naive', 'slew'],
+          ['done after', duration(r.naive.completionMs), duration(r.slew.completionMs)],
+          ['ideal (work ÷ min(capacity, budget))', '', duration(r.slew.idealMs)],
+          [
+            'origin over its latency target',
+            `${(r.naive.overTargetFraction * 100).toFixed(1)} %`,
+            `${(r.slew.overTargetFraction * 100).toFixed(2)} %`,
+          ],
+          ['peak origin fetches in any 1 s', int(r.naive.peakPerSec), int(r.slew.peakPerSec)],
+        ]),
+        '',
+        `slew: ${fixed(r.slew.completionMs / r.slew.idealMs)} × ideal.${flags.svg ? ` Plot: ${flags.svg}.` : ''} (${duration(wallMs)} wall)`,
+      ].join('\n'),
+    )
+    return 0
+  }
+  const r = simulateMetastable(options)
+  if (flags.svg) writeFileSync(flags.svg, metastablePlot(r))
+  const wallMs = Math.round(performance.now() - started)
+  if (flags.json) {
+    out(JSON.stringify({ ...r, naive: strip(r.naive), slew: strip(r.slew), wallMs }, null, 2))
+    return 0
+  }
+  out(
+    [
+      `metastable: ${int(r.options.clients)} clients × ${int(r.options.rps)} req/s at a ${(r.warmHitRate * 100).toFixed(0)} % hit rate lose their caches; origin capacity ${int(r.capacity)}/s; budget ${int(r.budget)}/s`,
+      '',
+      table([
+        ['', 'naive', 'slew'],
+        [
+          'back to the warm hit rate after',
+          r.naive.recoveredMs === null ? 'never (in the horizon)' : duration(r.naive.recoveredMs),
+          r.slew.recoveredMs === null ? 'never' : duration(r.slew.recoveredMs),
+        ],
+        ['ideal (hot-set fetches ÷ capacity)', '', duration(r.slew.idealRecoveryMs)],
+        ['peak origin fetches in any 1 s', int(r.naive.peakPerSec), int(r.slew.peakPerSec)],
+        [
+          'origin over its latency target',
+          `${(r.naive.overTargetFraction * 100).toFixed(1)} %`,
+          `${(r.slew.overTargetFraction * 100).toFixed(2)} %`,
+        ],
+        ['requests shed (fallback at once)', '', int(r.slew.shed)],
+      ]),
+      '',
+      `${flags.svg ? `Plot: ${flags.svg}. ` : ''}(${duration(wallMs)} wall, ${duration(r.options.horizon)} simulated)`,
+    ].join('\n'),
+  )
+  return 0
+}
