@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'E_HTTP'
   | 'E_NOT_CONNECTED'
   | 'E_FENCED'
+  | 'E_OVER_BUDGET'
   | 'E_STORE_UNAVAILABLE'
 
 export class SlewError extends Error {
@@ -167,6 +168,19 @@ export class StoreUnavailableError extends SlewError {
   }
 }
 
+/** A reader's refetch found no token within its wait limit and was shed (the SDK's onOverBudget: 'fail'). */
+export class OverBudgetError extends SlewError {
+  constructor(
+    readonly key: string,
+    readonly waitedMs: number,
+  ) {
+    super('E_OVER_BUDGET', `No refetch token for \`${key}\` within ${waitedMs} ms: shed`, {
+      key,
+      waitedMs,
+    })
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -180,5 +194,6 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_HTTP: 'the coordinator answered with an error (problem+json); see status and problemCode',
   E_NOT_CONNECTED: 'the SDK could not reach the coordinator (start() gave up)',
   E_FENCED: 'a state write carried a stale fencing token: the replica is no longer the leader',
+  E_OVER_BUDGET: "a reader's refetch found no token within refetch.maxWaitMs and was shed",
   E_STORE_UNAVAILABLE: 'the store (Redis) could not be reached; nothing was changed',
 })

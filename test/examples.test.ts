@@ -57,5 +57,18 @@ describe('examples', () => {
     expect(jobOut.at(-1)).toMatch(/^completed /)
     await waitFor('the refetched price', async () => (await product()).price === 101, 10_000)
     expect(appOut.some((l) => l.startsWith('change chg-1: invalidate'))).toBe(true)
+
+    // rewarm-job.ts: the app server prefetches the pushed keys, under rewarm tokens.
+    const rewarm = tsx('rewarm-job.ts', ['product:7', 'product:8', 'product:9'], { SLEW_URL: url })
+    const rewarmOut = output(rewarm)
+    expect(
+      await new Promise<number | null>((r) => rewarm.on('exit', r)),
+      rewarmOut.join('\n'),
+    ).toBe(0)
+    expect(rewarmOut.at(-1)).toMatch(/3\/3 keys/)
+    // Already in the cache: fetched before we asked (a cold load would be stamped after).
+    const asked = Date.now()
+    const product8 = (await (await fetch(`${appUrl}/product/8`)).json()) as { fetchedAt: string }
+    expect(Date.parse(product8.fetchedAt)).toBeLessThan(asked)
   })
 })

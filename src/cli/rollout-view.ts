@@ -25,6 +25,7 @@ export interface RolloutJson {
   delivered: number
   acked: number
   progress: number
+  rewarm?: { keysDone: number; keysTotal: number; ratePerSec: number; etaMs: number }
   createdAt: number
   endedAt?: number
 }
@@ -48,8 +49,17 @@ export const bar = (fraction: number, width = 24): string => {
   return `[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${(fraction * 100).toFixed(0).padStart(3)}%`
 }
 
+/** A rewarm's bar follows its keys (done ÷ to do); any other change's, the fleet reached. */
+const progressOf = (r: RolloutJson): number =>
+  r.rewarm && r.rewarm.keysTotal > 0 ? r.rewarm.keysDone / r.rewarm.keysTotal : r.progress
+
+const rewarmText = (r: RolloutJson): string =>
+  r.rewarm
+    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
+    : ''
+
 export const oneLine = (r: RolloutJson): string =>
-  `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${r.state}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(r.progress)}  delivered ${int(r.delivered)}, acked ${int(r.acked)}`
+  `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${r.state}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
 
 export const detail = (r: RolloutJson, now = Date.now()): string =>
   [

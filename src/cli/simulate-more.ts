@@ -55,9 +55,11 @@ export const metastablePlot = (r: MetastableResult): string =>
     ],
   })
 
-const strip = <T extends { perSecond: number[]; hitRate?: number[] }>({
+/** Per-second series are for the plot; the JSON keeps the figures. */
+const strip = <T extends { perSecond: number[]; hitRate?: number[]; latency?: number[] }>({
   perSecond: _p,
   hitRate: _h,
+  latency: _l,
   ...rest
 }: T) => rest
 

@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../limiter/bucket.js'
 import { nonNegativeInt, positive, positiveInt } from '../validate.js'
+import { aimdSchema } from '../warmup/aimd.js'
 
 export const scopes = ['push', 'admin', 'client', 'read'] as const
 export type Scope = (typeof scopes)[number]
@@ -101,6 +102,17 @@ export const configSchema = engineConfigSchema.extend({
       bodyBytes: positiveInt().default(1_048_576),
     })
     .prefault({}),
+  /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
+  rewarm: aimdSchema
+    .extend({
+      /** Most keys one rewarm change may list (larger sets: several changes, or hotSet). @default 100000 */
+      maxKeys: positiveInt().default(100_000),
+      /** Largest NDJSON body of keys, bytes. @default 16 MiB */
+      maxBodyBytes: positiveInt().default(16 * 1024 * 1024),
+      /** Control interval, ms. @default 1000 */
+      intervalMs: positive().default(1000),
+    })
+    .prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({
@@ -128,4 +140,5 @@ export const liveFields = [
   'retainFinished',
   'admission',
   'confirmAbove',
+  'rewarm',
 ] as const satisfies readonly (keyof Config)[]

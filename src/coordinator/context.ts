@@ -12,6 +12,7 @@ import type { CoordinatorEvents } from './coordinator.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import type { Metrics } from './metrics.js'
+import type { RewarmControl } from './rewarm-control.js'
 import type { Runtime } from './runtime.js'
 import type { Settings } from './settings.js'
 
@@ -20,6 +21,7 @@ export interface Ctx {
   /** The engine; on a Redis follower, reading it throws (engine routes are proxied to the leader). */
   readonly engine: Engine
   readonly runtime: Runtime
+  readonly rewarm: RewarmControl
   readonly auth: Auth
   readonly metrics: Metrics
   readonly fleet: FleetTracker

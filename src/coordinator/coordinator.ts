@@ -27,9 +27,11 @@ import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
 import { DeliveryLog, sseFrame } from './log.js'
 import { createMetrics } from './metrics.js'
+import { isNdjson } from './ndjson.js'
 import { toLeader } from './proxy.js'
 import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
+import { RewarmControl } from './rewarm-control.js'
 import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
 import { configRoutes } from './routes/config.js'
@@ -189,6 +191,15 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     },
     clock.now(),
   )
+  const rewarm = new RewarmControl({
+    config: () => current,
+    fleet,
+    setRate: (rate) => runtime.setRewarmRate(rate),
+    now: () => clock.now(),
+    active: () => runtime.leading,
+    seesAllGrants: runtime.kind === 'memory',
+  })
+  rewarm.start()
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
@@ -197,6 +208,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       return engineHere()
     },
     runtime,
+    rewarm,
     auth: new Auth(secrets.tokens),
     metrics,
     fleet,
@@ -211,17 +223,23 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const app: App = new Hono<Env>()
   // Only where a body can come: on @hono/node-server, bodyLimit builds a full Request even
   // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream).
-  const limitBody = bodyLimit({
-    maxSize: initial.limits.bodyBytes,
-    onError: () =>
-      problemResponse(
-        problem(413, 'E_BODY_TOO_LARGE', 'The request body is too large', {
-          limitBytes: initial.limits.bodyBytes,
-        }),
-      ),
-  })
+  const limitOf = (maxSize: number, what: string) =>
+    bodyLimit({
+      maxSize,
+      onError: () =>
+        problemResponse(
+          problem(413, 'E_BODY_TOO_LARGE', `The ${what} is too large`, { limitBytes: maxSize }),
+        ),
+    })
+  const limitBody = limitOf(initial.limits.bodyBytes, 'request body')
+  // NDJSON key lists (rewarm) may be larger: their own limit.
+  const limitNdjson = limitOf(initial.rewarm.maxBodyBytes, 'NDJSON body')
   app.use('*', (c, next) =>
-    c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next),
+    c.req.method === 'GET' || c.req.method === 'HEAD'
+      ? next()
+      : isNdjson(c)
+        ? limitNdjson(c, next)
+        : limitBody(c, next),
   )
   app.use('*', async (c, next) => {
     await next()
@@ -289,6 +307,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const close = async () => {
     if (closed) return
     closed = true
+    rewarm.stop()
     memEngine?.close()
     await replica?.close()
     await store?.close()

@@ -37,7 +37,10 @@ export class FleetTracker {
   }
 
   heartbeat(clientId: string, hb: Heartbeat, at: number): void {
-    this.#health.set(clientId, { ...hb, at })
+    // Rewarm progress is cumulative: keep what a heartbeat without it leaves out.
+    const before = this.#health.get(clientId)?.rewarm
+    const rewarm = before || hb.rewarm ? { ...before, ...hb.rewarm } : undefined
+    this.#health.set(clientId, { ...hb, ...(rewarm && { rewarm }), at })
     if (hb.ackedSeq === undefined) return
     const list = this.#pending.get(clientId)
     if (!list) return
@@ -63,6 +66,42 @@ export class FleetTracker {
   /** Acked clients per wave of a rollout. */
   acked(rolloutId: string): readonly number[] {
     return this.#acked.get(rolloutId) ?? []
+  }
+
+  /**
+   * The origin as the fleet saw it lately: from the heartbeats received since
+   * `since`, the median and p99 latency and the error rate, each weighted by
+   * the calls behind it. Undefined figures: no calls reported.
+   */
+  originHealth(since: number): { p50?: number; p99?: number; errorRate?: number; samples: number } {
+    let calls = 0
+    let p50 = 0
+    let p99 = 0
+    let errors = 0
+    for (const h of this.#health.values()) {
+      if (h.at < since || !h.calls) continue
+      calls += h.calls
+      p50 += (h.latencyP50 ?? 0) * h.calls
+      p99 += (h.latencyP99 ?? 0) * h.calls
+      errors += (h.errorRate ?? 0) * h.calls
+    }
+    if (calls === 0) return { samples: 0 }
+    return { p50: p50 / calls, p99: p99 / calls, errorRate: errors / calls, samples: calls }
+  }
+
+  /** Keys done and to do of a rewarm, summed over the clients' latest reports. */
+  rewarmProgress(changeId: string): { done: number; total: number; clients: number } {
+    let done = 0
+    let total = 0
+    let clients = 0
+    for (const h of this.#health.values()) {
+      const p = h.rewarm?.[changeId]
+      if (!p) continue
+      done += p.done
+      total += p.total
+      clients++
+    }
+    return { done, total, clients }
   }
 
   forget(clientId: string): void {

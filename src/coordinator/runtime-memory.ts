@@ -53,6 +53,9 @@ export const memoryRuntime = (p: {
   },
   fleet: async (): Promise<FleetMember[]> =>
     [...p.hub.connections()].map((c) => ({ clientId: c.clientId, connectedAt: c.connectedAt })),
+  setRewarmRate: (rate) => {
+    p.engine.setTokenRate('rewarm', rate)
+  },
   durable: async () => {},
   seq: () => p.log.seq,
   close: async () => {},

@@ -31,6 +31,8 @@ export interface Runtime {
   heartbeat(clientId: string, hb: Heartbeat): Promise<void>
   /** Every connected client, fleet-wide. */
   fleet(): Promise<FleetMember[]>
+  /** The adaptive rewarm token rate (≤ the budget), set by the leader's control loop. */
+  setRewarmRate(ratePerSec: number): void
   /** Resolves once what the engine just did is durable (at once on memory). */
   durable(): Promise<void>
   /** The latest log sequence number known here. */

@@ -74,6 +74,15 @@ export const heartbeatSchema = z.strictObject({
     .optional(),
   /** Stream messages the client refused since its last heartbeat, by reason. */
   rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
+  /** Origin calls the latency and error figures come from. */
+  calls: nonNegativeInt().optional(),
+  /** Rewarm progress, per change id: keys fetched and to fetch. */
+  rewarm: z
+    .record(
+      z.string().max(200),
+      z.strictObject({ done: nonNegativeInt(), total: nonNegativeInt() }),
+    )
+    .optional(),
   /** Named business metrics (counts or rates) for the gates. */
   metrics: z
     .record(z.string().max(100), z.number().refine(Number.isFinite, { error: 'a finite number' }))

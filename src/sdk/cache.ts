@@ -7,7 +7,7 @@
  * Errors never invalidate anything.
  */
 import { LRUCache } from 'lru-cache'
-import { ClosedError } from '../errors.js'
+import { ClosedError, OverBudgetError } from '../errors.js'
 import type { Change } from '../invalidation/change.js'
 import {
   beginRefresh,
@@ -54,6 +54,9 @@ export interface L1Options<V> {
   readonly now: () => number
   /** Refetch invalidated entries in the background, not only when read. @default true */
   readonly background: boolean
+  /** A hard-miss reader waits this long for a token, then onOverBudget decides. */
+  readonly maxWaitMs?: number
+  readonly onOverBudget: 'fail' | ((key: string) => V | Promise<V>)
 }
 
 export class L1<V> {
@@ -146,29 +149,49 @@ export class L1<V> {
     }
   }
 
-  /** Fetch `keys` ahead of readers, under rewarm tokens. */
-  rewarm(keys: readonly string[]): void {
+  /**
+   * Fetch `keys` ahead of readers, in the order given (hottest first), each
+   * under a rewarm token; a key already fresh costs nothing. `settled(ok)` is
+   * called once per key: fetched (or already fresh), or failed.
+   */
+  rewarm(keys: readonly string[], settled: (ok: boolean) => void = () => {}): void {
     for (const key of keys) {
-      const e = this.lru.peek(key)
-      if (e) {
-        this.#refresh(key, e, 'rewarm', 'rewarm')
+      if (this.lru.peek(key)?.state === 'fresh') {
+        settled(true)
         continue
       }
-      if (this.#queued.has(key)) continue
-      this.#queued.add(key)
+      let gen = -1
+      let entry: Envelope<V> | undefined
       this.opts.refresher
         .runIfNeeded(
           'rewarm',
           'rewarm',
-          () => !this.lru.has(key),
+          () => {
+            const e = this.lru.peek(key)
+            if (e?.state === 'fresh') return false
+            if (e) {
+              if (!needsRefresh(e)) return false // another refetch has it
+              gen = beginRefresh(e)
+              entry = e
+            }
+            return true
+          },
           async () => {
             const value = await this.#timed(key)
-            if (!this.lru.has(key)) this.set(key, value)
+            if (entry) {
+              completeRefresh(entry, gen, value)
+              entry.settled = Promise.resolve(entry.value as V)
+            } else if (!this.lru.has(key)) this.set(key, value)
           },
-          key,
+          `rewarm:${key}`,
         )
-        .catch(() => {}) // origin error: nothing cached, nothing lost
-        .finally(() => this.#queued.delete(key))
+        .then(
+          () => settled(true),
+          () => {
+            if (entry) failRefresh(entry, gen)
+            settled(false)
+          },
+        )
     }
   }
 
@@ -188,18 +211,46 @@ export class L1<V> {
 
   /** A hard-invalidated key: the reader waits for a token, ahead of everything else. */
   #hardMiss(key: string, e: Envelope<V>): Promise<V> {
-    return this.opts.refresher.run(e.cls, 'hardMiss', async () => {
-      const gen = beginRefresh(e)
-      try {
-        const value = await this.#timed(key)
-        completeRefresh(e, gen, value)
-        e.settled = Promise.resolve(value)
-        if (this.lru.peek(key) !== e) this.lru.set(key, e)
-        return value
-      } catch (error) {
-        failRefresh(e, gen)
-        throw error
-      }
+    const ac = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const work = this.opts.refresher.run(
+      e.cls,
+      'hardMiss',
+      async () => {
+        const gen = beginRefresh(e)
+        try {
+          const value = await this.#timed(key)
+          completeRefresh(e, gen, value)
+          e.settled = Promise.resolve(value)
+          if (this.lru.peek(key) !== e) this.lru.set(key, e)
+          return value
+        } catch (error) {
+          failRefresh(e, gen)
+          throw error
+        }
+      },
+      // The wait for a token is what maxWaitMs limits; once the fetch starts it runs.
+      { signal: ac.signal, started: () => clearTimeout(timer) },
+    )
+    const limit = this.opts.maxWaitMs
+    if (limit === undefined) return work
+    return new Promise<V>((resolve, reject) => {
+      timer = setTimeout(() => {
+        ac.abort(new OverBudgetError(key, limit))
+        const fallback = this.opts.onOverBudget
+        if (fallback === 'fail') reject(new OverBudgetError(key, limit))
+        else Promise.resolve(fallback(key)).then(resolve, reject)
+      }, limit)
+      work.then(
+        (v) => {
+          clearTimeout(timer)
+          resolve(v)
+        },
+        (err) => {
+          clearTimeout(timer)
+          if (!ac.signal.aborted) reject(err)
+        },
+      )
     })
   }
 

@@ -53,6 +53,11 @@ const optionsSchema = z.strictObject({
       maxBatch: positiveInt().default(20),
       /** Refetch invalidated entries in the background, not only when read. @default true */
       background: z.boolean().default(true),
+      /**
+       * How long a reader of a hard-invalidated key waits for a refetch token
+       * before `onOverBudget` decides, ms. @default no limit (it waits)
+       */
+      maxWaitMs: positive().optional(),
     })
     .prefault({}),
   guard: z
@@ -63,6 +68,8 @@ const optionsSchema = z.strictObject({
     .prefault({}),
   /** Heartbeat interval, ms. @default 10000 */
   heartbeatMs: positive().default(10_000),
+  /** Heartbeat interval while a rewarm runs (the coordinator's adaptive rate feeds on it), ms. @default 1000 */
+  rewarmHeartbeatMs: positive().default(1000),
   reconnect: z
     .strictObject({
       baseMs: positive().default(1000),
@@ -80,6 +87,16 @@ export type ClientOptionsInput = z.input<typeof optionsSchema>
 export interface ClientOptions<V> extends ClientOptionsInput {
   /** Fetch one key from the origin. */
   readonly load: (key: string) => Promise<V>
+  /**
+   * A reader of a hard-invalidated key found no token within
+   * `refetch.maxWaitMs`: 'fail' rejects its get() at once with
+   * OverBudgetError (a shed request is cheap, a timed-out origin call is
+   * not); a function answers it instead (a fallback; nothing is cached).
+   * @default 'fail'
+   */
+  readonly onOverBudget?: 'fail' | ((key: string) => V | Promise<V>)
+  /** The keys to rewarm for a hotSet rewarm when the cache holds few (e.g. saved before a restart). */
+  readonly hotKeys?: () => Iterable<string>
   readonly clock?: Clock
   readonly random?: () => number
 }
@@ -121,12 +138,17 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   #firstConnect: { resolve: () => void; reject: (e: Error) => void } | undefined
+  readonly #hotKeys: (() => Iterable<string>) | undefined
+  /** Rewarms in progress (and finished since the last heartbeat), by change id. */
+  readonly #rewarms = new Map<string, { done: number; total: number }>()
+  #rewarmBeat: NodeJS.Timeout | undefined
 
   constructor(opts: ClientOptions<V>) {
     super()
     if (typeof opts.load !== 'function')
       throw new TypeError('createClient: `load` must be a function (key) => Promise<value>')
-    const { load, clock, random: rnd, ...rest } = opts
+    const { load, clock, random: rnd, onOverBudget, hotKeys, ...rest } = opts
+    this.#hotKeys = hotKeys
     this.options = parseOptions(optionsSchema, rest)
     const o = this.options
     this.#clock = clock ?? realClock
@@ -147,6 +169,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       load,
       refresher: this.#refresher,
       observe: (ms, ok) => this.#stats.observe(ms, ok),
+      ...(o.refetch.maxWaitMs !== undefined && { maxWaitMs: o.refetch.maxWaitMs }),
+      onOverBudget: onOverBudget ?? 'fail',
       now: () => this.#clock.now(),
       background: o.refetch.background,
     })
@@ -283,6 +307,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
+    clearInterval(this.#rewarmBeat)
     this.#stream.close()
     this.#staleCap.close()
     this.#refresher.close()
@@ -327,7 +352,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         for (const k of c.unset ?? []) delete this.#config[k]
         this.emit('config', this.config.all())
       } else if (c.kind === 'rewarm') {
-        this.#l1.rewarm(c.target?.hotSet ? [...this.#l1.lru.keys()] : (c.target?.keys ?? []))
+        this.#rewarm(c)
       } else {
         const cls = budgetClassOf(c) as TokenClass
         this.#staleCap.submit(this.#l1.matching(c), (ks) =>
@@ -336,6 +361,31 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       }
       this.emit('change', c)
     }
+  }
+
+  /** Hottest first, every fetch under a rewarm token; progress goes out in heartbeats. */
+  #rewarm(c: Change): void {
+    let keys: string[]
+    if (c.target?.hotSet) {
+      keys = [...this.#l1.lru.keys()] // most recently used first
+      if (this.#hotKeys) for (const k of this.#hotKeys()) if (!this.#l1.lru.has(k)) keys.push(k)
+    } else keys = [...(c.target?.keys ?? [])]
+    const progress = { done: 0, total: keys.length }
+    this.#rewarms.set(c.id, progress)
+    if (!this.#rewarmBeat) {
+      this.#rewarmBeat = setInterval(
+        () => void this.#sendHeartbeat(),
+        this.options.rewarmHeartbeatMs,
+      )
+      this.#rewarmBeat.unref()
+    }
+    const attempt = (key: string, n: number) =>
+      this.#l1.rewarm([key], (ok) => {
+        if (ok) progress.done++
+        // An origin error: try that key again later, a few times.
+        else if (n < 3 && !this.#closed) setTimeout(() => attempt(key, n + 1), 1000 * n).unref()
+      })
+    for (const k of keys) attempt(k, 1)
   }
 
   #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
@@ -347,6 +397,12 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   async #sendHeartbeat(): Promise<void> {
+    const rewarm = this.#rewarms.size > 0 ? Object.fromEntries(this.#rewarms) : undefined
+    for (const [id, p] of this.#rewarms) if (p.done >= p.total) this.#rewarms.delete(id)
+    if (this.#rewarms.size === 0 && this.#rewarmBeat) {
+      clearInterval(this.#rewarmBeat)
+      this.#rewarmBeat = undefined
+    }
     try {
       await postJson(
         this.#remote,
@@ -356,6 +412,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           entries: this.#l1.size,
           ...this.#stats.take(),
           rejected: this.#guard.takeUnreported(),
+          ...(rewarm && { rewarm }),
         },
       )
     } catch (error) {

@@ -38,9 +38,22 @@ class TokenGate {
     })
   }
 
-  acquire(): Promise<void> {
+  /** A token, when one comes; an aborted wait gives its place up (and rejects with the signal's reason). */
+  acquire(signal?: AbortSignal): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ resolve, reject })
+      if (signal?.aborted) {
+        reject(signal.reason)
+        return
+      }
+      const w = { resolve, reject }
+      this.#waiters.push(w)
+      signal?.addEventListener('abort', () => {
+        const i = this.#waiters.indexOf(w)
+        if (i >= 0) {
+          this.#waiters.splice(i, 1)
+          reject(signal.reason)
+        }
+      })
       this.driver.wake()
     })
   }
@@ -93,13 +106,14 @@ export class Refresher {
     cls: TokenClass,
     reason: RefreshReason,
     job: () => Promise<T>,
-    opts: { id?: string } = {},
+    opts: { id?: string; signal?: AbortSignal; started?: () => void } = {},
   ): Promise<T> {
     return this.#queue.add(
       async () => {
         if (this.#closed) throw new ClosedError('slew client')
-        await this.#gate(cls).acquire()
+        await this.#gate(cls).acquire(opts.signal)
         this.#tokensUsed++
+        opts.started?.()
         return job()
       },
       { priority: refreshPriority[reason], ...(opts.id !== undefined && { id: opts.id }) },

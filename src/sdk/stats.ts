@@ -14,7 +14,7 @@ export class OriginStats {
   }
 
   /** Figures since the last call, then start over. */
-  take(): { latencyP50?: number; latencyP99?: number; errorRate?: number } {
+  take(): { latencyP50?: number; latencyP99?: number; errorRate?: number; calls?: number } {
     const sorted = [...this.#window].sort((a, b) => a - b)
     const total = this.#ok + this.#failed
     const out = {
@@ -22,7 +22,7 @@ export class OriginStats {
         latencyP50: sorted[Math.floor(0.5 * (sorted.length - 1))]!,
         latencyP99: sorted[Math.floor(0.99 * (sorted.length - 1))]!,
       }),
-      ...(total > 0 && { errorRate: this.#failed / total }),
+      ...(total > 0 && { errorRate: this.#failed / total, calls: total }),
     }
     this.#window.length = 0
     this.#ok = 0

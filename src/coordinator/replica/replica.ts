@@ -62,6 +62,7 @@ export class Replica implements Runtime {
   #timer: NodeJS.Timeout | undefined
   #leading = false
   #sharedConfig: string | undefined
+  #rewarmRate: number | undefined
   /** Clients being caught up: live frames wait here so none overtakes the replay. */
   readonly #holding = new Map<string, [number, string][]>()
   readonly #loops: Promise<void>[] = []
@@ -168,13 +169,25 @@ export class Replica implements Runtime {
 
   async lease(_clientId: string, want: number, cls: TokenClass) {
     const c = this.o.config()
+    let params = c.budgets[cls]
+    if (cls === 'rewarm' && this.#rewarmRate !== undefined) {
+      // The leader's adaptive rate, as the engine's setTokenRate applies it.
+      const ratePerSec = Math.min(params.ratePerSec, this.#rewarmRate)
+      params = { ratePerSec, burst: Math.min(params.burst, Math.max(1, ratePerSec / 10)) }
+    }
     const g = await this.o.store.grant(
       `${cls}:tokens`,
-      c.budgets[cls],
+      params,
       Math.min(want, c.leases.maxBatch),
       this.o.clock.now(),
     )
     return { granted: g.granted, ttlMs: c.leases.ttlMs, retryAfterMs: g.retryAfterMs }
+  }
+
+  setRewarmRate(ratePerSec: number): void {
+    if (!this.#leading) return
+    this.#rewarmRate = ratePerSec
+    this.#persister?.set(STATE.rewarmRate, String(ratePerSec))
   }
 
   async heartbeat(clientId: string, hb: Heartbeat): Promise<void> {
@@ -234,6 +247,8 @@ export class Replica implements Runtime {
           this.#stop('lost the leader lease')
         else await this.#reap()
       } else {
+        const rate = await store.stateField(STATE.rewarmRate)
+        if (rate !== undefined) this.#rewarmRate = Number(rate)
         const shared = await store.stateField(STATE.config)
         if (shared && shared !== this.#sharedConfig) {
           this.#sharedConfig = shared

@@ -18,6 +18,7 @@ export const STATE = {
   head: 'head',
   leaderUrl: 'leaderUrl',
   config: 'config',
+  rewarmRate: 'rewarmRate',
   rollout: (id: string) => `rollout:${id}`,
   client: (id: string) => `client:${id}`,
   delivered: (id: string) => `delivered:${id}`,

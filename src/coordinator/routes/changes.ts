@@ -12,6 +12,7 @@ import { controlSchema } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
 import { flag, HttpProblem, parseBody, readJson } from '../http.js'
+import { checkKeyCount, isNdjson, readNdjsonChange } from '../ndjson.js'
 
 /** Share of the fleet's cached entries a change can touch (config: of the clients). */
 const blastRadius = (ctx: Ctx, c: ParsedChange): number => {
@@ -72,6 +73,20 @@ const progressOf = (r: RolloutView): number => {
   return done
 }
 
+/** A rewarm's keys done and to do (from the clients' heartbeats), the fleet rate and the time left at it. */
+const rewarmProgress = (ctx: Ctx, r: RolloutView) => {
+  const p = ctx.fleet.rewarmProgress(r.id)
+  const ratePerSec = ctx.rewarm.rate
+  const left = Math.max(0, p.total - p.done)
+  return {
+    keysDone: p.done,
+    keysTotal: p.total,
+    clientsReporting: p.clients,
+    ratePerSec,
+    etaMs: left === 0 ? 0 : Math.round((left / Math.max(ratePerSec, 1e-9)) * 1000),
+  }
+}
+
 /** A rollout as the API shows it: the engine's view plus acks and progress. */
 export const present = (ctx: Ctx, r: RolloutView) => {
   const acked = ctx.fleet.acked(r.id)
@@ -99,6 +114,7 @@ export const present = (ctx: Ctx, r: RolloutView) => {
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,
+    ...(r.change.kind === 'rewarm' && { rewarm: rewarmProgress(ctx, r) }),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
     ...(r.endedAt !== undefined && { endedAt: r.endedAt }),
@@ -107,9 +123,11 @@ export const present = (ctx: Ctx, r: RolloutView) => {
 
 export const changesRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/changes', ctx.auth.require('push'), async (c) => {
-    const body = await readJson(c)
+    const maxKeys = ctx.config().rewarm.maxKeys
+    const body = isNdjson(c) ? await readNdjsonChange(c, maxKeys) : await readJson(c)
     // A bad change throws InvalidOptionError: a 400 naming the field (see app.onError).
     const parsed = parseChange(body)
+    checkKeyCount(parsed, maxKeys)
     const radius = blastRadius(ctx, parsed)
     const limit = ctx.config().confirmAbove
     if (radius > limit && !(parsed.confirm === true && parsed.reason?.trim())) {

@@ -43,6 +43,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const grant = await ctx.runtime.lease(req.clientId, req.want, req.class)
     ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })
     if (grant.granted > 0) ctx.metrics.tokensGranted.inc({ class: req.class }, grant.granted)
+    if (req.class === 'rewarm') ctx.rewarm.granted(grant.granted)
     return c.json(grant)
   })
 

@@ -1,0 +1,70 @@
+/**
+ * onOverBudget: a reader of a hard-invalidated key that finds no refetch
+ * token within refetch.maxWaitMs is shed at once (OverBudgetError) or
+ * answered by the app's fallback; the origin is not called for it.
+ */
+import { afterAll, describe, expect, it } from 'vitest'
+import {
+  createClient,
+  devSigningKeys,
+  OverBudgetError,
+  type SlewClient,
+} from '../../src/sdk/index.js'
+import { post, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+
+describe('over budget', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c()
+  })
+
+  it('sheds quickly, or answers with the fallback, and leaves the origin alone', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      // Two tokens (and two deliveries) at once, then one per 10 s: a third reader cannot get one in time.
+      budgets: { invalidate: { ratePerSec: 0.1, burst: 2 } },
+      waves: { steps: [1], bakeMs: 0 },
+      confirmAbove: 1,
+    })
+    closers.push(() => co.close())
+    const origin = testOrigin(1)
+    const make = (id: string, onOverBudget?: (k: string) => string) => {
+      const c: SlewClient<string> = createClient<string>({
+        url,
+        clientId: id,
+        signingKeys: devSigningKeys,
+        load: origin.load,
+        refetch: { maxWaitMs: 50, background: false },
+        ...(onOverBudget && { onOverBudget }),
+      })
+      closers.push(() => c.close())
+      return c
+    }
+    const failing = make('fails')
+    const falling = make('falls-back', (k) => `fallback for ${k}`)
+    for (const c of [failing, falling]) {
+      await c.start()
+      for (const k of ['a', 'b']) await c.get(k)
+    }
+    await post(`${url}/v1/changes`, {
+      kind: 'invalidate',
+      target: { keys: ['a', 'b'] },
+      mode: 'hard',
+    })
+    await waitFor(
+      'both applied',
+      () => failing.stats().applied === 2 && falling.stats().applied === 2,
+    )
+    const before = origin.calls.length
+    // The two tokens go to the first two hard misses; the next ones are shed after 50 ms.
+    expect(await failing.get('a')).toBe('a@v1')
+    expect(await falling.get('a')).toBe('a@v1')
+    const started = Date.now()
+    await expect(failing.get('b')).rejects.toBeInstanceOf(OverBudgetError)
+    expect(Date.now() - started).toBeLessThan(2000)
+    expect(await falling.get('b')).toBe('fallback for b')
+    await new Promise((r) => setTimeout(r, 200))
+    expect(origin.calls.length).toBe(before + 2)
+  })
+})
