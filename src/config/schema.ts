@@ -111,6 +111,8 @@ export const configSchema = engineConfigSchema.extend({
       maxBodyBytes: positiveInt().default(16 * 1024 * 1024),
       /** Control interval, ms. @default 1000 */
       intervalMs: positive().default(1000),
+      /** How long clients' rewarm checkpoints are kept after their last report, ms. @default 7 days */
+      checkpointTtlMs: positive().default(7 * 24 * 3600 * 1000),
     })
     .prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */

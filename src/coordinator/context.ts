@@ -13,6 +13,7 @@ import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import type { Metrics } from './metrics.js'
 import type { RewarmControl } from './rewarm-control.js'
+import type { RewarmLedger } from './rewarm-ledger.js'
 import type { Runtime } from './runtime.js'
 import type { Settings } from './settings.js'
 
@@ -22,6 +23,8 @@ export interface Ctx {
   readonly engine: Engine
   readonly runtime: Runtime
   readonly rewarm: RewarmControl
+  /** Rewarm checkpoints, in the store. */
+  readonly ledger: RewarmLedger
   readonly auth: Auth
   readonly metrics: Metrics
   readonly fleet: FleetTracker

@@ -17,6 +17,7 @@ import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
+import { MemoryStore } from '../store/memory.js'
 import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
 import { Admission } from './admission.js'
@@ -32,6 +33,7 @@ import { toLeader } from './proxy.js'
 import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
 import { RewarmControl } from './rewarm-control.js'
+import { RewarmLedger } from './rewarm-ledger.js'
 import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
 import { configRoutes } from './routes/config.js'
@@ -200,6 +202,11 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     seesAllGrants: runtime.kind === 'memory',
   })
   rewarm.start()
+  // Checkpoints live in the store: on Redis they outlive this process; in memory, they live as long as it.
+  const ledger = new RewarmLedger(
+    store ?? new MemoryStore(() => clock.now()),
+    () => current.rewarm.checkpointTtlMs,
+  )
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
@@ -209,6 +216,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     },
     runtime,
     rewarm,
+    ledger,
     auth: new Auth(secrets.tokens),
     metrics,
     fleet,

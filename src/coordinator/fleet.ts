@@ -37,10 +37,7 @@ export class FleetTracker {
   }
 
   heartbeat(clientId: string, hb: Heartbeat, at: number): void {
-    // Rewarm progress is cumulative: keep what a heartbeat without it leaves out.
-    const before = this.#health.get(clientId)?.rewarm
-    const rewarm = before || hb.rewarm ? { ...before, ...hb.rewarm } : undefined
-    this.#health.set(clientId, { ...hb, ...(rewarm && { rewarm }), at })
+    this.#health.set(clientId, { ...hb, at })
     if (hb.ackedSeq === undefined) return
     const list = this.#pending.get(clientId)
     if (!list) return
@@ -87,21 +84,6 @@ export class FleetTracker {
     }
     if (calls === 0) return { samples: 0 }
     return { p50: p50 / calls, p99: p99 / calls, errorRate: errors / calls, samples: calls }
-  }
-
-  /** Keys done and to do of a rewarm, summed over the clients' latest reports. */
-  rewarmProgress(changeId: string): { done: number; total: number; clients: number } {
-    let done = 0
-    let total = 0
-    let clients = 0
-    for (const h of this.#health.values()) {
-      const p = h.rewarm?.[changeId]
-      if (!p) continue
-      done += p.done
-      total += p.total
-      clients++
-    }
-    return { done, total, clients }
   }
 
   forget(clientId: string): void {

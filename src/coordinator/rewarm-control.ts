@@ -83,7 +83,7 @@ export class RewarmControl {
 
   #make(): AimdRate {
     const c = this.o.config()
-    const { maxKeys: _k, maxBodyBytes: _b, ...aimd } = c.rewarm
+    const { maxKeys: _k, maxBodyBytes: _b, checkpointTtlMs: _t, ...aimd } = c.rewarm
     return new AimdRate(c.budgets.rewarm.ratePerSec, aimd)
   }
 

@@ -1,6 +1,7 @@
 /**
  * A change as the engine sees it: validated, normalized (targets sorted and
- * de-duplicated) and classed into a budget. The wire schema in protocol/
+ * de-duplicated; a rewarm's keys keep their order, hottest first) and classed
+ * into a budget. The wire schema in protocol/
  * produces the same shape.
  */
 import { z } from 'zod'
@@ -98,11 +99,12 @@ export interface Change {
 
 const sortedUnique = (xs?: readonly string[]) => (xs?.length ? [...new Set(xs)].sort() : undefined)
 
-export const normalizeTarget = (t: Target): Target => {
+/** `ordered`: keep the keys' order (a rewarm fetches them in it), only dropping repeats. */
+export const normalizeTarget = (t: Target, ordered = false): Target => {
   const out: { -readonly [K in keyof Target]: Target[K] } = {}
   if (t.all) out.all = true
   if (t.hotSet) out.hotSet = true
-  const keys = sortedUnique(t.keys)
+  const keys = ordered ? (t.keys?.length ? [...new Set(t.keys)] : undefined) : sortedUnique(t.keys)
   const tags = sortedUnique(t.tags)
   const prefixes = sortedUnique(t.prefixes)
   if (keys) out.keys = keys
@@ -114,7 +116,9 @@ export const normalizeTarget = (t: Target): Target => {
 /** Validate a pushed change; throws InvalidOptionError naming the field. */
 export const parseChange = (input: unknown): ParsedChange => {
   const parsed = parseOptions(changeInputSchema, input)
-  return parsed.target ? deepFreeze({ ...parsed, target: normalizeTarget(parsed.target) }) : parsed
+  return parsed.target
+    ? deepFreeze({ ...parsed, target: normalizeTarget(parsed.target, parsed.kind === 'rewarm') })
+    : parsed
 }
 
 export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>

@@ -59,6 +59,24 @@ export const rejectReasons = [
 ] as const
 export type RejectReason = (typeof rejectReasons)[number]
 
+/**
+ * A client's progress on one rewarm, and its checkpoint: every key of the
+ * change's list before `cursor` is settled, and so are the listed ones after it.
+ */
+export const rewarmReportSchema = z.strictObject({
+  /** Keys fetched (or found fresh). */
+  done: nonNegativeInt(),
+  /** Keys to fetch on this client. */
+  total: nonNegativeInt(),
+  /** Keys given up on after retries (origin errors). */
+  failed: nonNegativeInt().optional(),
+  /** Keys of the change's list settled in order: all those before this index. */
+  cursor: nonNegativeInt().optional(),
+  /** Indexes past the cursor that are settled too (at most 1000). */
+  ahead: z.array(nonNegativeInt()).max(1000).optional(),
+})
+export type RewarmReport = z.infer<typeof rewarmReportSchema>
+
 export const heartbeatSchema = z.strictObject({
   /** Highest log sequence number applied. */
   ackedSeq: nonNegativeInt().optional(),
@@ -76,13 +94,8 @@ export const heartbeatSchema = z.strictObject({
   rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
   /** Origin calls the latency and error figures come from. */
   calls: nonNegativeInt().optional(),
-  /** Rewarm progress, per change id: keys fetched and to fetch. */
-  rewarm: z
-    .record(
-      z.string().max(200),
-      z.strictObject({ done: nonNegativeInt(), total: nonNegativeInt() }),
-    )
-    .optional(),
+  /** Rewarm progress (the client's checkpoint), per change id. */
+  rewarm: z.record(z.string().max(200), rewarmReportSchema).optional(),
   /** Named business metrics (counts or rates) for the gates. */
   metrics: z
     .record(z.string().max(100), z.number().refine(Number.isFinite, { error: 'a finite number' }))

@@ -150,6 +150,20 @@ export class L1<V> {
   }
 
   /**
+   * The content of `keys` changed (a listed rewarm): those held turn stale,
+   * still served, and their refetch goes under `cls` tokens. No refetch is
+   * queued here: the rewarm fetches them in its order (a reader moves one up).
+   */
+  markStale(keys: readonly string[], changeId: string, cls: TokenClass): void {
+    for (const key of keys) {
+      const e = this.lru.peek(key)
+      if (!e) continue
+      invalidateEntry(e, changeId, 'soft')
+      e.cls = cls
+    }
+  }
+
+  /**
    * Fetch `keys` ahead of readers, in the order given (hottest first), each
    * under a rewarm token; a key already fresh costs nothing. `settled(ok)` is
    * called once per key: fetched (or already fresh), or failed.

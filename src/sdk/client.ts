@@ -11,13 +11,19 @@ import { z } from 'zod'
 import { HttpError, NotConnectedError } from '../errors.js'
 import { budgetClassOf, type Change } from '../invalidation/change.js'
 import { type Clock, realClock } from '../limiter/clock.js'
-import type { GoawayMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
+import type {
+  GoawayMessage,
+  LeaseResponse,
+  RewarmReport,
+  SignedStreamMessage,
+} from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
 import { L1 } from './cache.js'
 import { Guard } from './guard.js'
-import { postJson, type Remote } from './http.js'
+import { getJson, postJson, type Remote } from './http.js'
 import { Refresher, type TokenClass } from './refresher.js'
+import { RewarmProgress } from './rewarm-progress.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
 import { StreamConnection } from './stream.js'
@@ -140,7 +146,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   #firstConnect: { resolve: () => void; reject: (e: Error) => void } | undefined
   readonly #hotKeys: (() => Iterable<string>) | undefined
   /** Rewarms in progress (and finished since the last heartbeat), by change id. */
-  readonly #rewarms = new Map<string, { done: number; total: number }>()
+  readonly #rewarms = new Map<string, RewarmProgress>()
+  /** Started with `since` (a kept cache): a rewarm replayed to it continues from its checkpoint. */
+  #resumed = false
   #rewarmBeat: NodeJS.Timeout | undefined
 
   constructor(opts: ClientOptions<V>) {
@@ -209,7 +217,10 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
    */
   start(opts: { since?: number } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new NotConnectedError('closed'))
-    if (opts.since !== undefined) this.#guard.lastSeq = opts.since
+    if (opts.since !== undefined) {
+      this.#guard.lastSeq = opts.since
+      this.#resumed = true
+    }
     const first = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -313,6 +324,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#refresher.close()
     this.#l1.close()
     this.#firstConnect?.reject(new NotConnectedError('closed'))
+    // A graceful stop checkpoints the rewarms in progress: a restart continues from here.
+    if (this.#rewarms.size > 0) await this.#sendHeartbeat(AbortSignal.timeout(1000))
   }
 
   #message(e: EventSourceMessage): void {
@@ -363,14 +376,21 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     }
   }
 
-  /** Hottest first, every fetch under a rewarm token; progress goes out in heartbeats. */
+  /**
+   * Hottest first, every fetch under a rewarm token; progress goes out in
+   * heartbeats and is checkpointed in the coordinator's store. A listed
+   * rewarm (the keys' content changed) refetches the keys held too, serving
+   * their old values meanwhile; a hotSet rewarm refetches what is not fresh.
+   */
   #rewarm(c: Change): void {
+    const listed = !c.target?.hotSet
     let keys: string[]
-    if (c.target?.hotSet) {
-      keys = [...this.#l1.lru.keys()] // most recently used first
-      if (this.#hotKeys) for (const k of this.#hotKeys()) if (!this.#l1.lru.has(k)) keys.push(k)
+    if (!listed) {
+      // Most recently used first; what is fresh needs nothing.
+      keys = [...this.#lru.keys()].filter((k) => this.#lru.peek(k)?.state !== 'fresh')
+      if (this.#hotKeys) for (const k of this.#hotKeys()) if (!this.#lru.has(k)) keys.push(k)
     } else keys = [...(c.target?.keys ?? [])]
-    const progress = { done: 0, total: keys.length }
+    const progress = new RewarmProgress(keys.length, listed)
     this.#rewarms.set(c.id, progress)
     if (!this.#rewarmBeat) {
       this.#rewarmBeat = setInterval(
@@ -379,13 +399,41 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       )
       this.#rewarmBeat.unref()
     }
-    const attempt = (key: string, n: number) =>
-      this.#l1.rewarm([key], (ok) => {
-        if (ok) progress.done++
-        // An origin error: try that key again later, a few times.
-        else if (n < 3 && !this.#closed) setTimeout(() => attempt(key, n + 1), 1000 * n).unref()
+    const attempt = (i: number, n: number) =>
+      this.#l1.rewarm([keys[i]!], (ok) => {
+        if (this.#closed) return // cut short by close(): not settled, a restart does it
+        if (ok) progress.settle(i, true)
+        // An origin error: try that key again later, a few times, then give up on it.
+        else if (n < 3 && !this.#closed) setTimeout(() => attempt(i, n + 1), 1000 * n).unref()
+        else progress.settle(i, false)
       })
-    for (const k of keys) attempt(k, 1)
+    const go = (left: (i: number) => boolean) => {
+      if (this.#closed) return
+      const todo: number[] = []
+      for (let i = 0; i < keys.length; i++) if (left(i)) todo.push(i)
+      // The content changed: what is held is served stale until its refetch.
+      if (listed)
+        this.#l1.markStale(
+          todo.map((i) => keys[i]!),
+          c.id,
+          'rewarm',
+        )
+      // In the list's order (the job lists the hottest first); a held key a reader asks
+      // for moves up on its own (served stale, its refetch queued ahead of the rewarm).
+      for (const i of todo) attempt(i, 1)
+    }
+    if (!(listed && this.#resumed)) {
+      go(() => true)
+      return
+    }
+    // Replayed to a restarted client: continue from its checkpoint, if the coordinator has one.
+    getJson<RewarmReport>(
+      this.#remote,
+      `/v1/clients/${encodeURIComponent(this.options.clientId)}/rewarm/${encodeURIComponent(c.id)}`,
+    ).then(
+      (checkpoint) => go(progress.resume(checkpoint)),
+      () => go(() => true),
+    )
   }
 
   #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
@@ -396,12 +444,13 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     })
   }
 
-  async #sendHeartbeat(): Promise<void> {
-    const rewarm = this.#rewarms.size > 0 ? Object.fromEntries(this.#rewarms) : undefined
-    for (const [id, p] of this.#rewarms) if (p.done >= p.total) this.#rewarms.delete(id)
-    if (this.#rewarms.size === 0 && this.#rewarmBeat) {
-      clearInterval(this.#rewarmBeat)
-      this.#rewarmBeat = undefined
+  async #sendHeartbeat(signal?: AbortSignal): Promise<void> {
+    const finished: string[] = []
+    let rewarm: Record<string, RewarmReport> | undefined
+    for (const [id, p] of this.#rewarms) {
+      rewarm ??= {}
+      rewarm[id] = p.report()
+      if (p.finished) finished.push(id)
     }
     try {
       await postJson(
@@ -414,7 +463,14 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           rejected: this.#guard.takeUnreported(),
           ...(rewarm && { rewarm }),
         },
+        signal,
       )
+      // A finished rewarm is reported until a heartbeat carrying it got through.
+      for (const id of finished) this.#rewarms.delete(id)
+      if (this.#rewarms.size === 0 && this.#rewarmBeat) {
+        clearInterval(this.#rewarmBeat)
+        this.#rewarmBeat = undefined
+      }
     } catch (error) {
       if (!this.#closed) this.#report(error)
     }

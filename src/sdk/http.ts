@@ -42,3 +42,9 @@ export const postJson = async <T>(
   if (!res.ok) throw await errorOf(res)
   return (await res.json()) as T
 }
+
+export const getJson = async <T>(remote: Remote, path: string): Promise<T> => {
+  const res = await fetch(`${remote.url}${path}`, { headers: headers(remote) })
+  if (!res.ok) throw await errorOf(res)
+  return (await res.json()) as T
+}

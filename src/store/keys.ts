@@ -21,6 +21,8 @@ export const fleetKeys = (fleet: string) => {
     state: `${tag}:state`,
     /** Connected clients, fleet-wide: clientId → JSON {replica, entries, firstSeq}. */
     presence: `${tag}:presence`,
+    /** One rewarm's checkpoints: clientId → JSON progress, with an expiry. */
+    rewarm: (changeId: string) => `${tag}:rewarm:${changeId}`,
     /** What replicas tell the leader (joins, leaves, cache sizes): a Stream. */
     events: `${tag}:events`,
     /** Replicas alive: id → lease expiry (ms). */

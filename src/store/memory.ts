@@ -12,6 +12,7 @@ export class MemoryStore implements Store {
   readonly #sets = new Map<string, Set<string>>()
   readonly #log: LogRecord[] = []
   readonly #presence = new Map<string, string>()
+  readonly #rewarm = new Map<string, { until: number; records: Map<string, string> }>()
   readonly #events: { id: string; event: string }[] = []
   readonly #replicas = new Map<string, number>()
   #eventSeq = 0
@@ -148,6 +149,31 @@ export class MemoryStore implements Store {
 
   async presence(): Promise<Record<string, string>> {
     return Object.fromEntries(this.#presence)
+  }
+
+  async setRewarm(changeId: string, clientId: string, record: string, ttlMs: number) {
+    const now = this.now()
+    for (const [id, r] of this.#rewarm) if (r.until <= now) this.#rewarm.delete(id)
+    let r = this.#rewarm.get(changeId)
+    if (!r) {
+      r = { until: 0, records: new Map() }
+      this.#rewarm.set(changeId, r)
+    }
+    r.until = now + ttlMs
+    r.records.set(clientId, record)
+  }
+
+  async rewarm(changeId: string): Promise<Record<string, string>> {
+    return Object.fromEntries(this.#live(changeId)?.records ?? [])
+  }
+
+  async rewarmOf(changeId: string, clientId: string): Promise<string | undefined> {
+    return this.#live(changeId)?.records.get(clientId)
+  }
+
+  #live(changeId: string) {
+    const r = this.#rewarm.get(changeId)
+    return r && r.until > this.now() ? r : undefined
   }
 
   async publish(event: string): Promise<string> {

@@ -202,6 +202,24 @@ export class RedisStore implements Store {
     return this.#plain(() => this.client.hgetall(this.#keys.presence))
   }
 
+  async setRewarm(changeId: string, clientId: string, record: string, ttlMs: number) {
+    const key = this.#keys.rewarm(changeId)
+    await this.#plain(() =>
+      this.client.multi().hset(key, clientId, record).pexpire(key, ttlMs).exec(),
+    )
+  }
+
+  async rewarm(changeId: string): Promise<Record<string, string>> {
+    return this.#plain(() => this.client.hgetall(this.#keys.rewarm(changeId)))
+  }
+
+  async rewarmOf(changeId: string, clientId: string): Promise<string | undefined> {
+    return (
+      (await this.#plain(() => this.client.hget(this.#keys.rewarm(changeId), clientId))) ??
+      undefined
+    )
+  }
+
   async publish(event: string): Promise<string> {
     const id = await this.#plain(() =>
       this.client.xadd(this.#keys.events, 'MAXLEN', '~', 100_000, '*', 'e', event),

@@ -83,6 +83,16 @@ export interface Store {
   /** Record (or, with undefined, remove) a connected client, fleet-wide. */
   setPresence(clientId: string, record: string | undefined): Promise<void>
   presence(): Promise<Record<string, string>>
+  /**
+   * A client's rewarm checkpoint for one change (its progress record), kept
+   * `ttlMs` after the last write: a restarted coordinator reports progress
+   * from here, a restarted client continues from it.
+   */
+  setRewarm(changeId: string, clientId: string, record: string, ttlMs: number): Promise<void>
+  /** Every client's checkpoint of a rewarm: clientId → record. */
+  rewarm(changeId: string): Promise<Record<string, string>>
+  /** One client's checkpoint of a rewarm. */
+  rewarmOf(changeId: string, clientId: string): Promise<string | undefined>
   /** Append an event for the leader (a join, leave or report); returns its id. */
   publish(event: string): Promise<string>
   /** The id of the newest event ('0-0' when none): consume after it to see only what comes next. */

@@ -74,3 +74,15 @@ export const post = (url: string, body: unknown, headers: Record<string, string>
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   })
+
+/** A rewarm's keys as NDJSON (the change on the first line, then one key per line), as a push job sends them. */
+export const pushKeys = (
+  url: string,
+  keys: readonly string[],
+  change: Record<string, unknown> = { kind: 'rewarm' },
+) =>
+  fetch(`${url}/v1/changes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: [JSON.stringify(change), ...keys.map((k) => JSON.stringify(k))].join('\n'),
+  })

@@ -6,7 +6,14 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import type { SlewClient } from '../../src/sdk/index.js'
-import { clients, peakIn, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+import {
+  clients,
+  peakIn,
+  pushKeys,
+  startCoordinator,
+  testOrigin,
+  waitFor,
+} from '../helpers/coordinator.js'
 
 const RATE = 400
 const BURST = 40
@@ -40,15 +47,7 @@ describe('rewarm after a content push', () => {
     await Promise.all(fleet.map((c) => c.start()))
 
     const keys = Array.from({ length: 300 }, (_, i) => `page:${i}`)
-    const ndjson = [
-      JSON.stringify({ kind: 'rewarm', reason: 'content push 42' }),
-      ...keys.map((k) => JSON.stringify(k)),
-    ].join('\n')
-    const pushed = await fetch(`${url}/v1/changes`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: ndjson,
-    })
+    const pushed = await pushKeys(url, keys, { kind: 'rewarm', reason: 'content push 42' })
     expect(pushed.status).toBe(202)
     const { id } = (await pushed.json()) as { id: string }
 
@@ -89,16 +88,73 @@ describe('rewarm after a content push', () => {
       )
     }
     // Refused whole: a key list over rewarm.maxKeys.
-    const tooMany = [
-      JSON.stringify({ kind: 'rewarm' }),
-      ...Array.from({ length: 1001 }, (_, i) => `k${i}`),
-    ].join('\n')
-    const refused = await fetch(`${url}/v1/changes`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-ndjson' },
-      body: tooMany,
-    })
+    const refused = await pushKeys(
+      url,
+      Array.from({ length: 1001 }, (_, i) => `k${i}`),
+    )
     expect(refused.status).toBe(413)
     expect(co.engine.list()).toHaveLength(1)
+  })
+
+  it("rewarms each client's own hot set: what it holds stale, most recent first, and its saved keys", {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      budgets: { rewarm: { ratePerSec: 200, burst: 10 } },
+      leases: { ttlMs: TTL, maxBatch: 5 },
+      waves: { steps: [1], bakeMs: 0 },
+      confirmAbove: 1,
+    })
+    const origin = testOrigin(1)
+    const [app] = clients<string>(1, {
+      url,
+      load: origin.load,
+      heartbeatMs: 60_000,
+      rewarmHeartbeatMs: 100,
+      refetch: { background: false }, // an invalidate-all leaves its entries stale, unfetched
+      hotKeys: () => ['saved:1', 'saved:2', 'held:3'], // e.g. saved before a restart
+    })
+    fleet.push(app!)
+    const prev = stop
+    stop = async () => {
+      await prev()
+      await co.close()
+    }
+    await app!.start()
+    for (let i = 0; i < 30; i++) await app!.get(`held:${i}`)
+    await app!.get('held:7') // the most recently used
+    const post = (body: unknown) =>
+      fetch(`${url}/v1/changes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const all = await post({
+      kind: 'invalidate',
+      target: { all: true },
+      confirm: true,
+      reason: 'x',
+    })
+    expect(all.status).toBe(202)
+    await waitFor('the invalidate-all', () => app!.stats().applied >= 2)
+    const before = origin.calls.length
+    const hot = await post({ kind: 'rewarm', target: { hotSet: true } })
+    expect(hot.status).toBe(202)
+    const { id } = (await hot.json()) as { id: string }
+    await waitFor(
+      'the hot set',
+      async () =>
+        (
+          (await (await fetch(`${url}/v1/changes/${id}`)).json()) as {
+            rewarm: { keysDone: number }
+          }
+        ).rewarm.keysDone === 32,
+    )
+    const fetched = origin.calls.slice(before).map((c) => c.key)
+    // 30 stale entries, most recently used first, then the saved keys it does not hold.
+    expect(fetched).toHaveLength(32)
+    expect(fetched[0]).toBe('held:7')
+    expect(fetched.slice(30).sort()).toEqual(['saved:1', 'saved:2'])
+    for (let i = 0; i < 30; i++) expect(app!.peek(`held:${i}`)).toBe(`held:${i}@v1`)
   })
 })

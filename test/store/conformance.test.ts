@@ -174,6 +174,22 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     expect(await waiting).toEqual([{ seq: 7, to: ['x'], message: 'm' }])
   })
 
+  it('keeps rewarm checkpoints per change and client, until they expire', async () => {
+    const s = await open(kind)
+    await s.setRewarm('chg-1', 'c1', '{"done":1}', 60_000)
+    await s.setRewarm('chg-1', 'c2', '{"done":2}', 60_000)
+    await s.setRewarm('chg-1', 'c1', '{"done":3}', 60_000)
+    await s.setRewarm('chg-2', 'c1', '{"done":9}', 150)
+    expect(await s.rewarm('chg-1')).toEqual({ c1: '{"done":3}', c2: '{"done":2}' })
+    expect(await s.rewarmOf('chg-1', 'c2')).toBe('{"done":2}')
+    expect(await s.rewarmOf('chg-1', 'c3')).toBeUndefined()
+    expect(await s.rewarm('chg-3')).toEqual({})
+    expect(await s.rewarmOf('chg-2', 'c1')).toBe('{"done":9}')
+    await new Promise((r) => setTimeout(r, 300))
+    expect(await s.rewarm('chg-2')).toEqual({})
+    expect(await s.rewarmOf('chg-2', 'c1')).toBeUndefined()
+  })
+
   it('keeps presence, events for the leader, and replica liveness', async () => {
     const s = await open(kind)
     await s.setPresence('c1', '{"replica":"r1"}')

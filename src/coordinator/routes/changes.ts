@@ -74,12 +74,13 @@ const progressOf = (r: RolloutView): number => {
 }
 
 /** A rewarm's keys done and to do (from the clients' heartbeats), the fleet rate and the time left at it. */
-const rewarmProgress = (ctx: Ctx, r: RolloutView) => {
-  const p = ctx.fleet.rewarmProgress(r.id)
+const rewarmProgress = async (ctx: Ctx, r: RolloutView) => {
+  const p = await ctx.ledger.progress(r.id)
   const ratePerSec = ctx.rewarm.rate
-  const left = Math.max(0, p.total - p.done)
+  const left = Math.max(0, p.total - p.done - p.failed)
   return {
     keysDone: p.done,
+    keysFailed: p.failed,
     keysTotal: p.total,
     clientsReporting: p.clients,
     ratePerSec,
@@ -88,7 +89,7 @@ const rewarmProgress = (ctx: Ctx, r: RolloutView) => {
 }
 
 /** A rollout as the API shows it: the engine's view plus acks and progress. */
-export const present = (ctx: Ctx, r: RolloutView) => {
+export const present = async (ctx: Ctx, r: RolloutView) => {
   const acked = ctx.fleet.acked(r.id)
   return {
     id: r.id,
@@ -114,7 +115,7 @@ export const present = (ctx: Ctx, r: RolloutView) => {
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,
-    ...(r.change.kind === 'rewarm' && { rewarm: rewarmProgress(ctx, r) }),
+    ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r) }),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
     ...(r.endedAt !== undefined && { endedAt: r.endedAt }),
@@ -164,14 +165,14 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
     )
   })
 
-  app.get('/v1/changes', ctx.auth.require('read'), (c) => {
+  app.get('/v1/changes', ctx.auth.require('read'), async (c) => {
     const state = c.req.query('state')
     const list = ctx.engine.list().filter((r) => !state || r.state === state)
-    return c.json({ changes: list.reverse().map((r) => present(ctx, r)) })
+    return c.json({ changes: await Promise.all(list.reverse().map((r) => present(ctx, r))) })
   })
 
-  app.get('/v1/changes/:id', ctx.auth.require('read'), (c) =>
-    c.json(present(ctx, ctx.engine.get(c.req.param('id')))),
+  app.get('/v1/changes/:id', ctx.auth.require('read'), async (c) =>
+    c.json(await present(ctx, ctx.engine.get(c.req.param('id')))),
   )
 
   for (const action of ['pause', 'resume', 'abort', 'rollback'] as const) {
@@ -186,7 +187,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
             ? ctx.engine.rollback(id, why)
             : ctx.engine[action](id, why)
       await ctx.runtime.durable()
-      return c.json(present(ctx, view))
+      return c.json(await present(ctx, view))
     })
   }
 }

@@ -30,11 +30,27 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const id = checkClientId(c.req.param('id'))
     const hb = parseBody(heartbeatSchema, await readJson(c))
     await ctx.runtime.heartbeat(id, hb)
+    if (hb.rewarm) await ctx.ledger.record(id, hb.rewarm)
     for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
     ctx.metrics.heartbeats.inc()
     return c.json({ ok: true, seq: ctx.runtime.seq() })
+  })
+
+  // A client's own rewarm checkpoint: a restarted client continues from it.
+  app.get('/v1/clients/:id/rewarm/:changeId', ctx.auth.require('client'), async (c) => {
+    const id = checkClientId(c.req.param('id'))
+    const changeId = c.req.param('changeId')
+    const report = await ctx.ledger.of(changeId, id)
+    if (!report)
+      throw new HttpProblem(
+        problem(404, 'E_NOT_FOUND', 'No rewarm checkpoint for this client and change', {
+          clientId: id,
+          changeId,
+        }),
+      )
+    return c.json(report)
   })
 
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {

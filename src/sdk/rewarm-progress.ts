@@ -1,0 +1,73 @@
+/**
+ * One client's progress on one rewarm, and its checkpoint: which keys of the
+ * change's list are settled (fetched, found fresh, or given up on). The
+ * checkpoint is a cursor (every index before it settled) plus the few settled
+ * indexes past it, so it stays small however long the list.
+ */
+import type { RewarmReport } from '../protocol/messages.js'
+
+/** Indexes past the cursor a report carries at most; beyond them a resumed client refetches. */
+const MAX_AHEAD = 1000
+
+export class RewarmProgress {
+  done = 0
+  failed = 0
+  readonly #settled: Uint8Array
+  #cursor = 0
+
+  /** `listed`: the keys are the change's own list, in its order (a checkpoint applies). */
+  constructor(
+    readonly total: number,
+    readonly listed: boolean,
+  ) {
+    this.#settled = new Uint8Array(total)
+  }
+
+  get finished(): boolean {
+    return this.done + this.failed >= this.total
+  }
+
+  /** Key `i` is done (`ok`) or given up on; a second settle of the same key counts nothing. */
+  settle(i: number, ok: boolean): void {
+    if (this.#settled[i]) return
+    this.#settled[i] = 1
+    if (ok) this.done++
+    else this.failed++
+    this.#advance()
+  }
+
+  /**
+   * Take a checkpoint from before a restart: its indexes count as settled
+   * (its done and failed counts with them). Returns whether key `i` is left to do.
+   */
+  resume(from: RewarmReport): (i: number) => boolean {
+    const cursor = Math.min(from.cursor ?? 0, this.total)
+    this.#settled.fill(1, 0, cursor)
+    for (const i of from.ahead ?? []) if (i < this.total) this.#settled[i] = 1
+    this.done = Math.min(from.done, this.total)
+    this.failed = Math.min(from.failed ?? 0, this.total - this.done)
+    this.#advance()
+    return (i) => this.#settled[i] === 0
+  }
+
+  report(): RewarmReport {
+    const r: { -readonly [K in keyof RewarmReport]: RewarmReport[K] } = {
+      done: this.done,
+      total: this.total,
+    }
+    if (this.failed > 0) r.failed = this.failed
+    if (this.listed) {
+      r.cursor = this.#cursor
+      const ahead: number[] = []
+      for (let i = this.#cursor + 1; i < this.total && ahead.length < MAX_AHEAD; i++) {
+        if (this.#settled[i]) ahead.push(i)
+      }
+      if (ahead.length > 0) r.ahead = ahead
+    }
+    return r
+  }
+
+  #advance(): void {
+    while (this.#cursor < this.total && this.#settled[this.#cursor]) this.#cursor++
+  }
+}
