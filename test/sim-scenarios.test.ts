@@ -50,6 +50,13 @@ describe('metastable failure', () => {
     expect(Math.min(...m.slew.hitRate.slice(-10))).toBeGreaterThanOrEqual(0.9 - 1e-9)
   })
 
+  it('recovers as well when the origin serves only 20 % of the traffic', () => {
+    const low = simulateMetastable({ seed: 2, capacity: 1000 })
+    expect(low.naive.recoveredMs).toBeNull()
+    expect(low.slew.recoveredMs!).toBeLessThanOrEqual(1.2 * low.slew.idealRecoveryMs)
+    expect(low.slew.peakPerSec).toBeLessThanOrEqual(low.budget / 10 + low.budget * 1.25)
+  })
+
   it('never exceeds the budget', () => {
     // Burst (a tenth of the rate) + rate·(1 s + the 250 ms lease TTL).
     expect(m.slew.peakPerSec).toBeLessThanOrEqual(m.budget / 10 + m.budget * 1.25)

@@ -25,7 +25,14 @@ export interface RolloutJson {
   delivered: number
   acked: number
   progress: number
-  rewarm?: { keysDone: number; keysTotal: number; ratePerSec: number; etaMs: number }
+  rewarm?: {
+    keysDone: number
+    keysFailed?: number
+    keysTotal: number
+    clientsReporting?: number
+    ratePerSec: number
+    etaMs: number
+  }
   createdAt: number
   endedAt?: number
 }
@@ -53,13 +60,21 @@ export const bar = (fraction: number, width = 24): string => {
 const progressOf = (r: RolloutJson): number =>
   r.rewarm && r.rewarm.keysTotal > 0 ? r.rewarm.keysDone / r.rewarm.keysTotal : r.progress
 
+/** Delivered to the fleet, and clients still fetching its keys. */
+export const rewarming = (r: RolloutJson): boolean =>
+  r.state === 'completed' &&
+  !!r.rewarm &&
+  r.rewarm.keysDone + (r.rewarm.keysFailed ?? 0) < r.rewarm.keysTotal
+
 const rewarmText = (r: RolloutJson): string =>
   r.rewarm
-    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
+    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? ` (${int(r.rewarm.keysFailed)} failed)` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
     : ''
 
+const stateText = (r: RolloutJson): string => (rewarming(r) ? 'delivered, fetching' : r.state)
+
 export const oneLine = (r: RolloutJson): string =>
-  `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${r.state}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
+  `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${stateText(r)}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
 
 export const detail = (r: RolloutJson, now = Date.now()): string =>
   [

@@ -1,12 +1,13 @@
 /** `slew status [ID] [--watch]` and `slew pause|resume|abort|rollback ID`. */
 import { parseFlags } from './args.js'
 import { call, targetOf } from './remote.js'
-import { detail, oneLine, type RolloutJson } from './rollout-view.js'
+import { detail, oneLine, type RolloutJson, rewarming } from './rollout-view.js'
 
 export const statusHelp = `slew status [ID] [flags]
 
 Without ID: every rollout the coordinator holds, newest first. With ID: one
-rollout, wave by wave. --watch redraws every second until it ends.
+rollout, wave by wave. --watch redraws every second until it ends (for a
+rewarm: until its clients have fetched its keys).
 
   --watch        follow it live (a progress bar on a terminal)
   --json         print the coordinator's answer as JSON
@@ -58,7 +59,8 @@ export const statusCommand = async (argv: string[], out: (s: string) => void): P
     if (tty && lines > 0) process.stdout.write(`\x1b[${lines}A\x1b[0J`)
     out(text)
     lines = text.split('\n').length
-    if (rollouts.every((r) => done(r.state))) return 0
+    // A rewarm is followed until its clients have fetched the keys, not only until it is delivered.
+    if (rollouts.every((r) => done(r.state) && !rewarming(r))) return 0
     await new Promise((r) => setTimeout(r, 1000))
     rollouts = await fetchOnce()
   }

@@ -4,6 +4,8 @@
  * tokens (the origin stays within the budget in every window); the change
  * reports keys done / total, the fleet rate and an ETA.
  */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { SlewClient } from '../../src/sdk/index.js'
 import {
@@ -156,5 +158,45 @@ describe('rewarm after a content push', () => {
     expect(fetched[0]).toBe('held:7')
     expect(fetched.slice(30).sort()).toEqual(['saved:1', 'saved:2'])
     for (let i = 0; i < 30; i++) expect(app!.peek(`held:${i}`)).toBe(`held:${i}@v1`)
+  })
+
+  it('slew status ID --watch follows the keys until the clients have fetched them', {
+    timeout: 60_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      budgets: { rewarm: { ratePerSec: 20, burst: 2 } },
+      leases: { ttlMs: TTL, maxBatch: 2 },
+      waves: { steps: [1], bakeMs: 0 },
+      rewarm: { intervalMs: 200, start: 0.9 },
+    })
+    const prev = stop
+    stop = async () => {
+      await prev()
+      await co.close()
+    }
+    const [app] = clients<string>(1, {
+      url,
+      load: testOrigin(1).load,
+      heartbeatMs: 60_000,
+      rewarmHeartbeatMs: 200,
+    })
+    fleet.push(app!)
+    await app!.start()
+    const keys = Array.from({ length: 60 }, (_, i) => `w:${i}`)
+    const pushed = await pushKeys(url, keys)
+    const { id } = (await pushed.json()) as { id: string }
+    // A real CLI process (not a TTY: one frame per second, appended).
+    const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
+    const cli = spawn(process.execPath, [bin, 'status', id, '--watch', '--url', url])
+    let out = ''
+    cli.stdout.on('data', (b: Buffer) => {
+      out += b.toString()
+    })
+    const code = await new Promise<number | null>((r) => cli.on('exit', r))
+    expect(code).toBe(0)
+    const frames = out.split('\n').filter((l) => l.startsWith(id))
+    // Delivered at once, then followed while the keys come in, and ended only when all are in.
+    expect(frames.some((l) => /delivered, fetching .*\[#*-+\]/.test(l))).toBe(true)
+    expect(frames.at(-1)).toMatch(/completed .*\[#{24}\] 100% .*keys 60\/60/)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { RewarmProgress } from '../../src/sdk/rewarm-progress.js'
+import { RewarmProgress } from '../../src/warmup/progress.js'
 
 describe('RewarmProgress: a rewarm checkpoint', () => {
   it('moves its cursor over what is settled in order and lists what is settled past it', () => {
