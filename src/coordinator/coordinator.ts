@@ -200,6 +200,14 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     now: () => clock.now(),
     active: () => runtime.leading,
     seesAllGrants: runtime.kind === 'memory',
+    observe: (health, rate) => {
+      metrics.rewarmRate.set(rate)
+      if (health.p50 !== undefined)
+        metrics.originLatency.set({ quantile: '0.5' }, health.p50 / 1000)
+      if (health.p99 !== undefined)
+        metrics.originLatency.set({ quantile: '0.99' }, health.p99 / 1000)
+      if (health.errorRate !== undefined) metrics.originErrors.set(health.errorRate)
+    },
   })
   rewarm.start()
   // Checkpoints live in the store: on Redis they outlive this process; in memory, they live as long as it.

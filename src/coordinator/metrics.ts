@@ -63,6 +63,22 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'Client heartbeats received',
       registers: [registry],
     }),
+    rewarmRate: new Gauge({
+      name: 'slew_rewarm_rate_per_second',
+      help: 'The adaptive rewarm token rate in force (AIMD, never above the rewarm budget)',
+      registers: [registry],
+    }),
+    originLatency: new Gauge({
+      name: 'slew_origin_latency_seconds',
+      help: 'Origin latency as the fleet reported it over the last control window, by quantile',
+      labelNames: ['quantile'] as const,
+      registers: [registry],
+    }),
+    originErrors: new Gauge({
+      name: 'slew_origin_error_ratio',
+      help: 'Share of origin calls that failed over the last control window, as the fleet reported it',
+      registers: [registry],
+    }),
     requests: new Counter({
       name: 'slew_http_requests_total',
       help: 'HTTP requests, by route and status',

@@ -29,6 +29,11 @@ export class RewarmControl {
        * the fleet reports calls. @default true
        */
       readonly seesAllGrants?: boolean
+      /** What the loop saw and set, each interval (for metrics). */
+      readonly observe?: (
+        health: { p50?: number; p99?: number; errorRate?: number; samples: number },
+        rate: number,
+      ) => void
     },
   ) {
     this.#aimd = this.#make()
@@ -70,6 +75,7 @@ export class RewarmControl {
     const rate = this.#aimd.update({ ...health, used })
     this.#granted = 0
     this.o.setRate(rate)
+    this.o.observe?.(health, rate)
     return rate
   }
 

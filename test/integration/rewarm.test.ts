@@ -80,6 +80,13 @@ describe('rewarm after a content push', () => {
     expect(done.rewarm.ratePerSec).toBeGreaterThan(0)
     expect(done.rewarm.ratePerSec).toBeLessThanOrEqual(RATE)
     expect(seenMidway).toBe(true)
+    // Ops see the control loop: the rate it set and the origin as the fleet reported it.
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    const rate = Number(/^slew_rewarm_rate_per_second (\S+)$/m.exec(metrics)?.[1])
+    expect(rate).toBeGreaterThan(0)
+    expect(rate).toBeLessThanOrEqual(RATE)
+    expect(metrics).toMatch(/^slew_origin_latency_seconds\{quantile="0.99"\} \d/m)
+    expect(metrics).toMatch(/^slew_origin_error_ratio 0$/m)
     for (const c of fleet) for (const k of keys) expect(c.peek(k)).toMatch(/^page:\d+@v1$/)
 
     const fetches = origin.calls.map((c) => c.at)
