@@ -28,6 +28,7 @@ export interface RolloutJson {
   rewarm?: {
     keysDone: number
     keysFailed?: number
+    keysOrphaned?: number
     keysTotal: number
     clientsReporting?: number
     ratePerSec: number
@@ -64,11 +65,11 @@ const progressOf = (r: RolloutJson): number =>
 export const rewarming = (r: RolloutJson): boolean =>
   r.state === 'completed' &&
   !!r.rewarm &&
-  r.rewarm.keysDone + (r.rewarm.keysFailed ?? 0) < r.rewarm.keysTotal
+  r.rewarm.keysDone + (r.rewarm.keysFailed ?? 0) + (r.rewarm.keysOrphaned ?? 0) < r.rewarm.keysTotal
 
 const rewarmText = (r: RolloutJson): string =>
   r.rewarm
-    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? ` (${int(r.rewarm.keysFailed)} failed)` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
+    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
     : ''
 
 const stateText = (r: RolloutJson): string => (rewarming(r) ? 'delivered, fetching' : r.state)

@@ -21,18 +21,25 @@ export class RewarmLedger {
     )
   }
 
-  /** Keys done, failed and to do, summed over every client's checkpoint. */
-  async progress(
-    changeId: string,
-  ): Promise<{ done: number; failed: number; total: number; clients: number }> {
-    const out = { done: 0, failed: 0, total: 0, clients: 0 }
-    for (const raw of Object.values(await this.store.rewarm(changeId))) {
+  /**
+   * Keys done, failed and to do, summed over every client's checkpoint;
+   * `orphaned`: keys left on clients not `connected` any more (`gone`).
+   */
+  async progress(changeId: string, connected: ReadonlySet<string>) {
+    const out = { done: 0, failed: 0, orphaned: 0, total: 0, clients: 0, gone: 0 }
+    for (const [clientId, raw] of Object.entries(await this.store.rewarm(changeId))) {
       const r = parse(raw)
       if (!r) continue
+      const failed = r.failed ?? 0
       out.done += r.done
-      out.failed += r.failed ?? 0
+      out.failed += failed
       out.total += r.total
       out.clients++
+      const left = r.total - r.done - failed
+      if (left > 0 && !connected.has(clientId)) {
+        out.orphaned += left
+        out.gone++
+      }
     }
     return out
   }

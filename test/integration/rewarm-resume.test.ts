@@ -61,7 +61,16 @@ describe('a client restarted in the middle of a rewarm', () => {
       change: { target: { keys: string[] } }
     }
     expect(change.change.target.keys).toEqual(KEYS)
-    type Progress = { state: string; rewarm: { keysDone: number; keysTotal: number } }
+    type Progress = {
+      state: string
+      rewarm: {
+        keysDone: number
+        keysTotal: number
+        keysOrphaned: number
+        clientsGone: number
+        etaMs: number
+      }
+    }
     const progress = async () => (await (await fetch(`${url}/v1/changes/${id}`)).json()) as Progress
     await waitFor('a third of the keys', async () => (await progress()).rewarm.keysDone >= 60)
 
@@ -87,6 +96,13 @@ describe('a client restarted in the middle of a rewarm', () => {
     ])
     expect(settled.size).toBe(checkpoint.done)
     // What it settled, it fetched in its first life, after the push.
+    // While it is away, what it had left is orphaned: nothing left to wait for.
+    await waitFor('the client to be gone', async () => (await progress()).rewarm.clientsGone === 1)
+    expect((await progress()).rewarm).toMatchObject({
+      keysDone: checkpoint.done,
+      keysOrphaned: 200 - checkpoint.done,
+      etaMs: 0,
+    })
     const firstLife = new Set(
       loads
         .slice(20)
@@ -100,7 +116,12 @@ describe('a client restarted in the middle of a rewarm', () => {
     for (const [k, v] of kept) second.set(k, v)
     await second.start({ since: resumeFrom })
     await waitFor('every key', async () => (await progress()).rewarm.keysDone === 200, 30_000, 50)
-    expect((await progress()).rewarm).toMatchObject({ keysDone: 200, keysTotal: 200 })
+    expect((await progress()).rewarm).toMatchObject({
+      keysDone: 200,
+      keysTotal: 200,
+      keysOrphaned: 0,
+      clientsGone: 0,
+    })
 
     // It refetched exactly what it had not settled: each once, none of the rest.
     const secondLife = loads.filter((l) => l.life === 2).map((l) => l.key)

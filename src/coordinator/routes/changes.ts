@@ -73,23 +73,44 @@ const progressOf = (r: RolloutView): number => {
   return done
 }
 
-/** A rewarm's keys done and to do (from the clients' heartbeats), the fleet rate and the time left at it. */
-const rewarmProgress = async (ctx: Ctx, r: RolloutView) => {
-  const p = await ctx.ledger.progress(r.id)
+/** The ids of the clients connected now, fleet-wide: read once per request, when first needed. */
+type Connected = () => Promise<ReadonlySet<string>>
+const connectedOnce = (ctx: Ctx): Connected => {
+  let ids: Promise<ReadonlySet<string>> | undefined
+  return () => {
+    ids ??= ctx.runtime.fleet().then((ms) => new Set(ms.map((m) => m.clientId)))
+    return ids
+  }
+}
+
+/**
+ * A rewarm's keys done and to do (from the clients' checkpoints), the fleet
+ * rate and the time left at it. Keys left on a client that is no longer
+ * connected are orphaned: its cache went with it (if it comes back with
+ * `since`, it continues and they count again).
+ */
+const rewarmProgress = async (ctx: Ctx, r: RolloutView, connected: Connected) => {
+  const p = await ctx.ledger.progress(r.id, await connected())
   const ratePerSec = ctx.rewarm.rate
-  const left = Math.max(0, p.total - p.done - p.failed)
+  const left = Math.max(0, p.total - p.done - p.failed - p.orphaned)
   return {
     keysDone: p.done,
     keysFailed: p.failed,
+    keysOrphaned: p.orphaned,
     keysTotal: p.total,
     clientsReporting: p.clients,
+    clientsGone: p.gone,
     ratePerSec,
     etaMs: left === 0 ? 0 : Math.round((left / Math.max(ratePerSec, 1e-9)) * 1000),
   }
 }
 
 /** A rollout as the API shows it: the engine's view plus acks and progress. */
-export const present = async (ctx: Ctx, r: RolloutView) => {
+export const present = async (
+  ctx: Ctx,
+  r: RolloutView,
+  connected: Connected = connectedOnce(ctx),
+) => {
   const acked = ctx.fleet.acked(r.id)
   return {
     id: r.id,
@@ -115,7 +136,7 @@ export const present = async (ctx: Ctx, r: RolloutView) => {
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,
-    ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r) }),
+    ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r, connected) }),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
     ...(r.endedAt !== undefined && { endedAt: r.endedAt }),
@@ -168,7 +189,10 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/changes', ctx.auth.require('read'), async (c) => {
     const state = c.req.query('state')
     const list = ctx.engine.list().filter((r) => !state || r.state === state)
-    return c.json({ changes: await Promise.all(list.reverse().map((r) => present(ctx, r))) })
+    const connected = connectedOnce(ctx)
+    return c.json({
+      changes: await Promise.all(list.reverse().map((r) => present(ctx, r, connected))),
+    })
   })
 
   app.get('/v1/changes/:id', ctx.auth.require('read'), async (c) =>
