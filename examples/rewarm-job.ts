@@ -31,11 +31,13 @@ console.log(`rewarm ${answer.id}: ${keys.length} keys on every client`)
 for (;;) {
   // biome-ignore lint/suspicious/noExplicitAny: a script reading JSON
   const r: any = await (await fetch(`${url}/v1/changes/${answer.id}`, { headers: auth })).json()
-  const { keysDone, keysTotal, ratePerSec, etaMs } = r.rewarm
+  const { keysDone, keysFailed, keysOrphaned, keysTotal, ratePerSec, etaMs } = r.rewarm
   console.log(
     `${r.state}: ${keysDone}/${keysTotal} keys at ${Math.round(ratePerSec)}/s, ETA ${Math.round(etaMs / 1000)} s`,
   )
-  if (r.state !== 'rolling' && keysTotal > 0 && keysDone >= keysTotal) break
+  // Done when every key is fetched, given up on, or left on a client that went away.
+  if (r.state !== 'rolling' && keysTotal > 0 && keysDone + keysFailed + keysOrphaned >= keysTotal)
+    break
   if (['aborted', 'failed'].includes(r.state)) break
   await new Promise((resolve) => setTimeout(resolve, 1000))
 }
