@@ -95,7 +95,10 @@ export const heartbeatSchema = z.strictObject({
   /** Origin calls the latency and error figures come from. */
   calls: nonNegativeInt().optional(),
   /** Rewarm progress (the client's checkpoint), per change id. */
-  rewarm: z.record(z.string().max(200), rewarmReportSchema).optional(),
+  rewarm: z
+    .record(z.string().max(200), rewarmReportSchema)
+    .refine((r) => Object.keys(r).length <= 100, { error: 'at most 100 rewarms' })
+    .optional(),
   /** Named business metrics (counts or rates) for the gates. */
   metrics: z
     .record(z.string().max(100), z.number().refine(Number.isFinite, { error: 'a finite number' }))

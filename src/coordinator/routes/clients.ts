@@ -42,6 +42,13 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/clients/:id/rewarm/:changeId', ctx.auth.require('client'), async (c) => {
     const id = checkClientId(c.req.param('id'))
     const changeId = c.req.param('changeId')
+    if (changeId.length > 200)
+      throw new HttpProblem(
+        problem(400, 'E_INVALID_OPTION', 'Expected `changeId` to be at most 200 characters', {
+          field: 'changeId',
+          rule: 'at most 200 characters',
+        }),
+      )
     const report = await ctx.ledger.of(changeId, id)
     if (!report)
       throw new HttpProblem(
