@@ -253,7 +253,8 @@ export class L1<V> {
         ac.abort(new OverBudgetError(key, limit))
         const fallback = this.opts.onOverBudget
         if (fallback === 'fail') reject(new OverBudgetError(key, limit))
-        else Promise.resolve(fallback(key)).then(resolve, reject)
+        // A fallback that throws (or rejects) fails this read, never the process.
+        else new Promise<V>((r) => r(fallback(key))).then(resolve, reject)
       }, limit)
       work.then(
         (v) => {

@@ -1,7 +1,7 @@
 /**
  * Refetches caused by changes: ordered by priority (a reader blocked on a
  * hard miss, then stale entries someone asked for, then background refresh
- * and rewarm) through p-queue, each one taking a leased refetch token right
+ * and rewarm) through a p-queue per token class, each one taking a leased refetch token right
  * before it calls the origin (B2). Tokens come in small batches from the
  * coordinator, per budget class, through the engine's refresh driver.
  */
@@ -79,13 +79,25 @@ export interface RefresherOptions {
 }
 
 export class Refresher {
-  readonly #queue: PQueue
+  /**
+   * One queue per token class: a job holds its slot while it waits for its
+   * token, so a long rewarm waiting on a slow rate must not take the slots a
+   * hard-miss reader's invalidate token would get through.
+   */
+  readonly #queues = new Map<TokenClass, PQueue>()
   readonly #gates = new Map<TokenClass, TokenGate>()
   #tokensUsed = 0
   #closed = false
 
-  constructor(private readonly opts: RefresherOptions) {
-    this.#queue = new PQueue({ concurrency: opts.concurrency })
+  constructor(private readonly opts: RefresherOptions) {}
+
+  #queue(cls: TokenClass): PQueue {
+    let q = this.#queues.get(cls)
+    if (!q) {
+      q = new PQueue({ concurrency: this.opts.concurrency })
+      this.#queues.set(cls, q)
+    }
+    return q
   }
 
   /** Tokens spent so far (one per origin call caused by a change). */
@@ -95,7 +107,9 @@ export class Refresher {
 
   /** Jobs queued or running. */
   get size(): number {
-    return this.#queue.size + this.#queue.pending
+    let n = 0
+    for (const q of this.#queues.values()) n += q.size + q.pending
+    return n
   }
 
   /**
@@ -108,7 +122,7 @@ export class Refresher {
     job: () => Promise<T>,
     opts: { id?: string; signal?: AbortSignal; started?: () => void } = {},
   ): Promise<T> {
-    return this.#queue.add(
+    return this.#queue(cls).add(
       async () => {
         if (this.#closed) throw new ClosedError('slew client')
         await this.#gate(cls).acquire(opts.signal)
@@ -131,7 +145,7 @@ export class Refresher {
     job: () => Promise<void>,
     id?: string,
   ): Promise<void> {
-    return this.#queue.add(
+    return this.#queue(cls).add(
       async () => {
         if (this.#closed) throw new ClosedError('slew client')
         if (!needed()) return
@@ -145,21 +159,23 @@ export class Refresher {
 
   /** Move a queued job up (no-op if it already started or is unknown). */
   promote(id: string, reason: RefreshReason): void {
-    try {
-      this.#queue.setPriority(id, refreshPriority[reason])
-    } catch {
-      // Already running or done.
+    for (const q of this.#queues.values()) {
+      try {
+        q.setPriority(id, refreshPriority[reason])
+      } catch {
+        // Not in this queue, already running, or done.
+      }
     }
   }
 
   /** Resolves when nothing is queued or running. */
-  idle(): Promise<void> {
-    return this.#queue.onIdle()
+  async idle(): Promise<void> {
+    await Promise.all([...this.#queues.values()].map((q) => q.onIdle()))
   }
 
   close(): void {
     this.#closed = true
-    this.#queue.clear()
+    for (const q of this.#queues.values()) q.clear()
     for (const g of this.#gates.values()) g.close()
   }
 

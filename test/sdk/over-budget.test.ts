@@ -42,7 +42,12 @@ describe('over budget', () => {
       return c
     }
     const failing = make('fails')
-    const falling = make('falls-back', (k) => `fallback for ${k}`)
+    let fallbacks = 0
+    const falling = make('falls-back', (k) => {
+      // The second time, the fallback itself fails (it throws, synchronously).
+      if (++fallbacks > 1) throw new Error(`no fallback for ${k} either`)
+      return `fallback for ${k}`
+    })
     for (const c of [failing, falling]) {
       await c.start()
       for (const k of ['a', 'b']) await c.get(k)
@@ -64,6 +69,8 @@ describe('over budget', () => {
     await expect(failing.get('b')).rejects.toBeInstanceOf(OverBudgetError)
     expect(Date.now() - started).toBeLessThan(2000)
     expect(await falling.get('b')).toBe('fallback for b')
+    // A fallback that throws fails that read only (an uncaught throw would fail this test run).
+    await expect(falling.get('b')).rejects.toThrow('no fallback for b either')
     await new Promise((r) => setTimeout(r, 200))
     expect(origin.calls.length).toBe(before + 2)
   })
