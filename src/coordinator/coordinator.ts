@@ -248,13 +248,18 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
         ),
     })
   const limitBody = limitOf(initial.limits.bodyBytes, 'request body')
-  // NDJSON key lists (rewarm) may be larger: their own limit.
-  const limitNdjson = limitOf(initial.rewarm.maxBodyBytes, 'NDJSON body')
+  // NDJSON key lists (POST /v1/changes only) may be larger: their own limit, live from config.
+  let ndjson = { bytes: 0, limit: limitBody }
+  const limitNdjson = () => {
+    const bytes = current.rewarm.maxBodyBytes
+    if (ndjson.bytes !== bytes) ndjson = { bytes, limit: limitOf(bytes, 'NDJSON body') }
+    return ndjson.limit
+  }
   app.use('*', (c, next) =>
     c.req.method === 'GET' || c.req.method === 'HEAD'
       ? next()
-      : isNdjson(c)
-        ? limitNdjson(c, next)
+      : c.req.method === 'POST' && c.req.path === '/v1/changes' && isNdjson(c)
+        ? limitNdjson()(c, next)
         : limitBody(c, next),
   )
   app.use('*', async (c, next) => {

@@ -51,22 +51,24 @@ export const readNdjsonChange = async (c: Context, maxKeys: number): Promise<unk
       )
     }
     keys.push(key)
-    if (keys.length > maxKeys) break
   }
   const target = (change.target as Record<string, unknown> | undefined) ?? {}
   const given = Array.isArray(target.keys) ? (target.keys as unknown[]) : []
-  return { ...change, target: { ...target, keys: [...given, ...keys] } }
+  const all = [...given, ...keys]
+  // Counted as sent, before repeats are dropped: an over-long list is refused, never cut.
+  checkKeyCount({ kind: String(change.kind), target: { keys: all as string[] } }, maxKeys)
+  return { ...change, target: { ...target, keys: all } }
 }
 
-/** A rewarm listing more keys than allowed is refused whole. */
+/** A change listing more keys than allowed (any kind) is refused whole, never cut short. */
 export const checkKeyCount = (
   change: { kind: string; target?: { keys?: readonly string[] } },
   maxKeys: number,
 ): void => {
   const n = change.target?.keys?.length ?? 0
-  if (change.kind === 'rewarm' && n > maxKeys) {
+  if (n > maxKeys) {
     throw new HttpProblem(
-      problem(413, 'E_BODY_TOO_LARGE', `A rewarm may list at most ${maxKeys} keys`, {
+      problem(413, 'E_BODY_TOO_LARGE', `A change may list at most ${maxKeys} keys`, {
         detail: `got more than ${maxKeys}; split it into several changes, or use target.hotSet`,
         field: 'target.keys',
         limit: maxKeys,

@@ -102,6 +102,15 @@ describe('rewarm after a content push', () => {
       Array.from({ length: 1001 }, (_, i) => `k${i}`),
     )
     expect(refused.status).toBe(413)
+    // Any kind, and counted as sent: an over-long list is refused, never cut short.
+    const invalidate = await pushKeys(
+      url,
+      Array.from({ length: 1001 }, (_, i) => `k${i}`),
+      { kind: 'invalidate' },
+    )
+    expect(invalidate.status).toBe(413)
+    const repeats = await pushKeys(url, Array(1001).fill('same'))
+    expect(repeats.status).toBe(413)
     expect(co.engine.list()).toHaveLength(1)
   })
 
