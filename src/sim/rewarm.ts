@@ -80,14 +80,7 @@ const runNaive = (o: ReturnType<typeof parse>): Run => {
     issue(o.concurrency)
   }
   clock.runAll({ limit: TIMER_LIMIT })
-  return {
-    completionMs: end,
-    overTargetFraction: end > 0 ? origin.overTargetMs / end : 0,
-    peakPerSec: arrivals.peakPerSec,
-    perSecond: Array.from(arrivals.perSecond.toArray()),
-    latency: origin.latencyPerSecond(),
-    fetches: arrivals.total,
-  }
+  return runFigures(end, origin, arrivals)
 }
 
 export interface RewarmHooks {
@@ -178,12 +171,7 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   clock.runAll({ limit: TIMER_LIMIT })
   engine.close()
   return {
-    completionMs: end,
-    overTargetFraction: end > 0 ? origin.overTargetMs / end : 0,
-    peakPerSec: arrivals.peakPerSec,
-    perSecond: Array.from(arrivals.perSecond.toArray()),
-    latency: origin.latencyPerSecond(),
-    fetches: arrivals.total,
+    ...runFigures(end, origin, arrivals),
     meanRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0,
     arrivals,
   }
@@ -193,6 +181,16 @@ const parse = (input: unknown) => {
   const o = parseOptions(rewarmSchema, input)
   return { ...o, budget: o.budget ?? 3 * o.capacity, target: o.target ?? 2 * o.latency }
 }
+
+/** What both runs report: completion, time over the latency target, and the origin's load. */
+const runFigures = (end: number, origin: CapacityOrigin, arrivals: Origin) => ({
+  completionMs: end,
+  overTargetFraction: end > 0 ? origin.overTargetMs / end : 0,
+  peakPerSec: arrivals.peakPerSec,
+  perSecond: Array.from(arrivals.perSecond.toArray()),
+  latency: origin.latencyPerSecond(),
+  fetches: arrivals.total,
+})
 
 const originOptions = (o: ReturnType<typeof parse>, random: () => number) => ({
   capacity: o.capacity,
