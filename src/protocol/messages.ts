@@ -63,18 +63,28 @@ export type RejectReason = (typeof rejectReasons)[number]
  * A client's progress on one rewarm, and its checkpoint: every key of the
  * change's list before `cursor` is settled, and so are the listed ones after it.
  */
-export const rewarmReportSchema = z.strictObject({
-  /** Keys fetched (or found fresh). */
-  done: nonNegativeInt(),
-  /** Keys to fetch on this client. */
-  total: nonNegativeInt(),
-  /** Keys given up on after retries (origin errors). */
-  failed: nonNegativeInt().optional(),
-  /** Keys of the change's list settled in order: all those before this index. */
-  cursor: nonNegativeInt().optional(),
-  /** Indexes past the cursor that are settled too (at most 1000). */
-  ahead: z.array(nonNegativeInt()).max(1000).optional(),
-})
+export const rewarmReportSchema = z
+  .strictObject({
+    /** Keys fetched (or found fresh). */
+    done: nonNegativeInt(),
+    /** Keys to fetch on this client. */
+    total: nonNegativeInt(),
+    /** Keys given up on after retries (origin errors). */
+    failed: nonNegativeInt().optional(),
+    /** Keys of the change's list settled in order: all those before this index. */
+    cursor: nonNegativeInt().optional(),
+    /** Indexes past the cursor that are settled too (at most 1000). */
+    ahead: z.array(nonNegativeInt()).max(1000).optional(),
+  })
+  .superRefine((r, ctx) => {
+    // A checkpoint a restarted client would trust: never more settled than it has.
+    if (r.done + (r.failed ?? 0) > r.total)
+      ctx.addIssue({ code: 'custom', path: ['done'], message: 'done + failed at most total' })
+    if (r.cursor !== undefined && r.cursor > r.total)
+      ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'at most total' })
+    if (r.ahead?.some((i) => i <= (r.cursor ?? -1) || i >= r.total))
+      ctx.addIssue({ code: 'custom', path: ['ahead'], message: 'indexes past cursor, below total' })
+  })
 export type RewarmReport = z.infer<typeof rewarmReportSchema>
 
 export const heartbeatSchema = z.strictObject({

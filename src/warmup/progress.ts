@@ -37,15 +37,23 @@ export class RewarmProgress {
   }
 
   /**
-   * Take a checkpoint from before a restart: its indexes count as settled
-   * (its done and failed counts with them). Returns whether key `i` is left to do.
+   * Take a checkpoint from before a restart: the indexes it names count as
+   * settled, and only they (a report names at most MAX_AHEAD past its cursor;
+   * the keys it settled beyond those are fetched again, and counted once).
+   * Its failed keys are among them. Returns whether key `i` is left to do.
    */
   resume(from: RewarmReport): (i: number) => boolean {
     const cursor = Math.min(from.cursor ?? 0, this.total)
     this.#settled.fill(1, 0, cursor)
-    for (const i of from.ahead ?? []) if (i < this.total) this.#settled[i] = 1
-    this.done = Math.min(from.done, this.total)
-    this.failed = Math.min(from.failed ?? 0, this.total - this.done)
+    let named = cursor
+    for (const i of from.ahead ?? []) {
+      if (i < this.total && !this.#settled[i]) {
+        this.#settled[i] = 1
+        named++
+      }
+    }
+    this.failed = Math.min(from.failed ?? 0, named)
+    this.done = named - this.failed
     this.#advance()
     return (i) => this.#settled[i] === 0
   }

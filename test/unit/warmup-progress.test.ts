@@ -25,6 +25,21 @@ describe('RewarmProgress: a rewarm checkpoint', () => {
     expect(after.report()).toEqual({ done: 8, total: 8, cursor: 8 })
   })
 
+  it('resumes its failed count, never more than the indexes it names', () => {
+    const before = new RewarmProgress(6, true)
+    before.settle(0, true)
+    before.settle(1, false)
+    before.settle(4, false)
+    const after = new RewarmProgress(6, true)
+    const left = after.resume(before.report())
+    expect([0, 1, 2, 3, 4, 5].filter(left)).toEqual([2, 3, 5])
+    expect(after.report()).toEqual({ done: 1, failed: 2, total: 6, cursor: 2, ahead: [4] })
+    // A record that claims more than it names is held to what it names.
+    const odd = new RewarmProgress(6, true)
+    odd.resume({ done: 6, failed: 6, total: 6, cursor: 1 })
+    expect(odd.report()).toEqual({ done: 0, failed: 1, total: 6, cursor: 1 })
+  })
+
   it('keeps its report small: at most 1000 indexes past the cursor', () => {
     const p = new RewarmProgress(5000, true)
     for (let i = 1; i < 5000; i += 2) p.settle(i, true)
@@ -32,6 +47,13 @@ describe('RewarmProgress: a rewarm checkpoint', () => {
     expect(r.cursor).toBe(0)
     expect(r.ahead).toHaveLength(1000)
     // A hotSet rewarm's keys are the client's own: counts only.
+    // Resumed from it: what the report does not name is refetched, and counted once.
+    const after = new RewarmProgress(5000, true)
+    const left = after.resume(r)
+    expect(after.report()).toMatchObject({ done: 1000, total: 5000 })
+    for (let i = 0; i < 5000; i++) if (left(i)) after.settle(i, true)
+    expect(after.report()).toEqual({ done: 5000, total: 5000, cursor: 5000 })
+    expect(after.finished).toBe(true)
     const hot = new RewarmProgress(3, false)
     hot.settle(1, true)
     expect(hot.report()).toEqual({ done: 1, total: 3 })
