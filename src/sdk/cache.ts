@@ -64,6 +64,8 @@ export class L1<V> {
   readonly #inflight = new Map<string, { promise: Promise<V>; reject: (e: Error) => void }>()
   /** Keys with a background refresh queued (p-queue job id = key). */
   readonly #queued = new Set<string>()
+  /** Rewarms waiting for a refetch another change started on the key to end. */
+  readonly #onRefetched = new Map<string, (() => void)[]>()
   #closed = false
 
   constructor(private readonly opts: L1Options<V>) {
@@ -166,7 +168,9 @@ export class L1<V> {
   /**
    * Fetch `keys` ahead of readers, in the order given (hottest first), each
    * under a rewarm token; a key already fresh costs nothing. `settled(ok)` is
-   * called once per key: fetched (or already fresh), or failed.
+   * called once per key: fetched (or already fresh), or failed. A key whose
+   * refetch another change started is settled by that refetch: ok only if
+   * the key is fresh once it ends.
    */
   rewarm(keys: readonly string[], settled: (ok: boolean) => void = () => {}): void {
     for (const key of keys) {
@@ -176,6 +180,7 @@ export class L1<V> {
       }
       let gen = -1
       let entry: Envelope<V> | undefined
+      let waited = false
       this.opts.refresher
         .runIfNeeded(
           'rewarm',
@@ -184,7 +189,12 @@ export class L1<V> {
             const e = this.lru.peek(key)
             if (e?.state === 'fresh') return false
             if (e) {
-              if (!needsRefresh(e)) return false // another refetch has it
+              if (!needsRefresh(e)) {
+                // Another refetch has it: its outcome is ours (no second origin call).
+                this.#afterRefetch(key, () => settled(this.lru.peek(key)?.state === 'fresh'))
+                waited = true
+                return false
+              }
               gen = beginRefresh(e)
               entry = e
             }
@@ -200,9 +210,16 @@ export class L1<V> {
           `rewarm:${key}`,
         )
         .then(
-          () => settled(true),
           () => {
-            if (entry) failRefresh(entry, gen)
+            if (waited) return
+            if (entry) this.#refetched(key)
+            settled(true)
+          },
+          () => {
+            if (entry) {
+              failRefresh(entry, gen)
+              this.#refetched(key)
+            }
             settled(false)
           },
         )
@@ -211,6 +228,7 @@ export class L1<V> {
 
   close(): void {
     this.#closed = true
+    this.#onRefetched.clear()
     this.lru.clear()
     for (const f of this.#inflight.values()) f.reject(new ClosedError('slew client'))
     this.#inflight.clear()
@@ -241,6 +259,8 @@ export class L1<V> {
         } catch (error) {
           failRefresh(e, gen)
           throw error
+        } finally {
+          this.#refetched(key)
         }
       },
       // The wait for a token is what maxWaitMs limits; once the fetch starts it runs.
@@ -297,11 +317,27 @@ export class L1<V> {
             e.settled = Promise.resolve(e.value as V)
           } catch {
             failRefresh(e, gen) // stale-if-error: keep serving what we had
+          } finally {
+            this.#refetched(key)
           }
         },
         key,
       )
       .catch(() => this.#queued.delete(key))
+  }
+
+  /** Call `then` when the refetch in flight on `key` ends (landed or failed). */
+  #afterRefetch(key: string, then: () => void): void {
+    const waiting = this.#onRefetched.get(key)
+    if (waiting) waiting.push(then)
+    else this.#onRefetched.set(key, [then])
+  }
+
+  #refetched(key: string): void {
+    const waiting = this.#onRefetched.get(key)
+    if (!waiting) return
+    this.#onRefetched.delete(key)
+    for (const then of waiting) then()
   }
 
   async #timed(key: string): Promise<V> {
