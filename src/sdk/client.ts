@@ -150,6 +150,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   /** Started with `since` (a kept cache): a rewarm replayed to it continues from its checkpoint. */
   #resumed = false
   #rewarmBeat: NodeJS.Timeout | undefined
+  /** The heartbeat in flight, and the one queued behind it: one at a time, so a checkpoint never goes back. */
+  #beating: Promise<void> | undefined
+  #nextBeat: Promise<void> | undefined
 
   constructor(opts: ClientOptions<V>) {
     super()
@@ -324,8 +327,18 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#refresher.close()
     this.#l1.close()
     this.#firstConnect?.reject(new NotConnectedError('closed'))
-    // A graceful stop checkpoints the rewarms in progress: a restart continues from here.
-    if (this.#rewarms.size > 0) await this.#sendHeartbeat(AbortSignal.timeout(1000))
+    // A graceful stop checkpoints the rewarms in progress: a restart continues from here
+    // (behind a heartbeat in flight, if any; close waits for it two seconds at most).
+    if (this.#rewarms.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.#sendHeartbeat(AbortSignal.timeout(1000)),
+        new Promise((r) => {
+          timer = setTimeout(r, 2000)
+        }),
+      ])
+      clearTimeout(timer)
+    }
   }
 
   #message(e: EventSourceMessage): void {
@@ -444,12 +457,36 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     })
   }
 
-  async #sendHeartbeat(signal?: AbortSignal): Promise<void> {
+  /**
+   * One heartbeat at a time: a later one waits for the one in flight (and
+   * callers meanwhile share the one queued), so the coordinator never gets
+   * an older checkpoint after a newer one.
+   */
+  #sendHeartbeat(signal?: AbortSignal): Promise<void> {
+    if (!this.#beating) {
+      this.#beating = this.#beat(signal).finally(() => {
+        this.#beating = undefined
+      })
+      return this.#beating
+    }
+    this.#nextBeat ??= this.#beating.then(() => {
+      this.#nextBeat = undefined
+      return this.#sendHeartbeat(signal)
+    })
+    return this.#nextBeat
+  }
+
+  async #beat(signal?: AbortSignal): Promise<void> {
     const finished: string[] = []
+    const sent: string[] = []
     let rewarm: Record<string, RewarmReport> | undefined
+    // At most MAX_REPORTS rewarms a heartbeat: those reported longest ago first (the map
+    // is kept in that order), so with more running each still gets its turn.
     for (const [id, p] of this.#rewarms) {
+      if (sent.length === MAX_REPORTS) break
       rewarm ??= {}
       rewarm[id] = p.report()
+      sent.push(id)
       if (p.finished) finished.push(id)
     }
     try {
@@ -465,8 +502,13 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         },
         signal,
       )
-      // A finished rewarm is reported until a heartbeat carrying it got through.
-      for (const id of finished) this.#rewarms.delete(id)
+      // A finished rewarm is reported until a heartbeat carrying it got through;
+      // the others sent go to the back of the line.
+      for (const id of sent) {
+        const p = this.#rewarms.get(id)
+        this.#rewarms.delete(id)
+        if (p && !finished.includes(id)) this.#rewarms.set(id, p)
+      }
       if (this.#rewarms.size === 0 && this.#rewarmBeat) {
         clearInterval(this.#rewarmBeat)
         this.#rewarmBeat = undefined
@@ -481,6 +523,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
+
+/** Rewarm reports a heartbeat carries at most (the coordinator refuses more). */
+const MAX_REPORTS = 100
 
 const safeJson = (text: string): unknown => {
   try {

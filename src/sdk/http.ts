@@ -27,6 +27,14 @@ export const errorOf = async (res: Response): Promise<HttpError> => {
   return new HttpError(res.status, code, `${res.status} ${code}: ${title}`, body)
 }
 
+/** No call to the coordinator waits longer than this: a hung one fails and is retried. */
+const CALL_TIMEOUT_MS = 10_000
+
+const within = (signal?: AbortSignal): AbortSignal =>
+  signal
+    ? AbortSignal.any([signal, AbortSignal.timeout(CALL_TIMEOUT_MS)])
+    : AbortSignal.timeout(CALL_TIMEOUT_MS)
+
 export const postJson = async <T>(
   remote: Remote,
   path: string,
@@ -37,14 +45,21 @@ export const postJson = async <T>(
     method: 'POST',
     headers: headers(remote, { 'content-type': 'application/json' }),
     body: JSON.stringify(body),
-    ...(signal && { signal }),
+    signal: within(signal),
   })
   if (!res.ok) throw await errorOf(res)
   return (await res.json()) as T
 }
 
-export const getJson = async <T>(remote: Remote, path: string): Promise<T> => {
-  const res = await fetch(`${remote.url}${path}`, { headers: headers(remote) })
+export const getJson = async <T>(
+  remote: Remote,
+  path: string,
+  signal?: AbortSignal,
+): Promise<T> => {
+  const res = await fetch(`${remote.url}${path}`, {
+    headers: headers(remote),
+    signal: within(signal),
+  })
   if (!res.ok) throw await errorOf(res)
   return (await res.json()) as T
 }

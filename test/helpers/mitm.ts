@@ -6,12 +6,31 @@
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
-export const startMitm = async (target: string) => {
+export const startMitm = async (
+  target: string,
+  opts: { delayMs?: (method: string, path: string) => number } = {},
+) => {
   const up = new URL(target)
   const streams = new Map<string, ServerResponse>()
   const frames: string[] = []
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  /** Each request passed on: its path, body and when it was forwarded and answered (ms). */
+  const requests: { method: string; path: string; body: string; start: number; end?: number }[] = []
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const clientId = new URL(req.url ?? '/', 'http://x').searchParams.get('clientId')
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    const seen = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      body: Buffer.concat(chunks).toString(),
+      start: Date.now(),
+    } as (typeof requests)[number]
+    requests.push(seen)
+    const delay = opts.delayMs?.(seen.method, seen.path) ?? 0
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+    res.on('finish', () => {
+      seen.end = Date.now()
+    })
     const out = request(
       { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers },
       (upRes) => {
@@ -24,13 +43,14 @@ export const startMitm = async (target: string) => {
       },
     )
     out.on('error', () => res.destroy())
-    req.pipe(out)
+    out.end(Buffer.concat(chunks))
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url,
     frames,
+    requests,
     /** Write a raw SSE frame into `clientId`'s stream. */
     inject(clientId: string, frame: string): void {
       const res = streams.get(clientId)
