@@ -112,7 +112,13 @@ export const configSchema = engineConfigSchema.extend({
       /** Control interval, ms. @default 1000 */
       intervalMs: positive().default(1000),
       /** How long clients' rewarm checkpoints are kept after their last report, ms. @default 7 days */
-      checkpointTtlMs: positive().default(7 * 24 * 3600 * 1000),
+      checkpointTtlMs: positiveInt().default(7 * 24 * 3600 * 1000),
+      /**
+       * A client that has not reported its unfinished rewarm for this long counts
+       * as gone (its keys orphaned), even if connected: it restarted without
+       * continuing, or stopped reporting. @default 60000
+       */
+      staleAfterMs: positive().default(60_000),
     })
     .prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */

@@ -6,6 +6,7 @@ import type { Hono } from 'hono'
 import type { Config } from '../config/schema.js'
 import type { Engine } from '../invalidation/engine.js'
 import type { Clock } from '../limiter/clock.js'
+import type { Signed } from '../protocol/sign.js'
 import type { Admission } from './admission.js'
 import type { Auth } from './auth.js'
 import type { CoordinatorEvents } from './coordinator.js'
@@ -33,6 +34,8 @@ export interface Ctx {
   readonly clock: Clock
   readonly settings: Settings
   readonly config: () => Config
+  /** Sign a message for clients with the active key, as the stream's are (fleet and version added). */
+  readonly sign: <T extends object>(message: T) => T & Signed & { v: 1; fleet: string }
   readonly state: { shuttingDown: boolean }
 }
 

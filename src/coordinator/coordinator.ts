@@ -17,6 +17,7 @@ import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
+import { signMessage } from '../protocol/sign.js'
 import { MemoryStore } from '../store/memory.js'
 import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
@@ -211,14 +212,21 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   })
   rewarm.start()
   // Checkpoints live in the store: on Redis they outlive this process; in memory, they live as long as it.
-  const ledger = new RewarmLedger(
-    store ?? new MemoryStore(() => clock.now()),
-    () => current.rewarm.checkpointTtlMs,
-  )
+  const ledger = new RewarmLedger(store ?? new MemoryStore(() => clock.now()), {
+    now: () => clock.now(),
+    ttlMs: () => current.rewarm.checkpointTtlMs,
+    staleAfterMs: () => current.rewarm.staleAfterMs,
+  })
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
     events,
+    sign: (message) =>
+      signMessage(
+        { v: 1 as const, fleet: initial.fleet, ...message },
+        signing.activeKid,
+        signing.keys[signing.activeKid]!,
+      ),
     get engine() {
       return engineHere()
     },
@@ -271,6 +279,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   app.use('/v1/changes/*', toLeader(runtime))
   app.use('/v1/config', toLeader(runtime))
   app.use('/v1/config/*', toLeader(runtime))
+  app.use('/v1/clients/:id/rewarms', toLeader(runtime))
   changesRoutes(app, ctx)
   clientsRoutes(app, ctx)
   configRoutes(app, ctx)

@@ -5,7 +5,7 @@
  * under those tokens, so the fleet's rewarm runs at what the origin bears.
  */
 import type { Config } from '../config/schema.js'
-import { AimdRate } from '../warmup/aimd.js'
+import { AimdRate, aimdSchema } from '../warmup/aimd.js'
 import type { FleetTracker } from './fleet.js'
 
 export class RewarmControl {
@@ -89,7 +89,10 @@ export class RewarmControl {
 
   #make(): AimdRate {
     const c = this.o.config()
-    const { maxKeys: _k, maxBodyBytes: _b, checkpointTtlMs: _t, ...aimd } = c.rewarm
+    // The AIMD's own options, of the rewarm section's (which holds more).
+    const aimd = Object.fromEntries(
+      Object.keys(aimdSchema.shape).map((k) => [k, c.rewarm[k as keyof typeof c.rewarm]]),
+    )
     return new AimdRate(c.budgets.rewarm.ratePerSec, aimd)
   }
 

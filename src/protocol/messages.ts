@@ -42,6 +42,20 @@ export interface ResetMessage {
 
 export type SignedStreamMessage = ChangeMessage | ConfigMessage | ResetMessage
 
+/**
+ * A rewarm a (re)started client left unfinished, with its checkpoint: the
+ * answer of `GET /v1/clients/:id/rewarms`, signed like a stream message (the
+ * change tells the client what to fetch).
+ */
+export interface RewarmResume {
+  readonly v: typeof PROTOCOL_VERSION
+  readonly type: 'rewarm-resume'
+  readonly fleet: string
+  readonly clientId: string
+  readonly change: Change
+  readonly checkpoint: RewarmReport
+}
+
 /** Not signed (it changes nothing): reconnect after `retryAfterMs`. */
 export interface GoawayMessage {
   readonly type: 'goaway'

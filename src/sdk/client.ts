@@ -15,6 +15,7 @@ import type {
   GoawayMessage,
   LeaseResponse,
   RewarmReport,
+  RewarmResume,
   SignedStreamMessage,
 } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
@@ -147,8 +148,12 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #hotKeys: (() => Iterable<string>) | undefined
   /** Rewarms in progress (and finished since the last heartbeat), by change id. */
   readonly #rewarms = new Map<string, RewarmProgress>()
-  /** Started with `since` (a kept cache): a rewarm replayed to it continues from its checkpoint. */
-  #resumed = false
+  /**
+   * This client's unfinished rewarms by change id, with their checkpoints, as
+   * the coordinator kept them: read at the first connection (again at the
+   * next, if that read failed). A restarted process continues them.
+   */
+  #checkpoints: Promise<ReadonlyMap<string, RewarmReport>> | undefined
   #rewarmBeat: NodeJS.Timeout | undefined
   /** The heartbeat in flight, and the one queued behind it: one at a time, so a checkpoint never goes back. */
   #beating: Promise<void> | undefined
@@ -195,6 +200,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         message: (e) => this.#message(e),
         connected: () => {
           this.#connected = true
+          this.#checkpoints ??= this.#readCheckpoints()
           this.#firstConnect?.resolve()
           this.emit('connected')
         },
@@ -216,14 +222,12 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
    * Connect; resolves once the stream is open. The client keeps trying in the
    * background either way. `since`: an app server that kept its cache across
    * a restart resumes from the sequence number it had applied (stats().lastSeq
-   * before it stopped), and gets only what it missed, or a reset.
+   * before it stopped), and gets only what it missed, or a reset. Either way,
+   * rewarms this client id left unfinished continue from their checkpoints.
    */
   start(opts: { since?: number } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new NotConnectedError('closed'))
-    if (opts.since !== undefined) {
-      this.#guard.lastSeq = opts.since
-      this.#resumed = true
-    }
+    if (opts.since !== undefined) this.#guard.lastSeq = opts.since
     const first = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -395,7 +399,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
    * rewarm (the keys' content changed) refetches the keys held too, serving
    * their old values meanwhile; a hotSet rewarm refetches what is not fresh.
    */
-  #rewarm(c: Change): void {
+  #rewarm(c: Change, from?: RewarmReport): void {
+    // Taken up already: continued from its checkpoint, then replayed on the stream.
+    if (this.#rewarms.has(c.id)) return
     const listed = !c.target?.hotSet
     let keys: string[]
     if (!listed) {
@@ -422,6 +428,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       })
     const go = (left: (i: number) => boolean) => {
       if (this.#closed) return
+      progress.begin()
       const todo: number[] = []
       for (let i = 0; i < keys.length; i++) if (left(i)) todo.push(i)
       // The content changed: what is held is served stale until its refetch.
@@ -435,18 +442,41 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       // for moves up on its own (served stale, its refetch queued ahead of the rewarm).
       for (const i of todo) attempt(i, 1)
     }
-    if (!(listed && this.#resumed)) {
-      go(() => true)
-      return
+    if (!listed) go(() => true)
+    else if (from) go(progress.resume(from))
+    // Replayed to a restarted client while its checkpoints are being read: continue from its own.
+    else if (this.#checkpoints)
+      void this.#checkpoints.then((m) => {
+        const checkpoint = m.get(c.id)
+        go(checkpoint ? progress.resume(checkpoint) : () => true)
+      })
+    else go(() => true)
+  }
+
+  /** Read this client's unfinished rewarms and continue each (signed, for this fleet and client). */
+  async #readCheckpoints(): Promise<ReadonlyMap<string, RewarmReport>> {
+    const id = this.options.clientId
+    const resumes: RewarmResume[] = []
+    try {
+      const { rewarms } = await getJson<{ rewarms: unknown[] }>(
+        this.#remote,
+        `/v1/clients/${encodeURIComponent(id)}/rewarms`,
+      )
+      for (const entry of Array.isArray(rewarms) ? rewarms : []) {
+        const v = this.#guard.checkResume(entry, id)
+        if (!v.ok) {
+          this.emit('rejected', v.reason)
+          continue
+        }
+        resumes.push(v.message)
+      }
+    } catch (error) {
+      this.#checkpoints = undefined // read them at the next connection
+      this.#report(error)
+      return new Map()
     }
-    // Replayed to a restarted client: continue from its checkpoint, if the coordinator has one.
-    getJson<RewarmReport>(
-      this.#remote,
-      `/v1/clients/${encodeURIComponent(this.options.clientId)}/rewarm/${encodeURIComponent(c.id)}`,
-    ).then(
-      (checkpoint) => go(progress.resume(checkpoint)),
-      () => go(() => true),
-    )
+    if (!this.#closed) for (const r of resumes) this.#rewarm(r.change, r.checkpoint)
+    return new Map(resumes.map((r) => [r.change.id, r.checkpoint]))
   }
 
   #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
@@ -484,6 +514,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     // is kept in that order), so with more running each still gets its turn.
     for (const [id, p] of this.#rewarms) {
       if (sent.length === MAX_REPORTS) break
+      if (!p.begun) continue // waiting for its checkpoint: nothing to say yet
       rewarm ??= {}
       rewarm[id] = p.report()
       sent.push(id)

@@ -4,7 +4,7 @@
  * fleet, newer than the last one applied (replays change nothing), and its
  * change not applied before (exactly once). Refusals are counted by reason.
  */
-import type { RejectReason, SignedStreamMessage } from '../protocol/messages.js'
+import type { RejectReason, RewarmResume, SignedStreamMessage } from '../protocol/messages.js'
 import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
 
 export type Verdict =
@@ -45,6 +45,31 @@ export class Guard {
     return { ok: true, message: m }
   }
 
+  /**
+   * Check one unfinished rewarm handed back at a restart: signed with a key we
+   * hold, for our fleet and for this client. (Its change may come on the
+   * stream too, replayed: the client takes a rewarm up once, by change id.)
+   */
+  checkResume(
+    entry: unknown,
+    clientId: string,
+  ): { ok: true; message: RewarmResume } | { ok: false; reason: RejectReason } {
+    const v = verifyMessage<RewarmResume>(entry, this.keys)
+    if (!v.ok) return this.#reject(v.reason)
+    const m = v.message
+    if (
+      m.type !== 'rewarm-resume' ||
+      m.change?.kind !== 'rewarm' ||
+      typeof m.change.id !== 'string' ||
+      typeof m.checkpoint !== 'object' ||
+      m.checkpoint === null
+    )
+      return this.#reject('malformed')
+    if (this.fleet !== undefined && m.fleet !== this.fleet) return this.#reject('wrong-fleet')
+    if (m.clientId !== clientId) return this.#reject('malformed')
+    return { ok: true, message: m }
+  }
+
   /** Record a message as applied: its seq becomes the resume point. */
   applied(m: SignedStreamMessage): void {
     this.lastSeq = m.seq
@@ -66,7 +91,7 @@ export class Guard {
     return out
   }
 
-  #reject(reason: RejectReason): Verdict {
+  #reject(reason: RejectReason): { ok: false; reason: RejectReason } {
     this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1)
     this.#unreported.set(reason, (this.#unreported.get(reason) ?? 0) + 1)
     return { ok: false, reason }

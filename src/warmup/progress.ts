@@ -14,6 +14,7 @@ export class RewarmProgress {
   failed = 0
   readonly #settled: Uint8Array
   #cursor = 0
+  #begun = false
 
   /** `listed`: the keys are the change's own list, in its order (a checkpoint applies). */
   constructor(
@@ -21,6 +22,19 @@ export class RewarmProgress {
     readonly listed: boolean,
   ) {
     this.#settled = new Uint8Array(total)
+  }
+
+  /**
+   * Whether it started (from scratch, or from a checkpoint): until then it
+   * has nothing to report, and a report of nothing done would overwrite the
+   * checkpoint it is about to continue from.
+   */
+  get begun(): boolean {
+    return this.#begun
+  }
+
+  begin(): void {
+    this.#begun = true
   }
 
   get finished(): boolean {
@@ -55,6 +69,7 @@ export class RewarmProgress {
     this.failed = Math.min(from.failed ?? 0, named)
     this.done = named - this.failed
     this.#advance()
+    this.#begun = true
     return (i) => this.#settled[i] === 0
   }
 

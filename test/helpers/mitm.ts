@@ -35,6 +35,7 @@ export const startMitm = async (
       { host: up.hostname, port: up.port, path: req.url, method: req.method, headers: req.headers },
       (upRes) => {
         res.writeHead(upRes.statusCode ?? 502, upRes.headers)
+        res.flushHeaders() // a stream with nothing to say yet is open all the same
         if (clientId && req.url?.startsWith('/v1/stream') && upRes.statusCode === 200) {
           streams.set(clientId, res)
           upRes.on('data', (chunk: Buffer) => frames.push(chunk.toString()))

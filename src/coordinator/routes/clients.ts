@@ -60,6 +60,29 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     return c.json(report)
   })
 
+  // A (re)started client's unfinished rewarms, each with its change: it continues them.
+  app.get('/v1/clients/:id/rewarms', ctx.auth.require('client'), async (c) => {
+    const id = checkClientId(c.req.param('id'))
+    const live = new Map(
+      ctx.engine
+        .list()
+        .filter(
+          (r) =>
+            r.change.kind === 'rewarm' &&
+            r.change.target?.keys !== undefined &&
+            r.state !== 'aborted' &&
+            r.state !== 'failed',
+        )
+        .map((r) => [r.id, r.change]),
+    )
+    const open = await ctx.ledger.unfinished(id, [...live.keys()])
+    return c.json({
+      rewarms: open.map(({ changeId, checkpoint }) =>
+        ctx.sign({ type: 'rewarm-resume', clientId: id, change: live.get(changeId)!, checkpoint }),
+      ),
+    })
+  })
+
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
     const req = parseBody(leaseRequestSchema, await readJson(c))
     checkClientId(req.clientId)
