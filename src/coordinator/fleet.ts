@@ -13,6 +13,8 @@ interface Pending {
 
 export interface ClientHealth extends Heartbeat {
   readonly at: number
+  /** Which heartbeat this was, counting every client's (see `beats`). */
+  readonly n: number
 }
 
 /** Deliveries a client has not acknowledged yet are kept up to this many. */
@@ -23,6 +25,7 @@ export class FleetTracker {
   readonly #pending = new Map<string, Pending[]>()
   /** rolloutId → acked count per wave. */
   readonly #acked = new Map<string, number[]>()
+  #beats = 0
 
   delivered(clientIds: Iterable<string>, seq: number, rolloutId: string, wave: number): void {
     for (const id of clientIds) {
@@ -37,7 +40,7 @@ export class FleetTracker {
   }
 
   heartbeat(clientId: string, hb: Heartbeat, at: number): void {
-    this.#health.set(clientId, { ...hb, at })
+    this.#health.set(clientId, { ...hb, at, n: ++this.#beats })
     if (hb.ackedSeq === undefined) return
     const list = this.#pending.get(clientId)
     if (!list) return
@@ -60,23 +63,32 @@ export class FleetTracker {
     return this.#health.get(clientId)
   }
 
+  /** Heartbeats received so far: a mark for `originHealth`. */
+  get beats(): number {
+    return this.#beats
+  }
+
   /** Acked clients per wave of a rollout. */
   acked(rolloutId: string): readonly number[] {
     return this.#acked.get(rolloutId) ?? []
   }
 
   /**
-   * The origin as the fleet saw it lately: from the heartbeats received since
-   * `since`, the median and p99 latency and the error rate, each weighted by
-   * the calls behind it. Undefined figures: no calls reported.
+   * The origin as the fleet saw it lately: from the heartbeats received after
+   * mark `after` (a `beats` value) and not before time `since`, the median and
+   * p99 latency and the error rate, each weighted by the calls behind it.
+   * Undefined figures: no calls reported.
    */
-  originHealth(since: number): { p50?: number; p99?: number; errorRate?: number; samples: number } {
+  originHealth(
+    since: number,
+    after = 0,
+  ): { p50?: number; p99?: number; errorRate?: number; samples: number } {
     let calls = 0
     let p50 = 0
     let p99 = 0
     let errors = 0
     for (const h of this.#health.values()) {
-      if (h.at < since || !h.calls) continue
+      if (h.at < since || h.n <= after || !h.calls) continue
       calls += h.calls
       p50 += (h.latencyP50 ?? 0) * h.calls
       p99 += (h.latencyP99 ?? 0) * h.calls

@@ -13,6 +13,8 @@ export class RewarmControl {
   #timer: NodeJS.Timeout | undefined
   #granted = 0
   #settings: string
+  /** The fleet's heartbeat count at the last control step: each heartbeat counts in one step only. */
+  #seen = 0
 
   constructor(
     private readonly o: {
@@ -69,7 +71,9 @@ export class RewarmControl {
     }
     this.#aimd.ceiling = c.budgets.rewarm.ratePerSec
     const interval = c.rewarm.intervalMs
-    const health = this.o.fleet.originHealth(this.o.now() - 2 * interval)
+    // What came since the last step (and none older than two intervals: a new leader's first step).
+    const health = this.o.fleet.originHealth(this.o.now() - 2 * interval, this.#seen)
+    this.#seen = this.o.fleet.beats
     const allowed = (this.#aimd.rate * interval) / 1000
     const used = this.o.seesAllGrants === false ? 1 : allowed > 0 ? this.#granted / allowed : 0
     const rate = this.#aimd.update({ ...health, used })

@@ -101,14 +101,18 @@ export const rewarmReportSchema = z
   })
 export type RewarmReport = z.infer<typeof rewarmReportSchema>
 
+/** An origin latency, ms: up to an hour (bounded, so weighted sums stay finite). */
+const latencyMs = () =>
+  nonNegative().refine((x) => x <= 3_600_000, { error: 'a number in [0, 3600000]' })
+
 export const heartbeatSchema = z.strictObject({
   /** Highest log sequence number applied. */
   ackedSeq: nonNegativeInt().optional(),
   /** Entries in the client's cache. */
   entries: nonNegativeInt().optional(),
   /** Origin latency percentiles over the last interval, ms. */
-  latencyP50: nonNegative().optional(),
-  latencyP99: nonNegative().optional(),
+  latencyP50: latencyMs().optional(),
+  latencyP99: latencyMs().optional(),
   /** Share of origin calls that failed over the last interval. */
   errorRate: z
     .number({ error: 'a number in [0, 1]' })
@@ -117,7 +121,9 @@ export const heartbeatSchema = z.strictObject({
   /** Stream messages the client refused since its last heartbeat, by reason. */
   rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
   /** Origin calls the latency and error figures come from. */
-  calls: nonNegativeInt().optional(),
+  calls: nonNegativeInt()
+    .refine((n) => n <= 1e9, { error: 'an integer in [0, 1e9]' })
+    .optional(),
   /** Rewarm progress (the client's checkpoint), per change id. */
   rewarm: z
     .record(z.string().max(200), rewarmReportSchema)

@@ -38,6 +38,12 @@ export const aimdSchema = z.strictObject({
     .default(2),
   /** Control interval, ms. @default 500 */
   intervalMs: positive().default(500),
+  /**
+   * The origin's lowest latencies (its no-queue baseline) are the lowest seen
+   * over this long, ms: an origin that became slower for good is learned
+   * again within it, not taken for a queue forever. @default 60000
+   */
+  baselineWindowMs: positive().default(60_000),
 })
 
 export type AimdInput = z.input<typeof aimdSchema>
@@ -56,11 +62,21 @@ export interface OriginHealth {
   readonly samples?: number
 }
 
+/** One interval's latencies the baselines learned from, and which update it was. */
+interface Baseline {
+  readonly step: number
+  readonly p99: number | undefined
+  readonly p50: number | undefined
+}
+
 export class AimdRate {
   readonly options: AimdOptions
   #rate: number
   #ceiling: number
   #starting = true
+  #step = 0
+  /** Intervals within the baseline window, oldest first. */
+  readonly #baselines: Baseline[] = []
   #lowestP99 = Number.POSITIVE_INFINITY
   #lowestP50 = Number.POSITIVE_INFINITY
 
@@ -88,15 +104,11 @@ export class AimdRate {
   update(h: OriginHealth): number {
     const o = this.options
     if (h.p99 === undefined && h.errorRate === undefined) return this.#rate
-    // A few calls give noisy percentiles, and a minimum of noisy values is biased low.
-    if ((h.samples ?? Number.POSITIVE_INFINITY) >= 100) {
-      if (h.p99 !== undefined) this.#lowestP99 = Math.min(this.#lowestP99, h.p99)
-      if (h.p50 !== undefined) this.#lowestP50 = Math.min(this.#lowestP50, h.p50)
-    }
+    const failing = (h.errorRate ?? 0) > o.errorThreshold
+    this.#learn(h, failing)
     const headroom = Math.max(0, o.targetLatencyMs - this.#lowestP99)
     const queueing = h.p50 !== undefined && h.p50 - this.#lowestP50 > o.backoffAt * headroom
     const slow = queueing || (h.p99 !== undefined && h.p99 > o.targetLatencyMs)
-    const failing = (h.errorRate ?? 0) > o.errorThreshold
     const floor = this.#ceiling * o.floor
     if (slow || failing) {
       // Leaving slow start: the last doubling overshot, so go back below the rate before it.
@@ -110,5 +122,37 @@ export class AimdRate {
       this.#rate = Math.min(this.#ceiling, grown)
     }
     return this.#rate
+  }
+
+  /**
+   * The baselines: the lowest p99 and median over the last `baselineWindowMs`.
+   * Only intervals of 100 calls or more count (a minimum of noisy values is
+   * biased low), and none whose calls were failing (a fast error is no
+   * measure of the origin's speed).
+   */
+  #learn(h: OriginHealth, failing: boolean): void {
+    const step = ++this.#step
+    const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
+    let expired = false
+    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep) {
+      this.#baselines.shift()
+      expired = true
+    }
+    if (!failing && (h.samples ?? Number.POSITIVE_INFINITY) >= 100) {
+      this.#baselines.push({ step, p99: h.p99, p50: h.p50 })
+      if (!expired) {
+        if (h.p99 !== undefined) this.#lowestP99 = Math.min(this.#lowestP99, h.p99)
+        if (h.p50 !== undefined) this.#lowestP50 = Math.min(this.#lowestP50, h.p50)
+        return
+      }
+    }
+    if (!expired) return
+    // A low point left the window: the lowest of what is left (none: not known yet).
+    this.#lowestP99 = Number.POSITIVE_INFINITY
+    this.#lowestP50 = Number.POSITIVE_INFINITY
+    for (const b of this.#baselines) {
+      if (b.p99 !== undefined) this.#lowestP99 = Math.min(this.#lowestP99, b.p99)
+      if (b.p50 !== undefined) this.#lowestP50 = Math.min(this.#lowestP50, b.p50)
+    }
   }
 }

@@ -45,6 +45,29 @@ describe('adaptive rewarm rate (AIMD)', () => {
     expect(a.update({ ...healthy, p50: 55 })).toBe(800)
   })
 
+  it('does not learn its baselines from failing intervals', () => {
+    const a = new AimdRate(1000, { targetLatencyMs: 100 })
+    a.update(healthy) // 200
+    // Connection refused at once: fast calls, all failing. A back-off, and nothing learned.
+    expect(a.update({ p50: 1, p99: 2, errorRate: 1, samples: 500 })).toBeCloseTo(90)
+    // Healthy again: 55 is no queue (the lowest median is 50, not 1), so the rate grows.
+    expect(a.update({ ...healthy, p50: 55 })).toBeCloseTo(100)
+  })
+
+  it('learns again an origin that became slower for good, within its baseline window', () => {
+    const a = new AimdRate(1000, { targetLatencyMs: 400, intervalMs: 1000, baselineWindowMs: 5000 })
+    for (let i = 0; i < 3; i++) a.update(healthy)
+    // Slower for good (a new deployment): its median is 100 more, which first reads as a queue.
+    const slower = { p50: 150, p99: 170, errorRate: 0, samples: 500 }
+    const cut = a.update(slower)
+    expect(cut).toBeLessThan(800)
+    for (let i = 0; i < 4; i++) a.update(slower)
+    // Once the fast intervals have left the window, the slower origin is the baseline: growth again.
+    const before = a.rate
+    expect(a.update(slower)).toBeGreaterThan(before)
+    expect(a.update(slower)).toBeGreaterThan(before)
+  })
+
   it('refuses bad options', () => {
     expect(() => new AimdRate(100, { decrease: 1.5 })).toThrow(/`decrease`/)
     expect(() => new AimdRate(100, { targetLatencyMs: 0 })).toThrow(/`targetLatencyMs`/)

@@ -28,9 +28,10 @@ export const checkClientId = (id: string | undefined): string => {
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = checkClientId(c.req.param('id'))
-    const hb = parseBody(heartbeatSchema, await readJson(c))
+    const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c))
+    // Rewarm progress goes to the store; the rest is health, kept and shared between replicas.
     await ctx.runtime.heartbeat(id, hb)
-    if (hb.rewarm) await ctx.ledger.record(id, hb.rewarm)
+    if (rewarm) await ctx.ledger.record(id, rewarm)
     for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
