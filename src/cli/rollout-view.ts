@@ -28,6 +28,7 @@ export interface RolloutJson {
   rewarm?: {
     keysDone: number
     keysFailed?: number
+    keysSkipped?: number
     keysOrphaned?: number
     keysTotal: number
     clientsReporting?: number
@@ -69,7 +70,7 @@ export const rewarming = (r: RolloutJson): boolean =>
 
 const rewarmText = (r: RolloutJson): string =>
   r.rewarm
-    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
+    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysSkipped ? `, ${int(r.rewarm.keysSkipped)} skipped (caches full)` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
     : ''
 
 const stateText = (r: RolloutJson): string => (rewarming(r) ? 'delivered, fetching' : r.state)

@@ -37,23 +37,26 @@ export class RewarmLedger {
   }
 
   /**
-   * Keys done, failed and to do, summed over every client's checkpoint;
+   * Keys done, failed and to fetch, summed over every client's checkpoint
+   * (`total` leaves out the `skipped`: keys a client's cache could not hold);
    * `orphaned`: keys left on clients that are gone (`gone`): not `connected`
    * any more, or silent about it for `staleAfterMs`.
    */
   async progress(changeId: string, connected: ReadonlySet<string>) {
-    const out = { done: 0, failed: 0, orphaned: 0, total: 0, clients: 0, gone: 0 }
+    const out = { done: 0, failed: 0, skipped: 0, orphaned: 0, total: 0, clients: 0, gone: 0 }
     const silentSince = this.opts.now() - this.opts.staleAfterMs()
     for (const [clientId, raw] of Object.entries(await this.store.rewarm(changeId))) {
       const rec = parse(raw)
       if (!rec) continue
       const r = rec.report
       const failed = r.failed ?? 0
+      const skipped = r.skipped ?? 0
       out.done += r.done
       out.failed += failed
-      out.total += r.total
+      out.skipped += skipped
+      out.total += r.total - skipped
       out.clients++
-      const left = r.total - r.done - failed
+      const left = r.total - skipped - r.done - failed
       const silent = rec.at !== undefined && rec.at < silentSince
       if (left > 0 && (!connected.has(clientId) || silent)) {
         out.orphaned += left
@@ -76,7 +79,7 @@ export class RewarmLedger {
     const found = await Promise.all(changeIds.map((id) => this.of(id, clientId)))
     const out: { changeId: string; checkpoint: RewarmReport }[] = []
     found.forEach((r, i) => {
-      if (r && r.done + (r.failed ?? 0) < r.total)
+      if (r && r.done + (r.failed ?? 0) + (r.skipped ?? 0) < r.total)
         out.push({ changeId: changeIds[i]!, checkpoint: r })
     })
     return out

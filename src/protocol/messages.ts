@@ -81,10 +81,12 @@ export const rewarmReportSchema = z
   .strictObject({
     /** Keys fetched (or found fresh). */
     done: nonNegativeInt(),
-    /** Keys to fetch on this client. */
+    /** Keys of the rewarm on this client (the change's list, or its own hot set). */
     total: nonNegativeInt(),
     /** Keys given up on after retries (origin errors). */
     failed: nonNegativeInt().optional(),
+    /** Keys not fetched: this client's cache could not hold them (they would evict hotter ones). */
+    skipped: nonNegativeInt().optional(),
     /** Keys of the change's list settled in order: all those before this index. */
     cursor: nonNegativeInt().optional(),
     /** Indexes past the cursor that are settled too (at most 1000). */
@@ -92,8 +94,12 @@ export const rewarmReportSchema = z
   })
   .superRefine((r, ctx) => {
     // A checkpoint a restarted client would trust: never more settled than it has.
-    if (r.done + (r.failed ?? 0) > r.total)
-      ctx.addIssue({ code: 'custom', path: ['done'], message: 'done + failed at most total' })
+    if (r.done + (r.failed ?? 0) + (r.skipped ?? 0) > r.total)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['done'],
+        message: 'done + failed + skipped at most total',
+      })
     if (r.cursor !== undefined && r.cursor > r.total)
       ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'at most total' })
     if (r.ahead?.some((i) => i <= (r.cursor ?? -1) || i >= r.total))

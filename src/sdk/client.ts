@@ -14,17 +14,16 @@ import { type Clock, realClock } from '../limiter/clock.js'
 import type {
   GoawayMessage,
   LeaseResponse,
-  RewarmReport,
   RewarmResume,
   SignedStreamMessage,
 } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
-import { RewarmProgress } from '../warmup/progress.js'
 import { L1 } from './cache.js'
 import { Guard } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
 import { Refresher, type TokenClass } from './refresher.js'
+import { Rewarms } from './rewarms.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
 import { StreamConnection } from './stream.js'
@@ -145,16 +144,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   #firstConnect: { resolve: () => void; reject: (e: Error) => void } | undefined
-  readonly #hotKeys: (() => Iterable<string>) | undefined
-  /** Rewarms in progress (and finished since the last heartbeat), by change id. */
-  readonly #rewarms = new Map<string, RewarmProgress>()
-  /**
-   * This client's unfinished rewarms by change id, with their checkpoints, as
-   * the coordinator kept them: read at the first connection (again at the
-   * next, if that read failed). A restarted process continues them.
-   */
-  #checkpoints: Promise<ReadonlyMap<string, RewarmReport>> | undefined
-  #rewarmBeat: NodeJS.Timeout | undefined
+  readonly #rewarms: Rewarms<V>
   /** The heartbeat in flight, and the one queued behind it: one at a time, so a checkpoint never goes back. */
   #beating: Promise<void> | undefined
   #nextBeat: Promise<void> | undefined
@@ -164,7 +154,6 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (typeof opts.load !== 'function')
       throw new TypeError('createClient: `load` must be a function (key) => Promise<value>')
     const { load, clock, random: rnd, onOverBudget, hotKeys, ...rest } = opts
-    this.#hotKeys = hotKeys
     this.options = parseOptions(optionsSchema, rest)
     const o = this.options
     this.#clock = clock ?? realClock
@@ -191,6 +180,13 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       background: o.refetch.background,
     })
     this.#lru = this.#l1.lru
+    this.#rewarms = new Rewarms({
+      l1: this.#l1,
+      cacheMax: o.cache.max,
+      hotKeys,
+      heartbeatMs: o.rewarmHeartbeatMs,
+      beat: () => void this.#sendHeartbeat(),
+    })
     this.#staleCap = new StaleCap(o.guard.maxStalePerMinute ?? 2 * o.cache.max, this.#clock)
     this.#stream = new StreamConnection(
       this.#remote,
@@ -200,7 +196,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         message: (e) => this.#message(e),
         connected: () => {
           this.#connected = true
-          this.#checkpoints ??= this.#readCheckpoints()
+          this.#rewarms.resume(() => this.#readResumes())
           this.#firstConnect?.resolve()
           this.emit('connected')
         },
@@ -325,7 +321,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
-    clearInterval(this.#rewarmBeat)
+    this.#rewarms.close()
     this.#stream.close()
     this.#staleCap.close()
     this.#refresher.close()
@@ -382,7 +378,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         for (const k of c.unset ?? []) delete this.#config[k]
         this.emit('config', this.config.all())
       } else if (c.kind === 'rewarm') {
-        this.#rewarm(c)
+        this.#rewarms.start(c)
       } else {
         const cls = budgetClassOf(c) as TokenClass
         this.#staleCap.submit(this.#l1.matching(c), (ks) =>
@@ -393,68 +389,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     }
   }
 
-  /**
-   * Hottest first, every fetch under a rewarm token; progress goes out in
-   * heartbeats and is checkpointed in the coordinator's store. A listed
-   * rewarm (the keys' content changed) refetches the keys held too, serving
-   * their old values meanwhile; a hotSet rewarm refetches what is not fresh.
-   */
-  #rewarm(c: Change, from?: RewarmReport): void {
-    // Taken up already: continued from its checkpoint, then replayed on the stream.
-    if (this.#rewarms.has(c.id)) return
-    const listed = !c.target?.hotSet
-    let keys: string[]
-    if (!listed) {
-      // Most recently used first; what is fresh needs nothing.
-      keys = [...this.#lru.keys()].filter((k) => this.#lru.peek(k)?.state !== 'fresh')
-      if (this.#hotKeys) for (const k of this.#hotKeys()) if (!this.#lru.has(k)) keys.push(k)
-    } else keys = [...(c.target?.keys ?? [])]
-    const progress = new RewarmProgress(keys.length, listed)
-    this.#rewarms.set(c.id, progress)
-    if (!this.#rewarmBeat) {
-      this.#rewarmBeat = setInterval(
-        () => void this.#sendHeartbeat(),
-        this.options.rewarmHeartbeatMs,
-      )
-      this.#rewarmBeat.unref()
-    }
-    const attempt = (i: number, n: number) =>
-      this.#l1.rewarm([keys[i]!], (ok) => {
-        if (this.#closed) return // cut short by close(): not settled, a restart does it
-        if (ok) progress.settle(i, true)
-        // An origin error: try that key again later, a few times, then give up on it.
-        else if (n < 3 && !this.#closed) setTimeout(() => attempt(i, n + 1), 1000 * n).unref()
-        else progress.settle(i, false)
-      })
-    const go = (left: (i: number) => boolean) => {
-      if (this.#closed) return
-      progress.begin()
-      const todo: number[] = []
-      for (let i = 0; i < keys.length; i++) if (left(i)) todo.push(i)
-      // The content changed: what is held is served stale until its refetch.
-      if (listed)
-        this.#l1.markStale(
-          todo.map((i) => keys[i]!),
-          c.id,
-          'rewarm',
-        )
-      // In the list's order (the job lists the hottest first); a held key a reader asks
-      // for moves up on its own (served stale, its refetch queued ahead of the rewarm).
-      for (const i of todo) attempt(i, 1)
-    }
-    if (!listed) go(() => true)
-    else if (from) go(progress.resume(from))
-    // Replayed to a restarted client while its checkpoints are being read: continue from its own.
-    else if (this.#checkpoints)
-      void this.#checkpoints.then((m) => {
-        const checkpoint = m.get(c.id)
-        go(checkpoint ? progress.resume(checkpoint) : () => true)
-      })
-    else go(() => true)
-  }
-
-  /** Read this client's unfinished rewarms and continue each (signed, for this fleet and client). */
-  async #readCheckpoints(): Promise<ReadonlyMap<string, RewarmReport>> {
+  /** This client's unfinished rewarms, signed and checked, to continue after a restart. */
+  async #readResumes(): Promise<RewarmResume[]> {
     const id = this.options.clientId
     const resumes: RewarmResume[] = []
     try {
@@ -464,19 +400,14 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       )
       for (const entry of Array.isArray(rewarms) ? rewarms : []) {
         const v = this.#guard.checkResume(entry, id)
-        if (!v.ok) {
-          this.emit('rejected', v.reason)
-          continue
-        }
-        resumes.push(v.message)
+        if (v.ok) resumes.push(v.message)
+        else this.emit('rejected', v.reason)
       }
     } catch (error) {
-      this.#checkpoints = undefined // read them at the next connection
       this.#report(error)
-      return new Map()
+      throw error // read them at the next connection
     }
-    if (!this.#closed) for (const r of resumes) this.#rewarm(r.change, r.checkpoint)
-    return new Map(resumes.map((r) => [r.change.id, r.checkpoint]))
+    return resumes
   }
 
   #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
@@ -507,19 +438,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   async #beat(signal?: AbortSignal): Promise<void> {
-    const finished: string[] = []
-    const sent: string[] = []
-    let rewarm: Record<string, RewarmReport> | undefined
-    // At most MAX_REPORTS rewarms a heartbeat: those reported longest ago first (the map
-    // is kept in that order), so with more running each still gets its turn.
-    for (const [id, p] of this.#rewarms) {
-      if (sent.length === MAX_REPORTS) break
-      if (!p.begun) continue // waiting for its checkpoint: nothing to say yet
-      rewarm ??= {}
-      rewarm[id] = p.report()
-      sent.push(id)
-      if (p.finished) finished.push(id)
-    }
+    const rewarm = this.#rewarms.take()
     try {
       await postJson(
         this.#remote,
@@ -529,21 +448,11 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           entries: this.#l1.size,
           ...this.#stats.take(),
           rejected: this.#guard.takeUnreported(),
-          ...(rewarm && { rewarm }),
+          ...(rewarm && { rewarm: rewarm.reports }),
         },
         signal,
       )
-      // A finished rewarm is reported until a heartbeat carrying it got through;
-      // the others sent go to the back of the line.
-      for (const id of sent) {
-        const p = this.#rewarms.get(id)
-        this.#rewarms.delete(id)
-        if (p && !finished.includes(id)) this.#rewarms.set(id, p)
-      }
-      if (this.#rewarms.size === 0 && this.#rewarmBeat) {
-        clearInterval(this.#rewarmBeat)
-        this.#rewarmBeat = undefined
-      }
+      rewarm?.delivered()
     } catch (error) {
       if (!this.#closed) this.#report(error)
     }
@@ -554,9 +463,6 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
-
-/** Rewarm reports a heartbeat carries at most (the coordinator refuses more). */
-const MAX_REPORTS = 100
 
 const safeJson = (text: string): unknown => {
   try {

@@ -1,17 +1,22 @@
 /**
  * One client's progress on one rewarm, and its checkpoint: which keys of the
- * change's list are settled (fetched, found fresh, or given up on). The
- * checkpoint is a cursor (every index before it settled) plus the few settled
- * indexes past it, so it stays small however long the list.
+ * change's list are settled (fetched or found fresh, given up on, or skipped
+ * because its cache could not hold them). The checkpoint is a cursor (every
+ * index before it settled) plus the few settled indexes past it, so it stays
+ * small however long the list.
  */
 import type { RewarmReport } from '../protocol/messages.js'
 
 /** Indexes past the cursor a report carries at most; beyond them a resumed client refetches. */
 const MAX_AHEAD = 1000
 
+/** How a key settled: fetched (or already fresh), given up on, or not worth fetching here. */
+export type Outcome = 'done' | 'failed' | 'skipped'
+
 export class RewarmProgress {
   done = 0
   failed = 0
+  skipped = 0
   readonly #settled: Uint8Array
   #cursor = 0
   #begun = false
@@ -38,15 +43,19 @@ export class RewarmProgress {
   }
 
   get finished(): boolean {
-    return this.done + this.failed >= this.total
+    return this.done + this.failed + this.skipped >= this.total
   }
 
-  /** Key `i` is done (`ok`) or given up on; a second settle of the same key counts nothing. */
-  settle(i: number, ok: boolean): void {
+  /** Whether key `i` is settled. */
+  settled(i: number): boolean {
+    return this.#settled[i] === 1
+  }
+
+  /** Key `i` settled; a second settle of the same key counts nothing. */
+  settle(i: number, outcome: Outcome): void {
     if (this.#settled[i]) return
     this.#settled[i] = 1
-    if (ok) this.done++
-    else this.failed++
+    this[outcome]++
     this.#advance()
   }
 
@@ -54,7 +63,8 @@ export class RewarmProgress {
    * Take a checkpoint from before a restart: the indexes it names count as
    * settled, and only they (a report names at most MAX_AHEAD past its cursor;
    * the keys it settled beyond those are fetched again, and counted once).
-   * Its failed keys are among them. Returns whether key `i` is left to do.
+   * Its failed and skipped keys are among them. Returns whether key `i` is
+   * left to do.
    */
   resume(from: RewarmReport): (i: number) => boolean {
     const cursor = Math.min(from.cursor ?? 0, this.total)
@@ -67,7 +77,8 @@ export class RewarmProgress {
       }
     }
     this.failed = Math.min(from.failed ?? 0, named)
-    this.done = named - this.failed
+    this.skipped = Math.min(from.skipped ?? 0, named - this.failed)
+    this.done = named - this.failed - this.skipped
     this.#advance()
     this.#begun = true
     return (i) => this.#settled[i] === 0
@@ -79,6 +90,7 @@ export class RewarmProgress {
       total: this.total,
     }
     if (this.failed > 0) r.failed = this.failed
+    if (this.skipped > 0) r.skipped = this.skipped
     if (this.listed) {
       r.cursor = this.#cursor
       const ahead: number[] = []

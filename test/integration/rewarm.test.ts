@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { SlewClient } from '../../src/sdk/index.js'
+import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import {
   clients,
   peakIn,
@@ -23,10 +23,10 @@ const TTL = 250
 
 describe('rewarm after a content push', () => {
   let fleet: SlewClient<string>[] = []
-  let stop: () => Promise<void> = async () => {}
+  const closers: (() => Promise<void>)[] = []
   afterAll(async () => {
     await Promise.all(fleet.map((c) => c.close()))
-    await stop()
+    for (const close of closers) await close()
   })
 
   it('prefetches every key on every client under the budget, and reports progress', {
@@ -38,7 +38,7 @@ describe('rewarm after a content push', () => {
       waves: { steps: [0.5, 1], bakeMs: 100 },
       rewarm: { intervalMs: 200, targetLatencyMs: 200, maxKeys: 1000 },
     })
-    stop = () => co.close()
+    closers.push(() => co.close())
     const origin = testOrigin(2)
     fleet = clients<string>(10, {
       url,
@@ -133,11 +133,7 @@ describe('rewarm after a content push', () => {
       hotKeys: () => ['saved:1', 'saved:2', 'held:3'], // e.g. saved before a restart
     })
     fleet.push(app!)
-    const prev = stop
-    stop = async () => {
-      await prev()
-      await co.close()
-    }
+    closers.push(() => co.close())
     await app!.start()
     for (let i = 0; i < 30; i++) await app!.get(`held:${i}`)
     await app!.get('held:7') // the most recently used
@@ -176,6 +172,54 @@ describe('rewarm after a content push', () => {
     for (let i = 0; i < 30; i++) expect(app!.peek(`held:${i}`)).toBe(`held:${i}@v1`)
   })
 
+  it('never fetches more keys than the cache holds: the hottest fill it, the rest are skipped', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      budgets: { rewarm: { ratePerSec: 500, burst: 50 } },
+      leases: { ttlMs: TTL, maxBatch: 20 },
+      waves: { steps: [1], bakeMs: 0 },
+    })
+    closers.push(() => co.close())
+    const origin = testOrigin(1)
+    const [small, hot] = [50, 60].map((max, i) =>
+      createClient<string>({
+        url,
+        clientId: `small-${i}`,
+        signingKeys: devSigningKeys,
+        cache: { max },
+        load: origin.load,
+        heartbeatMs: 60_000,
+        rewarmHeartbeatMs: 100,
+      }),
+    )
+    fleet.push(small!, hot!)
+    await Promise.all([small!.start(), hot!.start()])
+    // The second holds 20 keys of its own already, and 10 of the list (its content changed).
+    for (let i = 0; i < 20; i++) await hot!.get(`own:${i}`)
+    for (let i = 190; i < 200; i++) await hot!.get(`page:${i}`)
+    const before = origin.calls.length
+    const keys = Array.from({ length: 200 }, (_, i) => `page:${i}`)
+    const pushed = await pushKeys(url, keys)
+    const { id } = (await pushed.json()) as { id: string }
+    type Rewarm = { keysDone: number; keysSkipped: number; keysTotal: number; etaMs: number }
+    const progress = async () =>
+      ((await (await fetch(`${url}/v1/changes/${id}`)).json()) as { rewarm: Rewarm }).rewarm
+    await waitFor('both clients done', async () => {
+      const p = await progress()
+      return p.keysTotal === 110 && p.keysDone === 110
+    })
+    // The first fetched the 50 hottest; the second the 10 it held and the 50 hottest it did not.
+    expect(await progress()).toMatchObject({ keysSkipped: 290, etaMs: 0 })
+    const fetched = origin.calls.slice(before).map((c) => c.key)
+    expect(fetched).toHaveLength(110)
+    for (let i = 0; i < 50; i++) expect(small!.peek(`page:${i}`)).toBe(`page:${i}@v1`)
+    expect(small!.peek('page:50')).toBeUndefined()
+    for (const i of [...Array(50).keys(), 190, 199])
+      expect(hot!.peek(`page:${i}`)).toBe(`page:${i}@v1`)
+    expect(small!.stats().entries).toBe(50)
+  })
+
   it('slew status ID --watch follows the keys until the clients have fetched them', {
     timeout: 60_000,
   }, async () => {
@@ -185,11 +229,7 @@ describe('rewarm after a content push', () => {
       waves: { steps: [1], bakeMs: 0 },
       rewarm: { intervalMs: 200, start: 0.9 },
     })
-    const prev = stop
-    stop = async () => {
-      await prev()
-      await co.close()
-    }
+    closers.push(() => co.close())
     const [app] = clients<string>(1, {
       url,
       load: testOrigin(1).load,

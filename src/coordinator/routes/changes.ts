@@ -96,6 +96,7 @@ const rewarmProgress = async (ctx: Ctx, r: RolloutView, connected: Connected) =>
   return {
     keysDone: p.done,
     keysFailed: p.failed,
+    keysSkipped: p.skipped,
     keysOrphaned: p.orphaned,
     keysTotal: p.total,
     clientsReporting: p.clients,
