@@ -66,21 +66,20 @@ export class RewarmLedger {
     return out
   }
 
-  async of(changeId: string, clientId: string): Promise<RewarmReport | undefined> {
+  async one(changeId: string, clientId: string): Promise<RewarmReport | undefined> {
     const raw = await this.store.rewarmOf(changeId, clientId)
     return raw === undefined ? undefined : parse(raw)?.report
   }
 
-  /** Of `changeIds`, those `clientId` has an unfinished checkpoint of, with it. */
-  async unfinished(
+  /** `clientId`'s checkpoints of those of `changeIds` it has one of. */
+  async of(
     clientId: string,
     changeIds: readonly string[],
   ): Promise<{ changeId: string; checkpoint: RewarmReport }[]> {
-    const found = await Promise.all(changeIds.map((id) => this.of(id, clientId)))
+    const found = await Promise.all(changeIds.map((id) => this.one(id, clientId)))
     const out: { changeId: string; checkpoint: RewarmReport }[] = []
-    found.forEach((r, i) => {
-      if (r && r.done + (r.failed ?? 0) + (r.skipped ?? 0) < r.total)
-        out.push({ changeId: changeIds[i]!, checkpoint: r })
+    found.forEach((checkpoint, i) => {
+      if (checkpoint) out.push({ changeId: changeIds[i]!, checkpoint })
     })
     return out
   }

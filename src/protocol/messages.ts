@@ -7,7 +7,9 @@
  * in the log (mark everything stale, softly); `goaway` tells it to come back
  * after a delay (shutdown, rebalancing); `ping` keeps the line alive.
  */
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
+import { canonicalJson } from '../canonical-json.js'
 import type { Change } from '../invalidation/change.js'
 import { nonNegative, nonNegativeInt, positiveInt } from '../validate.js'
 
@@ -43,18 +45,32 @@ export interface ResetMessage {
 export type SignedStreamMessage = ChangeMessage | ConfigMessage | ResetMessage
 
 /**
- * A rewarm a (re)started client left unfinished, with its checkpoint: the
- * answer of `GET /v1/clients/:id/rewarms`, signed like a stream message (the
- * change tells the client what to fetch).
+ * A client's checkpoint of one rewarm, as `GET /v1/clients/:id/rewarms`
+ * hands it back to a (re)started client: signed like a stream message, for
+ * that client and the nonce it asked with (an old answer replayed is
+ * refused); the change itself travels beside it, bound by its digest.
  */
 export interface RewarmResume {
   readonly v: typeof PROTOCOL_VERSION
   readonly type: 'rewarm-resume'
   readonly fleet: string
   readonly clientId: string
-  readonly change: Change
+  readonly nonce: string
+  readonly changeId: string
+  /** changeDigest() of the change. */
+  readonly digest: string
   readonly checkpoint: RewarmReport
 }
+
+/** One entry of the answer: the signed checkpoint, and the change when the rewarm is unfinished. */
+export interface RewarmResumeEntry {
+  readonly signed: RewarmResume & { readonly kid: string; readonly sig: string }
+  readonly change?: Change
+}
+
+/** A change's digest: SHA-256 of its canonical JSON, base64url. */
+export const changeDigest = (change: Change): string =>
+  createHash('sha256').update(canonicalJson(change)).digest('base64url')
 
 /** Not signed (it changes nothing): reconnect after `retryAfterMs`. */
 export interface GoawayMessage {
@@ -104,6 +120,17 @@ export const rewarmReportSchema = z
       ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'at most total' })
     if (r.ahead?.some((i) => i <= (r.cursor ?? -1) || i >= r.total))
       ctx.addIssue({ code: 'custom', path: ['ahead'], message: 'indexes past cursor, below total' })
+    // The indexes it names are the keys it settled (all of them, unless it names 1000 past the cursor).
+    if (r.cursor !== undefined) {
+      const named = r.cursor + (r.ahead?.length ?? 0)
+      const settled = r.done + (r.failed ?? 0) + (r.skipped ?? 0)
+      if (named > settled || ((r.ahead?.length ?? 0) < 1000 && named !== settled))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cursor'],
+          message: 'cursor + ahead.length = done + failed + skipped',
+        })
+    }
   })
 export type RewarmReport = z.infer<typeof rewarmReportSchema>
 

@@ -5,22 +5,18 @@
  * reconnect), refetches only under leased tokens, and heartbeats its health.
  * With the coordinator unreachable it keeps serving what it has (S).
  */
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { EventSourceMessage } from 'eventsource-parser'
 import { z } from 'zod'
 import { HttpError, NotConnectedError } from '../errors.js'
 import { budgetClassOf, type Change } from '../invalidation/change.js'
 import { type Clock, realClock } from '../limiter/clock.js'
-import type {
-  GoawayMessage,
-  LeaseResponse,
-  RewarmResume,
-  SignedStreamMessage,
-} from '../protocol/messages.js'
+import type { GoawayMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
 import { L1 } from './cache.js'
-import { Guard } from './guard.js'
+import { Guard, type Resume } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
 import { Refresher, type TokenClass } from './refresher.js'
 import { Rewarms } from './rewarms.js'
@@ -196,7 +192,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         message: (e) => this.#message(e),
         connected: () => {
           this.#connected = true
-          this.#rewarms.resume(() => this.#readResumes())
+          this.#rewarms.resume((signal) => this.#readResumes(signal))
           this.#firstConnect?.resolve()
           this.emit('connected')
         },
@@ -332,7 +328,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.#rewarms.size > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
-        this.#sendHeartbeat(AbortSignal.timeout(1000)),
+        this.#sendHeartbeat(1000),
         new Promise((r) => {
           timer = setTimeout(r, 2000)
         }),
@@ -389,23 +385,25 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     }
   }
 
-  /** This client's unfinished rewarms, signed and checked, to continue after a restart. */
-  async #readResumes(): Promise<RewarmResume[]> {
+  /** This client's rewarm checkpoints, signed for it and a fresh nonce, checked. */
+  async #readResumes(signal: AbortSignal): Promise<Resume[]> {
     const id = this.options.clientId
-    const resumes: RewarmResume[] = []
+    const nonce = randomBytes(12).toString('base64url')
+    const resumes: Resume[] = []
     try {
       const { rewarms } = await getJson<{ rewarms: unknown[] }>(
         this.#remote,
-        `/v1/clients/${encodeURIComponent(id)}/rewarms`,
+        `/v1/clients/${encodeURIComponent(id)}/rewarms?nonce=${nonce}`,
+        signal,
       )
       for (const entry of Array.isArray(rewarms) ? rewarms : []) {
-        const v = this.#guard.checkResume(entry, id)
-        if (v.ok) resumes.push(v.message)
+        const v = this.#guard.checkResume(entry, id, nonce)
+        if (v.ok) resumes.push(v.resume)
         else this.emit('rejected', v.reason)
       }
     } catch (error) {
-      this.#report(error)
-      throw error // read them at the next connection
+      if (!this.#closed) this.#report(error)
+      throw error // read again shortly
     }
     return resumes
   }
@@ -423,21 +421,22 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
    * callers meanwhile share the one queued), so the coordinator never gets
    * an older checkpoint after a newer one.
    */
-  #sendHeartbeat(signal?: AbortSignal): Promise<void> {
+  #sendHeartbeat(timeoutMs?: number): Promise<void> {
     if (!this.#beating) {
-      this.#beating = this.#beat(signal).finally(() => {
+      this.#beating = this.#beat(timeoutMs).finally(() => {
         this.#beating = undefined
       })
       return this.#beating
     }
     this.#nextBeat ??= this.#beating.then(() => {
       this.#nextBeat = undefined
-      return this.#sendHeartbeat(signal)
+      return this.#sendHeartbeat(timeoutMs)
     })
     return this.#nextBeat
   }
 
-  async #beat(signal?: AbortSignal): Promise<void> {
+  /** `timeoutMs`: from when it is sent (a queued one does not spend it waiting). */
+  async #beat(timeoutMs?: number): Promise<void> {
     const rewarm = this.#rewarms.take()
     try {
       await postJson(
@@ -450,7 +449,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           rejected: this.#guard.takeUnreported(),
           ...(rewarm && { rewarm: rewarm.reports }),
         },
-        signal,
+        timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
       )
       rewarm?.delivered()
     } catch (error) {

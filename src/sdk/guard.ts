@@ -4,8 +4,24 @@
  * fleet, newer than the last one applied (replays change nothing), and its
  * change not applied before (exactly once). Refusals are counted by reason.
  */
-import type { RejectReason, RewarmResume, SignedStreamMessage } from '../protocol/messages.js'
+import type { Change } from '../invalidation/change.js'
+import {
+  changeDigest,
+  type RejectReason,
+  type RewarmReport,
+  type RewarmResume,
+  type RewarmResumeEntry,
+  rewarmReportSchema,
+  type SignedStreamMessage,
+} from '../protocol/messages.js'
 import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
+
+/** A checkpoint to continue from; `change` only when the rewarm is unfinished. */
+export interface Resume {
+  readonly changeId: string
+  readonly checkpoint: RewarmReport
+  readonly change?: Change
+}
 
 export type Verdict =
   | { ok: true; message: SignedStreamMessage }
@@ -46,28 +62,45 @@ export class Guard {
   }
 
   /**
-   * Check one unfinished rewarm handed back at a restart: signed with a key we
-   * hold, for our fleet and for this client. (Its change may come on the
-   * stream too, replayed: the client takes a rewarm up once, by change id.)
+   * Check one rewarm checkpoint handed back at a restart: signed with a key
+   * we hold, for our fleet, this client and the nonce we asked with (so not
+   * an old answer replayed), a well-formed checkpoint, and the change beside
+   * it (an unfinished rewarm's) the one signed for, its total its key count.
+   * (The change may come on the stream too, replayed: the client takes a
+   * rewarm up once, by change id.)
    */
   checkResume(
     entry: unknown,
     clientId: string,
-  ): { ok: true; message: RewarmResume } | { ok: false; reason: RejectReason } {
-    const v = verifyMessage<RewarmResume>(entry, this.keys)
+    nonce: string,
+  ): { ok: true; resume: Resume } | { ok: false; reason: RejectReason } {
+    const e = (entry ?? {}) as Partial<RewarmResumeEntry>
+    const v = verifyMessage<RewarmResume>(e.signed, this.keys)
     if (!v.ok) return this.#reject(v.reason)
     const m = v.message
-    if (
-      m.type !== 'rewarm-resume' ||
-      m.change?.kind !== 'rewarm' ||
-      typeof m.change.id !== 'string' ||
-      typeof m.checkpoint !== 'object' ||
-      m.checkpoint === null
-    )
+    const checkpoint = rewarmReportSchema.safeParse(m.checkpoint)
+    if (m.type !== 'rewarm-resume' || typeof m.changeId !== 'string' || !checkpoint.success)
       return this.#reject('malformed')
     if (this.fleet !== undefined && m.fleet !== this.fleet) return this.#reject('wrong-fleet')
-    if (m.clientId !== clientId) return this.#reject('malformed')
-    return { ok: true, message: m }
+    if (m.clientId !== clientId || m.nonce !== nonce) return this.#reject('replayed')
+    const change = e.change
+    if (change === undefined)
+      return { ok: true, resume: { changeId: m.changeId, checkpoint: checkpoint.data } }
+    let digest: string
+    try {
+      digest = changeDigest(change)
+    } catch {
+      return this.#reject('malformed')
+    }
+    if (digest !== m.digest) return this.#reject('bad-signature')
+    if (
+      change.id !== m.changeId ||
+      change.kind !== 'rewarm' ||
+      !Array.isArray(change.target?.keys) ||
+      change.target.keys.length !== checkpoint.data.total
+    )
+      return this.#reject('malformed')
+    return { ok: true, resume: { changeId: m.changeId, checkpoint: checkpoint.data, change } }
   }
 
   /** Record a message as applied: its seq becomes the resume point. */

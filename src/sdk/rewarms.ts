@@ -5,12 +5,20 @@
  * the ones it left unfinished from their checkpoints.
  */
 import type { Change } from '../invalidation/change.js'
-import type { RewarmReport, RewarmResume } from '../protocol/messages.js'
+import type { RewarmReport } from '../protocol/messages.js'
 import { RewarmProgress } from '../warmup/progress.js'
 import type { L1 } from './cache.js'
+import type { Resume } from './guard.js'
 
 /** Rewarm reports a heartbeat carries at most (the coordinator refuses more). */
 export const MAX_REPORTS = 100
+
+/** Rewarm change ids remembered as taken up. */
+const REMEMBER = 10_000
+
+/** Whether a checkpoint has every key settled. */
+const settledAll = (r: RewarmReport): boolean =>
+  r.done + (r.failed ?? 0) + (r.skipped ?? 0) >= r.total
 
 /** Attempts at a key the origin fails on, then it is given up on (1 s, then 2 s apart). */
 const ATTEMPTS = 3
@@ -43,6 +51,10 @@ export class Rewarms<V> {
    */
   #checkpoints: Promise<ReadonlyMap<string, RewarmReport>> | undefined
   #timer: NodeJS.Timeout | undefined
+  #retry: NodeJS.Timeout | undefined
+  readonly #abort = new AbortController()
+  /** Change ids taken up (bounded): a rewarm runs once, however often its change comes. */
+  readonly #taken = new Set<string>()
   #closed = false
 
   constructor(private readonly o: RewarmsOptions<V>) {}
@@ -52,22 +64,32 @@ export class Rewarms<V> {
   }
 
   /**
-   * Continue the rewarms `read` names (signed and checked by the caller). A
-   * rewarm that arrives on the stream meanwhile waits for them, so it starts
-   * from its checkpoint too. A failed read: asked again next time.
+   * Read this client's checkpoints (signed and checked by `read`) and
+   * continue the unfinished rewarms. A rewarm that arrives on the stream
+   * meanwhile waits for them, reporting nothing, so it starts from its own
+   * checkpoint too (or knows it finished). A failed read is tried again,
+   * 1 s, 2 s, 4 s … up to 30 s apart, until it works or the client closes.
    */
-  resume(read: () => Promise<readonly RewarmResume[]>): void {
-    if (this.#checkpoints) return
-    this.#checkpoints = read().then(
-      (resumes) => {
-        for (const r of resumes) this.start(r.change, r.checkpoint)
-        return new Map(resumes.map((r) => [r.change.id, r.checkpoint]))
-      },
-      () => {
-        this.#checkpoints = undefined
-        return new Map()
-      },
-    )
+  resume(read: (signal: AbortSignal) => Promise<readonly Resume[]>): void {
+    if (this.#checkpoints || this.#closed) return
+    this.#checkpoints = new Promise((resolve) => {
+      const attempt = (n: number) => {
+        if (this.#closed) return
+        read(this.#abort.signal).then(
+          (resumes) => {
+            if (this.#closed) return
+            for (const r of resumes)
+              if (r.change && !settledAll(r.checkpoint)) this.start(r.change, r.checkpoint)
+            resolve(new Map(resumes.map((r) => [r.changeId, r.checkpoint])))
+          },
+          () => {
+            this.#retry = setTimeout(() => attempt(n + 1), Math.min(30_000, 1000 * 2 ** n))
+            this.#retry.unref()
+          },
+        )
+      }
+      attempt(0)
+    })
   }
 
   /**
@@ -77,7 +99,9 @@ export class Rewarms<V> {
    * checkpoint, to continue from.
    */
   start(c: Change, from?: RewarmReport): void {
-    if (this.#closed || this.#running.has(c.id)) return
+    if (this.#closed || this.#taken.has(c.id)) return
+    this.#taken.add(c.id)
+    if (this.#taken.size > REMEMBER) this.#taken.delete(this.#taken.values().next().value!)
     const listed = !c.target?.hotSet
     const lru = this.o.l1.lru
     let keys: string[]
@@ -186,6 +210,8 @@ export class Rewarms<V> {
 
   close(): void {
     this.#closed = true
+    this.#abort.abort()
+    clearTimeout(this.#retry)
     this.#stopTimer()
   }
 

@@ -8,7 +8,11 @@ import type { AddressInfo } from 'node:net'
 
 export const startMitm = async (
   target: string,
-  opts: { delayMs?: (method: string, path: string) => number } = {},
+  opts: {
+    delayMs?: (method: string, path: string) => number
+    /** Answer this request here with this status (a problem+json), not passing it on. */
+    refuse?: (method: string, path: string) => number | undefined
+  } = {},
 ) => {
   const up = new URL(target)
   const streams = new Map<string, ServerResponse>()
@@ -28,6 +32,13 @@ export const startMitm = async (
     requests.push(seen)
     const delay = opts.delayMs?.(seen.method, seen.path) ?? 0
     if (delay > 0) await new Promise((r) => setTimeout(r, delay))
+    const status = opts.refuse?.(seen.method, seen.path)
+    if (status !== undefined) {
+      res.writeHead(status, { 'content-type': 'application/problem+json' })
+      res.end(JSON.stringify({ status, code: 'E_MITM', title: 'refused by the test' }))
+      seen.end = Date.now()
+      return
+    }
     res.on('finish', () => {
       seen.end = Date.now()
     })

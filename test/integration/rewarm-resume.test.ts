@@ -8,12 +8,15 @@
  * counts as gone after rewarm.staleAfterMs.
  */
 import { afterAll, describe, expect, it } from 'vitest'
+import type { Change } from '../../src/invalidation/change.js'
+import { changeDigest } from '../../src/protocol/messages.js'
 import { verifyMessage } from '../../src/protocol/sign.js'
 import { createClient, devSigningKeys } from '../../src/sdk/index.js'
 import { post, pushKeys, startCoordinator, waitFor } from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 // Hottest first, as the job lists them (not sorted: a rewarm keeps its order).
+const NONCE = 'test-nonce-1'
 const KEYS = Array.from({ length: 200 }, (_, i) => `page:${i}`)
 
 type Progress = {
@@ -50,10 +53,14 @@ describe('a client restarted in the middle of a rewarm', () => {
       closers.push(() => co.close())
       let version = 1
       const loads: { life: number; key: string }[] = []
-      // The second life reads its checkpoints slowly: the rewarm, replayed meanwhile, must wait
-      // for them and report nothing until then (a report of nothing done would overwrite them).
+      // The second life's first read of its checkpoints fails, the next is slow: the rewarm,
+      // replayed meanwhile, must wait for them and report nothing until then (a report of
+      // nothing done would overwrite them), and must not start over when a read fails.
+      let reads = 0
+      const read = (method: string, path: string) => method === 'GET' && /\/rewarms\?/.test(path)
       const slow = await startMitm(url, {
-        delayMs: (method, path) => (method === 'GET' && path.endsWith('/rewarms') ? 400 : 0),
+        refuse: (method, path) => (read(method, path) && ++reads === 1 ? 503 : undefined),
+        delayMs: (method, path) => (read(method, path) ? 400 : 0),
       })
       closers.push(() => slow.close())
       const make = (life: number) => {
@@ -146,6 +153,7 @@ describe('a client restarted in the middle of a rewarm', () => {
         clientsGone: 0,
       })
 
+      expect(reads).toBeGreaterThanOrEqual(2) // the failed read was tried again
       // It refetched exactly what it had not settled: each once, none of the rest.
       const secondLife = loads.filter((l) => l.life === 2).map((l) => l.key)
       expect([...secondLife].sort()).toEqual(KEYS.filter((k) => !settled.has(k)).sort())
@@ -153,12 +161,55 @@ describe('a client restarted in the middle of a rewarm', () => {
         if (restart !== 'nothing kept' || !settled.has(k)) expect(second.peek(k)).toBe(`${k}@v2`)
       }
       // Nothing is left for it to continue.
-      const left = (await (await fetch(`${url}/v1/clients/app-0/rewarms`)).json()) as {
-        rewarms: unknown[]
-      }
-      expect(left.rewarms).toEqual([])
+      const left = (await (
+        await fetch(`${url}/v1/clients/app-0/rewarms?nonce=${NONCE}`)
+      ).json()) as { rewarms: { change?: unknown }[] }
+      expect(left.rewarms).toHaveLength(1)
+      expect(left.rewarms[0]!.change).toBeUndefined()
     },
   )
+
+  it('does nothing for a finished rewarm replayed to it after a restart', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({ waves: { steps: [1], bakeMs: 0 } })
+    closers.push(() => co.close())
+    const loads: { life: number; key: string }[] = []
+    const make = (life: number) => {
+      const c = createClient<string>({
+        url,
+        clientId: 'app-f',
+        signingKeys: devSigningKeys,
+        heartbeatMs: 60_000,
+        rewarmHeartbeatMs: 50,
+        load: async (key) => {
+          loads.push({ life, key })
+          return `${key}@v1`
+        },
+      })
+      closers.push(() => c.close())
+      return c
+    }
+    const first = make(1)
+    await first.start()
+    await waitFor('a resume point', () => first.stats().lastSeq !== undefined)
+    const beforePush = first.stats().lastSeq!
+    const pushed = await pushKeys(url, KEYS.slice(0, 30))
+    const { id } = (await pushed.json()) as { id: string }
+    const progress = async () => (await (await fetch(`${url}/v1/changes/${id}`)).json()) as Progress
+    await waitFor('the rewarm done', async () => (await progress()).rewarm.keysDone === 30)
+    await first.close()
+
+    // Back with a resume point from before the push: the change is replayed to it.
+    const second = make(2)
+    const applied: string[] = []
+    second.on('change', (c) => applied.push(c.id))
+    await second.start({ since: beforePush })
+    await waitFor('the replay', () => applied.includes(id))
+    await new Promise((r) => setTimeout(r, 500))
+    expect(loads.filter((l) => l.life === 2)).toEqual([])
+    expect((await progress()).rewarm).toMatchObject({ keysDone: 30, keysTotal: 30 })
+  })
 
   it('hands a client its unfinished rewarms signed, and counts a silent one as gone', {
     timeout: 30_000,
@@ -191,28 +242,45 @@ describe('a client restarted in the middle of a rewarm', () => {
     })
     expect((await progress()).rewarm).toMatchObject({ keysDone: 1, keysOrphaned: 3, etaMs: 0 })
 
-    // What it would get back at a restart: the change and its checkpoint, signed.
-    const res = (await (await fetch(`${url}/v1/clients/quiet/rewarms`)).json()) as {
-      rewarms: unknown[]
+    // What it would get back at a restart: its checkpoint signed for it and the nonce it
+    // asked with, bound to the change beside it by its digest.
+    const res = (await (await fetch(`${url}/v1/clients/quiet/rewarms?nonce=${NONCE}`)).json()) as {
+      rewarms: { signed: unknown; change: Change }[]
     }
     expect(res.rewarms).toHaveLength(1)
-    const v = verifyMessage<{ type: string; clientId: string; change: { id: string } }>(
-      res.rewarms[0],
-      devSigningKeys,
-    )
+    const { signed, change } = res.rewarms[0]!
+    const v = verifyMessage<{ digest: string }>(signed, devSigningKeys)
     expect(v.ok).toBe(true)
     expect(v.ok && v.message).toMatchObject({
       type: 'rewarm-resume',
       fleet: 'default',
       clientId: 'quiet',
-      change: { id, kind: 'rewarm', target: { keys: ['a', 'b', 'c', 'd'] } },
+      nonce: NONCE,
+      changeId: id,
+      digest: changeDigest(change),
       checkpoint: { done: 1, total: 4, cursor: 1 },
     })
-    // Another client's id has none; a bad one is refused.
-    const other = (await (await fetch(`${url}/v1/clients/loud/rewarms`)).json()) as {
+    expect(change).toMatchObject({ id, kind: 'rewarm', target: { keys: ['a', 'b', 'c', 'd'] } })
+    // A report that is not of the change's list is not handed back.
+    await post(`${url}/v1/clients/other/heartbeat`, {
+      rewarm: { [id]: { done: 1, total: 9, cursor: 1 } },
+    })
+    const wrong = (await (
+      await fetch(`${url}/v1/clients/other/rewarms?nonce=${NONCE}`)
+    ).json()) as {
       rewarms: unknown[]
     }
-    expect(other.rewarms).toEqual([])
-    expect((await fetch(`${url}/v1/clients/${'x'.repeat(300)}/rewarms`)).status).toBe(400)
+    expect(wrong.rewarms).toEqual([])
+    // Another client's id has none; a bad id or nonce is refused.
+    const none = (await (await fetch(`${url}/v1/clients/loud/rewarms?nonce=${NONCE}`)).json()) as {
+      rewarms: unknown[]
+    }
+    expect(none.rewarms).toEqual([])
+    expect(
+      (await fetch(`${url}/v1/clients/${'x'.repeat(300)}/rewarms?nonce=${NONCE}`)).status,
+    ).toBe(400)
+    const noNonce = await fetch(`${url}/v1/clients/quiet/rewarms`)
+    expect(noNonce.status).toBe(400)
+    expect(await noNonce.json()).toMatchObject({ code: 'E_INVALID_OPTION', field: 'nonce' })
   })
 })

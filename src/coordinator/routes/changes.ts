@@ -86,8 +86,8 @@ const connectedOnce = (ctx: Ctx): Connected => {
 /**
  * A rewarm's keys done and to do (from the clients' checkpoints), the fleet
  * rate and the time left at it. Keys left on a client that is no longer
- * connected are orphaned: its cache went with it (if it comes back with
- * `since`, it continues and they count again).
+ * connected, or silent for rewarm.staleAfterMs, are orphaned (if it comes
+ * back under its id, it continues and they count again).
  */
 const rewarmProgress = async (ctx: Ctx, r: RolloutView, connected: Connected) => {
   const p = await ctx.ledger.progress(r.id, await connected())

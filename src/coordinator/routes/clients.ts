@@ -1,11 +1,30 @@
 /** What clients call besides the stream: heartbeats and refetch-token leases (B2). */
+
+import type { Change } from '../../invalidation/change.js'
 import { shardOf } from '../../invalidation/shard.js'
-import { heartbeatSchema, leaseRequestSchema } from '../../protocol/messages.js'
+import {
+  changeDigest,
+  heartbeatSchema,
+  leaseRequestSchema,
+  type RewarmResumeEntry,
+} from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
 import { HttpProblem, parseBody, readJson } from '../http.js'
 
 const CLIENT_ID = /^[\w.:@-]{1,200}$/
+const NONCE = /^[\w-]{8,64}$/
+
+/** Change digests by change object: a long list is hashed once, not per client asking. */
+const digests = new WeakMap<Change, string>()
+const digestOf = (change: Change): string => {
+  let d = digests.get(change)
+  if (d === undefined) {
+    d = changeDigest(change)
+    digests.set(change, d)
+  }
+  return d
+}
 
 export const checkClientId = (id: string | undefined): string => {
   if (!id || !CLIENT_ID.test(id)) {
@@ -50,7 +69,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
           rule: 'at most 200 characters',
         }),
       )
-    const report = await ctx.ledger.of(changeId, id)
+    const report = await ctx.ledger.one(changeId, id)
     if (!report)
       throw new HttpProblem(
         problem(404, 'E_NOT_FOUND', 'No rewarm checkpoint for this client and change', {
@@ -61,27 +80,45 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     return c.json(report)
   })
 
-  // A (re)started client's unfinished rewarms, each with its change: it continues them.
+  // A (re)started client's rewarm checkpoints: it continues the unfinished ones.
   app.get('/v1/clients/:id/rewarms', ctx.auth.require('client'), async (c) => {
     const id = checkClientId(c.req.param('id'))
-    const live = new Map(
-      ctx.engine
-        .list()
-        .filter(
-          (r) =>
-            r.change.kind === 'rewarm' &&
-            r.change.target?.keys !== undefined &&
-            r.state !== 'aborted' &&
-            r.state !== 'failed',
-        )
-        .map((r) => [r.id, r.change]),
-    )
-    const open = await ctx.ledger.unfinished(id, [...live.keys()])
-    return c.json({
-      rewarms: open.map(({ changeId, checkpoint }) =>
-        ctx.sign({ type: 'rewarm-resume', clientId: id, change: live.get(changeId)!, checkpoint }),
-      ),
-    })
+    const nonce = c.req.query('nonce') ?? ''
+    if (!NONCE.test(nonce))
+      throw new HttpProblem(
+        problem(400, 'E_INVALID_OPTION', 'Expected `nonce` to be 8-64 of [A-Za-z0-9_-]', {
+          field: 'nonce',
+          rule: '8-64 of [A-Za-z0-9_-]',
+          value: nonce,
+        }),
+      )
+    const live = new Map<string, Change>()
+    for (const r of ctx.engine.list()) {
+      const keys = r.change.target?.keys
+      if (r.change.kind === 'rewarm' && keys && r.state !== 'aborted' && r.state !== 'failed')
+        live.set(r.id, r.change)
+    }
+    const found = await ctx.ledger.of(id, [...live.keys()])
+    const rewarms: RewarmResumeEntry[] = []
+    for (const { changeId, checkpoint } of found) {
+      const change = live.get(changeId)!
+      // Only a checkpoint of this change's list (a report for another is not handed on).
+      if (checkpoint.total !== change.target?.keys?.length) continue
+      const settled = checkpoint.done + (checkpoint.failed ?? 0) + (checkpoint.skipped ?? 0)
+      rewarms.push({
+        signed: ctx.sign({
+          type: 'rewarm-resume' as const,
+          clientId: id,
+          nonce,
+          changeId,
+          digest: digestOf(change),
+          checkpoint,
+        }),
+        // The list only for a rewarm to continue; a finished one tells a replay to do nothing.
+        ...(settled < checkpoint.total && { change }),
+      })
+    }
+    return c.json({ rewarms })
   })
 
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
