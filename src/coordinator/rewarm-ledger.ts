@@ -21,7 +21,18 @@ interface Record_ {
   readonly at: number | undefined
 }
 
+/** A change's checkpoints read from the store are reused this long (other replicas' reports show within it), ms. */
+const REREAD_MS = 1000
+
 export class RewarmLedger {
+  /**
+   * Each change's checkpoints as last read from the store, with this
+   * process's own reports written through: progress polled by many (a
+   * dashboard, `status --watch`) reads the store once a second per change,
+   * not once per request.
+   */
+  readonly #read = new Map<string, { at: number; records: Promise<Map<string, Record_>> }>()
+
   constructor(
     private readonly store: Pick<Store, 'setRewarm' | 'rewarm' | 'rewarmOf'>,
     private readonly opts: LedgerOptions,
@@ -30,10 +41,42 @@ export class RewarmLedger {
   async record(clientId: string, reports: Readonly<Record<string, RewarmReport>>): Promise<void> {
     const at = this.opts.now()
     await Promise.all(
-      Object.entries(reports).map(([changeId, r]) =>
-        this.store.setRewarm(changeId, clientId, JSON.stringify({ ...r, at }), this.opts.ttlMs()),
-      ),
+      Object.entries(reports).map(async ([changeId, report]) => {
+        await this.store.setRewarm(
+          changeId,
+          clientId,
+          JSON.stringify({ ...report, at }),
+          this.opts.ttlMs(),
+        )
+        // Written through to what was read (a failed read has nothing to write to).
+        await this.#read.get(changeId)?.records.then(
+          (records) => records.set(clientId, { report, at }),
+          () => {},
+        )
+      }),
     )
+  }
+
+  /** Every client's checkpoint of `changeId`, read from the store at most once per REREAD_MS. */
+  #records(changeId: string): Promise<Map<string, Record_>> {
+    const now = this.opts.now()
+    const read = this.#read.get(changeId)
+    if (read && now - read.at < REREAD_MS) return read.records
+    for (const [id, r] of this.#read) if (now - r.at > 60_000) this.#read.delete(id)
+    const records = this.store.rewarm(changeId).then((raw) => {
+      const out = new Map<string, Record_>()
+      for (const [clientId, text] of Object.entries(raw)) {
+        const rec = parse(text)
+        if (rec) out.set(clientId, rec)
+      }
+      return out
+    })
+    this.#read.set(changeId, { at: now, records })
+    // A failed read is not kept: the next request tries the store again.
+    records.catch(() => {
+      if (this.#read.get(changeId)?.records === records) this.#read.delete(changeId)
+    })
+    return records
   }
 
   /**
@@ -45,9 +88,7 @@ export class RewarmLedger {
   async progress(changeId: string, connected: ReadonlySet<string>) {
     const out = { done: 0, failed: 0, skipped: 0, orphaned: 0, total: 0, clients: 0, gone: 0 }
     const silentSince = this.opts.now() - this.opts.staleAfterMs()
-    for (const [clientId, raw] of Object.entries(await this.store.rewarm(changeId))) {
-      const rec = parse(raw)
-      if (!rec) continue
+    for (const [clientId, rec] of await this.#records(changeId)) {
       const r = rec.report
       const failed = r.failed ?? 0
       const skipped = r.skipped ?? 0
