@@ -158,7 +158,7 @@ const throughput = async (redis: PrivateRedis) => {
         const k = ((rep % variants.length) + variants.length) % variants.length
         const order = [...variants.slice(k), ...variants.slice(0, k)]
         for (const v of order) {
-          const s = await drive(v, inFlight, rep < 0 ? 500 : SAMPLE_MS, redis.proc.pid!, admin)
+          const s = await drive(v, inFlight, rep < 0 ? 500 : SAMPLE_MS, redis.process.pid!, admin)
           if (rep >= 0) samples.get(v)!.push(s)
         }
       }

@@ -220,7 +220,7 @@ const run = async (redis: PrivateRedis, admin: Redis, dir: string, { n, pushTo }
     const pids = coordinators.map((c) => c.proc.pid!)
     const cpu = () => ({
       coordinators: pids.map(procCpuMs),
-      redis: procCpuMs(redis.proc.pid!),
+      redis: procCpuMs(redis.process.pid!),
       clients: clientProcs.map((p) => procCpuMs(p.proc.pid!)),
       bench: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
     })

@@ -113,10 +113,9 @@ const traffic = (o: Opts, clock: VirtualClock, cachedMass: Float64Array, series:
   }
 }
 
-const runNaive = (o: Opts, p: Float64Array) => {
-  const clock = new VirtualClock(0)
-  const random = mulberry32(o.seed ^ 0x5a)
-  const origin = new CapacityOrigin(clock, {
+/** The scenario's origin: the same capacity, latency and noise for both policies. */
+const originOf = (o: Opts, clock: VirtualClock, random: () => number) =>
+  new CapacityOrigin(clock, {
     capacity: o.capacity,
     baseLatencyMs: o.latency,
     noise: o.noise,
@@ -124,6 +123,11 @@ const runNaive = (o: Opts, p: Float64Array) => {
     timeoutMs: o.timeout,
     random,
   })
+
+const runNaive = (o: Opts, p: Float64Array) => {
+  const clock = new VirtualClock(0)
+  const random = mulberry32(o.seed ^ 0x5a)
+  const origin = originOf(o, clock, random)
   const arrivals = new Origin(0)
   const cachedMass = new Float64Array(o.clients)
   const series: Series = { hits: [], requests: [] }
@@ -174,14 +178,7 @@ const runNaive = (o: Opts, p: Float64Array) => {
 const runSlew = (o: Opts, p: Float64Array) => {
   const clock = new VirtualClock(0)
   const random = mulberry32(o.seed)
-  const origin = new CapacityOrigin(clock, {
-    capacity: o.capacity,
-    baseLatencyMs: o.latency,
-    noise: o.noise,
-    targetLatencyMs: o.target,
-    timeoutMs: o.timeout,
-    random: mulberry32(o.seed ^ 0x5a),
-  })
+  const origin = originOf(o, clock, mulberry32(o.seed ^ 0x5a))
   const arrivals = new Origin(0)
   const budget = { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) }
   const engine = new Engine({

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import type { Change } from '../../src/invalidation/change.js'
 import { changeDigest } from '../../src/protocol/messages.js'
 import { verifyMessage } from '../../src/protocol/sign.js'
-import { createClient, devSigningKeys } from '../../src/sdk/index.js'
+import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { post, pushKeys, startCoordinator, waitFor } from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
@@ -37,6 +37,23 @@ describe('a client restarted in the middle of a rewarm', () => {
   afterAll(async () => {
     for (const c of closers.reverse()) await c()
   })
+  /** One life of an app server: the same client id each time, closed after the tests. */
+  const lifeOf = (
+    url: string,
+    clientId: string,
+    load: (key: string) => Promise<string>,
+  ): SlewClient<string> => {
+    const c = createClient<string>({
+      url,
+      clientId,
+      signingKeys: devSigningKeys,
+      heartbeatMs: 60_000,
+      rewarmHeartbeatMs: 50,
+      load,
+    })
+    closers.push(() => c.close())
+    return c
+  }
 
   it.each<Restart>(['since before the push', 'since when it stopped', 'nothing kept'])(
     'continues from its checkpoint without refetching what it had done (%s)',
@@ -63,22 +80,12 @@ describe('a client restarted in the middle of a rewarm', () => {
         delayMs: (method, path) => (read(method, path) ? 400 : 0),
       })
       closers.push(() => slow.close())
-      const make = (life: number) => {
-        const c = createClient<string>({
-          url: life === 2 ? slow.url : url,
-          clientId: 'app-0',
-          signingKeys: devSigningKeys,
-          heartbeatMs: 60_000,
-          rewarmHeartbeatMs: 50,
-          load: async (key) => {
-            loads.push({ life, key })
-            await new Promise((r) => setTimeout(r, 2))
-            return `${key}@v${version}`
-          },
+      const make = (life: number) =>
+        lifeOf(life === 2 ? slow.url : url, 'app-0', async (key) => {
+          loads.push({ life, key })
+          await new Promise((r) => setTimeout(r, 2))
+          return `${key}@v${version}`
         })
-        closers.push(() => c.close())
-        return c
-      }
       const first = make(1)
       await first.start()
       for (const k of KEYS.slice(0, 20)) await first.get(k) // held before the push: old content
@@ -175,21 +182,11 @@ describe('a client restarted in the middle of a rewarm', () => {
     const { co, url } = await startCoordinator({ waves: { steps: [1], bakeMs: 0 } })
     closers.push(() => co.close())
     const loads: { life: number; key: string }[] = []
-    const make = (life: number) => {
-      const c = createClient<string>({
-        url,
-        clientId: 'app-f',
-        signingKeys: devSigningKeys,
-        heartbeatMs: 60_000,
-        rewarmHeartbeatMs: 50,
-        load: async (key) => {
-          loads.push({ life, key })
-          return `${key}@v1`
-        },
+    const make = (life: number) =>
+      lifeOf(url, 'app-f', async (key) => {
+        loads.push({ life, key })
+        return `${key}@v1`
       })
-      closers.push(() => c.close())
-      return c
-    }
     const first = make(1)
     await first.start()
     await waitFor('a resume point', () => first.stats().lastSeq !== undefined)
