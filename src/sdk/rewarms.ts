@@ -13,6 +13,9 @@ import type { Resume } from './guard.js'
 /** Rewarm reports a heartbeat carries at most (the coordinator refuses more). */
 export const MAX_REPORTS = 100
 
+/** Failed checkpoint reads (about 15 s of them) after which waiting rewarms start without. */
+const WAIT_ATTEMPTS = 4
+
 /** Rewarm change ids remembered as taken up. */
 const REMEMBER = 10_000
 
@@ -68,7 +71,10 @@ export class Rewarms<V> {
    * continue the unfinished rewarms. A rewarm that arrives on the stream
    * meanwhile waits for them, reporting nothing, so it starts from its own
    * checkpoint too (or knows it finished). A failed read is tried again,
-   * 1 s, 2 s, 4 s … up to 30 s apart, until it works or the client closes.
+   * 1 s, 2 s, 4 s … up to 30 s apart, until it works or the client closes;
+   * after WAIT_ATTEMPTS failures the waiting rewarms start without their
+   * checkpoints (a coordinator that cannot answer must not stop every rewarm),
+   * and a read that works later still continues the others.
    */
   resume(read: (signal: AbortSignal) => Promise<readonly Resume[]>): void {
     if (this.#checkpoints || this.#closed) return
@@ -83,6 +89,8 @@ export class Rewarms<V> {
             resolve(new Map(resumes.map((r) => [r.changeId, r.checkpoint])))
           },
           () => {
+            if (this.#closed) return
+            if (n + 1 === WAIT_ATTEMPTS) resolve(new Map())
             this.#retry = setTimeout(() => attempt(n + 1), Math.min(30_000, 1000 * 2 ** n))
             this.#retry.unref()
           },
@@ -153,9 +161,9 @@ export class Rewarms<V> {
    * Of the keys `left` to do, those worth fetching, in order: every key held
    * (its content changed, or it is stale), and the first keys not held while
    * the cache has room for them — a listed rewarm's keys may take the whole
-   * cache (the job lists hot keys; those held, and those fetched before a
-   * restart, take their slots first), a hot set only its free slots. The rest
-   * would evict hotter keys fetched before them: settled as skipped.
+   * cache (the job lists hot keys; those it holds take their slots first), a
+   * hot set only its free slots. The rest would evict hotter keys fetched
+   * before them: skipped.
    */
   #fitting(
     keys: readonly string[],
@@ -167,7 +175,7 @@ export class Rewarms<V> {
     let room = this.o.cacheMax - lru.size
     if (listed) {
       room = this.o.cacheMax
-      for (let i = 0; i < keys.length; i++) if (!left(i) || lru.has(keys[i]!)) room--
+      for (let i = 0; i < keys.length; i++) if (lru.has(keys[i]!)) room--
     }
     const todo: number[] = []
     for (let i = 0; i < keys.length; i++) {

@@ -1,9 +1,11 @@
 /**
  * One client's progress on one rewarm, and its checkpoint: which keys of the
- * change's list are settled (fetched or found fresh, given up on, or skipped
- * because its cache could not hold them). The checkpoint is a cursor (every
- * index before it settled) plus the few settled indexes past it, so it stays
- * small however long the list.
+ * change's list are settled (fetched or found fresh, or given up on). The
+ * checkpoint is a cursor (every index before it settled) plus the few
+ * settled indexes past it, so it stays small however long the list. Keys
+ * skipped because the cache could not hold them are only counted: whether a
+ * key fits is decided again by each run (a restarted client's cache is not
+ * the one it had).
  */
 import type { RewarmReport } from '../protocol/messages.js'
 
@@ -17,6 +19,7 @@ export class RewarmProgress {
   done = 0
   failed = 0
   skipped = 0
+  /** Per key: 0 to do, 1 settled, 2 skipped. */
   readonly #settled: Uint8Array
   #cursor = 0
   #begun = false
@@ -46,16 +49,20 @@ export class RewarmProgress {
     return this.done + this.failed + this.skipped >= this.total
   }
 
-  /** Whether key `i` is settled. */
+  /** Whether key `i` is settled (fetched, found fresh, or given up on). */
   settled(i: number): boolean {
     return this.#settled[i] === 1
   }
 
-  /** Key `i` settled; a second settle of the same key counts nothing. */
+  /** Key `i` settled or skipped; a second settle of the same key counts nothing. */
   settle(i: number, outcome: Outcome): void {
     if (this.#settled[i]) return
-    this.#settled[i] = 1
     this[outcome]++
+    if (outcome === 'skipped') {
+      this.#settled[i] = 2
+      return
+    }
+    this.#settled[i] = 1
     this.#advance()
   }
 
@@ -63,8 +70,8 @@ export class RewarmProgress {
    * Take a checkpoint from before a restart: the indexes it names count as
    * settled, and only they (a report names at most MAX_AHEAD past its cursor;
    * the keys it settled beyond those are fetched again, and counted once).
-   * Its failed and skipped keys are among them. Returns whether key `i` is
-   * left to do.
+   * Its failed keys are among them; its skipped ones are left to do (the
+   * cache decides again). Returns whether key `i` is left to do.
    */
   resume(from: RewarmReport): (i: number) => boolean {
     const cursor = Math.min(from.cursor ?? 0, this.total)
@@ -77,8 +84,8 @@ export class RewarmProgress {
       }
     }
     this.failed = Math.min(from.failed ?? 0, named)
-    this.skipped = Math.min(from.skipped ?? 0, named - this.failed)
-    this.done = named - this.failed - this.skipped
+    this.done = named - this.failed
+    this.skipped = 0
     this.#advance()
     this.#begun = true
     return (i) => this.#settled[i] === 0
@@ -95,7 +102,7 @@ export class RewarmProgress {
       r.cursor = this.#cursor
       const ahead: number[] = []
       for (let i = this.#cursor + 1; i < this.total && ahead.length < MAX_AHEAD; i++) {
-        if (this.#settled[i]) ahead.push(i)
+        if (this.#settled[i] === 1) ahead.push(i)
       }
       if (ahead.length > 0) r.ahead = ahead
     }
@@ -103,6 +110,6 @@ export class RewarmProgress {
   }
 
   #advance(): void {
-    while (this.#cursor < this.total && this.#settled[this.#cursor]) this.#cursor++
+    while (this.#cursor < this.total && this.#settled[this.#cursor] === 1) this.#cursor++
   }
 }

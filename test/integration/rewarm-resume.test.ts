@@ -176,6 +176,60 @@ describe('a client restarted in the middle of a rewarm', () => {
     },
   )
 
+  it('fills the cache it has after a restart, skipping only what does not fit', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      budgets: { rewarm: { ratePerSec: 40, burst: 2 } },
+      leases: { ttlMs: 250, maxBatch: 2 },
+      waves: { steps: [1], bakeMs: 0 },
+      rewarm: { start: 0.9 },
+    })
+    closers.push(() => co.close())
+    const loads: { life: number; key: string }[] = []
+    const make = (life: number) =>
+      createClient<string>({
+        url,
+        clientId: 'app-s',
+        signingKeys: devSigningKeys,
+        cache: { max: 40 },
+        heartbeatMs: 60_000,
+        rewarmHeartbeatMs: 50,
+        load: async (key) => {
+          loads.push({ life, key })
+          return `${key}@v1`
+        },
+      })
+    const first = make(1)
+    closers.push(() => first.close())
+    await first.start()
+    const keys = KEYS.slice(0, 100)
+    const pushed = await pushKeys(url, keys)
+    const { id } = (await pushed.json()) as { id: string }
+    type Skipping = Progress & { rewarm: { keysSkipped: number } }
+    const progress = async () => (await (await fetch(`${url}/v1/changes/${id}`)).json()) as Skipping
+    await waitFor('some keys', async () => (await progress()).rewarm.keysDone >= 10)
+    const kept = [...keys].flatMap((k) => {
+      const v = first.peek(k)
+      return v === undefined ? [] : [[k, v] as const]
+    })
+    await first.close()
+    const second = make(2)
+    closers.push(() => second.close())
+    for (const [k, v] of kept) second.set(k, v)
+    await second.start()
+    await waitFor('the cache full', async () => (await progress()).rewarm.keysDone === 40)
+    expect((await progress()).rewarm).toMatchObject({
+      keysDone: 40,
+      keysTotal: 40,
+      keysSkipped: 60,
+    })
+    // The 40 hottest are held, each fetched once over both lives; nothing colder was fetched.
+    const fetched = loads.map((l) => l.key)
+    expect([...fetched].sort()).toEqual(keys.slice(0, 40).sort())
+    for (const k of keys.slice(0, 40)) expect(second.peek(k)).toBe(`${k}@v1`)
+  })
+
   it('does nothing for a finished rewarm replayed to it after a restart', {
     timeout: 30_000,
   }, async () => {

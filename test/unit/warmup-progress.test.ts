@@ -40,6 +40,24 @@ describe('RewarmProgress: a rewarm checkpoint', () => {
     expect(odd.report()).toEqual({ done: 0, failed: 1, total: 6, cursor: 1 })
   })
 
+  it('counts keys skipped (the cache is full) without settling them: a resumed run decides again', () => {
+    const p = new RewarmProgress(6, true)
+    p.settle(0, 'done')
+    p.settle(1, 'done')
+    p.settle(4, 'skipped')
+    p.settle(5, 'skipped')
+    p.settle(5, 'done') // decided: counted once
+    expect(p.report()).toEqual({ done: 2, skipped: 2, total: 6, cursor: 2 })
+    expect(p.finished).toBe(false)
+    p.settle(2, 'done')
+    p.settle(3, 'failed')
+    expect(p.finished).toBe(true)
+    const after = new RewarmProgress(6, true)
+    const left = after.resume(p.report())
+    expect([0, 1, 2, 3, 4, 5].filter(left)).toEqual([4, 5])
+    expect(after.report()).toEqual({ done: 3, failed: 1, total: 6, cursor: 4 })
+  })
+
   it('keeps its report small: at most 1000 indexes past the cursor', () => {
     const p = new RewarmProgress(5000, true)
     for (let i = 1; i < 5000; i += 2) p.settle(i, 'done')

@@ -47,7 +47,7 @@ export interface ReplicaOptions {
 type Event =
   | { t: 'join'; c: string; e?: number; r: string }
   | { t: 'leave'; c: string; r: string }
-  | { t: 'hb'; c: string; h: Heartbeat }
+  | { t: 'hb'; c: string; h: Heartbeat; r?: string }
 
 const TAIL_BLOCK_MS = 1000
 
@@ -192,7 +192,9 @@ export class Replica implements Runtime {
 
   async heartbeat(clientId: string, hb: Heartbeat): Promise<void> {
     this.o.fleet.heartbeat(clientId, hb, this.o.clock.now())
-    await this.o.store.publish(JSON.stringify({ t: 'hb', c: clientId, h: hb } satisfies Event))
+    await this.o.store.publish(
+      JSON.stringify({ t: 'hb', c: clientId, h: hb, r: this.id } satisfies Event),
+    )
   }
 
   async fleet(): Promise<FleetMember[]> {
@@ -358,7 +360,8 @@ export class Replica implements Runtime {
       engine.leave(e.c)
     } else if (e.t === 'hb') {
       if (e.h.entries !== undefined) engine.report(e.c, e.h.entries)
-      this.o.fleet.heartbeat(e.c, e.h, this.o.clock.now())
+      // Its own clients' heartbeats this replica took in already (counted once by the rewarm loop).
+      if (e.r !== this.id) this.o.fleet.heartbeat(e.c, e.h, this.o.clock.now())
     }
   }
 
