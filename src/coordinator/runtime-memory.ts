@@ -48,7 +48,7 @@ export const memoryRuntime = (p: {
   },
   lease: async (clientId, want, cls: TokenClass) => p.engine.lease(clientId, want, cls),
   async heartbeat(clientId, hb: Heartbeat) {
-    if (hb.entries !== undefined) p.engine.report(clientId, hb.entries)
+    if (hb.entries !== undefined) p.engine.report(clientId, hb.entries, hb.capacity)
     p.fleet.heartbeat(clientId, hb, p.now())
   },
   fleet: async (): Promise<FleetMember[]> =>

@@ -139,17 +139,22 @@ export const identityOf = (
 
 /**
  * Budget units one delivery of `c` costs for a client holding `entries`
- * entries: an estimate of the origin fetches it can induce. Never below 1, so
- * that even a delivery to an empty cache is paced.
+ * entries (and holding at most `capacity`, if known): an estimate of the
+ * origin fetches it can induce. Never below 1, so that even a delivery to an
+ * empty cache is paced.
  */
-export const deliveryCost = (c: Pick<Change, 'kind' | 'target'>, entries: number): number => {
+export const deliveryCost = (
+  c: Pick<Change, 'kind' | 'target'>,
+  entries: number,
+  capacity?: number,
+): number => {
   if (c.kind === 'config') return 1
   const t = c.target
   if (!t) return 1
   let cost: number
   if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) cost = entries
-  // A rewarm fetches its keys whether or not the client holds them.
-  else if (c.kind === 'rewarm') cost = t.keys?.length ?? 0
+  // A rewarm fetches its keys whether or not the client holds them, as many as its cache holds.
+  else if (c.kind === 'rewarm') cost = Math.min(t.keys?.length ?? 0, capacity ?? Infinity)
   else cost = Math.min(t.keys?.length ?? 0, entries)
   return cost >= 1 ? Math.ceil(cost) : 1
 }

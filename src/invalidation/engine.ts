@@ -144,11 +144,18 @@ export class Engine {
   *clients(): IterableIterator<{
     id: string
     entries: number | undefined
+    capacity?: number
     live: boolean
     firstSeq: number
   }> {
     for (const c of this.#registry.all()) {
-      yield { id: c.id, entries: c.entries, live: c.live, firstSeq: c.firstSeq }
+      yield {
+        id: c.id,
+        entries: c.entries,
+        ...(c.capacity !== undefined && { capacity: c.capacity }),
+        live: c.live,
+        firstSeq: c.firstSeq,
+      }
     }
   }
 
@@ -334,11 +341,16 @@ export class Engine {
     this.#registry.leave(clientId)
   }
 
-  /** A heartbeat's cache size: the next deliveries' cost estimates use it. */
-  report(clientId: string, entries: number): void {
+  /**
+   * A heartbeat's cache size, and the most its cache holds (if it says): the
+   * next deliveries' cost estimates use them.
+   */
+  report(clientId: string, entries: number, capacity?: number): void {
     checkClientId(clientId)
     checkEntries(entries)
-    this.#registry.report(clientId, entries, this.#seq)
+    if (capacity !== undefined && !(Number.isSafeInteger(capacity) && capacity >= 1))
+      throw new InvalidOptionError('capacity', 'an integer >= 1', capacity)
+    this.#registry.report(clientId, entries, this.#seq, capacity)
   }
 
   /** Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens, valid for `leases.ttlMs`. */
@@ -431,8 +443,8 @@ export class Engine {
   }
 
   #cost(r: Rollout, clientId: string): number {
-    const entries = this.#registry.get(clientId)?.entries ?? this.config.defaultEntries
-    return deliveryCost(r.change, entries)
+    const client = this.#registry.get(clientId)
+    return deliveryCost(r.change, client?.entries ?? this.config.defaultEntries, client?.capacity)
   }
 
   #newChange(fields: Omit<Change, 'id' | 'seq' | 'submittedAt'>): Change {

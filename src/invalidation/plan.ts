@@ -42,6 +42,8 @@ export interface PlanFleet {
   id(i: number): string
   /** Client i's reported entries (undefined: not reported). */
   entries(i: number): number | undefined
+  /** Client i's reported cache capacity (undefined: not reported). */
+  capacity?(i: number): number | undefined
 }
 
 export const planChange = (
@@ -56,6 +58,9 @@ export const planChange = (
   for (let i = 0; i < fleet.size; i++) {
     const entries = fleet.entries(i)
     engine.join(fleet.id(i), entries === undefined ? {} : { entries })
+    const capacity = fleet.capacity?.(i)
+    if (capacity !== undefined && entries !== undefined)
+      engine.report(fleet.id(i), entries, capacity)
   }
   const { rollout } = engine.submit(parsed)
   clock.runAll()

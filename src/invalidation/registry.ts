@@ -4,6 +4,8 @@ export interface ClientInfo {
   readonly id: string
   /** Entry count last reported; undefined until the client reports. */
   entries: number | undefined
+  /** Most entries its cache holds, as last reported (not kept in snapshots: the next heartbeat tells). */
+  capacity?: number
   live: boolean
   /** The engine's sequence number when the client was first seen: changes after it concern it. */
   readonly firstSeq: number
@@ -52,10 +54,19 @@ export class Registry {
     return true
   }
 
-  report(id: string, entries: number, seq: number): void {
+  report(id: string, entries: number, seq: number, capacity?: number): void {
     const found = this.#clients.get(id)
-    if (found) found.entries = entries
-    else this.#clients.set(id, { id, entries, live: false, firstSeq: seq })
+    if (found) {
+      found.entries = entries
+      if (capacity !== undefined) found.capacity = capacity
+    } else
+      this.#clients.set(id, {
+        id,
+        entries,
+        live: false,
+        firstSeq: seq,
+        ...(capacity !== undefined && { capacity }),
+      })
   }
 
   /** Restore a client exactly as snapshotted. */

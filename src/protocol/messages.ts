@@ -94,7 +94,7 @@ export type RejectReason = (typeof rejectReasons)[number]
  * change's list before `cursor` is settled, and so are the listed ones after it.
  */
 export const rewarmReportSchema = z
-  .strictObject({
+  .object({
     /** Keys fetched (or found fresh). */
     done: nonNegativeInt(),
     /** Keys of the rewarm on this client (the change's list, or its own hot set). */
@@ -139,11 +139,19 @@ export type RewarmReport = z.infer<typeof rewarmReportSchema>
 const latencyMs = () =>
   nonNegative().refine((x) => x <= 3_600_000, { error: 'a number in [0, 3600000]' })
 
-export const heartbeatSchema = z.strictObject({
+/**
+ * A heartbeat. Fields it does not know are dropped, not refused: an SDK newer
+ * than its coordinator (a fleet upgraded app servers first) keeps reporting.
+ */
+export const heartbeatSchema = z.object({
   /** Highest log sequence number applied. */
   ackedSeq: nonNegativeInt().optional(),
   /** Entries in the client's cache. */
   entries: nonNegativeInt().optional(),
+  /** Most entries the client's cache holds (a rewarm never fetches more). */
+  capacity: positiveInt()
+    .refine((n) => n <= 1e9, { error: 'an integer in [1, 1e9]' })
+    .optional(),
   /** Origin latency percentiles over the last interval, ms. */
   latencyP50: latencyMs().optional(),
   latencyP99: latencyMs().optional(),

@@ -445,6 +445,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         {
           ...(this.#guard.lastSeq !== undefined && { ackedSeq: this.#guard.lastSeq }),
           entries: this.#l1.size,
+          capacity: this.options.cache.max,
           ...this.#stats.take(),
           rejected: this.#guard.takeUnreported(),
           ...(rewarm && { rewarm: rewarm.reports }),

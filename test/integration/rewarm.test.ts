@@ -179,6 +179,7 @@ describe('rewarm after a content push', () => {
       budgets: { rewarm: { ratePerSec: 500, burst: 50 } },
       leases: { ttlMs: TTL, maxBatch: 20 },
       waves: { steps: [1], bakeMs: 0 },
+      confirmAbove: 1,
     })
     closers.push(() => co.close())
     const origin = testOrigin(1)
@@ -198,9 +199,12 @@ describe('rewarm after a content push', () => {
     // The second holds 20 keys of its own already, and 10 of the list (its content changed).
     for (let i = 0; i < 20; i++) await hot!.get(`own:${i}`)
     for (let i = 190; i < 200; i++) await hot!.get(`page:${i}`)
+    // Their heartbeats tell the coordinator their cache sizes: deliveries cost what fits.
+    await Promise.all([small!.heartbeat(), hot!.heartbeat()])
     const before = origin.calls.length
     const keys = Array.from({ length: 200 }, (_, i) => `page:${i}`)
     const pushed = await pushKeys(url, keys)
+    expect(pushed.status, await pushed.clone().text()).toBe(202)
     const { id } = (await pushed.json()) as { id: string }
     type Rewarm = { keysDone: number; keysSkipped: number; keysTotal: number; etaMs: number }
     const progress = async () =>
@@ -211,6 +215,10 @@ describe('rewarm after a content push', () => {
     })
     // The first fetched the 50 hottest; the second the 10 it held and the 50 hottest it did not.
     expect(await progress()).toMatchObject({ keysSkipped: 290, etaMs: 0 })
+    const change = (await (await fetch(`${url}/v1/changes/${id}`)).json()) as {
+      deliveredCost: number
+    }
+    expect(change.deliveredCost).toBe(50 + 60)
     const fetched = origin.calls.slice(before).map((c) => c.key)
     expect(fetched).toHaveLength(110)
     for (let i = 0; i < 50; i++) expect(small!.peek(`page:${i}`)).toBe(`page:${i}@v1`)

@@ -83,6 +83,13 @@ describe('heartbeats', () => {
       const n = Object.keys((JSON.parse(b.body) as { rewarm?: object }).rewarm ?? {}).length
       expect(n).toBeLessThanOrEqual(100)
     }
+    // A field this coordinator does not know (a newer SDK's) is dropped, not refused.
+    const newer = await post(`${url}/v1/clients/app-9/heartbeat`, {
+      entries: 3,
+      fromTheFuture: true,
+      rewarm: { [ids[0]!]: { done: 0, total: 1, cursor: 0, alsoNew: 1 } },
+    })
+    expect(newer.status).toBe(200)
     // Three asked for at once: sent one after another, never two in flight.
     await Promise.all([client.heartbeat(), client.heartbeat(), client.heartbeat()])
     const all = mitm.requests.filter((r) => r.method === 'POST' && isBeat(r.path))

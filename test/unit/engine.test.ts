@@ -71,6 +71,13 @@ describe('engine: waves and pacing', () => {
     }
     expect(costs(keys.id)).toEqual({ big: 3, small: 2, unknown: 3 })
     expect(costs(tags.id)).toEqual({ big: 500, small: 2, unknown: 1000 })
+    // A rewarm: every key, but never more than the client's cache holds (when it said).
+    h.engine.report('small', 2, 4)
+    expect(() => h.engine.report('small', 2, 0)).toThrow(/`capacity`/)
+    const keys10 = Array.from({ length: 10 }, (_, i) => `k${i}`)
+    const rewarm = h.engine.submit({ kind: 'rewarm', target: { keys: keys10 } }).rollout
+    h.clock.runAll()
+    expect(costs(rewarm.id)).toEqual({ big: 10, small: 4, unknown: 10 })
   })
 
   it('salts shards with the change id, so first waves differ between changes', () => {

@@ -359,7 +359,7 @@ export class Replica implements Runtime {
     } else if (e.t === 'leave') {
       engine.leave(e.c)
     } else if (e.t === 'hb') {
-      if (e.h.entries !== undefined) engine.report(e.c, e.h.entries)
+      if (e.h.entries !== undefined) engine.report(e.c, e.h.entries, e.h.capacity)
       // Its own clients' heartbeats this replica took in already (counted once by the rewarm loop).
       if (e.r !== this.id) this.o.fleet.heartbeat(e.c, e.h, this.o.clock.now())
     }

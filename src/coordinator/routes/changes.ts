@@ -47,7 +47,7 @@ const planOf = (ctx: Ctx, r: RolloutView) => {
     const w = waves.find((x) => shard >= x.shards[0]! && shard < x.shards[1]!)
     if (!w) continue
     w.clients++
-    w.cost += deliveryCost(r.change, client.entries ?? fallback)
+    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity)
   }
   const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
   const cost = waves.reduce((n, w) => n + w.cost, 0)
@@ -166,7 +166,12 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
       const live = [...ctx.engine.clients()].filter((x) => x.live)
       const { budgets, waves, leases, shards, defaultEntries } = ctx.engine.config
       const plan = planChange(
-        { size: live.length, id: (i) => live[i]!.id, entries: (i) => live[i]!.entries },
+        {
+          size: live.length,
+          id: (i) => live[i]!.id,
+          entries: (i) => live[i]!.entries,
+          capacity: (i) => live[i]!.capacity,
+        },
         parsed,
         { budgets, waves, leases, shards, defaultEntries },
       )
