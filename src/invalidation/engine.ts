@@ -25,6 +25,12 @@ import {
   wavesSchema,
 } from './change.js'
 import { ConfigValues } from './config-values.js'
+import {
+  type ClassBudget,
+  type EngineParts,
+  restoreSnapshot,
+  takeSnapshot,
+} from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { Lifecycle } from './lifecycle.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
@@ -32,17 +38,14 @@ import { type Delivery, Pacer } from './pacer.js'
 import { planWaves } from './planner.js'
 import { Registry } from './registry.js'
 import { Rollout, type RolloutView } from './rollout.js'
+import { RolloutBook } from './rollout-book.js'
 import { shardOf } from './shard.js'
 import {
-  bucketState,
   checkSnapshot,
   type EngineSnapshot,
   type RolloutSnapshot,
-  rolloutFromSnapshot,
   rolloutToSnapshot,
-  SNAPSHOT_VERSION,
 } from './snapshot.js'
-import { isActive } from './states.js'
 
 export type { EngineEvent, GateContext, GateResult }
 
@@ -72,18 +75,11 @@ export interface LeaseGrant {
   readonly retryAfterMs: number
 }
 
-interface ClassBudget {
-  readonly pacer: Pacer
-  readonly tokens: Bucket
-}
-
 export class Engine {
   readonly clock: Clock
   #settings: EngineConfig
   readonly #registry = new Registry()
-  readonly #rollouts = new Map<string, Rollout>()
-  readonly #byIdentity = new Map<string, Rollout>()
-  readonly #byIdempotencyKey = new Map<string, string>()
+  readonly #rollouts = new RolloutBook()
   readonly #budgets = new Map<BudgetClass, ClassBudget>()
   /** Config values as pushed, and as of completed rollouts only. */
   readonly #config = new ConfigValues()
@@ -92,6 +88,18 @@ export class Engine {
   readonly #opts: EngineOptions
   #seq = 0
   #closed = false
+  /** What a snapshot is taken from and restored into. */
+  get #parts(): EngineParts {
+    return {
+      fleet: this.config.fleet,
+      clock: this.clock,
+      registry: this.#registry,
+      rollouts: this.#rollouts,
+      budgets: this.#budgets,
+      config: this.#config,
+      stableConfig: this.#stableConfig,
+    }
+  }
 
   constructor(opts: EngineOptions) {
     this.#opts = opts
@@ -110,7 +118,7 @@ export class Engine {
           ? this.rollback(r.id, reason)
           : this.#life.pause(r, reason),
       finished: (r) => {
-        if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
+        this.#rollouts.finished(r)
         if (r.state === 'completed' && r.change.kind === 'config')
           this.#stableConfig.apply(r.change)
       },
@@ -157,6 +165,13 @@ export class Engine {
         firstSeq: c.firstSeq,
       }
     }
+  }
+
+  /** One client as the engine knows it. */
+  client(
+    id: string,
+  ): { readonly entries: number | undefined; readonly firstSeq: number } | undefined {
+    return this.#registry.get(id)
   }
 
   /** The engine's settings (budgets, waves, leases…), parsed and frozen. */
@@ -226,12 +241,11 @@ export class Engine {
     const parsed = parseChange(input)
     const waves = parseOptions(wavesSchema, { ...this.config.waves, ...parsed.waves }, 'waves')
     const key = parsed.idempotencyKey
-    const byKey = key !== undefined ? this.#byIdempotencyKey.get(key) : undefined
-    const earlier = byKey !== undefined ? this.#rollouts.get(byKey) : undefined
+    const earlier = this.#rollouts.byKey(key)
     if (earlier) return this.#coalesce(earlier, 'idempotencyKey', key)
     const identity = identityOf(parsed)
-    const same = this.#byIdentity.get(identity)
-    if (same && isActive(same.state)) return this.#coalesce(same, 'target', key)
+    const same = this.#rollouts.active(identity)
+    if (same) return this.#coalesce(same, 'target', key)
 
     const change = this.#newChange({
       kind: parsed.kind,
@@ -243,7 +257,7 @@ export class Engine {
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
     })
     const r = this.#create(change, identity, waves.steps, waves.bakeMs)
-    if (key !== undefined) this.#byIdempotencyKey.set(key, r.id)
+    this.#rollouts.remember(key, r.id)
     this.#life.start(r)
     return { rollout: r.view(), coalesced: false }
   }
@@ -379,28 +393,7 @@ export class Engine {
   }
 
   #snapshot(full: boolean): EngineSnapshot {
-    const buckets: EngineSnapshot['buckets'] = {}
-    for (const [cls, b] of this.#budgets) {
-      buckets[cls] = {
-        delivery: bucketState(b.pacer.bucket.tat),
-        tokens: bucketState(b.tokens.tat),
-        wakeAt: b.pacer.wakeAt ?? null,
-      }
-    }
-    return {
-      v: SNAPSHOT_VERSION,
-      fleet: this.config.fleet,
-      at: this.clock.now(),
-      seq: this.#seq,
-      buckets,
-      clients: full
-        ? [...this.#registry.all()].map((c) => [c.id, c.entries ?? null, c.live, c.firstSeq])
-        : [],
-      rollouts: full ? [...this.#rollouts.values()].map((r) => rolloutToSnapshot(r)) : [],
-      idempotency: [...this.#byIdempotencyKey],
-      configValues: this.#config.toJSON(),
-      stableConfigValues: this.#stableConfig.toJSON(),
-    }
+    return takeSnapshot(this.#parts, this.#seq, full)
   }
 
   /**
@@ -472,58 +465,21 @@ export class Engine {
       audience,
     )
     if (change.kind === 'config') r.undo = this.#config.apply(change)
-    this.#rollouts.set(r.id, r)
-    this.#byIdentity.set(identity, r)
-    this.#prune()
+    this.#rollouts.add(r)
+    this.#rollouts.prune(this.config.retainFinished)
     return r
   }
 
   #coalesce(r: Rollout, by: 'idempotencyKey' | 'target', key: string | undefined): SubmitResult {
     r.coalesced++
-    if (key !== undefined && !this.#byIdempotencyKey.has(key)) this.#byIdempotencyKey.set(key, r.id)
+    this.#rollouts.remember(key, r.id)
     this.#opts.onEvent?.({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
     return { rollout: r.view(), coalesced: by }
   }
 
-  /** Keep at most `retainFinished` finished rollouts (oldest go first), and their keys. */
-  #prune(): void {
-    let finished = 0
-    for (const r of this.#rollouts.values()) if (!isActive(r.state)) finished++
-    if (finished <= this.config.retainFinished) return
-    for (const [id, r] of this.#rollouts) {
-      if (finished <= this.config.retainFinished) break
-      if (isActive(r.state) || r.queue.length > 0) continue
-      this.#rollouts.delete(id)
-      finished--
-    }
-    for (const [key, id] of this.#byIdempotencyKey) {
-      if (!this.#rollouts.has(id)) this.#byIdempotencyKey.delete(key)
-    }
-  }
-
   #restore(snap: EngineSnapshot): void {
     this.#seq = snap.seq
-    for (const [id, entries, live, firstSeq] of snap.clients) {
-      this.#registry.restore({ id, entries: entries ?? undefined, live, firstSeq })
-    }
-    this.#config.restore(snap.configValues)
-    this.#stableConfig.restore(snap.stableConfigValues)
-    for (const [key, id] of snap.idempotency) this.#byIdempotencyKey.set(key, id)
-    for (const s of snap.rollouts) {
-      const r = rolloutFromSnapshot(s)
-      this.#rollouts.set(r.id, r)
-      if (isActive(r.state)) this.#byIdentity.set(r.identity, r)
-      // Paused rollouts too: resume() only kicks the pacer, it does not re-add.
-      if (isActive(r.state) || (r.state === 'completed' && r.queue.length > 0)) {
-        this.#budget(r).pacer.add(r)
-      }
-    }
-    for (const r of this.#rollouts.values()) this.#life.rearm(r)
-    // Wake each pacer when the old engine would have; an idle one has nothing deliverable.
-    for (const [cls, b] of this.#budgets) {
-      const wakeAt = snap.buckets[cls]?.wakeAt
-      if (wakeAt != null) b.pacer.wakeAtTime(wakeAt)
-    }
+    restoreSnapshot({ ...this.#parts, life: this.#life }, snap)
   }
 }
 

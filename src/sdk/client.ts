@@ -8,123 +8,30 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { EventSourceMessage } from 'eventsource-parser'
-import { z } from 'zod'
 import { HttpError, NotConnectedError } from '../errors.js'
-import { budgetClassOf, type Change } from '../invalidation/change.js'
+import { budgetClassOf } from '../invalidation/change.js'
 import { type Clock, realClock } from '../limiter/clock.js'
 import type { GoawayMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
-import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
+import { parseOptions } from '../validate.js'
 import { L1 } from './cache.js'
 import { Guard, type Resume } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
+import {
+  type ClientOptions,
+  type ClientStats,
+  optionsSchema,
+  type ParsedClientOptions,
+  type SlewClientEvents,
+} from './options.js'
 import { Refresher, type TokenClass } from './refresher.js'
 import { Rewarms } from './rewarms.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
 import { StreamConnection } from './stream.js'
 
-const optionsSchema = z.strictObject({
-  /** Coordinator base URL, e.g. http://127.0.0.1:7070 */
-  url: z.url({ error: 'an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
-  /** Bearer token with the `client` scope (none when the coordinator runs without auth). */
-  token: z.string().min(1).optional(),
-  /** This app server's stable id. */
-  clientId: z.string().regex(/^[\w.:@-]{1,200}$/, { error: '1-200 of [A-Za-z0-9_.:@-]' }),
-  /** Key id → secret: the keys whose signatures are trusted (old and new while rotating). */
-  signingKeys: z
-    .record(z.string().min(1), z.string().min(1))
-    .refine((k) => Object.keys(k).length > 0, {
-      error: 'at least one key',
-    }),
-  /** Refuse messages of any other fleet. @default 'default' */
-  fleet: z.string().min(1).default('default'),
-  cache: z
-    .strictObject({
-      /** Most entries held. @default 10000 */
-      max: positiveInt().default(10_000),
-      /** Entries expire after this long, ms (a normal miss, no token). @default none */
-      ttlMs: positive().optional(),
-    })
-    .prefault({}),
-  refetch: z
-    .strictObject({
-      /** Origin calls in flight at once. @default 8 */
-      concurrency: positiveInt().default(8),
-      /** Most tokens asked for in one lease. @default 20 */
-      maxBatch: positiveInt().default(20),
-      /** Refetch invalidated entries in the background, not only when read. @default true */
-      background: z.boolean().default(true),
-      /**
-       * How long a reader of a hard-invalidated key waits for a refetch token
-       * before `onOverBudget` decides, ms. @default no limit (it waits)
-       */
-      maxWaitMs: positive().optional(),
-    })
-    .prefault({}),
-  guard: z
-    .strictObject({
-      /** Most entries that may go stale in any minute (half of it at once); the excess waits. @default 2 × cache.max */
-      maxStalePerMinute: positive().optional(),
-    })
-    .prefault({}),
-  /** Heartbeat interval, ms. @default 10000 */
-  heartbeatMs: positive().default(10_000),
-  /** Heartbeat interval while a rewarm runs (the coordinator's adaptive rate feeds on it), ms. @default 1000 */
-  rewarmHeartbeatMs: positive().default(1000),
-  reconnect: z
-    .strictObject({
-      baseMs: positive().default(1000),
-      capMs: positive().default(30_000),
-      resetAfterMs: nonNegative().default(60_000),
-      silenceMs: positive().default(45_000),
-    })
-    .prefault({}),
-  /** start() rejects after this long without a connection (the client keeps trying). @default 10000 */
-  startTimeoutMs: positive().default(10_000),
-})
-
-export type ClientOptionsInput = z.input<typeof optionsSchema>
-
-export interface ClientOptions<V> extends ClientOptionsInput {
-  /** Fetch one key from the origin. */
-  readonly load: (key: string) => Promise<V>
-  /**
-   * A reader of a hard-invalidated key found no token within
-   * `refetch.maxWaitMs`: 'fail' rejects its get() at once with
-   * OverBudgetError (a shed request is cheap, a timed-out origin call is
-   * not); a function answers it instead (a fallback; nothing is cached).
-   * @default 'fail'
-   */
-  readonly onOverBudget?: 'fail' | ((key: string) => V | Promise<V>)
-  /** The keys to rewarm for a hotSet rewarm when the cache holds few (e.g. saved before a restart). */
-  readonly hotKeys?: () => Iterable<string>
-  readonly clock?: Clock
-  readonly random?: () => number
-}
-
-export interface ClientStats {
-  readonly connected: boolean
-  readonly lastSeq: number | undefined
-  readonly applied: number
-  readonly rejected: Readonly<Record<string, number>>
-  readonly entries: number
-  readonly refetchTokensUsed: number
-  readonly staleWaiting: number
-}
-
-export interface SlewClientEvents {
-  change: [change: Change]
-  config: [values: Readonly<Record<string, unknown>>]
-  reset: [reason: string]
-  connected: []
-  disconnected: [info: { reason: string; retryInMs: number }]
-  rejected: [reason: string]
-  error: [error: unknown]
-}
-
 export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
-  readonly options: Readonly<z.output<typeof optionsSchema>>
+  readonly options: Readonly<ParsedClientOptions>
   readonly #remote: Remote
   readonly #clock: Clock
   readonly #guard: Guard

@@ -3,12 +3,7 @@
 export { HttpError, NotConnectedError, OverBudgetError, SlewError } from '../errors.js'
 export type { Change } from '../invalidation/change.js'
 export { DEV_KID, DEV_SIGNING_KEY, devSigningKeys } from '../protocol/dev-key.js'
-export {
-  type ClientOptions,
-  type ClientStats,
-  createClient,
-  SlewClient,
-  type SlewClientEvents,
-} from './client.js'
+export { createClient, SlewClient } from './client.js'
 export { type SlewKeyvStore, type SlewKeyvStoreOptions, slewKeyvStore } from './keyv.js'
 export { type AttachLruOptions, attachLruCache } from './lru-hook.js'
+export type { ClientOptions, ClientStats, SlewClientEvents } from './options.js'

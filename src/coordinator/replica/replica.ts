@@ -19,8 +19,9 @@ import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Metrics } from '../metrics.js'
 import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
+import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
 import { Persister, type SignableMessage, signToJson } from './persister.js'
-import { type ClientRecord, loadSnapshot, type PresenceRecord, STATE } from './restore.js'
+import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
 
 export interface ReplicaOptions {
   readonly store: Store
@@ -43,11 +44,6 @@ export interface ReplicaOptions {
   readonly leaseMs: number
   readonly notice: (line: string) => void
 }
-
-type Event =
-  | { t: 'join'; c: string; e?: number; r: string }
-  | { t: 'leave'; c: string; r: string }
-  | { t: 'hb'; c: string; h: Heartbeat; r?: string }
 
 const TAIL_BLOCK_MS = 1000
 
@@ -117,7 +113,7 @@ export class Replica implements Runtime {
           c: clientId,
           r: this.id,
           ...(entries !== undefined && { e: entries }),
-        } satisfies Event),
+        } satisfies FleetEvent),
       )
       const bounds = await store.bounds()
       last = bounds.last
@@ -163,7 +159,9 @@ export class Replica implements Runtime {
       const mine = await store.presence().then((p) => p[clientId])
       if (mine && (JSON.parse(mine) as PresenceRecord).r === this.id)
         await store.setPresence(clientId, undefined)
-      await store.publish(JSON.stringify({ t: 'leave', c: clientId, r: this.id } satisfies Event))
+      await store.publish(
+        JSON.stringify({ t: 'leave', c: clientId, r: this.id } satisfies FleetEvent),
+      )
     })().catch(() => {})
   }
 
@@ -193,7 +191,7 @@ export class Replica implements Runtime {
   async heartbeat(clientId: string, hb: Heartbeat): Promise<void> {
     this.o.fleet.heartbeat(clientId, hb, this.o.clock.now())
     await this.o.store.publish(
-      JSON.stringify({ t: 'hb', c: clientId, h: hb, r: this.id } satisfies Event),
+      JSON.stringify({ t: 'hb', c: clientId, h: hb, r: this.id } satisfies FleetEvent),
     )
   }
 
@@ -247,7 +245,7 @@ export class Replica implements Runtime {
       if (this.#leading) {
         if (!(await store.renewLeader(this.id, this.#fence, leaseMs)))
           this.#stop('lost the leader lease')
-        else await this.#reap()
+        else if (this.#engine) await reapDeparted(this.#engine, this.o.store)
       } else {
         const rate = await store.stateField(STATE.rewarmRate)
         if (rate !== undefined) this.#rewarmRate = Number(rate)
@@ -336,49 +334,19 @@ export class Replica implements Runtime {
       if (!engine || this.#fence !== fence) return
       for (const { id, event } of events) {
         last = id
-        let e: Event
+        let e: FleetEvent
         try {
-          e = JSON.parse(event) as Event
+          e = JSON.parse(event) as FleetEvent
         } catch {
           continue
         }
-        this.#apply(engine, e)
-      }
-    }
-  }
-
-  #apply(engine: Engine, e: Event): void {
-    if (e.t === 'join') {
-      engine.join(e.c, e.e === undefined ? {} : { entries: e.e })
-      const c = [...engine.clients()].find((x) => x.id === e.c)
-      if (c)
-        this.#persister?.client(e.c, {
-          f: c.firstSeq,
-          ...(c.entries !== undefined && { e: c.entries }),
-        } satisfies ClientRecord)
-    } else if (e.t === 'leave') {
-      engine.leave(e.c)
-    } else if (e.t === 'hb') {
-      if (e.h.entries !== undefined) engine.report(e.c, e.h.entries, e.h.capacity)
-      // Its own clients' heartbeats this replica took in already (counted once by the rewarm loop).
-      if (e.r !== this.id) this.o.fleet.heartbeat(e.c, e.h, this.o.clock.now())
-    }
-  }
-
-  /** Clients of replicas that died are gone: the engine stops waiting for them. */
-  async #reap(): Promise<void> {
-    const engine = this.#engine
-    if (!engine) return
-    const [presence, replicas] = await Promise.all([
-      this.o.store.presence(),
-      this.o.store.replicas(),
-    ])
-    const now = Date.now()
-    for (const [clientId, raw] of Object.entries(presence)) {
-      const p = JSON.parse(raw) as PresenceRecord
-      if ((replicas[p.r] ?? 0) <= now) {
-        engine.leave(clientId)
-        await this.o.store.setPresence(clientId, undefined)
+        applyFleetEvent(e, {
+          engine,
+          self: this.id,
+          fleet: this.o.fleet,
+          now: this.o.clock.now(),
+          ...(this.#persister && { persister: this.#persister }),
+        })
       }
     }
   }

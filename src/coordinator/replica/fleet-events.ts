@@ -1,0 +1,60 @@
+/**
+ * What replicas tell the leader about their clients, through the store's
+ * event stream: joins, leaves and heartbeats. The leader applies them to its
+ * engine (and to its view of the fleet's health), and lets go of the
+ * clients of replicas that died.
+ */
+import type { Engine } from '../../invalidation/engine.js'
+import type { Heartbeat } from '../../protocol/messages.js'
+import type { Store } from '../../store/store.js'
+import type { FleetTracker } from '../fleet.js'
+import type { Persister } from './persister.js'
+import type { ClientRecord, PresenceRecord } from './restore.js'
+
+/** One event: `c` the client, `r` the replica it is connected to. */
+export type FleetEvent =
+  | { t: 'join'; c: string; e?: number; r: string }
+  | { t: 'leave'; c: string; r: string }
+  | { t: 'hb'; c: string; h: Heartbeat; r?: string }
+
+export interface Apply {
+  readonly engine: Engine
+  /** This replica's id: its own clients' heartbeats it took in already. */
+  readonly self: string
+  readonly fleet: FleetTracker
+  readonly now: number
+  readonly persister?: Persister
+}
+
+/** The leader applies one replica's event. */
+export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
+  const { engine } = a
+  if (e.t === 'join') {
+    engine.join(e.c, e.e === undefined ? {} : { entries: e.e })
+    const c = engine.client(e.c)
+    if (c)
+      a.persister?.client(e.c, {
+        f: c.firstSeq,
+        ...(c.entries !== undefined && { e: c.entries }),
+      } satisfies ClientRecord)
+  } else if (e.t === 'leave') {
+    engine.leave(e.c)
+  } else if (e.t === 'hb') {
+    if (e.h.entries !== undefined) engine.report(e.c, e.h.entries, e.h.capacity)
+    // Counted once by the rewarm loop: not again when its own event comes back.
+    if (e.r !== a.self) a.fleet.heartbeat(e.c, e.h, a.now)
+  }
+}
+
+/** Clients of replicas that died are gone: the engine stops waiting for them. */
+export const reapDeparted = async (engine: Engine, store: Store): Promise<void> => {
+  const [presence, replicas] = await Promise.all([store.presence(), store.replicas()])
+  const now = Date.now()
+  for (const [clientId, raw] of Object.entries(presence)) {
+    const p = JSON.parse(raw) as PresenceRecord
+    if ((replicas[p.r] ?? 0) <= now) {
+      engine.leave(clientId)
+      await store.setPresence(clientId, undefined)
+    }
+  }
+}
