@@ -4,7 +4,7 @@
  * restarted (or newly elected) coordinator reports what was done before it;
  * a restarted client reads its own records back and continues where it was.
  */
-import { type RewarmReport, rewarmReportSchema } from '../protocol/messages.js'
+import { keysLeft, type RewarmReport, rewarmReportSchema } from '../protocol/messages.js'
 import type { Store } from '../store/store.js'
 
 export interface LedgerOptions {
@@ -90,14 +90,13 @@ export class RewarmLedger {
     const silentSince = this.opts.now() - this.opts.staleAfterMs()
     for (const [clientId, rec] of await this.#records(changeId)) {
       const r = rec.report
-      const failed = r.failed ?? 0
       const skipped = r.skipped ?? 0
       out.done += r.done
-      out.failed += failed
+      out.failed += r.failed ?? 0
       out.skipped += skipped
       out.total += r.total - skipped
       out.clients++
-      const left = r.total - skipped - r.done - failed
+      const left = keysLeft(r)
       const silent = rec.at !== undefined && rec.at < silentSince
       if (left > 0 && (!connected.has(clientId) || silent)) {
         out.orphaned += left

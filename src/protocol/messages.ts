@@ -110,7 +110,7 @@ export const rewarmReportSchema = z
   })
   .superRefine((r, ctx) => {
     // A checkpoint a restarted client would trust: never more settled than it has.
-    if (r.done + (r.failed ?? 0) + (r.skipped ?? 0) > r.total)
+    if (keysLeft(r) < 0)
       ctx.addIssue({
         code: 'custom',
         path: ['done'],
@@ -134,6 +134,11 @@ export const rewarmReportSchema = z
     }
   })
 export type RewarmReport = z.infer<typeof rewarmReportSchema>
+
+/** Keys a rewarm report has not settled or skipped yet (0: finished). */
+export function keysLeft(r: Pick<RewarmReport, 'done' | 'total' | 'failed' | 'skipped'>): number {
+  return r.total - r.done - (r.failed ?? 0) - (r.skipped ?? 0)
+}
 
 /** An origin latency, ms: up to an hour (bounded, so weighted sums stay finite). */
 const latencyMs = () =>

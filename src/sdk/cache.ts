@@ -29,6 +29,7 @@ export type Envelope<V> = Entry<V> & {
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([])
+const noop = () => {}
 
 /** One object literal with every field: all envelopes share one hidden class, so reads stay fast. */
 const envelope = <V>(value: V, tags: readonly string[]): Envelope<V> => ({
@@ -201,27 +202,19 @@ export class L1<V> {
             return true
           },
           async () => {
-            const value = await this.#timed(key)
-            if (entry) {
-              completeRefresh(entry, gen, value)
-              entry.settled = Promise.resolve(entry.value as V)
-            } else if (!this.lru.has(key)) this.set(key, value)
+            if (entry) await this.#refetch(key, entry, gen)
+            else {
+              const value = await this.#timed(key)
+              if (!this.lru.has(key)) this.set(key, value)
+            }
           },
           `rewarm:${key}`,
         )
         .then(
           () => {
-            if (waited) return
-            if (entry) this.#refetched(key)
-            settled(true)
+            if (!waited) settled(true)
           },
-          () => {
-            if (entry) {
-              failRefresh(entry, gen)
-              this.#refetched(key)
-            }
-            settled(false)
-          },
+          () => settled(false),
         )
     }
   }
@@ -249,19 +242,9 @@ export class L1<V> {
       e.cls,
       'hardMiss',
       async () => {
-        const gen = beginRefresh(e)
-        try {
-          const value = await this.#timed(key)
-          completeRefresh(e, gen, value)
-          e.settled = Promise.resolve(value)
-          if (this.lru.peek(key) !== e) this.lru.set(key, e)
-          return value
-        } catch (error) {
-          failRefresh(e, gen)
-          throw error
-        } finally {
-          this.#refetched(key)
-        }
+        const value = await this.#refetch(key, e, beginRefresh(e))
+        if (this.lru.peek(key) !== e) this.lru.set(key, e)
+        return value
       },
       // The wait for a token is what maxWaitMs limits; once the fetch starts it runs.
       { signal: ac.signal, started: () => clearTimeout(timer) },
@@ -310,20 +293,30 @@ export class L1<V> {
           gen = beginRefresh(e)
           return true
         },
-        async () => {
-          try {
-            const value = await this.#timed(key)
-            completeRefresh(e, gen, value)
-            e.settled = Promise.resolve(e.value as V)
-          } catch {
-            failRefresh(e, gen) // stale-if-error: keep serving what we had
-          } finally {
-            this.#refetched(key)
-          }
-        },
+        // stale-if-error: a failed refetch keeps serving what we had.
+        () => this.#refetch(key, e, gen).then(noop, noop),
         key,
       )
       .catch(() => this.#queued.delete(key))
+  }
+
+  /**
+   * The origin call of a refetch claimed as generation `gen` of entry `e`:
+   * the value lands in the entry (or the entry goes back to stale), and
+   * whoever waits for this key's refetch hears it ended.
+   */
+  async #refetch(key: string, e: Envelope<V>, gen: number): Promise<V> {
+    try {
+      const value = await this.#timed(key)
+      completeRefresh(e, gen, value)
+      e.settled = Promise.resolve(e.value as V)
+      return value
+    } catch (error) {
+      failRefresh(e, gen)
+      throw error
+    } finally {
+      this.#refetched(key)
+    }
   }
 
   /** Call `then` when the refetch in flight on `key` ends (landed or failed). */

@@ -5,7 +5,7 @@
  * the ones it left unfinished from their checkpoints.
  */
 import type { Change } from '../invalidation/change.js'
-import type { RewarmReport } from '../protocol/messages.js'
+import { keysLeft, type RewarmReport } from '../protocol/messages.js'
 import { RewarmProgress } from '../warmup/progress.js'
 import type { L1 } from './cache.js'
 import type { Resume } from './guard.js'
@@ -18,10 +18,6 @@ const WAIT_ATTEMPTS = 4
 
 /** Rewarm change ids remembered as taken up. */
 const REMEMBER = 10_000
-
-/** Whether a checkpoint has every key settled. */
-const settledAll = (r: RewarmReport): boolean =>
-  r.done + (r.failed ?? 0) + (r.skipped ?? 0) >= r.total
 
 /** Attempts at a key the origin fails on, then it is given up on (1 s, then 2 s apart). */
 const ATTEMPTS = 3
@@ -85,7 +81,7 @@ export class Rewarms<V> {
           (resumes) => {
             if (this.#closed) return
             for (const r of resumes)
-              if (r.change && !settledAll(r.checkpoint)) this.start(r.change, r.checkpoint)
+              if (r.change && keysLeft(r.checkpoint) > 0) this.start(r.change, r.checkpoint)
             resolve(new Map(resumes.map((r) => [r.changeId, r.checkpoint])))
           },
           () => {
@@ -146,15 +142,12 @@ export class Rewarms<V> {
       // for moves up on its own (served stale, its refetch queued ahead of the rewarm).
       for (const i of todo) attempt(i, 1)
     }
-    if (!listed) go(() => true)
-    else if (from) go(progress.resume(from))
-    // Replayed to a restarted client while its checkpoints are being read: continue from its own.
-    else if (this.#checkpoints)
-      void this.#checkpoints.then((m) => {
-        const checkpoint = m.get(c.id)
-        go(checkpoint ? progress.resume(checkpoint) : () => true)
-      })
-    else go(() => true)
+    const begin = (checkpoint?: RewarmReport) =>
+      go(checkpoint ? progress.resume(checkpoint) : () => true)
+    // A listed rewarm replayed to a restarted client while its checkpoints are being read
+    // continues from its own; a hot set's keys are this process's own, nothing to continue.
+    if (listed && !from && this.#checkpoints) void this.#checkpoints.then((m) => begin(m.get(c.id)))
+    else begin(listed ? from : undefined)
   }
 
   /**

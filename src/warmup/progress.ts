@@ -7,7 +7,7 @@
  * key fits is decided again by each run (a restarted client's cache is not
  * the one it had).
  */
-import type { RewarmReport } from '../protocol/messages.js'
+import { keysLeft, type RewarmReport } from '../protocol/messages.js'
 
 /** Indexes past the cursor a report carries at most; beyond them a resumed client refetches. */
 const MAX_AHEAD = 1000
@@ -46,7 +46,7 @@ export class RewarmProgress {
   }
 
   get finished(): boolean {
-    return this.done + this.failed + this.skipped >= this.total
+    return keysLeft(this) <= 0
   }
 
   /** Whether key `i` is settled (fetched, found fresh, or given up on). */

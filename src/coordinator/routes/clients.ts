@@ -5,6 +5,7 @@ import { shardOf } from '../../invalidation/shard.js'
 import {
   changeDigest,
   heartbeatSchema,
+  keysLeft,
   leaseRequestSchema,
   type RewarmResumeEntry,
 } from '../../protocol/messages.js'
@@ -104,7 +105,6 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
       const change = live.get(changeId)!
       // Only a checkpoint of this change's list (a report for another is not handed on).
       if (checkpoint.total !== change.target?.keys?.length) continue
-      const settled = checkpoint.done + (checkpoint.failed ?? 0) + (checkpoint.skipped ?? 0)
       rewarms.push({
         signed: ctx.sign({
           type: 'rewarm-resume' as const,
@@ -115,7 +115,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
           checkpoint,
         }),
         // The list only for a rewarm to continue; a finished one tells a replay to do nothing.
-        ...(settled < checkpoint.total && { change }),
+        ...(keysLeft(checkpoint) > 0 && { change }),
       })
     }
     return c.json({ rewarms })
