@@ -133,26 +133,18 @@ export class AimdRate {
   #learn(h: OriginHealth, failing: boolean): void {
     const step = ++this.#step
     const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
-    let expired = false
-    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep) {
+    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep)
       this.#baselines.shift()
-      expired = true
-    }
-    if (!failing && (h.samples ?? Number.POSITIVE_INFINITY) >= 100) {
+    if (!failing && (h.samples ?? Number.POSITIVE_INFINITY) >= 100)
       this.#baselines.push({ step, p99: h.p99, p50: h.p50 })
-      if (!expired) {
-        if (h.p99 !== undefined) this.#lowestP99 = Math.min(this.#lowestP99, h.p99)
-        if (h.p50 !== undefined) this.#lowestP50 = Math.min(this.#lowestP50, h.p50)
-        return
-      }
-    }
-    if (!expired) return
-    // A low point left the window: the lowest of what is left (none: not known yet).
-    this.#lowestP99 = Number.POSITIVE_INFINITY
-    this.#lowestP50 = Number.POSITIVE_INFINITY
-    for (const b of this.#baselines) {
-      if (b.p99 !== undefined) this.#lowestP99 = Math.min(this.#lowestP99, b.p99)
-      if (b.p50 !== undefined) this.#lowestP50 = Math.min(this.#lowestP50, b.p50)
-    }
+    // The lowest of the window (none yet: not known). A window holds ~100 intervals at most.
+    this.#lowestP99 = lowest(this.#baselines, 'p99')
+    this.#lowestP50 = lowest(this.#baselines, 'p50')
   }
+}
+
+const lowest = (bs: readonly Baseline[], q: 'p99' | 'p50'): number => {
+  let min = Number.POSITIVE_INFINITY
+  for (const b of bs) if (b[q] !== undefined) min = Math.min(min, b[q])
+  return min
 }
