@@ -1,5 +1,6 @@
 /** A real coordinator on an ephemeral loopback port, SDK clients, and a test origin that counts its calls. */
 
+import { afterAll } from 'vitest'
 import type { ConfigInput } from '../../src/config/schema.js'
 import { type CoordinatorOptions, createCoordinator } from '../../src/coordinator/coordinator.js'
 import { realClock } from '../../src/limiter/clock.js'
@@ -86,3 +87,12 @@ export const pushKeys = (
     headers: { 'content-type': 'application/x-ndjson' },
     body: [JSON.stringify(change), ...keys.map((k) => JSON.stringify(k))].join('\n'),
   })
+
+/** Things to close after the file's tests, last opened first: push a closer as each is opened. */
+export const closeAfterAll = (): (() => Promise<void>)[] => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const c of closers.reverse()) await c()
+  })
+  return closers
+}

@@ -7,12 +7,12 @@
  * reports every key done. A client that stays connected but stops reporting
  * counts as gone after rewarm.staleAfterMs.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { Change } from '../../src/invalidation/change.js'
 import { changeDigest } from '../../src/protocol/messages.js'
 import { verifyMessage } from '../../src/protocol/sign.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
-import { post, pushKeys, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import { closeAfterAll, post, pushKeys, startCoordinator, waitFor } from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 // Hottest first, as the job lists them (not sorted: a rewarm keeps its order).
@@ -33,10 +33,7 @@ type Progress = {
 type Restart = 'since before the push' | 'since when it stopped' | 'nothing kept'
 
 describe('a client restarted in the middle of a rewarm', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const c of closers.reverse()) await c()
-  })
+  const closers = closeAfterAll()
   /** One life of an app server: the same client id each time, closed after the tests. */
   const lifeOf = (
     url: string,

@@ -4,18 +4,15 @@
  * and never more rewarm reports than the coordinator takes (100); with more
  * rewarms running, each gets its turn.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
-import { post, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import { closeAfterAll, post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 const isBeat = (path: string) => /^\/v1\/clients\/[^/]+\/heartbeat$/.test(path)
 
 describe('heartbeats', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const c of closers.reverse()) await c()
-  })
+  const closers = closeAfterAll()
 
   it('report 150 rewarms, at most 100 at a time, one heartbeat at a time', {
     timeout: 60_000,

@@ -3,20 +3,23 @@
  * token within refetch.maxWaitMs is shed at once (OverBudgetError) or
  * answered by the app's fallback; the origin is not called for it.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   createClient,
   devSigningKeys,
   OverBudgetError,
   type SlewClient,
 } from '../../src/sdk/index.js'
-import { post, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+import {
+  closeAfterAll,
+  post,
+  startCoordinator,
+  testOrigin,
+  waitFor,
+} from '../helpers/coordinator.js'
 
 describe('over budget', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const c of closers.reverse()) await c()
-  })
+  const closers = closeAfterAll()
 
   it('sheds quickly, or answers with the fallback, and leaves the origin alone', {
     timeout: 30_000,

@@ -4,15 +4,12 @@
  * waits for that refetch: if it fails, the key is fetched again (not counted
  * done on the strength of a fetch that never landed).
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
-import { post, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import { closeAfterAll, post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 
 describe('a rewarm key another refetch holds', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const c of closers.reverse()) await c()
-  })
+  const closers = closeAfterAll()
 
   it('is done once that refetch lands, and fetched again if it fails', {
     timeout: 30_000,
