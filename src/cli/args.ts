@@ -2,6 +2,8 @@
  * Flag parsing on node:util's parseArgs (strict): unknown flags and bad
  * values become coded errors (exit code 2) before anything runs.
  */
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { InvalidOptionError, UnknownFlagError } from '../errors.js'
 
@@ -80,3 +82,50 @@ export const numList = (field: string, text: string | undefined): number[] | und
 /** Drop undefined values so schema defaults apply. */
 export const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+/**
+ * An output file named by a flag, checked before anything runs: not empty,
+ * not a directory, in a directory that exists and can be written to (or, if
+ * the file exists, the file can be written to). Otherwise an
+ * InvalidOptionError naming the flag, the rule and the path.
+ */
+export const checkOutputPath = (field: string, path: string): void => {
+  if (path === '') throw new InvalidOptionError(field, 'a file path', path)
+  const target = statOf(resolve(path))
+  if (target?.isDirectory()) throw new InvalidOptionError(field, 'a file, not a directory', path)
+  const dir = dirname(resolve(path))
+  const parent = statOf(dir)
+  if (!parent)
+    throw new InvalidOptionError(field, `a path in an existing directory (no ${dir})`, path)
+  if (!parent.isDirectory()) {
+    throw new InvalidOptionError(field, `a path in a directory (${dir} is not one)`, path)
+  }
+  try {
+    accessSync(target ? resolve(path) : dir, constants.W_OK)
+  } catch {
+    const what = target ? 'a writable file' : `a path in a writable directory (${dir} is not)`
+    throw new InvalidOptionError(field, what, path)
+  }
+}
+
+/** Write an output file named by a flag; a failure is an InvalidOptionError naming the flag, not a stack. */
+export const writeOutput = (field: string, path: string, data: string): void => {
+  try {
+    writeFileSync(path, data)
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new InvalidOptionError(
+      field,
+      `a file that can be written (writing it failed: ${reason})`,
+      path,
+    )
+  }
+}
+
+const statOf = (path: string) => {
+  try {
+    return statSync(path)
+  } catch {
+    return undefined
+  }
+}

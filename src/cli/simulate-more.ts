@@ -1,8 +1,8 @@
 /** `slew simulate --scenario rewarm | metastable`: reports and plots. */
-import { writeFileSync } from 'node:fs'
 import { type MetastableResult, simulateMetastable } from '../sim/metastable.js'
 import { type RewarmResult, simulateRewarm } from '../sim/rewarm.js'
 import { plotSvg } from '../sim/svg.js'
+import { writeOutput } from './args.js'
 import { duration, fixed, int, table } from './format.js'
 
 export const rewarmPlot = (r: RewarmResult): string =>
@@ -29,7 +29,7 @@ export const rewarmPlot = (r: RewarmResult): string =>
 
 export const metastablePlot = (r: MetastableResult): string =>
   plotSvg({
-    title: `Cache lost at a ${(r.warmHitRate * 100).toFixed(0)} % hit rate; origin serves ${int(r.capacity)}/s (30 % of traffic)`,
+    title: `Cache lost at a ${(r.warmHitRate * 100).toFixed(0)} % hit rate; origin serves ${int(r.capacity)}/s (${share(r)} of traffic)`,
     subtitle: `slew back to ${(r.warmHitRate * 100).toFixed(0)} % after ${r.slew.recoveredMs === null ? 'never' : duration(r.slew.recoveredMs)} (ideal ${duration(r.slew.idealRecoveryMs)}); naive: ${r.naive.recoveredMs === null ? 'never recovers' : duration(r.naive.recoveredMs)}`,
     yLabel: 'hit rate (%)',
     scale: 'linear',
@@ -55,6 +55,14 @@ export const metastablePlot = (r: MetastableResult): string =>
     ],
   })
 
+/** The origin's capacity as a share of the fleet's requests, e.g. "30 %" (a decimal when needed). */
+const share = (r: MetastableResult): string => {
+  const pct = (r.capacity / (r.options.clients * r.options.rps)) * 100
+  const rounded = Math.round(pct)
+  if (Math.abs(pct - rounded) < 0.05 && rounded > 0) return `${rounded} %`
+  return `${pct < 1 ? pct.toPrecision(2) : pct.toFixed(1)} %`
+}
+
 /** Per-second series are for the plot; the JSON keeps the figures. */
 const strip = <T extends { perSecond: number[]; hitRate?: number[]; latency?: number[] }>({
   perSecond: _p,
@@ -72,7 +80,7 @@ export const runScenario = (
   const started = performance.now()
   if (scenario === 'rewarm') {
     const r = simulateRewarm(options)
-    if (flags.svg) writeFileSync(flags.svg, rewarmPlot(r))
+    if (flags.svg !== undefined) writeOutput('svg', flags.svg, rewarmPlot(r))
     const wallMs = Math.round(performance.now() - started)
     if (flags.json) {
       out(JSON.stringify({ ...r, naive: strip(r.naive), slew: strip(r.slew), wallMs }, null, 2))
@@ -100,7 +108,7 @@ export const runScenario = (
     return 0
   }
   const r = simulateMetastable(options)
-  if (flags.svg) writeFileSync(flags.svg, metastablePlot(r))
+  if (flags.svg !== undefined) writeOutput('svg', flags.svg, metastablePlot(r))
   const wallMs = Math.round(performance.now() - started)
   if (flags.json) {
     out(JSON.stringify({ ...r, naive: strip(r.naive), slew: strip(r.slew), wallMs }, null, 2))

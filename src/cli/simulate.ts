@@ -1,9 +1,16 @@
 /** `slew simulate`: naive broadcast vs slew for one invalidate-all, on the virtual clock. */
-import { writeFileSync } from 'node:fs'
 import { InvalidOptionError } from '../errors.js'
-import { parseSimulateOptions, type SimulateResult, simulate } from '../sim/scenario.js'
+import { metastableSchema } from '../sim/metastable.js'
+import { rewarmSchema } from '../sim/rewarm.js'
+import {
+  parseSimulateOptions,
+  type SimulateResult,
+  simulate,
+  simulateSchema,
+} from '../sim/scenario.js'
 import { plotSvg } from '../sim/svg.js'
-import { defined, num, numList, parseFlags } from './args.js'
+import { parseOptions } from '../validate.js'
+import { checkOutputPath, num, numList, parseFlags, writeOutput } from './args.js'
 import { duration, fixed, int, table } from './format.js'
 import { progressBar } from './progress.js'
 import { runScenario } from './simulate-more.js'
@@ -80,6 +87,38 @@ const spec = {
   help: { type: 'boolean', short: 'h' },
 } as const
 
+/** Flags every scenario takes. */
+const common = ['scenario', 'json', 'svg', 'help']
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+const camel = (flag: string) => flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())
+
+/** Each scenario's options schema: its fields are the flags it takes; any other is refused. */
+const schemas = {
+  'invalidate-all': simulateSchema,
+  rewarm: rewarmSchema,
+  metastable: metastableSchema,
+} as const
+
+type Scenario = keyof typeof schemas
+
+const isScenario = (s: string): s is Scenario => Object.hasOwn(schemas, s)
+
+/** The flags a scenario takes, as typed (`max-batch`), besides the common ones. */
+const flagsOf = (scenario: Scenario): string[] => Object.keys(schemas[scenario].shape).map(kebab)
+
+/** Validate the options before anything runs; a broken rule names the flag as typed (`one-off`, not `oneOff`). */
+const check = (scenario: Scenario, options: Record<string, unknown>): void => {
+  try {
+    parseOptions(schemas[scenario], options)
+  } catch (error) {
+    if (!(error instanceof InvalidOptionError)) throw error
+    const flag = kebab(error.field)
+    if (flag === error.field || !Object.hasOwn(spec, flag)) throw error
+    throw new InvalidOptionError(flag, error.rule, error.value)
+  }
+}
+
 export const simulateCommand = (argv: string[], out: (s: string) => void): number => {
   const { values: f } = parseFlags(argv, spec)
   if (f.help) {
@@ -87,48 +126,32 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
     return 0
   }
   const scenario = f.scenario ?? 'invalidate-all'
-  if (scenario === 'rewarm' || scenario === 'metastable') {
-    // Every flag given goes to the scenario's schema, which refuses those it does not take.
-    const options: Record<string, unknown> = {}
-    for (const [flag, value] of Object.entries(f)) {
-      if (['scenario', 'json', 'svg', 'help'].includes(flag) || value === undefined) continue
-      const key = flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())
-      options[key] =
-        flag === 'steps'
-          ? numList(flag, value as string)
-          : flag === 'mode'
-            ? value
-            : num(flag, value as string)
-    }
-    return runScenario(scenario, options, f, out)
-  }
-  if (scenario !== 'invalidate-all') {
+  if (!isScenario(scenario)) {
     throw new InvalidOptionError('scenario', 'one of invalidate-all, rewarm, metastable', scenario)
   }
-  const options = parseSimulateOptions(
-    defined({
-      clients: num('clients', f.clients),
-      entries: num('entries', f.entries),
-      budget: num('budget', f.budget),
-      burst: num('burst', f.burst),
-      steps: numList('steps', f.steps),
-      bake: num('bake', f.bake),
-      seed: num('seed', f.seed),
-      rps: num('rps', f.rps),
-      skew: num('skew', f.skew),
-      spread: num('spread', f.spread),
-      ttl: num('ttl', f.ttl),
-      maxBatch: num('max-batch', f['max-batch']),
-      shards: num('shards', f.shards),
-      mode: f.mode,
-    }),
-  )
+  const takes = flagsOf(scenario)
+  const options: Record<string, unknown> = {}
+  for (const [flag, value] of Object.entries(f)) {
+    if (value === undefined || common.includes(flag)) continue
+    if (!takes.includes(flag)) {
+      throw new InvalidOptionError(flag, `not set (not a flag of --scenario ${scenario})`, value)
+    }
+    const text = value as string
+    options[camel(flag)] =
+      flag === 'steps' ? numList(flag, text) : flag === 'mode' ? text : num(flag, text)
+  }
+  check(scenario, options)
+  // A plot that cannot be written is refused now, not after the run.
+  if (f.svg !== undefined) checkOutputPath('svg', f.svg)
+  if (scenario !== 'invalidate-all') return runScenario(scenario, options, f, out)
   const bar = progressBar('simulating')
   const started = performance.now()
-  const result = simulate(options, { onProgress: (d, t) => bar.update(d, t) })
+  const result = simulate(parseSimulateOptions(options), {
+    onProgress: (d, t) => bar.update(d, t),
+  })
   bar.done()
   const wallMs = performance.now() - started
-  if (f.svg) writeFileSync(f.svg, plot(result))
+  if (f.svg !== undefined) writeOutput('svg', f.svg, plot(result))
   if (f.json) {
     out(JSON.stringify({ ...result, wallMs: Math.round(wallMs) }, null, 2))
   } else {

@@ -175,24 +175,47 @@ const runNaive = (o: Opts, p: Float64Array) => {
   }
 }
 
-const runSlew = (o: Opts, p: Float64Array) => {
+/** Insert `k` into `a`, kept in descending order (so `pop()` gives the lowest). */
+const insertDescending = (a: number[], k: number) => {
+  let lo = 0
+  let hi = a.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (a[mid]! > k) lo = mid + 1
+    else hi = mid
+  }
+  a.splice(lo, 0, k)
+}
+
+export interface MetastableHooks {
+  /** Every origin call of the slew run (refills and one-off requests), as it is made (for checking bounds). */
+  readonly onFetch?: (at: number, count: number) => void
+}
+
+/** The slew run's budget: burst a tenth of the rate; tokens leased for this long, ms. */
+const LEASE_TTL_MS = 250
+const budgetOf = (o: Opts) => ({ ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) })
+
+const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const clock = new VirtualClock(0)
   const random = mulberry32(o.seed)
   const origin = originOf(o, clock, mulberry32(o.seed ^ 0x5a))
   const arrivals = new Origin(0)
-  const budget = { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) }
   const engine = new Engine({
     clock,
-    config: { budgets: { urgent: budget }, leases: { ttlMs: 250, maxBatch: 20 } },
+    config: { budgets: { urgent: budgetOf(o) }, leases: { ttlMs: LEASE_TTL_MS, maxBatch: 20 } },
   })
   const aimd = new AimdRate(o.budget, { targetLatencyMs: o.target })
   engine.setTokenRate('urgent', aimd.rate)
   const cachedMass = new Float64Array(o.clients)
-  const nextRank = new Int32Array(o.clients) // hot keys below it are fetched or in flight
+  const nextRank = new Int32Array(o.clients) // hot keys below it have landed, are in flight or failed
+  // Keys whose fetch failed, hottest (lowest rank) last: fetched again before any colder key.
+  const retry: number[][] = Array.from({ length: o.clients }, () => [])
   const waiting: number[][] = Array.from({ length: o.clients }, () => [])
   const series: Series = { hits: [], requests: [] }
   const count = traffic(o, clock, cachedMass, series)
   let shed = 0
+  let failed = 0
   let granted = 0
   let recovered: number | null = null
   const drivers = Array.from({ length: o.clients }, (_, i) => {
@@ -207,17 +230,25 @@ const runSlew = (o: Opts, p: Float64Array) => {
         granted += g.granted
         return g
       },
-      pending: () => o.hotKeys - nextRank[i]! + waiting[i]!.length,
+      pending: () => o.hotKeys - nextRank[i]! + retry[i]!.length + waiting[i]!.length,
       run: (n) => {
-        arrivals.record(clock.now(), n)
-        // Hottest uncached keys first, then one-off requests still within their wait.
+        const now = clock.now()
+        arrivals.record(now, n)
+        hooks.onFetch?.(now, n)
+        // Hottest uncached keys first (failed ones before any not tried yet: they are hotter),
+        // then one-off requests still within their wait. Each key is in flight at most once
+        // and lands once, so its share of the traffic is counted once.
+        const again = retry[i]!
         let refill = 0
-        while (refill < n && nextRank[i]! < o.hotKeys) {
-          const k = nextRank[i]!++
+        while (refill < n && (again.length > 0 || nextRank[i]! < o.hotKeys)) {
+          const k = again.length > 0 ? again.pop()! : nextRank[i]!++
           refill++
           origin.request(1, (ok) => {
             if (ok) cachedMass[i]! += p[k]!
-            else nextRank[i] = Math.min(nextRank[i]!, k) // retried in rank order
+            else {
+              failed++
+              insertDescending(again, k)
+            }
             drivers[i]!.wake()
           })
         }
@@ -273,21 +304,29 @@ const runSlew = (o: Opts, p: Float64Array) => {
     hitRate: rates,
     perSecond: Array.from(arrivals.perSecond.toArray()),
     shed,
+    /** Hot-key fetches the caller had given up on (timed out): the key is fetched again. */
+    failed,
     overTargetFraction: origin.overTargetMs / o.horizon,
     arrivals,
   }
 }
 
-export const simulateMetastable = (input: MetastableInput = {}) => {
+/** Both runs; `hooks` see the slew run. */
+export const simulateMetastable = (input: MetastableInput = {}, hooks: MetastableHooks = {}) => {
   const o = parse(input)
   const p = zipf(o.hotKeys, o.skew)
-  const slew = runSlew(o, p)
+  const slew = runSlew(o, p, hooks)
   const naive = runNaive(o, p)
   const { arrivals: _a, ...slewOut } = slew
+  const { ratePerSec, burst } = budgetOf(o)
   return {
     scenario: 'metastable' as const,
     options: o,
-    budget: o.budget,
+    budget: ratePerSec,
+    burst,
+    leaseTtlMs: LEASE_TTL_MS,
+    /** B2 bound for a 1 s window: burst + budget·(1 s + lease TTL). */
+    boundPerSec: burst + ratePerSec * (1 + LEASE_TTL_MS / 1000),
     capacity: o.capacity,
     warmHitRate: 1 - o.oneOff,
     naive,

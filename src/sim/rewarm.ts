@@ -94,7 +94,6 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   const origin = new CapacityOrigin(clock, originOptions(o, mulberry32(o.seed ^ 0xa11)))
   const arrivals = new Origin(0)
   const perClient = Math.floor(o.work / o.clients)
-  const budget = { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) }
   const left = new Int32Array(o.clients)
   const inflight = new Int32Array(o.clients)
   let done = 0
@@ -104,7 +103,7 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   const engine = new Engine({
     clock,
     config: {
-      budgets: { rewarm: budget },
+      budgets: { rewarm: budgetOf(o) },
       waves: { steps: o.steps, bakeMs: o.bake },
       leases: { ttlMs: o.ttl, maxBatch: o.maxBatch },
     },
@@ -182,6 +181,12 @@ const parse = (input: unknown) => {
   return { ...o, budget: o.budget ?? 3 * o.capacity, target: o.target ?? 2 * o.latency }
 }
 
+/** The rewarm budget slew runs under: burst a tenth of the rate. */
+const budgetOf = (o: ReturnType<typeof parse>) => ({
+  ratePerSec: o.budget,
+  burst: Math.max(1, o.budget / 10),
+})
+
 /** What both runs report: completion, time over the latency target, and the origin's load. */
 const runFigures = (end: number, origin: CapacityOrigin, arrivals: Origin) => ({
   completionMs: end,
@@ -204,7 +209,7 @@ const originOptions = (o: ReturnType<typeof parse>, random: () => number) => ({
 export const simulateRewarmSlew = (input: RewarmInput = {}, hooks: RewarmHooks = {}) => {
   const o = parse(input)
   const { arrivals: _a, ...run } = runSlew(o, hooks)
-  return { options: o, budget: { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) }, ...run }
+  return { options: o, budget: budgetOf(o), ...run }
 }
 
 export const simulateRewarm = (input: RewarmInput = {}) => {
@@ -214,11 +219,15 @@ export const simulateRewarm = (input: RewarmInput = {}) => {
   const work = Math.floor(o.work / o.clients) * o.clients
   const idealMs = (work / Math.min(o.capacity, o.budget)) * 1000
   const { arrivals: _a, ...slewOut } = slew
+  const { burst } = budgetOf(o)
   return {
     scenario: 'rewarm' as const,
     options: o,
     work,
     budget: o.budget,
+    burst,
+    /** B2 bound for a 1 s window: burst + budget·(1 s + lease TTL). */
+    boundPerSec: burst + o.budget * (1 + o.ttl / 1000),
     capacity: o.capacity,
     naive,
     slew: {
