@@ -1,5 +1,8 @@
-// Copies what tsc does not: the Lua scripts, next to the built store.
-import { cpSync, mkdirSync } from 'node:fs'
+// Copies what tsc does not: the Lua scripts, next to the built store. The
+// folder is emptied first, so a script renamed in src (a new version) leaves
+// no stale copy in dist/ for the loader to refuse.
+import { cpSync, mkdirSync, rmSync } from 'node:fs'
 
+rmSync('dist/store/lua', { recursive: true, force: true })
 mkdirSync('dist/store/lua', { recursive: true })
 cpSync('src/store/lua', 'dist/store/lua', { recursive: true })

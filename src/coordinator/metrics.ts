@@ -46,6 +46,11 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'New stream connections refused by admission control (503 + Retry-After)',
       registers: [registry],
     }),
+    eventsSigned: new Counter({
+      name: 'slew_events_signed_total',
+      help: 'Stream messages signed (once per message, however many clients receive it)',
+      registers: [registry],
+    }),
     rollouts: new Gauge({
       name: 'slew_rollouts',
       help: 'Rollouts held, by state',

@@ -1,24 +1,39 @@
 /**
- * Every Redis key of a fleet, built in one place. They all share the hash tag
- * `{slew:<fleet>}`, so on Redis Cluster a fleet lives in one slot and every
- * Lua script touches keys of one slot only.
+ * Every Redis key of a fleet, built here and nowhere else (one function or
+ * field per kind of key). They all share the hash tag `{slew:<fleet>}`, so on
+ * Redis Cluster a fleet lives in one slot and every Lua script touches keys of
+ * one slot only. test/store/keys.test.ts checks that what the store writes is
+ * exactly what this file builds.
  */
+import type { BucketName } from './store.js'
+
+/** The hash tag every key of `fleet` starts with. */
+export const hashTag = (fleet: string): string => `{slew:${fleet}}`
+
 export const fleetKeys = (fleet: string) => {
-  const tag = `{slew:${fleet}}`
+  const tag = hashTag(fleet)
   return Object.freeze({
     tag,
-    /** GCRA state (tat, ms) of one class's delivery (B1) or token (B2) bucket. */
-    bucket: (cls: string, kind: 'delivery' | 'tokens') => `${tag}:bucket:${cls}:${kind}`,
-    /** GCRA state of stream admission (B3), fleet-wide across replicas. */
-    admission: `${tag}:admission`,
+    /**
+     * GCRA state (tat, ms) of one budget: `<class>:delivery` (B1),
+     * `<class>:tokens` (B2) or `admission` (B3, fleet-wide across replicas).
+     */
+    bucket: (name: BucketName) => `${tag}:bucket:${name}`,
     /** The leader lease: "<replica>|<fence>", with a PX expiry. */
     leader: `${tag}:leader`,
     /** The latest fencing token handed out; every state write checks it. */
     fence: `${tag}:fence`,
+    /**
+     * The lease's terms, newest first, capped: "<fence>|<acquiredAt>|<renewedAt>|<replica>",
+     * times from the leaders' clocks (what a failover check reads).
+     */
+    terms: `${tag}:terms`,
     /** The change log: a Stream whose ids are "<seq>-0". */
     log: `${tag}:log`,
     /** The engine's state, as the leader last committed it. */
     state: `${tag}:state`,
+    /** A set written by commit's `add` ops (e.g. a rollout's delivered clients). */
+    set: (name: string) => `${tag}:set:${name}`,
     /** Connected clients, fleet-wide: clientId → JSON {replica, entries, firstSeq}. */
     presence: `${tag}:presence`,
     /** One rewarm's checkpoints: clientId → JSON progress, with an expiry. */

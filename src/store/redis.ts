@@ -8,8 +8,8 @@
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis'
 import { FencedError, StoreUnavailableError } from '../errors.js'
 import type { GcraParams } from '../limiter/gcra.js'
-import { fleetKeys } from './keys.js'
-import { commandName, loadScripts, packageVersion } from './scripts.js'
+import { type FleetKeys, fleetKeys } from './keys.js'
+import { commandName, loadScripts, packageVersion, type Script } from './scripts.js'
 import type { BucketName, LogRecord, StateOp, Store } from './store.js'
 
 export interface RedisStoreOptions {
@@ -21,7 +21,26 @@ export interface RedisStoreOptions {
   readonly version?: string
   /** Per-command timeout, ms. @default 2000 */
   readonly commandTimeoutMs?: number
+  /**
+   * The Lua scripts to register (under `version`'s names). @default
+   * loadScripts(version): this package's own. Another slew version brings its
+   * own; a test uses this to stand one in.
+   */
+  readonly scripts?: readonly Script[]
 }
+
+/** One term of the leader lease, as recorded in Redis (times from the leaders' clocks). */
+export interface LeaseTerm {
+  readonly fence: number
+  readonly replica: string
+  /** When this replica took the lease. */
+  readonly acquiredAt: number
+  /** Its last renewal (or its acquisition, if never renewed). */
+  readonly renewedAt: number
+}
+
+/** Lease terms kept in Redis (newest first). */
+const TERMS_KEPT = 32
 
 type Client = Redis | Cluster
 type Call = (...args: (string | number)[]) => Promise<unknown>
@@ -29,7 +48,7 @@ type Call = (...args: (string | number)[]) => Promise<unknown>
 export class RedisStore implements Store {
   readonly client: Client
   readonly version: string
-  readonly #keys: ReturnType<typeof fleetKeys>
+  readonly #keys: FleetKeys
   readonly #calls: Record<string, Call> = {}
   /** One connection per blocking reader, since an XREAD BLOCK holds its connection. */
   readonly #blockers = new Map<string, Promise<Client>>()
@@ -53,7 +72,7 @@ export class RedisStore implements Store {
       : new Redis(opts.url ?? 'redis://127.0.0.1:6379', common)
     // Errors surface on calls; an unhandled 'error' event must not crash the coordinator.
     this.client.on('error', () => {})
-    for (const s of loadScripts(this.version)) {
+    for (const s of opts.scripts ?? loadScripts(this.version)) {
       const name = commandName(this.version, s.name)
       this.client.defineCommand(name, {
         lua: s.lua,
@@ -78,7 +97,7 @@ export class RedisStore implements Store {
   async take(bucket: BucketName, p: GcraParams, cost: number, now: number) {
     const [ok, retry] = (await this.#run(
       'gcraTake',
-      this.#bucketKey(bucket),
+      this.#keys.bucket(bucket),
       now,
       p.ratePerSec,
       p.burst,
@@ -90,7 +109,7 @@ export class RedisStore implements Store {
   async grant(bucket: BucketName, p: GcraParams, want: number, now: number) {
     const [granted, retry] = (await this.#run(
       'gcraGrant',
-      this.#bucketKey(bucket),
+      this.#keys.bucket(bucket),
       now,
       p.ratePerSec,
       p.burst,
@@ -99,27 +118,50 @@ export class RedisStore implements Store {
     return { granted, retryAfterMs: Number(retry) }
   }
 
-  async acquireLeader(replica: string, ttlMs: number): Promise<number> {
+  async acquireLeader(replica: string, ttlMs: number, now: number): Promise<number> {
     return Number(
       await this.#run(
         'leaderAcquire',
         this.#keys.leader,
         this.#keys.fence,
+        this.#keys.terms,
         replica,
         Math.ceil(ttlMs),
+        now,
+        TERMS_KEPT,
       ),
     )
   }
 
-  async renewLeader(replica: string, fence: number, ttlMs: number): Promise<boolean> {
+  async renewLeader(replica: string, fence: number, ttlMs: number, now: number): Promise<boolean> {
     return (
       (await this.#run(
         'leaderRenew',
         this.#keys.leader,
+        this.#keys.terms,
         `${replica}|${fence}`,
         Math.ceil(ttlMs),
+        now,
       )) === 1
     )
+  }
+
+  /** The lease's recent terms, newest first (Redis only: what a failover check reads). */
+  async leaseTerms(): Promise<LeaseTerm[]> {
+    const rows = await this.#plain(() => this.client.lrange(this.#keys.terms, 0, -1))
+    return rows.flatMap((row) => {
+      const m = /^(\d+)\|([^|]*)\|([^|]*)\|(.*)$/.exec(row)
+      return m
+        ? [
+            {
+              fence: Number(m[1]),
+              acquiredAt: Number(m[2]),
+              renewedAt: Number(m[3]),
+              replica: m[4]!,
+            },
+          ]
+        : []
+    })
   }
 
   async releaseLeader(replica: string, fence: number): Promise<boolean> {
@@ -135,7 +177,7 @@ export class RedisStore implements Store {
   async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
     const sets: string[] = []
     const setIndex = (name: string) => {
-      const key = `${this.#keys.tag}:set:${name}`
+      const key = this.#keys.set(name)
       let i = sets.indexOf(key)
       if (i < 0) i = sets.push(key) - 1
       return 4 + i
@@ -166,7 +208,7 @@ export class RedisStore implements Store {
   }
 
   async members(set: string): Promise<string[]> {
-    return this.#plain(() => this.client.smembers(`${this.#keys.tag}:set:${set}`))
+    return this.#plain(() => this.client.smembers(this.#keys.set(set)))
   }
 
   async read(afterSeq: number, count: number): Promise<LogRecord[]> {
@@ -290,10 +332,6 @@ export class RedisStore implements Store {
       this.#blockers.set(name, b)
     }
     return b
-  }
-
-  #bucketKey(bucket: BucketName): string {
-    return `${this.#keys.tag}:bucket:${bucket}`
   }
 
   async #run(name: string, ...args: (string | number)[]): Promise<unknown> {

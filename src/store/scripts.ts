@@ -24,9 +24,10 @@ export const packageVersion = (): string =>
     }
   ).version
 
-export const loadScripts = (version: string): Script[] =>
-  readdirSync(dir)
+export const loadScripts = (version: string): Script[] => {
+  const scripts = readdirSync(dir)
     .filter((f) => f.endsWith('.lua'))
+    .sort()
     .map((file) => {
       const m = /^(\w+)-(\d+)\.lua$/.exec(file)
       if (!m) throw new Error(`Lua script ${file} is not named <name>-<keys>.lua`)
@@ -34,6 +35,13 @@ export const loadScripts = (version: string): Script[] =>
       // commit-3 takes extra keys after its three fixed ones: the caller passes the count.
       return { name: m[1]!, keys: m[1] === 'commit' ? undefined : Number(m[2]), lua }
     })
+  // Two files of one name (e.g. a stale copy left in dist/ after a key count changed)
+  // would make which one runs depend on directory order: refuse instead.
+  const names = scripts.map((s) => s.name)
+  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  if (twice) throw new Error(`Lua script ${twice} is defined by two files in ${dir.pathname}`)
+  return scripts
+}
 
 export const commandName = (version: string, name: string): string =>
   `slew_${version.replace(/[^\w]/g, '_')}_${name}`

@@ -48,10 +48,14 @@ export interface Store {
     now: number,
   ): Promise<{ granted: number; retryAfterMs: number }>
 
-  /** Take or keep the leader lease: the fencing token if this replica leads, else 0. */
-  acquireLeader(replica: string, ttlMs: number): Promise<number>
-  /** Extend the lease; false once it is lost. */
-  renewLeader(replica: string, fence: number, ttlMs: number): Promise<boolean>
+  /**
+   * Take or keep the leader lease: the fencing token if this replica leads,
+   * else 0. The lease runs out on the store's own clock; `now` (the caller's
+   * clock) is what the store records as the term's start or renewal.
+   */
+  acquireLeader(replica: string, ttlMs: number, now: number): Promise<number>
+  /** Extend the lease; false once it is lost. `now` as for acquireLeader. */
+  renewLeader(replica: string, fence: number, ttlMs: number, now: number): Promise<boolean>
   releaseLeader(replica: string, fence: number): Promise<boolean>
   /** Who leads now, if anyone. */
   leader(): Promise<{ replica: string; fence: number } | undefined>

@@ -1,14 +1,16 @@
 /**
  * Three coordinator processes on one Redis, clients spread across them. The
  * leader is killed (SIGKILL) mid-rollout: another replica takes over within
- * the lease, the rollout completes, B1 holds over the whole timeline
- * (checked from the delivery log in Redis), and every client applies the
- * change exactly once.
+ * the lease (checked from the lease's terms recorded in Redis, not from how
+ * long the test waited), the rollout completes, B1 holds over the whole
+ * timeline (checked from the delivery log in Redis), and every client applies
+ * the change exactly once.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Change, createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { RedisStore } from '../../src/store/redis.js'
@@ -19,6 +21,21 @@ const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 const FLEET = 'ha'
 const RATE = 150
 const BURST = 20
+const LEASE_MS = 900
+/** A replica's lease tick (src/coordinator/replica/replica.ts): leaders renew, followers try to take over. */
+const TICK_MS = LEASE_MS / 3
+/**
+ * What a takeover may add to lease + one tick, beyond construction: the
+ * follower's tick is re-armed only after its own round trips to Redis (four),
+ * and its timer may fire late on a loaded machine (two shared cores, four
+ * Node processes, sixty clients reconnecting).
+ */
+const SCHEDULING_SLACK_MS = 600
+/**
+ * How much earlier a replica may read its clock than its lease command runs in
+ * Redis (the reading is taken just before the command is written).
+ */
+const SEND_SLACK_MS = 200
 
 const serve = async (dir: string, redisUrl: string, port = 0) => {
   const p = spawn(process.execPath, [bin, 'serve', '--redis', redisUrl, '--port', String(port)], {
@@ -40,8 +57,10 @@ describe('several coordinators on one Redis', () => {
   let redis: RedisServer
   const procs: ChildProcess[] = []
   let fleet: SlewClient<string>[] = []
+  let store: RedisStore | undefined
   afterAll(async () => {
     await Promise.all(fleet.map((c) => c.close()))
+    await store?.close()
     for (const p of procs) p.kill('SIGKILL')
     await redis?.stop()
   })
@@ -56,8 +75,9 @@ describe('several coordinators on one Redis', () => {
       [
         `fleet: ${FLEET}`,
         `budgets: { invalidate: { ratePerSec: ${RATE}, burst: ${BURST} } }`,
-        'waves: { steps: [0.2, 0.6, 1], bakeMs: 200 }',
-        'replication: { leaseMs: 900 }',
+        // Each wave bakes a second: the leader is killed in the first bake, whenever it starts.
+        'waves: { steps: [0.2, 0.6, 1], bakeMs: 1000 }',
+        `replication: { leaseMs: ${LEASE_MS} }`,
         'confirmAbove: 1',
       ].join('\n'),
     )
@@ -74,6 +94,7 @@ describe('several coordinators on one Redis', () => {
     )
     const leaderIndex = (await Promise.all(replicas.map((r) => role(r.url)))).indexOf('leader')
     const leader = replicas[leaderIndex]!
+    store = await new RedisStore({ fleet: FLEET, url: redis.url }).connect()
 
     const seen = new Map<string, string[]>()
     fleet = Array.from({ length: 60 }, (_, i) => {
@@ -105,15 +126,24 @@ describe('several coordinators on one Redis', () => {
     expect(pushed.status).toBe(202)
     const { id } = (await pushed.json()) as { id: string }
 
-    // Mid-rollout: kill the leader, bring a replica back on its port (its clients reconnect there).
-    await new Promise((r) => setTimeout(r, 700))
-    const before = (await (await fetch(`${follower.url}/v1/changes/${id}`)).json()) as {
-      state: string
-      delivered: number
-    }
+    // Mid-rollout (the first wave out, baking): kill the leader, bring a replica back on its
+    // port (its clients reconnect there).
+    let before = { state: '', delivered: 0 }
+    await waitFor(
+      'the first wave',
+      async () => {
+        before = (await (await fetch(`${follower.url}/v1/changes/${id}`)).json()) as typeof before
+        return before.delivered > 0
+      },
+      20_000,
+      20,
+    )
     expect(before.state).toBe('rolling')
     expect(before.delivered).toBeGreaterThan(0)
     expect(before.delivered).toBeLessThan(60)
+    // Who holds the lease as it is killed: the replica that answers "leader".
+    const killed = (await store.leader())!
+    expect(leader.log()).toContain(`replica ${killed.replica} leads (fence ${killed.fence})`)
     leader.p.kill('SIGKILL')
     const port = Number(new URL(leader.url).port)
     const back = await serve(dir, redis.url, port)
@@ -136,10 +166,23 @@ describe('several coordinators on one Redis', () => {
     await new Promise((r) => setTimeout(r, 500))
     for (const [client, got] of seen) expect(got, client).toEqual([id])
 
+    // Failover within the lease, from the terms the lease recorded (each replica's clock).
+    // The killed term ends at its last renewal R + the lease; no one can take the lease
+    // before (SET NX PX), and every follower tries once a tick, so the next term starts
+    // at A with LEASE_MS - send slack <= A - R <= LEASE_MS + TICK_MS + scheduling slack.
+    const terms = await store.leaseTerms()
+    const old = terms.find((t) => t.fence === killed.fence)
+    const next = terms.find((t) => t.fence === killed.fence + 1)
+    expect(old?.replica, 'the killed term').toBe(killed.replica)
+    expect(next?.replica, 'the term after it').toBeDefined()
+    expect(next!.replica).not.toBe(killed.replica)
+    if (!old || !next) return
+    const gap = next.acquiredAt - old.renewedAt
+    expect(gap).toBeGreaterThanOrEqual(LEASE_MS - SEND_SLACK_MS)
+    expect(gap).toBeLessThanOrEqual(LEASE_MS + TICK_MS + SCHEDULING_SLACK_MS)
+
     // B1 over the whole timeline, from the delivery log in Redis.
-    const store = await new RedisStore({ fleet: FLEET, url: redis.url }).connect()
     const log = await store.read(0, 10_000)
-    await store.close()
     const deliveries = log.map(
       (r) => JSON.parse(r.meta!) as { at: number; cost: number; changeId: string },
     )
@@ -159,5 +202,18 @@ describe('several coordinators on one Redis', () => {
     }
     // A new replica took over.
     expect(replicas.map((r) => r.log()).join('') + back.log()).toMatch(/leads \(fence [2-9]/)
+
+    // Everything the replicas wrote to Redis (this test's own server) is under the fleet's hash tag.
+    const admin = new Redis(redis.url)
+    const keys: string[] = []
+    let cursor = '0'
+    do {
+      const [nextCursor, batch] = await admin.scan(cursor, 'COUNT', 1000)
+      keys.push(...batch)
+      cursor = nextCursor
+    } while (cursor !== '0')
+    admin.disconnect()
+    expect(keys.length).toBeGreaterThan(0)
+    expect(keys.filter((k) => !k.startsWith(`{slew:${FLEET}}:`))).toEqual([])
   })
 })

@@ -4,6 +4,7 @@
  * here). The same calls must give the same answers everywhere.
  */
 import { createHash } from 'node:crypto'
+import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FencedError } from '../../src/errors.js'
 import { gcraGrant, gcraTake } from '../../src/limiter/gcra.js'
@@ -80,17 +81,17 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
 
   it('leads with one replica at a time, fenced, and fails over after the lease', async () => {
     const s = await open(kind)
-    const a = await s.acquireLeader('a', 300)
+    const a = await s.acquireLeader('a', 300, Date.now())
     expect(a).toBeGreaterThan(0)
-    expect(await s.acquireLeader('b', 300)).toBe(0)
-    expect(await s.acquireLeader('a', 300)).toBe(a)
+    expect(await s.acquireLeader('b', 300, Date.now())).toBe(0)
+    expect(await s.acquireLeader('a', 300, Date.now())).toBe(a)
     expect(await s.leader()).toEqual({ replica: 'a', fence: a })
-    expect(await s.renewLeader('a', a + 1, 300)).toBe(false)
-    expect(await s.renewLeader('a', a, 300)).toBe(true)
+    expect(await s.renewLeader('a', a + 1, 300, Date.now())).toBe(false)
+    expect(await s.renewLeader('a', a, 300, Date.now())).toBe(true)
     await new Promise((r) => setTimeout(r, 400))
-    const b = await s.acquireLeader('b', 300)
+    const b = await s.acquireLeader('b', 300, Date.now())
     expect(b).toBeGreaterThan(a)
-    expect(await s.renewLeader('a', a, 300)).toBe(false)
+    expect(await s.renewLeader('a', a, 300, Date.now())).toBe(false)
     await expect(s.commit(a, [{ op: 'set', field: 'x', value: '1' }], 100)).rejects.toBeInstanceOf(
       FencedError,
     )
@@ -100,7 +101,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
 
   it('commits all or nothing, under the current fence only', async () => {
     const s = await open(kind)
-    const fence = await s.acquireLeader('a', 10_000)
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
     await s.commit(
       fence,
       [
@@ -149,7 +150,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
 
   it('reads the log after a seq, in order, and trims it to its max length, keeping the floor', async () => {
     const s = await open(kind)
-    const fence = await s.acquireLeader('a', 10_000)
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
     for (let i = 1; i <= 300; i++) {
       await s.commit(
         fence,
@@ -166,7 +167,7 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
   })
   it('tails the log: waits for an entry, then returns it', async () => {
     const s = await open(kind)
-    const fence = await s.acquireLeader('a', 10_000)
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
     expect(await s.tail(0, 10, 50)).toEqual([])
     const waiting = s.tail(0, 10, 1000)
     await new Promise((r) => setTimeout(r, 50))
@@ -213,33 +214,186 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
   })
 })
 
+describe.each(['redis', 'cluster'] as const)('%s store: the lease’s terms', (kind) => {
+  it('records each term’s start and last renewal, from the caller’s clock', async () => {
+    const s = (await open(kind)) as RedisStore
+    const a = await s.acquireLeader('r|a', 300, 1000)
+    expect(await s.acquireLeader('r|a', 300, 1100)).toBe(a) // keeping the lease renews it
+    expect(await s.renewLeader('r|a', a, 300, 1200)).toBe(true)
+    // Refused calls leave no trace.
+    expect(await s.renewLeader('r|a', a + 1, 300, 1250)).toBe(false)
+    expect(await s.acquireLeader('b', 300, 1260)).toBe(0)
+    await new Promise((r) => setTimeout(r, 400))
+    const b = await s.acquireLeader('b', 300, 2000)
+    expect(await s.renewLeader('r|a', a, 300, 2100)).toBe(false)
+    expect(await s.leaseTerms()).toEqual([
+      { fence: b, replica: 'b', acquiredAt: 2000, renewedAt: 2000 },
+      { fence: a, replica: 'r|a', acquiredAt: 1000, renewedAt: 1200 },
+    ])
+  })
+
+  it('keeps the newest 32 terms', async () => {
+    const s = (await open(kind)) as RedisStore
+    for (let i = 1; i <= 40; i++) {
+      const f = await s.acquireLeader(`r${i}`, 10_000, i * 10)
+      expect(await s.releaseLeader(`r${i}`, f)).toBe(true)
+    }
+    const terms = await s.leaseTerms()
+    expect(terms.map((t) => t.replica)).toEqual(Array.from({ length: 32 }, (_, i) => `r${40 - i}`))
+    expect(terms[0]).toMatchObject({ acquiredAt: 400, renewedAt: 400 })
+  })
+})
+
 describe('script versions', () => {
-  it('two slew versions on one Redis never run each other’s scripts', async () => {
-    const v1 = await new RedisStore({
-      fleet: 'versions',
-      url: redis.url,
-      version: '1.0.0',
-    }).connect()
+  const sha1 = (text: string | Buffer) => createHash('sha1').update(text).digest('hex')
+  /**
+   * A script's bytes back from MONITOR's quoted form (Redis escapes \\ \" \n \r \t \a \b
+   * and other bytes as \xhh; ioredis has already turned \" back into ").
+   */
+  const unrepr = (quoted: string): Buffer => {
+    const bytes: number[] = []
+    const named: Record<string, number> = { n: 10, r: 13, t: 9, a: 7, b: 8 }
+    for (let i = 0; i < quoted.length; i++) {
+      const c = quoted[i]!
+      if (c !== '\\') bytes.push(...Buffer.from(c))
+      else if (quoted[i + 1] === 'x') {
+        bytes.push(Number.parseInt(quoted.slice(i + 2, i + 4), 16))
+        i += 3
+      } else {
+        const e = quoted[++i]!
+        bytes.push(named[e] ?? e.charCodeAt(0))
+      }
+    }
+    return Buffer.from(bytes)
+  }
+  type Registered = Record<string, { sha: string }>
+  /** The commands ioredis registered on a store's client (defineCommand keeps them in scriptsSet). */
+  const registered = (s: RedisStore) =>
+    (s.client as unknown as { scriptsSet: Registered }).scriptsSet
+
+  it('two slew versions on one Redis never run each other’s scripts, even after SCRIPT FLUSH', async () => {
+    const fleet = 'versions'
+    // 2.0.0's gcraGrant differs from 1.0.0's: it grants one unit at a time.
+    const patched = loadScripts('2.0.0').map((s) =>
+      s.name !== 'gcraGrant'
+        ? s
+        : {
+            ...s,
+            lua: s.lua.replace(
+              'local want = tonumber(ARGV[4])',
+              '-- 2.0.0: one unit at a time\nlocal want = math.min(1, tonumber(ARGV[4]))',
+            ),
+          },
+    )
+    expect(patched.find((s) => s.name === 'gcraGrant')!.lua).toContain('2.0.0: one unit')
+    const sources = {
+      '1.0.0': loadScripts('1.0.0'),
+      '2.0.0': patched,
+    } as const
+    const v1 = await new RedisStore({ fleet, url: redis.url, version: '1.0.0' }).connect()
     const v2 = await new RedisStore({
-      fleet: 'versions',
+      fleet,
       url: redis.url,
       version: '2.0.0',
+      scripts: patched,
     }).connect()
     opened.push(v1, v2)
-    const p = { ratePerSec: 10, burst: 10 }
-    await v1.take('b', p, 1, 1000)
-    await v2.take('b', p, 1, 1000)
-    const sha = (version: string, name: string) =>
-      createHash('sha1')
-        .update(loadScripts(version).find((x) => x.name === name)!.lua)
-        .digest('hex')
-    const [take1, take2] = [sha('1.0.0', 'gcraTake'), sha('2.0.0', 'gcraTake')]
-    // Same logic, different text (the version is stamped in): different scripts on the server.
-    expect(take1).not.toBe(take2)
-    expect(await v1.client.script('EXISTS', take1, take2)).toEqual([1, 1])
-    expect(commandName('1.0.0', 'gcraTake')).toBe('slew_1_0_0_gcraTake')
-    expect(typeof (v2.client as unknown as Record<string, unknown>).slew_1_0_0_gcraTake).toBe(
-      'undefined',
-    )
+
+    // (a) Disjoint names, each carrying its own version.
+    const names1 = Object.keys(registered(v1)).filter((n) => n.startsWith('slew_'))
+    const names2 = Object.keys(registered(v2)).filter((n) => n.startsWith('slew_'))
+    expect(names1).toHaveLength(sources['1.0.0'].length)
+    expect(names2).toHaveLength(sources['2.0.0'].length)
+    for (const n of names1) expect(n).toMatch(/^slew_1_0_0_[A-Za-z]+$/)
+    for (const n of names2) expect(n).toMatch(/^slew_2_0_0_[A-Za-z]+$/)
+    expect(names1.filter((n) => names2.includes(n))).toEqual([])
+
+    // (b) Each command is that version's source: the SHA ioredis sends is sha1 of it.
+    const shas = (version: keyof typeof sources) =>
+      Object.fromEntries(sources[version].map((s) => [s.name, sha1(s.lua)]))
+    const sha = { '1.0.0': shas('1.0.0'), '2.0.0': shas('2.0.0') }
+    for (const [store, version] of [
+      [v1, '1.0.0'],
+      [v2, '2.0.0'],
+    ] as const) {
+      for (const s of sources[version])
+        expect(registered(store)[commandName(version, s.name)]?.sha, s.name).toBe(
+          sha[version][s.name],
+        )
+    }
+    const all1 = Object.values(sha['1.0.0'])
+    const all2 = Object.values(sha['2.0.0'])
+    // The version is stamped into every script's text: not one SHA in common.
+    expect(all1.filter((x) => all2.includes(x))).toEqual([])
+
+    // What each connection makes the server run, seen by MONITOR on this test's own Redis.
+    const admin = new Redis(redis.url)
+    const monitor = await admin.monitor()
+    const ran = new Map<string, Set<string>>()
+    const marks = new Set<string>()
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const cmd = args[0]?.toLowerCase()
+      const hash =
+        cmd === 'evalsha' ? args[1] : cmd === 'eval' ? sha1(unrepr(args[1] ?? '')) : undefined
+      if (hash) ran.set(source, (ran.get(source) ?? new Set()).add(hash))
+      if (cmd === 'echo') marks.add(args[1] ?? '')
+    })
+    const control = new Redis(redis.url)
+    const seen = async () => {
+      // MONITOR reports in execution order: once it shows this mark, it has shown everything before.
+      const mark = `mark-${Math.random()}`
+      await control.echo(mark)
+      while (!marks.has(mark)) await new Promise((r) => setTimeout(r, 10))
+      const got = new Map(ran)
+      ran.clear()
+      return got
+    }
+    const addr = async (s: RedisStore) =>
+      /addr=(\S+)/.exec(await (s.client as Redis).client('INFO'))![1]!
+    const [addr1, addr2] = [await addr(v1), await addr(v2)]
+
+    // Every script of each version, on the same fleet's keys.
+    let run = 0
+    let seq = 0
+    const exercise = async (s: RedisStore) => {
+      run++
+      const p = { ratePerSec: 10, burst: 10 }
+      expect((await s.take(`take-${run}`, p, 1, 1000)).ok).toBe(true)
+      const { granted } = await s.grant(`grant-${run}`, p, 5, 1000)
+      const fence = await s.acquireLeader(s.version, 10_000, 1000)
+      expect(fence).toBeGreaterThan(0)
+      expect(await s.renewLeader(s.version, fence, 10_000, 1001)).toBe(true)
+      await s.commit(fence, [{ op: 'log', seq: ++seq, to: [], message: s.version }], 100)
+      expect(await s.releaseLeader(s.version, fence)).toBe(true)
+      return granted
+    }
+    const check = async () => {
+      // (c) Each its own behaviour...
+      expect(await exercise(v1)).toBe(5)
+      expect(await exercise(v2)).toBe(1)
+      // ...and each connection ran its own version's scripts, all of them, and nothing else.
+      const got = await seen()
+      expect([...(got.get(addr1) ?? [])].sort()).toEqual([...all1].sort())
+      expect([...(got.get(addr2) ?? [])].sort()).toEqual([...all2].sort())
+    }
+    try {
+      await check()
+      expect(await control.script('EXISTS', ...all1, ...all2)).toEqual(
+        [...all1, ...all2].map(() => 1),
+      )
+      // The server forgets every script: both stores load their own again, by body.
+      await control.script('FLUSH')
+      expect(await control.script('EXISTS', ...all1, ...all2)).toEqual(
+        [...all1, ...all2].map(() => 0),
+      )
+      await check()
+      expect(await control.script('EXISTS', ...all1, ...all2)).toEqual(
+        [...all1, ...all2].map(() => 1),
+      )
+    } finally {
+      monitor.disconnect()
+      admin.disconnect()
+      control.disconnect()
+    }
   })
 })

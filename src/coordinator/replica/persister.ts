@@ -48,6 +48,8 @@ export interface PersisterOptions {
   readonly lastSeq: number
   /** Called once, with the error of the first commit that fails. */
   readonly failed: (error: unknown) => void
+  /** Called once per message signed (metrics: once per message, not per client). */
+  readonly signed?: () => void
 }
 
 export class Persister {
@@ -89,6 +91,7 @@ export class Persister {
   }
 
   sign(message: SignableMessage): string {
+    this.o.signed?.()
     return signToJson(this.o.fleet, this.o.signing, message)
   }
 

@@ -243,7 +243,7 @@ export class Replica implements Runtime {
     try {
       await store.heartbeatReplica(this.id, Date.now() + 2 * leaseMs)
       if (this.#leading) {
-        if (!(await store.renewLeader(this.id, this.#fence, leaseMs)))
+        if (!(await store.renewLeader(this.id, this.#fence, leaseMs, this.o.clock.now())))
           this.#stop('lost the leader lease')
         else if (this.#engine) await reapDeparted(this.#engine, this.o.store)
       } else {
@@ -254,7 +254,7 @@ export class Replica implements Runtime {
           this.#sharedConfig = shared
           this.o.adopt({ ...this.o.config(), ...(JSON.parse(shared) as Partial<Config>) })
         }
-        const fence = await store.acquireLeader(this.id, leaseMs)
+        const fence = await store.acquireLeader(this.id, leaseMs, this.o.clock.now())
         if (fence > 0) await this.#lead(fence)
       }
     } catch (error) {
@@ -277,6 +277,7 @@ export class Replica implements Runtime {
       logMaxLength: c.log.maxEntries,
       lastSeq: bounds.last,
       failed: (error) => this.#stop(`a commit failed: ${(error as Error).message}`),
+      signed: () => this.o.metrics.eventsSigned.inc(),
     })
     const engine = new Engine({
       clock,
@@ -377,6 +378,7 @@ export class Replica implements Runtime {
   }
 
   #sign(m: SignableMessage): string {
+    this.o.metrics.eventsSigned.inc()
     return signToJson(this.o.config().fleet, this.o.signing, m)
   }
 }
