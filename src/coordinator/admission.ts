@@ -39,6 +39,16 @@ export class Admission {
     return this.#refused
   }
 
+  /** The whole state (counts and both buckets' TATs), for inspection. */
+  get state(): { admitted: number; refused: number; admitTat: number; promiseTat: number } {
+    return {
+      admitted: this.#admitted,
+      refused: this.#refused,
+      admitTat: this.#admit.tat,
+      promiseTat: this.#promises.tat,
+    }
+  }
+
   /** Change rate and burst; the buckets keep their state. */
   reconfigure(params: GcraParams): void {
     this.#admit = new Bucket(params, this.clock, this.#admit.tat)

@@ -13,6 +13,7 @@ import { type Config, type ConfigInput, configSchema } from '../config/schema.js
 import { InvalidOptionError } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
+import type { EngineSnapshot } from '../invalidation/snapshot.js'
 import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
@@ -27,7 +28,7 @@ import type { App, Ctx, Env } from './context.js'
 import { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
-import { DeliveryLog, sseFrame } from './log.js'
+import { DeliveryLog, type Signer, sseFrame } from './log.js'
 import { createMetrics } from './metrics.js'
 import { isNdjson } from './ndjson.js'
 import { toLeader } from './proxy.js'
@@ -42,7 +43,7 @@ import { opsRoutes } from './routes/ops.js'
 import { streamRoutes } from './routes/stream.js'
 import type { Runtime } from './runtime.js'
 import { memoryRuntime } from './runtime-memory.js'
-import { Settings } from './settings.js'
+import { redact, Settings } from './settings.js'
 
 export interface CoordinatorOptions {
   /** Parsed or raw config (validated here). @default all defaults */
@@ -87,6 +88,40 @@ export interface Coordinator {
   shutdown(reason?: string): Promise<void>
   /** Close at once. */
   close(): Promise<void>
+  /**
+   * @internal Everything a request can change, as plain data (for tests and
+   * debugging; not a stable API). Memory store only: on Redis, what lives in
+   * the store is left out.
+   */
+  inspect(): Promise<CoordinatorState>
+}
+
+/** What `inspect()` returns: each part a request could change. */
+export interface CoordinatorState {
+  /** The engine's full snapshot (registry, rollouts, idempotency, config values, budget buckets' TATs and wake times), without its `at`. */
+  readonly engine: Omit<EngineSnapshot, 'at'> | undefined
+  /** Budgets, waves, leases… in force in the engine (a token rate set by the rewarm loop included). */
+  readonly engineConfig: unknown
+  /** The fleet tracker: heartbeats counted, each known client's last heartbeat, acks per rollout wave. */
+  readonly fleet: {
+    readonly beats: number
+    readonly health: Record<string, unknown>
+    readonly acked: Record<string, readonly number[]>
+  }
+  readonly admission: Admission['state']
+  /** The delivery log's last sequence number. */
+  readonly seq: number
+  /** Every config version (who, why, what) and the config in force. */
+  readonly config: { readonly versions: readonly unknown[]; readonly current: Config }
+  /** The rewarm ledger: checkpoints written, and the stored checkpoints of every rollout. */
+  readonly rewarm: {
+    readonly rate: number
+    readonly ledgerWrites: number
+    readonly checkpoints: Record<string, Record<string, string>>
+  }
+  /** Clients with a stream open here. */
+  readonly streams: readonly string[]
+  readonly shuttingDown: boolean
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
@@ -119,10 +154,11 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   if (initial.store.kind === 'memory') {
     // Sequence numbers start from the wall clock, so a restarted coordinator's log
     // never reuses a number an old client may resume from (it gets a reset instead).
-    const log = new DeliveryLog(
+    const log = new CountingLog(
       { fleet: initial.fleet, kid: signing.activeKid, keys: signing.keys },
       initial.log.maxEntries,
       Date.now() * 1000,
+      () => metrics.eventsSigned.inc(),
     )
     const engine = new Engine({
       clock,
@@ -212,21 +248,35 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   })
   rewarm.start()
   // Checkpoints live in the store: on Redis they outlive this process; in memory, they live as long as it.
-  const ledger = new RewarmLedger(store ?? new MemoryStore(() => clock.now()), {
-    now: () => clock.now(),
-    ttlMs: () => current.rewarm.checkpointTtlMs,
-    staleAfterMs: () => current.rewarm.staleAfterMs,
-  })
+  const ledgerStore = store ?? new MemoryStore(() => clock.now())
+  let ledgerWrites = 0
+  const ledger = new RewarmLedger(
+    {
+      setRewarm: (...args) => {
+        ledgerWrites++
+        return ledgerStore.setRewarm(...args)
+      },
+      rewarm: (changeId) => ledgerStore.rewarm(changeId),
+      rewarmOf: (changeId, clientId) => ledgerStore.rewarmOf(changeId, clientId),
+    },
+    {
+      now: () => clock.now(),
+      ttlMs: () => current.rewarm.checkpointTtlMs,
+      staleAfterMs: () => current.rewarm.staleAfterMs,
+    },
+  )
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
     events,
-    sign: (message) =>
-      signMessage(
+    sign: (message) => {
+      metrics.eventsSigned.inc()
+      return signMessage(
         { v: 1 as const, fleet: initial.fleet, ...message },
         signing.activeKid,
         signing.keys[signing.activeKid]!,
-      ),
+      )
+    },
     get engine() {
       return engineHere()
     },
@@ -374,8 +424,45 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     return conn !== undefined
   }
 
+  const inspect = async (): Promise<CoordinatorState> => {
+    const engine = memEngine ?? replica?.engine
+    let snapshot: Omit<EngineSnapshot, 'at'> | undefined
+    if (engine) {
+      const { at: _at, ...rest } = engine.snapshot()
+      snapshot = rest
+    }
+    const ids = new Set<string>([...hub.connections()].map((c) => c.clientId))
+    for (const c of engine?.clients() ?? []) ids.add(c.id)
+    const health: Record<string, unknown> = {}
+    for (const id of [...ids].sort()) {
+      const h = fleet.health(id)
+      if (h) health[id] = h
+    }
+    const acked: Record<string, readonly number[]> = {}
+    const checkpoints: Record<string, Record<string, string>> = {}
+    for (const r of engine?.list() ?? []) {
+      acked[r.id] = [...fleet.acked(r.id)]
+      checkpoints[r.id] = await ledgerStore.rewarm(r.id)
+    }
+    return {
+      engine: snapshot,
+      engineConfig: engine?.config,
+      fleet: { beats: fleet.beats, health, acked },
+      admission: admission.state,
+      seq: runtime.seq(),
+      config: {
+        versions: settings.history().map((v) => ({ ...v, config: redact(v.config) })),
+        current: redact(current),
+      },
+      rewarm: { rate: rewarm.rate, ledgerWrites, checkpoints },
+      streams: [...ids].filter((id) => hub.has(id)).sort(),
+      shuttingDown: state.shuttingDown,
+    }
+  }
+
   return {
     app,
+    inspect,
     get engine() {
       return engineHere()
     },
@@ -385,6 +472,23 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     listen,
     shutdown,
     close,
+  }
+}
+
+/** The delivery log, counting each signature it makes: once per message, however many receive it. */
+class CountingLog extends DeliveryLog {
+  constructor(
+    signer: Signer,
+    maxEntries: number,
+    startSeq: number,
+    private readonly signed: () => void,
+  ) {
+    super(signer, maxEntries, startSeq)
+  }
+
+  override frame(message: Parameters<DeliveryLog['frame']>[0]): string {
+    this.signed()
+    return super.frame(message)
   }
 }
 

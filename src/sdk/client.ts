@@ -345,6 +345,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   /** `timeoutMs`: from when it is sent (a queued one does not spend it waiting). */
   async #beat(timeoutMs?: number): Promise<void> {
     const rewarm = this.#rewarms.take()
+    const rejected = this.#guard.takeUnreported()
     try {
       await postJson(
         this.#remote,
@@ -354,13 +355,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           entries: this.#l1.size,
           capacity: this.options.cache.max,
           ...this.#stats.take(),
-          rejected: this.#guard.takeUnreported(),
+          rejected,
           ...(rewarm && { rewarm: rewarm.reports }),
         },
         timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
       )
       rewarm?.delivered()
     } catch (error) {
+      // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
+      // heartbeat. Origin figures are not kept: they describe a moment that has passed.
+      this.#guard.giveBack(rejected)
       if (!this.#closed) this.#report(error)
     }
   }

@@ -124,6 +124,12 @@ export class Guard {
     return out
   }
 
+  /** Refusals taken for a heartbeat that did not get through: counted again in the next. */
+  giveBack(counts: Partial<Record<RejectReason, number>>): void {
+    for (const [reason, n] of Object.entries(counts) as [RejectReason, number][])
+      this.#unreported.set(reason, (this.#unreported.get(reason) ?? 0) + n)
+  }
+
   #reject(reason: RejectReason): { ok: false; reason: RejectReason } {
     this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1)
     this.#unreported.set(reason, (this.#unreported.get(reason) ?? 0) + 1)

@@ -1,5 +1,6 @@
 /** A real coordinator on an ephemeral loopback port, SDK clients, and a test origin that counts its calls. */
 
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { afterAll } from 'vitest'
 import type { ConfigInput } from '../../src/config/schema.js'
 import { type CoordinatorOptions, createCoordinator } from '../../src/coordinator/coordinator.js'
@@ -95,4 +96,83 @@ export const closeAfterAll = (): (() => Promise<void>)[] => {
     for (const c of closers.reverse()) await c()
   })
   return closers
+}
+
+/**
+ * One raw SSE connection to `GET /v1/stream` (no SDK): every event as parsed
+ * off the wire, with when it arrived. `status` and `headers` are the
+ * response's; a refusal's body is in `body`. `close()` cuts it.
+ */
+export const openStream = async (
+  url: string,
+  clientId: string,
+  opts: { headers?: Record<string, string>; query?: string } = {},
+) => {
+  const abort = new AbortController()
+  const events: (EventSourceMessage & { receivedAt: number })[] = []
+  const res = await fetch(
+    `${url}/v1/stream?clientId=${encodeURIComponent(clientId)}${opts.query ?? ''}`,
+    { headers: opts.headers ?? {}, signal: abort.signal },
+  )
+  let body: string | undefined
+  let done: Promise<void> = Promise.resolve()
+  if (res.status === 200 && res.body) {
+    const parser = createParser({ onEvent: (e) => events.push({ ...e, receivedAt: Date.now() }) })
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    done = (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read()
+          if (done) return
+          parser.feed(value)
+        }
+      } catch {
+        // cut (by close() or by the server)
+      }
+    })()
+  } else {
+    body = await res.text()
+  }
+  return {
+    status: res.status,
+    headers: res.headers,
+    body,
+    events,
+    /** Events of one type so far. */
+    of: (type: string) => events.filter((e) => e.event === type),
+    close: async () => {
+      abort.abort()
+      await done
+    },
+  }
+}
+
+/** `GET /metrics`, as text. */
+export const scrape = async (url: string): Promise<string> => (await fetch(`${url}/metrics`)).text()
+
+/**
+ * One series' value in Prometheus text: `name` with exactly these labels
+ * (any order); undefined when the series is absent.
+ */
+export const metricValue = (
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined => {
+  const want = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort()
+    .join(',')
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (!m || m[1] !== name) continue
+    const got = (m[2] ?? '')
+      .split(/,(?=[a-zA-Z_]\w*=")/)
+      .filter(Boolean)
+      .sort()
+      .join(',')
+    if (got === want) return Number(m[3])
+  }
+  return undefined
 }

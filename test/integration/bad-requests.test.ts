@@ -1,8 +1,12 @@
 /**
  * Bad requests get the right 4xx problem+json with a stable code, and the
- * coordinator's state does not change.
+ * coordinator's state does not change: everything a request could change
+ * (budget buckets, the fleet's heartbeats, the registry, rollouts, config,
+ * the rewarm ledger, the log's sequence, admission) is compared, and a
+ * control shows that successful requests do change what is compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CoordinatorState } from '../../src/coordinator/coordinator.js'
 import { startCoordinator } from '../helpers/coordinator.js'
 
 const PUSH = 'push-token-0123456789abcdef'
@@ -12,7 +16,9 @@ const CLIENT = 'client-token-0123456789abcdef'
 
 let url = ''
 let stop: () => Promise<void> = async () => {}
-let snapshot: () => Promise<unknown> = async () => undefined
+let snapshot: () => Promise<CoordinatorState> = async () => {
+  throw new Error('not started')
+}
 
 beforeAll(async () => {
   const { co, url: u } = await startCoordinator({
@@ -31,10 +37,7 @@ beforeAll(async () => {
   // One rollout to control, and a client to lease for.
   co.engine.join('app-1', { entries: 10 })
   co.engine.submit({ kind: 'invalidate', target: { keys: ['x'] } })
-  snapshot = async () => ({
-    engine: { ...co.engine.snapshot(), at: 0, buckets: {} },
-    config: co.config(),
-  })
+  snapshot = () => co.inspect()
 })
 afterAll(() => stop())
 
@@ -438,4 +441,78 @@ describe('bad requests', () => {
       expect(await snapshot()).toEqual(before)
     },
   )
+})
+
+describe('the state check is not blind', () => {
+  it('sees a successful lease: the invalidate token bucket moves', async () => {
+    const before = await snapshot()
+    const res = await fetch(`${url}/v1/leases`, {
+      method: 'POST',
+      headers: { ...bearer(CLIENT), ...json },
+      body: JSON.stringify({ clientId: 'app-1', want: 1 }),
+    })
+    expect(res.status).toBe(200)
+    expect(((await res.json()) as { granted: number }).granted).toBe(1)
+    const after = await snapshot()
+    expect(after).not.toEqual(before)
+    expect(after.engine?.buckets.invalidate?.tokens).not.toEqual(
+      before.engine?.buckets.invalidate?.tokens,
+    )
+    // Only the bucket moved: with it put back, the rest is as it was.
+    expect({ ...after, engine: { ...after.engine, buckets: before.engine?.buckets } }).toEqual(
+      before,
+    )
+  })
+
+  it('sees a successful heartbeat: the fleet tracker and the registry move', async () => {
+    const before = await snapshot()
+    const res = await fetch(`${url}/v1/clients/app-1/heartbeat`, {
+      method: 'POST',
+      headers: { ...bearer(CLIENT), ...json },
+      body: JSON.stringify({ entries: 42, calls: 3, latencyP50: 5, latencyP99: 9, errorRate: 0 }),
+    })
+    expect(res.status).toBe(200)
+    const after = await snapshot()
+    expect(after).not.toEqual(before)
+    expect(after.fleet.beats).toBe(before.fleet.beats + 1)
+    expect(after.fleet.health['app-1']).toMatchObject({ entries: 42, latencyP99: 9 })
+    expect(after.engine?.clients.find(([id]) => id === 'app-1')?.[1]).toBe(42)
+  })
+
+  it('sees a heartbeat from a client it has never seen (counted beats)', async () => {
+    const before = await snapshot()
+    const res = await fetch(`${url}/v1/clients/app-new/heartbeat`, {
+      method: 'POST',
+      headers: { ...bearer(CLIENT), ...json },
+      body: JSON.stringify({}),
+    })
+    expect(res.status).toBe(200)
+    expect(await snapshot()).not.toEqual(before)
+  })
+
+  it('sees a rewarm checkpoint written to the ledger', async () => {
+    const before = await snapshot()
+    const res = await fetch(`${url}/v1/clients/app-1/heartbeat`, {
+      method: 'POST',
+      headers: { ...bearer(CLIENT), ...json },
+      body: JSON.stringify({ rewarm: { 'chg-77': { done: 1, total: 5 } } }),
+    })
+    expect(res.status).toBe(200)
+    const after = await snapshot()
+    expect(after.rewarm.ledgerWrites).toBe(before.rewarm.ledgerWrites + 1)
+  })
+
+  it('sees a config change', async () => {
+    const before = await snapshot()
+    const put = await fetch(`${url}/v1/config`, {
+      method: 'PUT',
+      headers: { ...bearer(ADMIN), ...json },
+      body: JSON.stringify({ config: { confirmAbove: 0.9 }, reason: 'control' }),
+    })
+    expect(put.status).toBe(200)
+    const after = await snapshot()
+    expect(after.config).not.toEqual(before.config)
+    expect(after.config.current.confirmAbove).toBe(0.9)
+    expect(after.config.versions).toHaveLength(before.config.versions.length + 1)
+  })
 })

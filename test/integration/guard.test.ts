@@ -7,10 +7,19 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { sseFrame } from '../../src/coordinator/log.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../../src/protocol/dev-key.js'
+import { rejectReasons } from '../../src/protocol/messages.js'
 import { signMessage } from '../../src/protocol/sign.js'
 import type { SlewClient } from '../../src/sdk/index.js'
 import { createClient } from '../../src/sdk/index.js'
-import { clients, post, startCoordinator, testOrigin, waitFor } from '../helpers/coordinator.js'
+import {
+  clients,
+  metricValue,
+  post,
+  scrape,
+  startCoordinator,
+  testOrigin,
+  waitFor,
+} from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 describe('the SDK guard', () => {
@@ -22,7 +31,12 @@ describe('the SDK guard', () => {
   it('ignores and counts every bad message, and changes nothing', { timeout: 30_000 }, async () => {
     const { co, url } = await startCoordinator({ confirmAbove: 1 })
     closers.push(() => co.close())
-    const mitm = await startMitm(url)
+    // Heartbeats can be made to fail on their way (503), as when the coordinator is unreachable.
+    let beatsFail = false
+    const mitm = await startMitm(url, {
+      refuse: (method, path) =>
+        beatsFail && method === 'POST' && path.endsWith('/heartbeat') ? 503 : undefined,
+    })
     closers.push(() => mitm.close())
     const origin = testOrigin(1)
     const [client] = clients<string>(1, {
@@ -76,28 +90,50 @@ describe('the SDK guard', () => {
     mitm.inject('app-0', 'event: change\ndata: {not json\n\n')
     mitm.inject('app-0', replay)
 
-    await waitFor(
-      'all seven to be refused',
-      () => Object.values(client.stats().rejected).reduce((a, b) => a + b, 0) >= 7,
-    )
-    expect(client.stats().rejected).toEqual({
+    const refusals = {
       'bad-signature': 2,
       unsigned: 1,
       'unknown-kid': 1,
       'wrong-fleet': 1,
       malformed: 1,
       replayed: 1,
-    })
+    }
+    await waitFor(
+      'all seven to be refused',
+      () => Object.values(client.stats().rejected).reduce((a, b) => a + b, 0) >= 7,
+    )
+    expect(client.stats().rejected).toEqual(refusals)
     // Nothing changed: same resume point, every entry fresh, no origin call, no config.
     expect(client.stats().lastSeq).toBe(seq)
     expect([...client.cache.lru.values()].every((e) => e.state === 'fresh')).toBe(true)
     expect(origin.calls.length).toBe(fetchesBefore)
     expect(client.config.all()).toEqual({})
 
+    // Every refusal reaches the coordinator's metrics through the heartbeat, by reason.
+    const rejectedSeries = async () => {
+      const text = await scrape(url)
+      return Object.fromEntries(
+        rejectReasons.map((reason) => [
+          reason,
+          metricValue(text, 'slew_client_rejected_messages_total', { reason }) ?? 0,
+        ]),
+      )
+    }
+    expect(Object.values(await rejectedSeries()).every((n) => n === 0)).toBe(true)
+    // A heartbeat that does not get through loses no count: the next one carries them.
+    beatsFail = true
     await client.heartbeat()
-    const metrics = await (await fetch(`${url}/metrics`)).text()
-    expect(metrics).toMatch(/slew_client_rejected_messages_total\{reason="bad-signature"\} 2/)
-    expect(metrics).toMatch(/slew_client_rejected_messages_total\{reason="replayed"\} 1/)
+    expect(Object.values(await rejectedSeries()).every((n) => n === 0)).toBe(true)
+    beatsFail = false
+    await client.heartbeat()
+    const reported = await rejectedSeries()
+    expect(reported).toEqual({ ...reported, ...client.stats().rejected })
+    expect(reported).toMatchObject(refusals)
+    // Only what was refused: every other reason stays at zero.
+    expect(Object.values(reported).reduce((a, b) => a + b, 0)).toBe(7)
+    // Reported once: a second heartbeat adds nothing.
+    await client.heartbeat()
+    expect(await rejectedSeries()).toEqual(reported)
 
     // A genuine change still goes through afterwards.
     const r = await fetch(`${url}/v1/changes`, {
