@@ -18,6 +18,7 @@ export interface Secrets {
     readonly name: string
     readonly scopes: readonly Scope[]
     readonly secret: string
+    readonly clientIds?: readonly string[] | undefined
   }[]
   readonly signing?: { readonly activeKid: string; readonly keys: Readonly<Record<string, string>> }
 }
@@ -79,6 +80,9 @@ export const merge = (base: unknown, over: unknown): unknown => {
   return out
 }
 
+/** The shortest secret (token or signing key) accepted, inline or from the environment. */
+const MIN_SECRET = 16
+
 export const resolveSecrets = (config: Config, env: NodeJS.ProcessEnv): Secrets => {
   const secret = (
     field: string,
@@ -92,12 +96,20 @@ export const resolveSecrets = (config: Config, env: NodeJS.ProcessEnv): Secrets 
         'the name of a set environment variable',
         ref.secretEnv,
       )
+    // As strong as a secret written inline must be (the value itself is never echoed).
+    if (value.length < MIN_SECRET)
+      throw new InvalidOptionError(
+        `${field}.secretEnv`,
+        `a variable holding at least ${MIN_SECRET} characters`,
+        `${ref.secretEnv} (${value.length} characters)`,
+      )
     return value
   }
   const tokens = config.auth.tokens.map((t, i) => ({
     name: t.name,
     scopes: t.scopes,
     secret: secret(`auth.tokens[${i}]`, t),
+    ...(t.clientIds && { clientIds: t.clientIds }),
   }))
   const signing = config.signing && {
     activeKid: config.signing.activeKid,

@@ -66,6 +66,15 @@ export const configSchema = engineConfigSchema.extend({
             .strictObject({
               name: z.string().min(1),
               scopes: z.array(z.enum(scopes)).min(1, { error: 'at least one scope' }),
+              /** Client ids this token may act as, `*` matching any run of characters; any if absent. */
+              clientIds: z
+                .array(
+                  z.string().regex(/^[\w.:@*-]{1,200}$/, {
+                    error: 'a client id pattern: 1-200 of [A-Za-z0-9_.:@-] and *',
+                  }),
+                )
+                .min(1, { error: 'at least one pattern' })
+                .optional(),
               secretEnv: z.string().min(1).optional(),
               secret: z
                 .string()

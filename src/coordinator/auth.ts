@@ -1,19 +1,42 @@
 /**
  * Bearer tokens with scopes, compared in constant time (both sides hashed to
  * equal length, every configured token checked). `admin` implies `push` and
- * `read`. With no tokens configured, every request is allowed: the
- * coordinator then binds loopback only (see listen.ts).
+ * `read`. A token may be bound to client ids (`clientIds`, patterns with `*`):
+ * it then acts only as those clients, so one app server's token cannot
+ * heartbeat, lease or stream as another. With no tokens configured, every
+ * request is allowed: the coordinator then binds loopback only (see listen.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Scope } from '../config/schema.js'
 import { problem } from '../protocol/problem.js'
+import { HttpProblem } from './http.js'
 import { problemResponse } from './respond.js'
 
 export interface TokenEntry {
   readonly name: string
   readonly scopes: readonly Scope[]
   readonly secret: string
+  /** Client ids this token may act as (`*` matches any run of characters); any if absent. */
+  readonly clientIds?: readonly string[] | undefined
+}
+
+/** Who made a request, and which client ids it may act as. */
+export interface Caller {
+  readonly who: string
+  readonly actsAs: (clientId: string) => boolean
+}
+
+const anyClient = () => true
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** One matcher for a list of `*` patterns (anchored; everything else literal). */
+export const clientIdMatcher = (patterns: readonly string[]): ((id: string) => boolean) => {
+  const re = new RegExp(
+    `^(?:${patterns.map((p) => p.split('*').map(escapeRe).join('.*')).join('|')})$`,
+  )
+  return (id) => re.test(id)
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
@@ -25,14 +48,22 @@ const implied: Record<Scope, readonly Scope[]> = {
   client: ['client'],
 }
 
+interface KnownToken {
+  readonly name: string
+  readonly scopes: ReadonlySet<Scope>
+  readonly digest: Buffer
+  readonly actsAs: (clientId: string) => boolean
+}
+
 export class Auth {
-  readonly #tokens: { name: string; scopes: Set<Scope>; digest: Buffer }[]
+  readonly #tokens: KnownToken[]
 
   constructor(tokens: readonly TokenEntry[]) {
     this.#tokens = tokens.map((t) => ({
       name: t.name,
       scopes: new Set(t.scopes.flatMap((s) => implied[s])),
       digest: digest(t.secret),
+      actsAs: t.clientIds ? clientIdMatcher(t.clientIds) : anyClient,
     }))
   }
 
@@ -41,9 +72,9 @@ export class Auth {
   }
 
   /** The token's name if `secret` is a configured token, else undefined. */
-  identify(secret: string): { name: string; scopes: ReadonlySet<Scope> } | undefined {
+  identify(secret: string): KnownToken | undefined {
     const given = digest(secret)
-    let found: { name: string; scopes: Set<Scope> } | undefined
+    let found: KnownToken | undefined
     for (const t of this.#tokens) {
       // No early exit: every token is compared.
       if (timingSafeEqual(given, t.digest) && !found) found = t
@@ -51,11 +82,11 @@ export class Auth {
     return found
   }
 
-  /** Hono middleware: 401 without a known token, 403 without the scope; sets `who`. */
-  require(scope: Scope): MiddlewareHandler<{ Variables: { who: string } }> {
+  /** Hono middleware: 401 without a known token, 403 without the scope; sets `caller`. */
+  require(scope: Scope): MiddlewareHandler<{ Variables: { caller: Caller } }> {
     return async (c, next) => {
       if (!this.enabled) {
-        c.set('who', 'local')
+        c.set('caller', { who: 'local', actsAs: anyClient })
         return next()
       }
       const header = c.req.header('authorization') ?? ''
@@ -77,8 +108,19 @@ export class Auth {
           }),
         )
       }
-      c.set('who', token.name)
+      c.set('caller', { who: token.name, actsAs: token.actsAs })
       return next()
     }
   }
+}
+
+/** 403 unless the caller's token may act as `clientId`. */
+export const checkActsAs = (caller: Caller, clientId: string): void => {
+  if (!caller.actsAs(clientId))
+    throw new HttpProblem(
+      problem(403, 'E_FORBIDDEN', 'This token may not act as this client', {
+        detail: `token \`${caller.who}\` is bound to other client ids than \`${clientId}\``,
+        clientId,
+      }),
+    )
 }

@@ -8,7 +8,7 @@ import type { Engine } from '../invalidation/engine.js'
 import type { Clock } from '../limiter/clock.js'
 import type { Signed } from '../protocol/sign.js'
 import type { Admission } from './admission.js'
-import type { Auth } from './auth.js'
+import type { Auth, Caller } from './auth.js'
 import type { CoordinatorEvents } from './coordinator.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
@@ -39,5 +39,5 @@ export interface Ctx {
   readonly state: { shuttingDown: boolean }
 }
 
-export type Env = { Bindings: HttpBindings; Variables: { who: string } }
+export type Env = { Bindings: HttpBindings; Variables: { caller: Caller } }
 export type App = Hono<Env>

@@ -12,8 +12,16 @@ export const defaultBudgets = {
 } as const
 
 export const engineConfigSchema = z.strictObject({
-  /** Fleet name; every key of a fleet shares it. @default 'default' */
-  fleet: z.string().min(1).default('default'),
+  /**
+   * Fleet name; every key of a fleet shares it (in the Redis hash tag
+   * `{slew:<fleet>}`, so no braces or other punctuation). @default 'default'
+   */
+  fleet: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      error: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    })
+    .default('default'),
   /** Shards the fleet is hashed into. @default 100 */
   shards: positiveInt().default(100),
   /** Per behaviour class: deliveries paced by cost (B1) and refetch tokens (B2). */

@@ -10,6 +10,7 @@ import {
   type RewarmResumeEntry,
 } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
+import { type Caller, checkActsAs } from '../auth.js'
 import type { App, Ctx } from '../context.js'
 import { HttpProblem, parseBody, readJson } from '../http.js'
 
@@ -45,9 +46,16 @@ export const checkClientId = (id: string | undefined): string => {
   return id
 }
 
+/** A valid client id the request's token may act as (400, else 403). */
+export const ownClientId = (c: { get(key: 'caller'): Caller }, id: string | undefined): string => {
+  const clientId = checkClientId(id)
+  checkActsAs(c.get('caller'), clientId)
+  return clientId
+}
+
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
-    const id = checkClientId(c.req.param('id'))
+    const id = ownClientId(c, c.req.param('id'))
     const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c))
     // Rewarm progress goes to the store; the rest is health, kept and shared between replicas.
     await ctx.runtime.heartbeat(id, hb)
@@ -61,7 +69,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
 
   // A client's own rewarm checkpoint: a restarted client continues from it.
   app.get('/v1/clients/:id/rewarm/:changeId', ctx.auth.require('client'), async (c) => {
-    const id = checkClientId(c.req.param('id'))
+    const id = ownClientId(c, c.req.param('id'))
     const changeId = c.req.param('changeId')
     if (changeId.length > 200)
       throw new HttpProblem(
@@ -83,7 +91,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
 
   // A (re)started client's rewarm checkpoints: it continues the unfinished ones.
   app.get('/v1/clients/:id/rewarms', ctx.auth.require('client'), async (c) => {
-    const id = checkClientId(c.req.param('id'))
+    const id = ownClientId(c, c.req.param('id'))
     const nonce = c.req.query('nonce') ?? ''
     if (!NONCE.test(nonce))
       throw new HttpProblem(
@@ -123,7 +131,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
 
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
     const req = parseBody(leaseRequestSchema, await readJson(c))
-    checkClientId(req.clientId)
+    ownClientId(c, req.clientId)
     const grant = await ctx.runtime.lease(req.clientId, req.want, req.class)
     ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })
     if (grant.granted > 0) ctx.metrics.tokensGranted.inc({ class: req.class }, grant.granted)

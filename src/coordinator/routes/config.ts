@@ -29,7 +29,8 @@ export const configRoutes = (app: App, ctx: Ctx): void => {
     const body = parseBody(putSchema, await readJson(c))
     const { next, changes } = ctx.settings.plan(body.config)
     if (flag(c, 'dryRun')) return c.json({ dryRun: true, changes })
-    if (changes.length > 0) ctx.settings.commit(next, c.get('who'), body.reason, ctx.clock.now())
+    if (changes.length > 0)
+      ctx.settings.commit(next, c.get('caller').who, body.reason, ctx.clock.now())
     return c.json({ ...show(), changes })
   })
 
@@ -59,7 +60,7 @@ export const configRoutes = (app: App, ctx: Ctx): void => {
     const { next, changes } = ctx.settings.plan(target.config)
     ctx.settings.commit(
       next,
-      c.get('who'),
+      c.get('caller').who,
       `rollback to v${target.version}: ${body.reason}`,
       ctx.clock.now(),
     )

@@ -10,7 +10,7 @@ import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
 import { intQuery, nonNegativeIntOf } from '../http.js'
 import { problemResponse } from '../respond.js'
-import { checkClientId } from './clients.js'
+import { ownClientId } from './clients.js'
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -25,7 +25,7 @@ const sinceOf = (header: string | undefined, query: number | undefined): number 
 
 export const streamRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/stream', ctx.auth.require('client'), async (c) => {
-    const clientId = checkClientId(c.req.query('clientId'))
+    const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
     const entries = intQuery(c, 'entries')
     if (ctx.state.shuttingDown) {
