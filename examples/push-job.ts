@@ -1,15 +1,19 @@
 // A content-push job: invalidate the products whose prices changed, then
 // follow the rollout until it is done.
-// Run: npx tsx examples/push-job.ts 1 2 3
+// Run: npx tsx examples/push-job.ts [--confirm] 1 2 3
+// --confirm: the push may touch more than `confirmAbove` of the fleet's cached
+// entries (a demo app server caching one product: that product is all of it).
 const url = process.env.SLEW_URL ?? 'http://127.0.0.1:7070'
 const token = process.env.SLEW_TOKEN
 const headers = {
   'content-type': 'application/json',
   ...(token && { authorization: `Bearer ${token}` }),
 }
-const ids = process.argv.slice(2)
+const args = process.argv.slice(2)
+const confirm = args.includes('--confirm')
+const ids = args.filter((a) => a !== '--confirm')
 if (ids.length === 0) {
-  console.error('usage: push-job.ts PRODUCT_ID...')
+  console.error('usage: push-job.ts [--confirm] PRODUCT_ID...')
   process.exit(2)
 }
 
@@ -21,6 +25,7 @@ const res = await fetch(`${url}/v1/changes`, {
     target: { keys: ids.map((id) => `product:${id}`) },
     mode: 'soft',
     reason: `price file ${new Date().toISOString().slice(0, 10)}`,
+    confirm,
     // The same push retried (a crashed job run again) is one change, not two.
     idempotencyKey: `prices-${ids.join('-')}-${process.env.PUSH_RUN ?? Date.now()}`,
   }),

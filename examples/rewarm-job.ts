@@ -1,17 +1,19 @@
 // A content push's rewarm: send the keys the push touched (NDJSON, any number up to
 // rewarm.maxKeys), then follow the fleet prefetching them at the rate the origin bears.
-// Run: npx tsx examples/rewarm-job.ts page:1 page:2 ...   (or pipe keys, one per line, on stdin)
+// Run: npx tsx examples/rewarm-job.ts [--confirm] page:1 page:2 ...   (or pipe keys, one per line, on stdin)
+// --confirm: the keys may be more than `confirmAbove` of what the fleet caches now.
 const url = process.env.SLEW_URL ?? 'http://127.0.0.1:7070'
 const token = process.env.SLEW_TOKEN
 const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {}
 
-const fromArgs = process.argv.slice(2)
+const confirm = process.argv.includes('--confirm')
+const fromArgs = process.argv.slice(2).filter((a) => a !== '--confirm')
 const keys =
   fromArgs.length > 0
     ? fromArgs
     : (await new Response(process.stdin).text()).split('\n').filter(Boolean)
 const body = [
-  JSON.stringify({ kind: 'rewarm', reason: 'content push' }),
+  JSON.stringify({ kind: 'rewarm', reason: 'content push', confirm }),
   ...keys.map((k) => JSON.stringify(k)),
 ].join('\n')
 const res = await fetch(`${url}/v1/changes`, {

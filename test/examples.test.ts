@@ -1,5 +1,5 @@
 /** The examples run as written: an app server caching through the SDK, and a push job invalidating through the API. */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startCoordinator, waitFor } from './helpers/coordinator.js'
@@ -50,7 +50,24 @@ describe('examples', () => {
     await fetch(`${appUrl}/origin/reprice`, { method: 'POST' })
     expect((await product()).price).toBe(100) // still cached
 
-    const job = tsx('push-job.ts', ['1'], { SLEW_URL: url, PUSH_RUN: 'test' })
+    // As a person following the README pushes: after the app server's first heartbeat has told
+    // the coordinator it caches one entry, so product:1 is all of the fleet's cache (--confirm).
+    await waitFor(
+      "the app server's first heartbeat",
+      async () => {
+        const fleet = (await (await fetch(`${url}/v1/fleet`)).json()) as {
+          clients: { entries?: number }[]
+        }
+        return fleet.clients[0]?.entries === 1
+      },
+      20_000,
+      200,
+    )
+    const unconfirmed = tsx('push-job.ts', ['1'], { SLEW_URL: url, PUSH_RUN: 'test' })
+    const unconfirmedOut = output(unconfirmed)
+    expect(await new Promise<number | null>((r) => unconfirmed.on('exit', r))).toBe(1)
+    expect(unconfirmedOut.join('\n')).toMatch(/E_CONFIRM_REQUIRED.*100\.0% of the fleet/)
+    const job = tsx('push-job.ts', ['--confirm', '1'], { SLEW_URL: url, PUSH_RUN: 'test' })
     const jobOut = output(job)
     const code = await new Promise<number | null>((r) => job.on('exit', r))
     expect(code, jobOut.join('\n')).toBe(0)
@@ -59,7 +76,9 @@ describe('examples', () => {
     expect(appOut.some((l) => l.startsWith('change chg-1: invalidate'))).toBe(true)
 
     // rewarm-job.ts: the app server prefetches the pushed keys, under rewarm tokens.
-    const rewarm = tsx('rewarm-job.ts', ['product:7', 'product:8', 'product:9'], { SLEW_URL: url })
+    const rewarm = tsx('rewarm-job.ts', ['--confirm', 'product:7', 'product:8', 'product:9'], {
+      SLEW_URL: url,
+    })
     const rewarmOut = output(rewarm)
     expect(
       await new Promise<number | null>((r) => rewarm.on('exit', r)),
@@ -70,5 +89,26 @@ describe('examples', () => {
     const asked = Date.now()
     const product8 = (await (await fetch(`${appUrl}/product/8`)).json()) as { fetchedAt: string }
     expect(Date.parse(product8.fetchedAt)).toBeLessThan(asked)
+  })
+
+  it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {
+    const check = (env: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        [join(root, 'dist', 'cli', 'main.js'), 'config', 'check', 'examples/slew.config.yaml'],
+        { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' },
+      )
+    const secrets = {
+      SLEW_PUSH_TOKEN: 'push-secret-0123456789',
+      SLEW_APP_TOKEN: 'app-secret-0123456789',
+      SLEW_ADMIN_TOKEN: 'admin-secret-0123456789',
+      SLEW_SIGNING_KEY: 'signing-secret-0123456789',
+    }
+    const ok = check(secrets)
+    expect(ok.status, ok.stderr).toBe(0)
+    expect(ok.stdout).toMatch(/is valid\n.*3 token\(s\), signing kid k1/)
+    const missing = check({ ...secrets, SLEW_SIGNING_KEY: '' })
+    expect(missing.status).toBe(2)
+    expect(missing.stderr).toMatch(/E_INVALID_OPTION.*signing.*SLEW_SIGNING_KEY/)
   })
 })

@@ -114,6 +114,7 @@ interface PushAnswer {
   state?: string
   coalesced?: string | false
   blastRadius: number
+  confirmRequired?: boolean
   plan: {
     waves: { index: number; clients: number; cost: number }[]
     estimatedMs: number
@@ -143,7 +144,7 @@ export const pushCommand = async (argv: string[], out: (s: string) => void): Pro
   out(
     [
       f['dry-run']
-        ? 'dry run: nothing was sent'
+        ? `dry run: nothing was sent${answer.confirmRequired ? '; sending it needs --confirm and a --reason' : ''}`
         : `${answer.id} ${answer.state}${answer.coalesced ? ` (joined an identical change: ${answer.coalesced})` : ''}`,
       `  touches ${(answer.blastRadius * 100).toFixed(1)}% of the fleet; ${p.waves.length} waves: ${p.waves.map((w) => int(w.clients)).join(' → ')} clients`,
       `  about ${duration(p.estimatedMs)}, at most ${int(p.peakUnitsPerSec)} units/s`,

@@ -62,11 +62,25 @@ export const bar = (fraction: number, width = 24): string => {
 const progressOf = (r: RolloutJson): number =>
   r.rewarm && r.rewarm.keysTotal > 0 ? r.rewarm.keysDone / r.rewarm.keysTotal : r.progress
 
-/** Delivered to the fleet, and clients still fetching its keys. */
-export const rewarming = (r: RolloutJson): boolean =>
-  r.state === 'completed' &&
-  !!r.rewarm &&
-  r.rewarm.keysDone + (r.rewarm.keysFailed ?? 0) + (r.rewarm.keysOrphaned ?? 0) < r.rewarm.keysTotal
+/**
+ * How long after a rewarm's delivery a client that got it and has not
+ * reported yet is still waited for: clients report in heartbeats (every 10 s
+ * by default), so one that is silent longer than two of them went away.
+ */
+export const REPORT_GRACE_MS = 30_000
+
+/**
+ * Delivered to the fleet, and clients still fetching its keys: keys not yet
+ * done, failed or left on clients gone, or (within REPORT_GRACE_MS of the
+ * delivery) clients it reached that have not reported their keys yet.
+ */
+export const rewarming = (r: RolloutJson, now = Date.now()): boolean => {
+  if (r.state !== 'completed' || !r.rewarm) return false
+  const w = r.rewarm
+  if (w.keysDone + (w.keysFailed ?? 0) + (w.keysOrphaned ?? 0) < w.keysTotal) return true
+  const unreported = r.delivered - (w.clientsReporting ?? 0)
+  return unreported > 0 && now - (r.endedAt ?? r.createdAt) < REPORT_GRACE_MS
+}
 
 const rewarmText = (r: RolloutJson): string =>
   r.rewarm

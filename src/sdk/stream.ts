@@ -73,6 +73,11 @@ export class StreamConnection {
     this.#stop.abort()
   }
 
+  /** Tell the client the connection ended, unless it ended because the client closed. */
+  #disconnected(reason: string, retryInMs: number, error?: unknown): void {
+    if (!this.#stop.signal.aborted) this.hooks.disconnected(reason, retryInMs, error)
+  }
+
   async #loop(): Promise<void> {
     const stopped = this.#stop.signal
     while (!stopped.aborted) {
@@ -106,7 +111,7 @@ export class StreamConnection {
       })
     } catch (error) {
       const wait = this.#backoff.next()
-      this.hooks.disconnected('cannot connect', wait, error)
+      this.#disconnected('cannot connect', wait, error)
       return wait
     }
     if (res.status !== 200) {
@@ -119,7 +124,7 @@ export class StreamConnection {
           : error.retryable
             ? this.#backoff.next()
             : this.opts.capMs
-      this.hooks.disconnected(`refused: ${error.message}`, wait, error)
+      this.#disconnected(`refused: ${error.message}`, wait, error)
       return wait
     }
     const since = this.clock.now()
@@ -129,7 +134,7 @@ export class StreamConnection {
     const goaway = this.#goawayMs
     this.#goawayMs = undefined
     const wait = goaway ?? this.#backoff.next()
-    this.hooks.disconnected(reason, wait)
+    this.#disconnected(reason, wait)
     return wait
   }
 

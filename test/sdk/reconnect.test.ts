@@ -57,6 +57,53 @@ describe('SDK reconnect policy', () => {
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(300)
   })
 
+  it('obeys a goaway: comes back after the delay the server names', {
+    timeout: 20_000,
+  }, async () => {
+    const { url, times } = await listen((res, n) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders()
+      if (n === 0) {
+        const goaway = { type: 'goaway', retryAfterMs: 900, reason: 'draining' }
+        res.end(`event: goaway\ndata: ${JSON.stringify(goaway)}\n\n`)
+      }
+    })
+    const c = createClient({
+      url,
+      clientId: 'drained',
+      signingKeys: devSigningKeys,
+      load: async (k: string) => k,
+      reconnect: { baseMs: 1, capMs: 5 },
+    })
+    client = c
+    const told: number[] = []
+    c.on('disconnected', (d) => told.push(d.retryInMs))
+    await c.start()
+    await waitFor('the reconnect', () => times.length >= 2, 10_000)
+    // The named 900 ms, not the 1-5 ms backoff.
+    expect(told[0]).toBe(900)
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(900)
+  })
+
+  it('close() ends the stream without reporting a disconnect', { timeout: 20_000 }, async () => {
+    const { url, times } = await listen((res) =>
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(),
+    )
+    const c = createClient({
+      url,
+      clientId: 'leaving',
+      signingKeys: devSigningKeys,
+      load: async (k: string) => k,
+      reconnect: { baseMs: 1, capMs: 5 },
+    })
+    const events: string[] = []
+    c.on('disconnected', (d) => events.push(d.reason))
+    await c.start()
+    await c.close()
+    await new Promise((r) => setTimeout(r, 200))
+    expect(events).toEqual([])
+    expect(times).toHaveLength(1)
+  })
+
   it('waits the retry delay a refusal names, not its own backoff', {
     timeout: 20_000,
   }, async () => {

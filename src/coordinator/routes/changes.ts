@@ -153,15 +153,8 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
     checkKeyCount(parsed, maxKeys)
     const radius = blastRadius(ctx, parsed)
     const limit = ctx.config().confirmAbove
-    if (radius > limit && !(parsed.confirm === true && parsed.reason?.trim())) {
-      throw new HttpProblem(
-        problem(422, 'E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
-          detail: `it touches ${(radius * 100).toFixed(1)}% of the fleet, over confirmAbove = ${limit * 100}%`,
-          blastRadius: radius,
-          confirmAbove: limit,
-        }),
-      )
-    }
+    const needsConfirm = radius > limit
+    const confirmed = parsed.confirm === true && Boolean(parsed.reason?.trim())
     if (flag(c, 'dryRun')) {
       const live = [...ctx.engine.clients()].filter((x) => x.live)
       const { budgets, waves, leases, shards, defaultEntries } = ctx.engine.config
@@ -175,7 +168,18 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
         parsed,
         { budgets, waves, leases, shards, defaultEntries },
       )
-      return c.json({ dryRun: true, blastRadius: radius, plan }, 200)
+      // A dry run plans even a change that would need confirming, and says so.
+      const confirmRequired = needsConfirm && !confirmed
+      return c.json({ dryRun: true, blastRadius: radius, confirmRequired, plan }, 200)
+    }
+    if (needsConfirm && !confirmed) {
+      throw new HttpProblem(
+        problem(422, 'E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
+          detail: `it touches ${(radius * 100).toFixed(1)}% of the fleet, over confirmAbove = ${limit * 100}%`,
+          blastRadius: radius,
+          confirmAbove: limit,
+        }),
+      )
     }
     const { rollout, coalesced } = ctx.engine.submit(parsed)
     // On Redis: answer only once the change is committed (a 503 if it could not be).
@@ -209,7 +213,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
     app.post(`/v1/changes/:id/${action}`, ctx.auth.require('admin'), async (c) => {
       const { reason } = parseBody(controlSchema, await readJson(c))
       const id = c.req.param('id')
-      const why = reason ?? `${action} by ${c.get('who')}`
+      const why = reason ?? `${action} by ${c.get('caller').who}`
       const view =
         action === 'resume'
           ? ctx.engine.resume(id)
