@@ -5,12 +5,13 @@
  * under those tokens, so the fleet's rewarm runs at what the origin bears.
  */
 import type { Config } from '../config/schema.js'
+import type { Clock, Timer } from '../limiter/clock.js'
 import { AimdRate, aimdSchema } from '../warmup/aimd.js'
 import type { FleetTracker } from './fleet.js'
 
 export class RewarmControl {
   #aimd: AimdRate
-  #timer: NodeJS.Timeout | undefined
+  #timer: Timer | undefined
   #granted = 0
   #settings: string
   /** The fleet's heartbeat count at the last control step: each heartbeat counts in one step only. */
@@ -23,6 +24,8 @@ export class RewarmControl {
       /** Apply a new rewarm token rate; returns the rate in force. */
       readonly setRate: (ratePerSec: number) => void
       readonly now: () => number
+      /** Where the loop's timer runs (the simulator's virtual clock). @default Node's timers (unref'd) */
+      readonly clock?: Pick<Clock, 'setTimer'>
       /** Run the loop here (the leader, on Redis)? @default always */
       readonly active?: () => boolean
       /**
@@ -58,7 +61,7 @@ export class RewarmControl {
   }
 
   stop(): void {
-    clearTimeout(this.#timer)
+    this.#timer?.cancel()
     this.#timer = undefined
   }
 
@@ -84,11 +87,18 @@ export class RewarmControl {
   }
 
   #arm(): void {
-    this.#timer = setTimeout(() => {
+    const step = () => {
       if (this.o.active?.() ?? true) this.tick()
       this.#arm()
-    }, this.o.config().rewarm.intervalMs)
-    this.#timer.unref()
+    }
+    const delay = this.o.config().rewarm.intervalMs
+    if (this.o.clock) {
+      this.#timer = this.o.clock.setTimer(delay, step)
+      return
+    }
+    const t = setTimeout(step, delay)
+    t.unref()
+    this.#timer = { cancel: () => clearTimeout(t) }
   }
 
   #make(): AimdRate {

@@ -24,19 +24,17 @@ export interface CapacityOriginOptions {
   readonly random: () => number
 }
 
-type Done = (ok: number, failed: number, latencyMs: number) => void
+/**
+ * The answer to one request: fetches served and failed (the caller had given
+ * up), and each fetch's latency as its caller saw it, ms: the `ok` served
+ * first, then the failed (the timeout: when the caller gave up).
+ */
+type Done = (ok: number, failed: number, latenciesMs: readonly number[]) => void
 
 interface Waiting {
   readonly at: number
   count: number
   readonly done: Done
-}
-
-export interface IntervalStats {
-  readonly p50?: number
-  readonly p99?: number
-  readonly errorRate?: number
-  readonly completed: number
 }
 
 export class CapacityOrigin {
@@ -47,9 +45,6 @@ export class CapacityOrigin {
   #credit = 0
   #lastTick: number
   #overTargetMs = 0
-  #samples: [number, number][] = []
-  #ok = 0
-  #failed = 0
   #servedTotal = 0
   readonly #latency: number[] = []
   readonly #tick: number
@@ -97,24 +92,6 @@ export class CapacityOrigin {
     }
   }
 
-  /** p99 latency and error rate of what completed since the last call. */
-  takeStats(): IntervalStats {
-    const s = this.#samples
-    this.#samples = []
-    const total = this.#ok + this.#failed
-    const out: IntervalStats = {
-      completed: total,
-      ...(total > 0 && {
-        errorRate: this.#failed / total,
-        p50: percentile(s, 0.5),
-        p99: percentile(s, 0.99),
-      }),
-    }
-    this.#ok = 0
-    this.#failed = 0
-    return out
-  }
-
   #serve(): void {
     const now = this.clock.now()
     const dt = now - this.#lastTick
@@ -133,23 +110,22 @@ export class CapacityOrigin {
       w.count -= n
       this.#queued -= n
       this.#servedTotal += n
-      // Each fetch has its own service time: a chunk is sampled at up to 8 points.
-      const k = Math.min(n, 8)
-      let latency = 0
-      for (let j = 0; j < k; j++) {
+      // Each fetch has its own service time; one whose wait and service took longer than the
+      // caller's timeout failed (the caller gave up then): the work is done, the answer is lost.
+      const served: number[] = []
+      const late: number[] = []
+      for (let j = 0; j < n; j++) {
         const l = Math.max(
           0,
           now - w.at + this.opts.baseLatencyMs * (1 + this.opts.noise * gaussian(this.opts.random)),
         )
-        this.#samples.push([l, n / k])
-        latency += l / k
+        if (this.opts.timeoutMs !== undefined && l > this.opts.timeoutMs)
+          late.push(this.opts.timeoutMs)
+        else served.push(l)
       }
-      const late = this.opts.timeoutMs !== undefined && latency > this.opts.timeoutMs
-      if (late) this.#failed += n
-      else this.#ok += n
       // The answer arrives after the service time; the caller sees it then.
       this.clock.setTimer(this.opts.baseLatencyMs, () =>
-        w.done(late ? 0 : n, late ? n : 0, latency),
+        w.done(served.length, late.length, served.concat(late)),
       )
       if (w.count === 0) this.#head++
     }
@@ -169,16 +145,4 @@ const gaussian = (random: () => number): number => {
   const u = 1 - random()
   const v = random()
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
-}
-
-const percentile = (samples: [number, number][], q: number): number => {
-  samples.sort((a, b) => a[0] - b[0])
-  let total = 0
-  for (const [, w] of samples) total += w
-  let acc = 0
-  for (const [v, w] of samples) {
-    acc += w
-    if (acc >= q * total) return v
-  }
-  return samples.at(-1)?.[0] ?? 0
 }

@@ -11,20 +11,24 @@
  * for any more, and stays overloaded after the trigger is gone.
  *
  * slew: the clients rewarm their hot sets, hottest first, and every origin
- * call takes a token from the fleet budget, whose rate follows the origin
- * (AIMD); a call that finds no token within `maxWait` is shed (the reader
- * gets its fallback at once), one-off requests after the refill. The origin
- * stays under capacity, every fetch counts, the hit rate comes back.
+ * call takes a token from the fleet's rewarm budget, whose rate follows the
+ * origin (AIMD) through the coordinator's own control path (the clients'
+ * measured origin calls, heartbeats, `RewarmControl`); a call that finds no
+ * token within `maxWait` is shed (the reader gets its fallback at once),
+ * one-off requests after the refill. The origin stays under capacity, every
+ * fetch counts, the hit rate comes back.
  */
 import { z } from 'zod'
+import { configSchema } from '../config/schema.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { RefreshDriver } from '../refresh/driver.js'
+import { OriginStats } from '../sdk/stats.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
-import { AimdRate } from '../warmup/aimd.js'
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId } from './fleet.js'
 import { Origin } from './origin.js'
+import { rewarmControlPath } from './rewarm.js'
 import { mulberry32 } from './rng.js'
 
 export const metastableSchema = z.strictObject({
@@ -201,23 +205,37 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const random = mulberry32(o.seed)
   const origin = originOf(o, clock, mulberry32(o.seed ^ 0x5a))
   const arrivals = new Origin(0)
-  const engine = new Engine({
-    clock,
-    config: { budgets: { urgent: budgetOf(o) }, leases: { ttlMs: LEASE_TTL_MS, maxBatch: 20 } },
-  })
-  const aimd = new AimdRate(o.budget, { targetLatencyMs: o.target })
-  engine.setTokenRate('urgent', aimd.rate)
+  const engineConfig = {
+    budgets: { rewarm: budgetOf(o) },
+    leases: { ttlMs: LEASE_TTL_MS, maxBatch: 20 },
+  }
+  // The coordinator's config: the engine's settings, and its rewarm control loop's.
+  const config = configSchema.parse({ ...engineConfig, rewarm: { targetLatencyMs: o.target } })
+  const engine = new Engine({ clock, config: engineConfig })
   const cachedMass = new Float64Array(o.clients)
+  const landed = new Int32Array(o.clients)
   const nextRank = new Int32Array(o.clients) // hot keys below it have landed, are in flight or failed
   // Keys whose fetch failed, hottest (lowest rank) last: fetched again before any colder key.
   const retry: number[][] = Array.from({ length: o.clients }, () => [])
   const waiting: number[][] = Array.from({ length: o.clients }, () => [])
+  // What each client measured of its origin calls since its last heartbeat.
+  const stats = Array.from({ length: o.clients }, () => new OriginStats())
   const series: Series = { hits: [], requests: [] }
   const count = traffic(o, clock, cachedMass, series)
   let shed = 0
   let failed = 0
-  let granted = 0
   let recovered: number | null = null
+  const path = rewarmControlPath({
+    clock,
+    engine,
+    config,
+    clients: o.clients,
+    random: mulberry32(o.seed ^ 0xbea7),
+    heartbeat: (i) => ({ entries: landed[i]!, capacity: o.hotKeys, ...stats[i]!.take() }),
+  })
+  const observe = (i: number, ok: number, latencies: readonly number[]) => {
+    for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
+  }
   const drivers = Array.from({ length: o.clients }, (_, i) => {
     const id = clientId(i)
     engine.join(id, {})
@@ -226,8 +244,8 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
       random,
       maxBatch: 20,
       lease: (want) => {
-        const g = engine.lease(id, want, 'urgent')
-        granted += g.granted
+        const g = engine.lease(id, want, 'rewarm')
+        path.control.granted(g.granted)
         return g
       },
       pending: () => o.hotKeys - nextRank[i]! + retry[i]!.length + waiting[i]!.length,
@@ -243,9 +261,12 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
         while (refill < n && (again.length > 0 || nextRank[i]! < o.hotKeys)) {
           const k = again.length > 0 ? again.pop()! : nextRank[i]!++
           refill++
-          origin.request(1, (ok) => {
-            if (ok) cachedMass[i]! += p[k]!
-            else {
+          origin.request(1, (ok, _failed, latencies) => {
+            observe(i, ok, latencies)
+            if (ok) {
+              cachedMass[i]! += p[k]!
+              landed[i]!++
+            } else {
               failed++
               insertDescending(again, k)
             }
@@ -255,7 +276,7 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
         const rest = n - refill
         if (rest > 0) {
           waiting[i]!.splice(0, rest)
-          origin.request(rest, () => {})
+          origin.request(rest, (ok, _failed, latencies) => observe(i, ok, latencies))
         }
       },
     })
@@ -281,20 +302,9 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
     }
     if (clock.now() + TICK_MS < o.horizon) clock.setTimer(TICK_MS, tick)
   }
-  const control = () => {
-    const h = origin.takeStats()
-    const allowed = (aimd.rate * aimd.options.intervalMs) / 1000
-    engine.setTokenRate(
-      'urgent',
-      aimd.update({ ...h, samples: h.completed, used: allowed > 0 ? granted / allowed : 0 }),
-    )
-    granted = 0
-    if (clock.now() + aimd.options.intervalMs < o.horizon)
-      clock.setTimer(aimd.options.intervalMs, control)
-  }
   tick()
-  clock.setTimer(aimd.options.intervalMs, control)
   clock.runAll({ until: o.horizon, limit: 50_000_000 })
+  path.stop()
   engine.close()
   const rates = hitRateSeries(series)
   recovered = recoveredAt(rates, 1 - o.oneOff)

@@ -4,15 +4,23 @@
  * finite capacity. Naive: every client fetches at its own concurrency at
  * once. slew: the real engine rolls the rewarm out in waves, each client
  * fetches under leased rewarm tokens, and the fleet token rate follows the
- * origin (AIMD on p99 latency and errors), never above the budget.
+ * origin (AIMD on latency and errors), never above the budget — through the
+ * coordinator's own control path: each client measures its origin calls
+ * (`OriginStats`) and heartbeats them every second to the `FleetTracker`,
+ * and `RewarmControl` sets the rate from those every `rewarm.intervalMs`.
  */
 import { z } from 'zod'
+import { type Config, configSchema } from '../config/schema.js'
+import { FleetTracker } from '../coordinator/fleet.js'
+import { RewarmControl } from '../coordinator/rewarm-control.js'
 import { stepsSchema } from '../invalidation/change.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
+import type { Heartbeat } from '../protocol/messages.js'
 import { RefreshDriver } from '../refresh/driver.js'
+import { optionsSchema as clientOptionsSchema } from '../sdk/options.js'
+import { OriginStats } from '../sdk/stats.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
-import { AimdRate } from '../warmup/aimd.js'
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId, clientIndex } from './fleet.js'
 import { Origin } from './origin.js'
@@ -96,17 +104,22 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   const perClient = Math.floor(o.work / o.clients)
   const left = new Int32Array(o.clients)
   const inflight = new Int32Array(o.clients)
+  const fetched = new Int32Array(o.clients)
+  // What each client measured of its origin calls since its last heartbeat.
+  const stats = Array.from({ length: o.clients }, () => new OriginStats())
   let done = 0
   let end = 0
-  let granted = 0
   const drivers: RefreshDriver[] = []
+  const engineConfig = {
+    budgets: { rewarm: budgetOf(o) },
+    waves: { steps: o.steps, bakeMs: o.bake },
+    leases: { ttlMs: o.ttl, maxBatch: o.maxBatch },
+  }
+  // The coordinator's config: the engine's settings, and its rewarm control loop's.
+  const config = configSchema.parse({ ...engineConfig, rewarm: { targetLatencyMs: o.target } })
   const engine = new Engine({
     clock,
-    config: {
-      budgets: { rewarm: budgetOf(o) },
-      waves: { steps: o.steps, bakeMs: o.bake },
-      leases: { ttlMs: o.ttl, maxBatch: o.maxBatch },
-    },
+    config: engineConfig,
     deliver: (d) => {
       for (const id of d.clientIds) {
         const i = clientIndex(id)
@@ -115,9 +128,14 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
       }
     },
   })
-  const aimd = new AimdRate(o.budget, { targetLatencyMs: o.target })
-  engine.setTokenRate('rewarm', aimd.rate)
-  const rates: number[] = []
+  const path = rewarmControlPath({
+    clock,
+    engine,
+    config,
+    clients: o.clients,
+    random: mulberry32(o.seed ^ 0xbea7),
+    heartbeat: (i) => ({ entries: fetched[i]!, capacity: perClient, ...stats[i]!.take() }),
+  })
   for (let i = 0; i < o.clients; i++) {
     const id = clientId(i)
     engine.join(id, { entries: 0 })
@@ -127,7 +145,8 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
       maxBatch: o.maxBatch,
       lease: (want) => {
         const g = engine.lease(id, want, 'rewarm')
-        granted += g.granted
+        // As the coordinator's lease route tells its control loop.
+        path.control.granted(g.granted)
         return g
       },
       pending: () => Math.min(left[i]!, o.concurrency - inflight[i]!),
@@ -136,32 +155,21 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
         inflight[i]! += n
         arrivals.record(clock.now(), n)
         hooks.onFetch?.(clock.now(), n)
-        origin.request(n, (ok, failed) => {
+        origin.request(n, (ok, failed, latencies) => {
+          for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
           inflight[i]! -= ok + failed
           left[i]! += failed
+          fetched[i]! += ok
           done += ok
-          if (done === perClient * o.clients) end = clock.now()
+          if (done === perClient * o.clients) {
+            end = clock.now()
+            path.stop()
+          }
           drivers[i]!.wake()
         })
       },
     })
   }
-  // The control loop: every interval, the origin's p99 and errors set the fleet's rewarm token rate.
-  const control = () => {
-    if (end > 0) return
-    const h = origin.takeStats()
-    const allowed = (aimd.rate * aimd.options.intervalMs) / 1000
-    const rate = aimd.update({
-      ...h,
-      samples: h.completed,
-      used: allowed > 0 ? granted / allowed : 0,
-    })
-    granted = 0
-    engine.setTokenRate('rewarm', rate)
-    rates.push(rate)
-    clock.setTimer(aimd.options.intervalMs, control)
-  }
-  clock.setTimer(aimd.options.intervalMs, control)
   engine.submit({
     kind: 'rewarm',
     target: { keys: Array.from({ length: perClient }, (_, k) => `k${k}`) },
@@ -171,8 +179,62 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   engine.close()
   return {
     ...runFigures(end, origin, arrivals),
-    meanRate: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0,
+    meanRate: path.rates.length ? path.rates.reduce((a, b) => a + b, 0) / path.rates.length : 0,
     arrivals,
+  }
+}
+
+/** How often a client heartbeats while a rewarm runs: the SDK's `rewarmHeartbeatMs` default. */
+const HEARTBEAT_MS: number = clientOptionsSchema.shape.rewarmHeartbeatMs.parse(undefined)
+
+/**
+ * The coordinator's rewarm control path on a virtual clock, as a live one runs
+ * it: every client heartbeats what it measured of its own origin calls every
+ * second (each from its own moment, drawn from `random`); each heartbeat is
+ * taken as the coordinator's memory runtime takes it (the engine learns the
+ * cache size, the `FleetTracker` the origin figures); and `RewarmControl`
+ * sets the engine's rewarm token rate from them every `rewarm.intervalMs`.
+ * Lease grants go to `control.granted` (as the lease route does).
+ */
+export const rewarmControlPath = (o: {
+  readonly clock: VirtualClock
+  readonly engine: Engine
+  readonly config: Config
+  readonly clients: number
+  readonly random: () => number
+  /** Client i's heartbeat (its `OriginStats.take()` among it). */
+  readonly heartbeat: (i: number) => Heartbeat
+}) => {
+  const fleet = new FleetTracker()
+  const rates: number[] = []
+  const control = new RewarmControl({
+    config: () => o.config,
+    fleet,
+    setRate: (rate) => o.engine.setTokenRate('rewarm', rate),
+    now: () => o.clock.now(),
+    clock: o.clock,
+    observe: (_, rate) => rates.push(rate),
+  })
+  control.start()
+  const timers = Array.from({ length: o.clients }, (_, i) => {
+    const id = clientId(i)
+    const beat = () => {
+      const hb = o.heartbeat(i)
+      if (hb.entries !== undefined) o.engine.report(id, hb.entries, hb.capacity)
+      fleet.heartbeat(id, hb, o.clock.now())
+      timers[i] = o.clock.setTimer(HEARTBEAT_MS, beat)
+    }
+    return o.clock.setTimer(o.random() * HEARTBEAT_MS, beat)
+  })
+  return {
+    control,
+    /** The rate each control step set. */
+    rates,
+    /** The run is over: no more heartbeats nor control steps. */
+    stop: () => {
+      control.stop()
+      for (const t of timers) t.cancel()
+    },
   }
 }
 

@@ -1,14 +1,22 @@
 /**
- * The adaptive fleet rate for rewarm: slow start, then additive increase while the origin's
- * p99 latency stays under its target (with a margin) and its error rate under
- * the threshold; multiplicative decrease otherwise; never above the
- * configured budget (the ceiling) nor below a floor. It backs off before
- * the target, on the first sign of a queue: once the median latency has
- * risen above its lowest by `backoffAt` of the headroom between the lowest
- * p99 (the origin's own spread, no queue) and the target — or p99 is over
- * the target. The median moves with the queue and hardly with noise,
- * so a noisy origin is not mistaken for a loaded one, and the queue one step
- * of overshoot builds drains before the target is crossed.
+ * The adaptive fleet rate for rewarm, driven by the origin figures the
+ * fleet's heartbeats carry (so it sees the origin a second or two late):
+ * slow start, then growth while the origin shows no queue and its error
+ * rate stays under the threshold; a multiplicative back-off otherwise; never
+ * above the configured budget (the ceiling) nor below a floor.
+ *
+ * - A queue is seen before the target is crossed: the median latency risen
+ *   above its lowest by `backoffAt` of the headroom between the lowest p99
+ *   (the origin's own spread) and the target, or p99 over the target. The
+ *   median moves with a queue and hardly with noise.
+ * - A back-off starts from what the origin got through (calls/s in the
+ *   heartbeats), if less than the rate: overshoot is undone in one step,
+ *   whatever its size. Then no other back-off for `holdMs` (the figures
+ *   still describe the rate before it), nor while the queue drains.
+ * - Growth after a back-off is TCP CUBIC's: back to a plateau, the origin's
+ *   throughput when it queued (its capacity, as lately seen), slowing as it
+ *   nears it, then probing beyond, faster the longer nothing goes wrong;
+ *   never less than `increase` per interval.
  */
 import { z } from 'zod'
 import { parseOptions, positive } from '../validate.js'
@@ -19,12 +27,28 @@ const fraction = (rule: string) =>
 export const aimdSchema = z.strictObject({
   /** p99 origin latency not to cross, ms. @default 250 */
   targetLatencyMs: positive().default(250),
-  /** Back off once p99 has used this share of the headroom from its lowest to the target. @default 0.25 */
-  backoffAt: fraction('a number in (0, 1)').default(0.25),
+  /** Back off once the median has risen above its lowest by this share of the headroom to the target. @default 0.1 */
+  backoffAt: fraction('a number in (0, 1)').default(0.1),
   /** Back off once this share of origin calls fail. @default 0.01 */
   errorThreshold: fraction('a number in (0, 1)').default(0.01),
-  /** Additive step per control interval, as a share of the ceiling. @default 0.01 */
-  increase: fraction('a number in (0, 1)').default(0.01),
+  /** Least growth per control interval once past slow start, as a share of the ceiling. @default 0.004 */
+  increase: fraction('a number in (0, 1)').default(0.004),
+  /**
+   * Growth after a back-off follows a cubic in the time since it (as TCP
+   * CUBIC): back to the rate that was cut, slowing as it nears it, then
+   * probing beyond, faster the longer nothing goes wrong. This is its
+   * coefficient, as a share of its plateau per s³. @default 0.001
+   */
+  cubic: fraction('a number in (0, 1)').default(0.001),
+  /**
+   * After a back-off, no other for this long, ms: the figures that come
+   * meanwhile still describe the rate before it (heartbeats and the control
+   * step lag behind the origin). @default 2000
+   */
+  holdMs: z
+    .number({ error: 'a number >= 0' })
+    .refine((x) => Number.isFinite(x) && x >= 0, { error: 'a number >= 0' })
+    .default(2000),
   /** Multiplicative decrease. @default 0.9 */
   decrease: fraction('a number in (0, 1)').default(0.9),
   /** Start at this share of the ceiling. @default 0.1 */
@@ -79,6 +103,11 @@ export class AimdRate {
   readonly #baselines: Baseline[] = []
   #lowestP99 = Number.POSITIVE_INFINITY
   #lowestP50 = Number.POSITIVE_INFINITY
+  /** The last back-off: the cubic's plateau, the rate it cut to, and at which step. */
+  #cut: { plateau: number; from: number; step: number } | undefined
+  /** Calls/s the origin got through in queueing intervals within the baseline window. */
+  readonly #throughputs: { step: number; delivered: number }[] = []
+  #lastP50: number | undefined
 
   constructor(ceiling: number, opts: AimdInput = {}) {
     this.options = parseOptions(aimdSchema, opts)
@@ -103,25 +132,86 @@ export class AimdRate {
   /** One control step from what the origin did over the last interval; returns the new rate. */
   update(h: OriginHealth): number {
     const o = this.options
-    if (h.p99 === undefined && h.errorRate === undefined) return this.#rate
+    // Every call is one control interval, with figures or without: the baseline window is
+    // time (an origin idle for an hour has no baseline from before it), not intervals with calls.
+    const step = ++this.#step
+    if (h.p99 === undefined && h.errorRate === undefined) {
+      this.#forget(step)
+      return this.#rate
+    }
     const failing = (h.errorRate ?? 0) > o.errorThreshold
-    this.#learn(h, failing)
+    this.#learn(h, failing, step)
     const headroom = Math.max(0, o.targetLatencyMs - this.#lowestP99)
     const queueing = h.p50 !== undefined && h.p50 - this.#lowestP50 > o.backoffAt * headroom
     const slow = queueing || (h.p99 !== undefined && h.p99 > o.targetLatencyMs)
     const floor = this.#ceiling * o.floor
-    if (slow || failing) {
-      // Leaving slow start: the last doubling overshot, so go back below the rate before it.
-      const from = this.#starting ? this.#rate / o.slowStart : this.#rate
+    // What the origin got through this interval, calls/s (heartbeats cover the fleet's calls).
+    const delivered =
+      h.samples === undefined ? Number.POSITIVE_INFINITY : (h.samples * 1000) / o.intervalMs
+    if (slow && Number.isFinite(delivered)) this.#throughputs.push({ step, delivered })
+    const sinceCut = this.#cut ? (step - this.#cut.step) * o.intervalMs : Number.POSITIVE_INFINITY
+    // Right after a back-off the figures still describe the rate before it; and a queue that
+    // is draining (its median falling) needs no second cut.
+    const draining =
+      sinceCut < 3 * o.holdMs &&
+      h.p50 !== undefined &&
+      this.#lastP50 !== undefined &&
+      h.p50 < DRAINING * this.#lastP50
+    const holding = sinceCut < o.holdMs || draining
+    if (h.p50 !== undefined) this.#lastP50 = h.p50
+    if ((slow || failing) && !holding) {
+      // On a queue, back off from what the origin got through, if less than the rate: the
+      // rate is above the origin's throughput, by however much it overshot (errors say
+      // nothing of throughput: from the rate). Leaving slow start, never below the rate
+      // before the last doubling (that one was fine).
+      const through = slow ? Math.min(this.#rate, delivered) : 0
+      const from = this.#starting
+        ? Math.max(this.#rate / o.slowStart, through)
+        : slow
+          ? through
+          : this.#rate
       this.#starting = false
-      this.#rate = Math.max(floor, from * o.decrease)
-    } else if ((h.used ?? 1) >= 0.8) {
+      const rate = Math.max(floor, from * o.decrease)
+      // Growth returns towards the most the origin got through while queueing (its capacity,
+      // as far as seen lately), or the rate cut if more.
+      const plateau = Math.max(from, this.#throughput())
+      this.#cut = { plateau, from: rate, step }
+      this.#rate = rate
+    } else if (!(slow || failing) && (h.used ?? 1) >= 0.8) {
       const grown = this.#starting
         ? this.#rate * o.slowStart
-        : this.#rate + this.#ceiling * o.increase
+        : Math.max(this.#rate + this.#ceiling * o.increase, this.#cubic(step))
       this.#rate = Math.min(this.#ceiling, grown)
+    } else if ((h.used ?? 1) < 0.8 && this.#cut) {
+      // Not used (nothing to rewarm): the next growth starts its cubic from here.
+      this.#cut = { plateau: this.#rate, from: this.#rate, step }
     }
     return this.#rate
+  }
+
+  /**
+   * The cubic's rate at `step` (as TCP CUBIC): W + C·W·(t − K)³, t in s since the
+   * back-off, W its plateau, K when it reaches W from the rate it cut to.
+   */
+  #cubic(step: number): number {
+    const cut = this.#cut
+    if (!cut) return 0
+    const o = this.options
+    const t = ((step - cut.step) * o.intervalMs) / 1000
+    const w = cut.plateau
+    const k = Math.cbrt(Math.max(0, w - cut.from) / (o.cubic * w))
+    return w * (1 + o.cubic * (t - k) ** 3)
+  }
+
+  /**
+   * What the origin gets through when it queues (its capacity): the median of the
+   * queueing intervals' throughputs over the baseline window, calls/s (a maximum
+   * would take a noisy interval for capacity).
+   */
+  #throughput(): number {
+    if (this.#throughputs.length === 0) return 0
+    const sorted = this.#throughputs.map((t) => t.delivered).sort((a, b) => a - b)
+    return sorted[Math.floor(0.5 * (sorted.length - 1))]!
   }
 
   /**
@@ -130,18 +220,34 @@ export class AimdRate {
    * biased low), and none whose calls were failing (a fast error is no
    * measure of the origin's speed).
    */
-  #learn(h: OriginHealth, failing: boolean): void {
-    const step = ++this.#step
-    const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
-    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep)
-      this.#baselines.shift()
+  #learn(h: OriginHealth, failing: boolean, step: number): void {
+    this.#forget(step)
     if (!failing && (h.samples ?? Number.POSITIVE_INFINITY) >= 100)
       this.#baselines.push({ step, p99: h.p99, p50: h.p50 })
     // The lowest of the window (none yet: not known). A window holds ~100 intervals at most.
     this.#lowestP99 = lowest(this.#baselines, 'p99')
     this.#lowestP50 = lowest(this.#baselines, 'p50')
   }
+
+  /** Drop the intervals older than the baseline window, as of control step `step`. */
+  #forget(step: number): void {
+    const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
+    let dropped = false
+    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep) {
+      this.#baselines.shift()
+      dropped = true
+    }
+    while (this.#throughputs.length > 0 && this.#throughputs[0]!.step <= step - keep)
+      this.#throughputs.shift()
+    if (dropped) {
+      this.#lowestP99 = lowest(this.#baselines, 'p99')
+      this.#lowestP50 = lowest(this.#baselines, 'p50')
+    }
+  }
 }
+
+/** A median below this share of the last one: a queue draining. */
+const DRAINING = 0.9
 
 const lowest = (bs: readonly Baseline[], q: 'p99' | 'p50'): number => {
   let min = Number.POSITIVE_INFINITY

@@ -4,28 +4,70 @@ import { AimdRate } from '../../src/warmup/aimd.js'
 describe('adaptive rewarm rate (AIMD)', () => {
   const healthy = { p50: 50, p99: 60, errorRate: 0, samples: 500 }
 
-  it('starts low, doubles until the first sign of trouble, then adds a step per interval', () => {
-    const a = new AimdRate(1000, { targetLatencyMs: 100 })
+  // One control step per second, as the coordinator runs it; 500 calls per step = 500 calls/s.
+  const opts = { targetLatencyMs: 100, intervalMs: 1000 }
+  /** A queue: the median 11 over its lowest (50), more than 10 % of the headroom (100 − 60). */
+  const queue = (p50: number, calls: number) => ({ p50, p99: 80, errorRate: 0, samples: calls })
+
+  it('starts low, doubles until a queue, and leaves slow start from what the origin got through', () => {
+    const a = new AimdRate(1000, opts)
     expect(a.rate).toBe(100)
     expect(a.update(healthy)).toBe(200)
     expect(a.update(healthy)).toBe(400)
-    // A queue: the median rose above its lowest by a quarter of the headroom (100 − 60).
-    // Leaving slow start goes back below the rate before the last doubling: 200 × 0.9.
-    expect(a.update({ ...healthy, p50: 61 })).toBeCloseTo(180)
-    expect(a.update(healthy)).toBeCloseTo(190)
-    expect(a.update(healthy)).toBeCloseTo(200)
-    expect(a.update({ ...healthy, p50: 61 })).toBeCloseTo(180)
+    expect(a.update(healthy)).toBe(800)
+    // A queue at 800/s, the origin getting 600/s through: 0.9 × 600, not half of 800.
+    expect(a.update(queue(61, 600))).toBeCloseTo(540)
+  })
+
+  it('backs off once, then holds while the figures still describe the rate before', () => {
+    const a = new AimdRate(1000, opts)
+    for (let i = 0; i < 3; i++) a.update(healthy) // 800
+    expect(a.update(queue(61, 600))).toBeCloseTo(540)
+    // One second later the queue still shows (it was built before the back-off): no second cut.
+    expect(a.update(queue(70, 600))).toBeCloseTo(540)
+    // Two seconds later, still growing: a queue the back-off did not cure. Cut again.
+    expect(a.update(queue(80, 600))).toBeCloseTo(486)
+  })
+
+  it('does not back off again while the queue drains', () => {
+    const a = new AimdRate(1000, opts)
+    for (let i = 0; i < 3; i++) a.update(healthy)
+    a.update(queue(80, 600)) // 540
+    a.update(queue(90, 600)) // held
+    // Still above the threshold, but the median is falling fast: draining, no cut.
+    expect(a.update(queue(70, 600))).toBeCloseTo(540)
+    expect(a.update(queue(60, 600))).toBeCloseTo(540)
+  })
+
+  it('grows back towards the throughput it saw when the origin queued, slowing near it, then probes beyond', () => {
+    const a = new AimdRate(10_000, { ...opts, start: 0.01 })
+    for (let i = 0; i < 4; i++) a.update({ ...healthy, samples: 5000 }) // 100 → 1600
+    // Overshot: the origin got 1000/s through. Back to 900, with a plateau at 1000.
+    expect(a.update(queue(61, 1000))).toBeCloseTo(900)
+    const rates: number[] = []
+    for (let i = 0; i < 16; i++) rates.push(a.update({ ...healthy, samples: 5000 }))
+    // Never lower, and never less than the least step (0.004 of the ceiling: 40).
+    for (let i = 1; i < rates.length; i++)
+      expect(rates[i]! - rates[i - 1]!).toBeGreaterThanOrEqual(39.99)
+    // Concave near the plateau, convex past it: the steps shrink, then grow.
+    const steps = rates.slice(1).map((r, i) => r - rates[i]!)
+    const smallest = steps.indexOf(Math.min(...steps))
+    expect(smallest).toBeGreaterThan(0)
+    expect(smallest).toBeLessThan(steps.length - 1)
+    expect(rates[smallest]!).toBeGreaterThan(900)
+    expect(steps.at(-1)!).toBeGreaterThan(steps[smallest]!)
   })
 
   it('backs off on errors and on p99 over the target, never below the floor or above the ceiling', () => {
     const a = new AimdRate(1000, { targetLatencyMs: 100, floor: 0.05 })
     a.update(healthy)
+    // Errors say nothing of throughput: from the rate before the last doubling, 100.
     expect(a.update({ ...healthy, errorRate: 0.2 })).toBeCloseTo(90)
-    expect(a.update({ ...healthy, p99: 101 })).toBeCloseTo(81)
     for (let i = 0; i < 100; i++) a.update({ ...healthy, errorRate: 1 })
     expect(a.rate).toBeCloseTo(50)
     for (let i = 0; i < 500; i++) a.update(healthy)
     expect(a.rate).toBe(1000)
+    expect(a.update({ ...healthy, p99: 101 })).toBeCloseTo(900)
     a.ceiling = 400
     expect(a.rate).toBe(400)
   })
@@ -41,8 +83,8 @@ describe('adaptive rewarm rate (AIMD)', () => {
     a.update({ p50: 20, p99: 25, samples: 10 }) // too few to learn from: grows
     expect(a.rate).toBe(200)
     a.update(healthy)
-    // Lowest p50 is 50 (not 20), so 55 is no queue.
-    expect(a.update({ ...healthy, p50: 55 })).toBe(800)
+    // Lowest p50 is 50 (not 20), so 53 is no queue (the threshold is 50 + 10 % of 40).
+    expect(a.update({ ...healthy, p50: 53 })).toBe(800)
   })
 
   it('does not learn its baselines from failing intervals', () => {
@@ -50,8 +92,8 @@ describe('adaptive rewarm rate (AIMD)', () => {
     a.update(healthy) // 200
     // Connection refused at once: fast calls, all failing. A back-off, and nothing learned.
     expect(a.update({ p50: 1, p99: 2, errorRate: 1, samples: 500 })).toBeCloseTo(90)
-    // Healthy again: 55 is no queue (the lowest median is 50, not 1), so the rate grows.
-    expect(a.update({ ...healthy, p50: 55 })).toBeCloseTo(100)
+    // Healthy again: 53 is no queue (the lowest median is 50, not 1), so the rate grows.
+    expect(a.update({ ...healthy, p50: 53 })).toBeGreaterThan(90)
   })
 
   it('learns again an origin that became slower for good, within its baseline window', () => {
@@ -65,6 +107,17 @@ describe('adaptive rewarm rate (AIMD)', () => {
     // Once the fast intervals have left the window, the slower origin is the baseline: growth again.
     const before = a.rate
     expect(a.update(slower)).toBeGreaterThan(before)
+    expect(a.update(slower)).toBeGreaterThan(before)
+  })
+
+  it('ages its baselines with time, also over intervals without calls', () => {
+    const a = new AimdRate(1000, { targetLatencyMs: 400, intervalMs: 1000, baselineWindowMs: 5000 })
+    for (let i = 0; i < 3; i++) a.update(healthy)
+    // Idle for longer than the window (no rewarm running: intervals without figures)…
+    for (let i = 0; i < 6; i++) a.update({})
+    // …then the origin is slower for good: the old fast baseline is gone, so this is no queue.
+    const slower = { p50: 150, p99: 170, errorRate: 0, samples: 500 }
+    const before = a.rate
     expect(a.update(slower)).toBeGreaterThan(before)
   })
 
