@@ -13,12 +13,10 @@ import { type Config, type ConfigInput, configSchema } from '../config/schema.js
 import { InvalidOptionError } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
-import type { EngineSnapshot } from '../invalidation/snapshot.js'
 import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
-import { signMessage } from '../protocol/sign.js'
 import { MemoryStore } from '../store/memory.js'
 import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
@@ -28,7 +26,8 @@ import type { App, Ctx, Env } from './context.js'
 import { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
-import { DeliveryLog, type Signer, sseFrame } from './log.js'
+import { type CoordinatorState, inspectState } from './inspect.js'
+import { DeliveryLog, type Signer, signFor, sseFrame } from './log.js'
 import { createMetrics } from './metrics.js'
 import { isNdjson } from './ndjson.js'
 import { toLeader } from './proxy.js'
@@ -43,7 +42,7 @@ import { opsRoutes } from './routes/ops.js'
 import { streamRoutes } from './routes/stream.js'
 import type { Runtime } from './runtime.js'
 import { memoryRuntime } from './runtime-memory.js'
-import { redact, Settings } from './settings.js'
+import { Settings } from './settings.js'
 
 export interface CoordinatorOptions {
   /** Parsed or raw config (validated here). @default all defaults */
@@ -96,34 +95,6 @@ export interface Coordinator {
   inspect(): Promise<CoordinatorState>
 }
 
-/** What `inspect()` returns: each part a request could change. */
-export interface CoordinatorState {
-  /** The engine's full snapshot (registry, rollouts, idempotency, config values, budget buckets' TATs and wake times), without its `at`. */
-  readonly engine: Omit<EngineSnapshot, 'at'> | undefined
-  /** Budgets, waves, leases… in force in the engine (a token rate set by the rewarm loop included). */
-  readonly engineConfig: unknown
-  /** The fleet tracker: heartbeats counted, each known client's last heartbeat, acks per rollout wave. */
-  readonly fleet: {
-    readonly beats: number
-    readonly health: Record<string, unknown>
-    readonly acked: Record<string, readonly number[]>
-  }
-  readonly admission: Admission['state']
-  /** The delivery log's last sequence number. */
-  readonly seq: number
-  /** Every config version (who, why, what) and the config in force. */
-  readonly config: { readonly versions: readonly unknown[]; readonly current: Config }
-  /** The rewarm ledger: checkpoints written, and the stored checkpoints of every rollout. */
-  readonly rewarm: {
-    readonly rate: number
-    readonly ledgerWrites: number
-    readonly checkpoints: Record<string, Record<string, string>>
-  }
-  /** Clients with a stream open here. */
-  readonly streams: readonly string[]
-  readonly shuttingDown: boolean
-}
-
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
@@ -136,6 +107,13 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   let current = initial
 
   const metrics = createMetrics({ defaults: opts.processMetrics !== false })
+  // One signer for every stream message, on either store: each signature counted once.
+  const signer: Signer = {
+    fleet: initial.fleet,
+    kid: signing.activeKid,
+    keys: signing.keys,
+    onSign: () => metrics.eventsSigned.inc(),
+  }
   const fleet = new FleetTracker()
   let closed = false
   let runtime: Runtime
@@ -154,12 +132,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   if (initial.store.kind === 'memory') {
     // Sequence numbers start from the wall clock, so a restarted coordinator's log
     // never reuses a number an old client may resume from (it gets a reset instead).
-    const log = new CountingLog(
-      { fleet: initial.fleet, kid: signing.activeKid, keys: signing.keys },
-      initial.log.maxEntries,
-      Date.now() * 1000,
-      () => metrics.eventsSigned.inc(),
-    )
+    const log = new DeliveryLog(signer, initial.log.maxEntries, Date.now() * 1000)
     const engine = new Engine({
       clock,
       config: engineConfigOf(initial),
@@ -191,7 +164,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       store,
       config: () => current,
       engineConfig: engineConfigOf,
-      signing: { kid: signing.activeKid, keys: signing.keys },
+      signer,
       clock,
       random,
       hub,
@@ -249,34 +222,16 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   rewarm.start()
   // Checkpoints live in the store: on Redis they outlive this process; in memory, they live as long as it.
   const ledgerStore = store ?? new MemoryStore(() => clock.now())
-  let ledgerWrites = 0
-  const ledger = new RewarmLedger(
-    {
-      setRewarm: (...args) => {
-        ledgerWrites++
-        return ledgerStore.setRewarm(...args)
-      },
-      rewarm: (changeId) => ledgerStore.rewarm(changeId),
-      rewarmOf: (changeId, clientId) => ledgerStore.rewarmOf(changeId, clientId),
-    },
-    {
-      now: () => clock.now(),
-      ttlMs: () => current.rewarm.checkpointTtlMs,
-      staleAfterMs: () => current.rewarm.staleAfterMs,
-    },
-  )
+  const ledger = new RewarmLedger(ledgerStore, {
+    now: () => clock.now(),
+    ttlMs: () => current.rewarm.checkpointTtlMs,
+    staleAfterMs: () => current.rewarm.staleAfterMs,
+  })
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
   const ctx: Ctx = {
     events,
-    sign: (message) => {
-      metrics.eventsSigned.inc()
-      return signMessage(
-        { v: 1 as const, fleet: initial.fleet, ...message },
-        signing.activeKid,
-        signing.keys[signing.activeKid]!,
-      )
-    },
+    sign: (message) => signFor(signer, message),
     get engine() {
       return engineHere()
     },
@@ -424,41 +379,20 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     return conn !== undefined
   }
 
-  const inspect = async (): Promise<CoordinatorState> => {
-    const engine = memEngine ?? replica?.engine
-    let snapshot: Omit<EngineSnapshot, 'at'> | undefined
-    if (engine) {
-      const { at: _at, ...rest } = engine.snapshot()
-      snapshot = rest
-    }
-    const ids = new Set<string>([...hub.connections()].map((c) => c.clientId))
-    for (const c of engine?.clients() ?? []) ids.add(c.id)
-    const health: Record<string, unknown> = {}
-    for (const id of [...ids].sort()) {
-      const h = fleet.health(id)
-      if (h) health[id] = h
-    }
-    const acked: Record<string, readonly number[]> = {}
-    const checkpoints: Record<string, Record<string, string>> = {}
-    for (const r of engine?.list() ?? []) {
-      acked[r.id] = [...fleet.acked(r.id)]
-      checkpoints[r.id] = await ledgerStore.rewarm(r.id)
-    }
-    return {
-      engine: snapshot,
-      engineConfig: engine?.config,
-      fleet: { beats: fleet.beats, health, acked },
-      admission: admission.state,
-      seq: runtime.seq(),
-      config: {
-        versions: settings.history().map((v) => ({ ...v, config: redact(v.config) })),
-        current: redact(current),
-      },
-      rewarm: { rate: rewarm.rate, ledgerWrites, checkpoints },
-      streams: [...ids].filter((id) => hub.has(id)).sort(),
+  const inspect = () =>
+    inspectState({
+      engine: memEngine ?? replica?.engine,
+      hub,
+      fleet,
+      admission,
+      runtime,
+      settings,
+      config: current,
+      rewarm,
+      ledger,
+      ledgerStore,
       shuttingDown: state.shuttingDown,
-    }
-  }
+    })
 
   return {
     app,
@@ -472,23 +406,6 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     listen,
     shutdown,
     close,
-  }
-}
-
-/** The delivery log, counting each signature it makes: once per message, however many receive it. */
-class CountingLog extends DeliveryLog {
-  constructor(
-    signer: Signer,
-    maxEntries: number,
-    startSeq: number,
-    private readonly signed: () => void,
-  ) {
-    super(signer, maxEntries, startSeq)
-  }
-
-  override frame(message: Parameters<DeliveryLog['frame']>[0]): string {
-    this.signed()
-    return super.frame(message)
   }
 }
 

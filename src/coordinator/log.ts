@@ -6,7 +6,7 @@
  * signed and framed once, however many clients receive it.
  */
 import type { SignedStreamMessage } from '../protocol/messages.js'
-import { type SigningKeys, signMessage } from '../protocol/sign.js'
+import { type Signed, type SigningKeys, signMessage } from '../protocol/sign.js'
 
 type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'v' | 'fleet'> : never
 type Unfleeted<M> = M extends unknown ? Omit<M, 'v' | 'fleet'> : never
@@ -23,6 +23,21 @@ export interface Signer {
   readonly fleet: string
   readonly kid: string
   readonly keys: SigningKeys
+  /** Called once per message signed (metrics: once per message, however many receive it). */
+  readonly onSign?: () => void
+}
+
+/** A message for the fleet's clients, signed with the active key (fleet and version added). */
+export const signFor = <T extends object>(
+  signer: Signer,
+  message: T,
+): T & Signed & { v: 1; fleet: string } => {
+  signer.onSign?.()
+  return signMessage(
+    { v: 1 as const, fleet: signer.fleet, ...message },
+    signer.kid,
+    signer.keys[signer.kid]!,
+  )
 }
 
 /** `id:` + `event:` + `data:` lines; JSON has no raw newlines, so one data line. */
@@ -77,9 +92,7 @@ export class DeliveryLog {
 
   /** A signed frame that is not kept (a config snapshot or reset for one client). */
   frame(message: Unfleeted<SignedStreamMessage>): string {
-    const { kid, keys, fleet } = this.signer
-    const signed = signMessage({ v: 1, fleet, ...message }, kid, keys[kid]!)
-    return sseFrame(message.type, signed, message.seq)
+    return sseFrame(message.type, signFor(this.signer, message), message.seq)
   }
 
   /**

@@ -32,14 +32,21 @@ export class RewarmLedger {
    * not once per request.
    */
   readonly #read = new Map<string, { at: number; records: Promise<Map<string, Record_>> }>()
+  #writes = 0
 
   constructor(
     private readonly store: Pick<Store, 'setRewarm' | 'rewarm' | 'rewarmOf'>,
     private readonly opts: LedgerOptions,
   ) {}
 
+  /** Checkpoints written so far (what a request changed, for `inspect()`). */
+  get writes(): number {
+    return this.#writes
+  }
+
   async record(clientId: string, reports: Readonly<Record<string, RewarmReport>>): Promise<void> {
     const at = this.opts.now()
+    this.#writes += Object.keys(reports).length
     await Promise.all(
       Object.entries(reports).map(async ([changeId, report]) => {
         await this.store.setRewarm(

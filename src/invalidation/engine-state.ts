@@ -2,12 +2,11 @@
  * The engine's state in and out of a snapshot: the fleet, the rollouts,
  * each budget's buckets and pacer wake-up, and the config values.
  */
-import type { Bucket } from '../limiter/bucket.js'
 import type { Clock } from '../limiter/clock.js'
+import type { ClassBudget } from './budgets.js'
 import type { BudgetClass } from './change.js'
 import type { ConfigValues } from './config-values.js'
 import type { Lifecycle } from './lifecycle.js'
-import type { Pacer } from './pacer.js'
 import type { Registry } from './registry.js'
 import type { RolloutBook } from './rollout-book.js'
 import {
@@ -18,12 +17,6 @@ import {
   SNAPSHOT_VERSION,
 } from './snapshot.js'
 import { isActive } from './states.js'
-
-/** One budget class: deliveries paced by cost (B1), refetch tokens granted (B2). */
-export interface ClassBudget {
-  readonly pacer: Pacer
-  readonly tokens: Bucket
-}
 
 export interface EngineParts {
   readonly fleet: string

@@ -11,12 +11,11 @@ import {
   NotConfigChangeError,
   UnknownRolloutError,
 } from '../errors.js'
-import { Bucket } from '../limiter/bucket.js'
 import type { Clock } from '../limiter/clock.js'
 import { parseOptions } from '../validate.js'
+import { Budgets, type ClassBudget } from './budgets.js'
 import {
   type BudgetClass,
-  budgetClasses,
   budgetClassOf,
   type Change,
   deliveryCost,
@@ -25,16 +24,11 @@ import {
   wavesSchema,
 } from './change.js'
 import { ConfigValues } from './config-values.js'
-import {
-  type ClassBudget,
-  type EngineParts,
-  restoreSnapshot,
-  takeSnapshot,
-} from './engine-state.js'
+import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { Lifecycle } from './lifecycle.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
-import { type Delivery, Pacer } from './pacer.js'
+import type { Delivery, Pacer } from './pacer.js'
 import { planWaves } from './planner.js'
 import { Registry } from './registry.js'
 import { Rollout, type RolloutView } from './rollout.js'
@@ -80,7 +74,7 @@ export class Engine {
   #settings: EngineConfig
   readonly #registry = new Registry()
   readonly #rollouts = new RolloutBook()
-  readonly #budgets = new Map<BudgetClass, ClassBudget>()
+  readonly #budgets: Budgets
   /** Config values as pushed, and as of completed rollouts only. */
   readonly #config = new ConfigValues()
   readonly #stableConfig = new ConfigValues()
@@ -95,7 +89,7 @@ export class Engine {
       clock: this.clock,
       registry: this.#registry,
       rollouts: this.#rollouts,
-      budgets: this.#budgets,
+      budgets: this.#budgets.byClass,
       config: this.#config,
       stableConfig: this.#stableConfig,
     }
@@ -124,18 +118,17 @@ export class Engine {
       },
       closed: () => this.#closed,
     })
-    for (const cls of budgetClasses) {
-      const b = this.config.budgets[cls]
-      const saved = snap?.buckets[cls]
-      const pacer = new Pacer(new Bucket(b, this.clock, saved?.delivery ?? undefined), this.clock, {
+    this.#budgets = new Budgets(
+      this.config.budgets,
+      this.clock,
+      {
         cost: (r, id) => this.#cost(r, id),
         eligible: (r, id) => this.#registry.isLive(id) && r.wants(id),
         deliver: (d) => this.#opts.deliver?.(d),
         drained: (r) => this.#life.drained(r),
-      })
-      const tokens = new Bucket(b, this.clock, saved?.tokens ?? undefined)
-      this.#budgets.set(cls, { pacer, tokens })
-    }
+      },
+      snap?.buckets,
+    )
     if (snap) this.#restore(snap)
   }
 
@@ -200,27 +193,14 @@ export class Engine {
         next.shards,
       )
     }
-    for (const [cls, b] of this.#budgets) {
-      b.pacer.bucket.params = next.budgets[cls]
-      b.tokens.params = next.budgets[cls]
-      b.pacer.kick()
-    }
+    this.#budgets.params = next.budgets
     this.#settings = next
     return next
   }
 
-  /**
-   * Grant `cls` refetch tokens at `ratePerSec` from now on, never above the
-   * configured budget (the adaptive rewarm rate sets this). The burst shrinks
-   * with the rate (at most 100 ms worth), so a rate cut is not undone by a
-   * burst. Returns the rate in force.
-   */
+  /** Refetch tokens of `cls` at `ratePerSec` from now on, within its budget (see Budgets.setTokenRate). */
   setTokenRate(cls: BudgetClass, ratePerSec: number): number {
-    const budget = this.config.budgets[cls]
-    const rate = Math.min(budget.ratePerSec, Math.max(1e-3, ratePerSec))
-    const burst = Math.min(budget.burst, Math.max(1, rate / 10))
-    this.#budgets.get(cls)!.tokens.params = { ratePerSec: rate, burst }
-    return rate
+    return this.#budgets.setTokenRate(cls, this.config.budgets[cls], ratePerSec)
   }
 
   /** Config values as last pushed (what the fleet converges to). */
@@ -374,11 +354,7 @@ export class Engine {
     if (!Number.isInteger(want) || want < 1) {
       throw new InvalidOptionError('want', 'an integer >= 1', want)
     }
-    const budget = this.#budgets.get(budgetClass)
-    if (!budget) {
-      throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, budgetClass)
-    }
-    const grant = budget.tokens.grant(Math.min(want, this.config.leases.maxBatch))
+    const grant = this.#budgets.grant(budgetClass, Math.min(want, this.config.leases.maxBatch))
     return {
       granted: grant.granted,
       ttlMs: this.config.leases.ttlMs,
@@ -415,7 +391,7 @@ export class Engine {
     if (this.#closed) return
     this.#closed = true
     for (const r of this.#rollouts.values()) r.cancelTimer()
-    for (const b of this.#budgets.values()) b.pacer.close()
+    this.#budgets.close()
   }
 
   // ---- internals -----------------------------------------------------------
@@ -432,7 +408,7 @@ export class Engine {
   }
 
   #budget(r: Rollout): ClassBudget {
-    return this.#budgets.get(r.budgetClass)!
+    return this.#budgets.get(r.budgetClass)
   }
 
   #cost(r: Rollout, clientId: string): number {

@@ -6,7 +6,7 @@
  * control shows that successful requests do change what is compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CoordinatorState } from '../../src/coordinator/coordinator.js'
+import type { CoordinatorState } from '../../src/coordinator/inspect.js'
 import { startCoordinator } from '../helpers/coordinator.js'
 
 const PUSH = 'push-token-0123456789abcdef'

@@ -10,8 +10,8 @@ import type { Change } from '../../invalidation/change.js'
 import { budgetClassOf } from '../../invalidation/change.js'
 import type { Engine } from '../../invalidation/engine.js'
 import type { Delivery } from '../../invalidation/pacer.js'
-import { type SigningKeys, signMessage } from '../../protocol/sign.js'
 import type { StateOp, Store } from '../../store/store.js'
+import { type Signer, signFor } from '../log.js'
 import type { ClientRecord } from './restore.js'
 import { STATE } from './restore.js'
 
@@ -31,25 +31,18 @@ export type SignableMessage =
   | { type: 'reset'; seq: number; reason: string }
 
 /** A stream message, signed once, as the JSON that goes on the wire. */
-export const signToJson = (
-  fleet: string,
-  signing: { readonly kid: string; readonly keys: SigningKeys },
-  message: SignableMessage,
-): string =>
-  JSON.stringify(signMessage({ v: 1, fleet, ...message }, signing.kid, signing.keys[signing.kid]!))
+export const signToJson = (signer: Signer, message: SignableMessage): string =>
+  JSON.stringify(signFor(signer, message))
 
 export interface PersisterOptions {
   readonly store: Store
   readonly fence: number
-  readonly fleet: string
-  readonly signing: { readonly kid: string; readonly keys: SigningKeys }
+  readonly signer: Signer
   readonly logMaxLength: number
   /** The next log sequence number must exceed this. */
   readonly lastSeq: number
   /** Called once, with the error of the first commit that fails. */
   readonly failed: (error: unknown) => void
-  /** Called once per message signed (metrics: once per message, not per client). */
-  readonly signed?: () => void
 }
 
 export class Persister {
@@ -91,8 +84,7 @@ export class Persister {
   }
 
   sign(message: SignableMessage): string {
-    this.o.signed?.()
-    return signToJson(this.o.fleet, this.o.signing, message)
+    return signToJson(this.o.signer, message)
   }
 
   /** A rollout changed: save its summary with the next commit. */

@@ -12,11 +12,11 @@ import { type Config, liveFields } from '../../config/schema.js'
 import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { Heartbeat } from '../../protocol/messages.js'
-import type { SigningKeys } from '../../protocol/sign.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
+import type { Signer } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
@@ -27,7 +27,8 @@ export interface ReplicaOptions {
   readonly store: Store
   readonly config: () => Config
   readonly engineConfig: (c: Config) => ConstructorParameters<typeof Engine>[0]['config']
-  readonly signing: { readonly kid: string; readonly keys: SigningKeys }
+  /** Signs stream messages (and counts them). */
+  readonly signer: Signer
   readonly clock: Clock
   readonly random: () => number
   readonly hub: StreamHub
@@ -272,12 +273,10 @@ export class Replica implements Runtime {
     const persister = new Persister({
       store,
       fence,
-      fleet: c.fleet,
-      signing: this.o.signing,
+      signer: this.o.signer,
       logMaxLength: c.log.maxEntries,
       lastSeq: bounds.last,
       failed: (error) => this.#stop(`a commit failed: ${(error as Error).message}`),
-      signed: () => this.o.metrics.eventsSigned.inc(),
     })
     const engine = new Engine({
       clock,
@@ -378,8 +377,7 @@ export class Replica implements Runtime {
   }
 
   #sign(m: SignableMessage): string {
-    this.o.metrics.eventsSigned.inc()
-    return signToJson(this.o.config().fleet, this.o.signing, m)
+    return signToJson(this.o.signer, m)
   }
 }
 

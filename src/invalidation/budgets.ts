@@ -1,0 +1,79 @@
+/**
+ * The budget classes, each with its two GCRA buckets: deliveries paced by
+ * cost (B1) and refetch tokens granted (B2). Never one bucket for both: that
+ * would count each fetch twice.
+ */
+
+import { InvalidOptionError } from '../errors.js'
+import { Bucket } from '../limiter/bucket.js'
+import type { Clock } from '../limiter/clock.js'
+import type { GcraParams } from '../limiter/gcra.js'
+import { type BudgetClass, budgetClasses } from './change.js'
+import { Pacer, type PacerHooks } from './pacer.js'
+import type { EngineSnapshot } from './snapshot.js'
+
+/** One budget class: deliveries paced by cost (B1), refetch tokens granted (B2). */
+export interface ClassBudget {
+  readonly pacer: Pacer
+  readonly tokens: Bucket
+}
+
+export class Budgets {
+  readonly byClass = new Map<BudgetClass, ClassBudget>()
+
+  constructor(
+    params: Readonly<Record<BudgetClass, GcraParams>>,
+    clock: Clock,
+    hooks: PacerHooks,
+    saved?: EngineSnapshot['buckets'],
+  ) {
+    for (const cls of budgetClasses) {
+      const s = saved?.[cls]
+      const pacer = new Pacer(
+        new Bucket(params[cls], clock, s?.delivery ?? undefined),
+        clock,
+        hooks,
+      )
+      const tokens = new Bucket(params[cls], clock, s?.tokens ?? undefined)
+      this.byClass.set(cls, { pacer, tokens })
+    }
+  }
+
+  get(cls: BudgetClass): ClassBudget {
+    return this.byClass.get(cls)!
+  }
+
+  /** New rates and bursts, at once: buckets keep their state, waiting deliveries are looked at again. */
+  set params(params: Readonly<Record<BudgetClass, GcraParams>>) {
+    for (const [cls, b] of this.byClass) {
+      b.pacer.bucket.params = params[cls]
+      b.tokens.params = params[cls]
+      b.pacer.kick()
+    }
+  }
+
+  /**
+   * Grant `cls` refetch tokens at `ratePerSec` from now on, never above its
+   * configured `budget` (the adaptive rewarm rate sets this). The burst shrinks
+   * with the rate (at most 100 ms worth), so a rate cut is not undone by a
+   * burst. Returns the rate in force.
+   */
+  setTokenRate(cls: BudgetClass, budget: GcraParams, ratePerSec: number): number {
+    const rate = Math.min(budget.ratePerSec, Math.max(1e-3, ratePerSec))
+    const burst = Math.min(budget.burst, Math.max(1, rate / 10))
+    this.get(cls).tokens.params = { ratePerSec: rate, burst }
+    return rate
+  }
+
+  /** Stop every pacer's timer. */
+  close(): void {
+    for (const b of this.byClass.values()) b.pacer.close()
+  }
+
+  /** Up to `n` whole refetch tokens of `cls` (B2), refusing a class that does not exist. */
+  grant(cls: BudgetClass, n: number) {
+    const budget = this.byClass.get(cls)
+    if (!budget) throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, cls)
+    return budget.tokens.grant(n)
+  }
+}
