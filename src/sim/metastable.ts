@@ -19,11 +19,9 @@
  * fetch counts, the hit rate comes back.
  */
 import { z } from 'zod'
-import { configSchema } from '../config/schema.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { RefreshDriver } from '../refresh/driver.js'
-import { OriginStats } from '../sdk/stats.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId } from './fleet.js'
@@ -205,21 +203,16 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const random = mulberry32(o.seed)
   const origin = originOf(o, clock, mulberry32(o.seed ^ 0x5a))
   const arrivals = new Origin(0)
-  const engineConfig = {
-    budgets: { rewarm: budgetOf(o) },
-    leases: { ttlMs: LEASE_TTL_MS, maxBatch: 20 },
-  }
-  // The coordinator's config: the engine's settings, and its rewarm control loop's.
-  const config = configSchema.parse({ ...engineConfig, rewarm: { targetLatencyMs: o.target } })
-  const engine = new Engine({ clock, config: engineConfig })
+  const engine = new Engine({
+    clock,
+    config: { budgets: { rewarm: budgetOf(o) }, leases: { ttlMs: LEASE_TTL_MS, maxBatch: 20 } },
+  })
   const cachedMass = new Float64Array(o.clients)
   const landed = new Int32Array(o.clients)
   const nextRank = new Int32Array(o.clients) // hot keys below it have landed, are in flight or failed
   // Keys whose fetch failed, hottest (lowest rank) last: fetched again before any colder key.
   const retry: number[][] = Array.from({ length: o.clients }, () => [])
   const waiting: number[][] = Array.from({ length: o.clients }, () => [])
-  // What each client measured of its origin calls since its last heartbeat.
-  const stats = Array.from({ length: o.clients }, () => new OriginStats())
   const series: Series = { hits: [], requests: [] }
   const count = traffic(o, clock, cachedMass, series)
   let shed = 0
@@ -228,14 +221,11 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const path = rewarmControlPath({
     clock,
     engine,
-    config,
+    target: o.target,
     clients: o.clients,
-    random: mulberry32(o.seed ^ 0xbea7),
-    heartbeat: (i) => ({ entries: landed[i]!, capacity: o.hotKeys, ...stats[i]!.take() }),
+    seed: o.seed,
+    cache: (i) => ({ entries: landed[i]!, capacity: o.hotKeys }),
   })
-  const observe = (i: number, ok: number, latencies: readonly number[]) => {
-    for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
-  }
   const drivers = Array.from({ length: o.clients }, (_, i) => {
     const id = clientId(i)
     engine.join(id, {})
@@ -243,11 +233,7 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
       clock,
       random,
       maxBatch: 20,
-      lease: (want) => {
-        const g = engine.lease(id, want, 'rewarm')
-        path.control.granted(g.granted)
-        return g
-      },
+      lease: (want) => path.lease(i, want),
       pending: () => o.hotKeys - nextRank[i]! + retry[i]!.length + waiting[i]!.length,
       run: (n) => {
         const now = clock.now()
@@ -262,7 +248,7 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
           const k = again.length > 0 ? again.pop()! : nextRank[i]!++
           refill++
           origin.request(1, (ok, _failed, latencies) => {
-            observe(i, ok, latencies)
+            path.observe(i, ok, latencies)
             if (ok) {
               cachedMass[i]! += p[k]!
               landed[i]!++
@@ -276,7 +262,7 @@ const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
         const rest = n - refill
         if (rest > 0) {
           waiting[i]!.splice(0, rest)
-          origin.request(rest, (ok, _failed, latencies) => observe(i, ok, latencies))
+          origin.request(rest, (ok, _failed, latencies) => path.observe(i, ok, latencies))
         }
       },
     })

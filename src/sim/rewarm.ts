@@ -10,13 +10,12 @@
  * and `RewarmControl` sets the rate from those every `rewarm.intervalMs`.
  */
 import { z } from 'zod'
-import { type Config, configSchema } from '../config/schema.js'
+import { configSchema } from '../config/schema.js'
 import { FleetTracker } from '../coordinator/fleet.js'
 import { RewarmControl } from '../coordinator/rewarm-control.js'
 import { stepsSchema } from '../invalidation/change.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
-import type { Heartbeat } from '../protocol/messages.js'
 import { RefreshDriver } from '../refresh/driver.js'
 import { optionsSchema as clientOptionsSchema } from '../sdk/options.js'
 import { OriginStats } from '../sdk/stats.js'
@@ -105,21 +104,16 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   const left = new Int32Array(o.clients)
   const inflight = new Int32Array(o.clients)
   const fetched = new Int32Array(o.clients)
-  // What each client measured of its origin calls since its last heartbeat.
-  const stats = Array.from({ length: o.clients }, () => new OriginStats())
   let done = 0
   let end = 0
   const drivers: RefreshDriver[] = []
-  const engineConfig = {
-    budgets: { rewarm: budgetOf(o) },
-    waves: { steps: o.steps, bakeMs: o.bake },
-    leases: { ttlMs: o.ttl, maxBatch: o.maxBatch },
-  }
-  // The coordinator's config: the engine's settings, and its rewarm control loop's.
-  const config = configSchema.parse({ ...engineConfig, rewarm: { targetLatencyMs: o.target } })
   const engine = new Engine({
     clock,
-    config: engineConfig,
+    config: {
+      budgets: { rewarm: budgetOf(o) },
+      waves: { steps: o.steps, bakeMs: o.bake },
+      leases: { ttlMs: o.ttl, maxBatch: o.maxBatch },
+    },
     deliver: (d) => {
       for (const id of d.clientIds) {
         const i = clientIndex(id)
@@ -131,10 +125,10 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   const path = rewarmControlPath({
     clock,
     engine,
-    config,
+    target: o.target,
     clients: o.clients,
-    random: mulberry32(o.seed ^ 0xbea7),
-    heartbeat: (i) => ({ entries: fetched[i]!, capacity: perClient, ...stats[i]!.take() }),
+    seed: o.seed,
+    cache: (i) => ({ entries: fetched[i]!, capacity: perClient }),
   })
   for (let i = 0; i < o.clients; i++) {
     const id = clientId(i)
@@ -143,12 +137,7 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
       clock,
       random,
       maxBatch: o.maxBatch,
-      lease: (want) => {
-        const g = engine.lease(id, want, 'rewarm')
-        // As the coordinator's lease route tells its control loop.
-        path.control.granted(g.granted)
-        return g
-      },
+      lease: (want) => path.lease(i, want),
       pending: () => Math.min(left[i]!, o.concurrency - inflight[i]!),
       run: (n) => {
         left[i]! -= n
@@ -156,7 +145,7 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
         arrivals.record(clock.now(), n)
         hooks.onFetch?.(clock.now(), n)
         origin.request(n, (ok, failed, latencies) => {
-          for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
+          path.observe(i, ok, latencies)
           inflight[i]! -= ok + failed
           left[i]! += failed
           fetched[i]! += ok
@@ -189,26 +178,32 @@ const HEARTBEAT_MS: number = clientOptionsSchema.shape.rewarmHeartbeatMs.parse(u
 
 /**
  * The coordinator's rewarm control path on a virtual clock, as a live one runs
- * it: every client heartbeats what it measured of its own origin calls every
- * second (each from its own moment, drawn from `random`); each heartbeat is
+ * it: every client measures its own origin calls (`OriginStats`) and
+ * heartbeats them every second (each from its own moment); each heartbeat is
  * taken as the coordinator's memory runtime takes it (the engine learns the
- * cache size, the `FleetTracker` the origin figures); and `RewarmControl`
- * sets the engine's rewarm token rate from them every `rewarm.intervalMs`.
- * Lease grants go to `control.granted` (as the lease route does).
+ * cache size, the `FleetTracker` the origin figures); `RewarmControl` sets the
+ * engine's rewarm token rate from them every `rewarm.intervalMs`; and leases
+ * tell it what was granted, as the lease route does.
  */
 export const rewarmControlPath = (o: {
   readonly clock: VirtualClock
   readonly engine: Engine
-  readonly config: Config
+  /** The origin's latency target, ms (`rewarm.targetLatencyMs`). */
+  readonly target: number
   readonly clients: number
-  readonly random: () => number
-  /** Client i's heartbeat (its `OriginStats.take()` among it). */
-  readonly heartbeat: (i: number) => Heartbeat
+  readonly seed: number
+  /** Client i's cache, as its heartbeat reports it. */
+  readonly cache: (i: number) => { entries: number; capacity: number }
 }) => {
+  const config = configSchema.parse({
+    budgets: o.engine.config.budgets,
+    rewarm: { targetLatencyMs: o.target },
+  })
   const fleet = new FleetTracker()
+  const stats = Array.from({ length: o.clients }, () => new OriginStats())
   const rates: number[] = []
   const control = new RewarmControl({
-    config: () => o.config,
+    config: () => config,
     fleet,
     setRate: (rate) => o.engine.setTokenRate('rewarm', rate),
     now: () => o.clock.now(),
@@ -216,20 +211,30 @@ export const rewarmControlPath = (o: {
     observe: (_, rate) => rates.push(rate),
   })
   control.start()
+  const random = mulberry32(o.seed ^ 0xbea7)
   const timers = Array.from({ length: o.clients }, (_, i) => {
     const id = clientId(i)
     const beat = () => {
-      const hb = o.heartbeat(i)
-      if (hb.entries !== undefined) o.engine.report(id, hb.entries, hb.capacity)
-      fleet.heartbeat(id, hb, o.clock.now())
+      const { entries, capacity } = o.cache(i)
+      o.engine.report(id, entries, capacity)
+      fleet.heartbeat(id, { entries, capacity, ...stats[i]!.take() }, o.clock.now())
       timers[i] = o.clock.setTimer(HEARTBEAT_MS, beat)
     }
-    return o.clock.setTimer(o.random() * HEARTBEAT_MS, beat)
+    return o.clock.setTimer(random() * HEARTBEAT_MS, beat)
   })
   return {
-    control,
     /** The rate each control step set. */
     rates,
+    /** Client i leases rewarm tokens. */
+    lease: (i: number, want: number) => {
+      const g = o.engine.lease(clientId(i), want, 'rewarm')
+      control.granted(g.granted)
+      return g
+    },
+    /** Client i's origin calls answered: each one's latency, the `ok` served first. */
+    observe: (i: number, ok: number, latencies: readonly number[]) => {
+      for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
+    },
     /** The run is over: no more heartbeats nor control steps. */
     stop: () => {
       control.stop()

@@ -101,8 +101,6 @@ export class AimdRate {
   #step = 0
   /** Intervals within the baseline window, oldest first. */
   readonly #baselines: Baseline[] = []
-  #lowestP99 = Number.POSITIVE_INFINITY
-  #lowestP50 = Number.POSITIVE_INFINITY
   /** The last back-off: the cubic's plateau, the rate it cut to, and at which step. */
   #cut: { plateau: number; from: number; step: number } | undefined
   /** Calls/s the origin got through in queueing intervals within the baseline window. */
@@ -135,14 +133,13 @@ export class AimdRate {
     // Every call is one control interval, with figures or without: the baseline window is
     // time (an origin idle for an hour has no baseline from before it), not intervals with calls.
     const step = ++this.#step
-    if (h.p99 === undefined && h.errorRate === undefined) {
-      this.#forget(step)
-      return this.#rate
-    }
+    this.#forget(step)
+    if (h.p99 === undefined && h.errorRate === undefined) return this.#rate
     const failing = (h.errorRate ?? 0) > o.errorThreshold
     this.#learn(h, failing, step)
-    const headroom = Math.max(0, o.targetLatencyMs - this.#lowestP99)
-    const queueing = h.p50 !== undefined && h.p50 - this.#lowestP50 > o.backoffAt * headroom
+    const headroom = Math.max(0, o.targetLatencyMs - lowest(this.#baselines, 'p99'))
+    const queueing =
+      h.p50 !== undefined && h.p50 - lowest(this.#baselines, 'p50') > o.backoffAt * headroom
     const slow = queueing || (h.p99 !== undefined && h.p99 > o.targetLatencyMs)
     const floor = this.#ceiling * o.floor
     // What the origin got through this interval, calls/s (heartbeats cover the fleet's calls).
@@ -164,9 +161,9 @@ export class AimdRate {
       // rate is above the origin's throughput, by however much it overshot (errors say
       // nothing of throughput: from the rate). Leaving slow start, never below the rate
       // before the last doubling (that one was fine).
-      const through = slow ? Math.min(this.#rate, delivered) : 0
+      const through = Math.min(this.#rate, delivered)
       const from = this.#starting
-        ? Math.max(this.#rate / o.slowStart, through)
+        ? Math.max(this.#rate / o.slowStart, slow ? through : 0)
         : slow
           ? through
           : this.#rate
@@ -215,34 +212,21 @@ export class AimdRate {
   }
 
   /**
-   * The baselines: the lowest p99 and median over the last `baselineWindowMs`.
-   * Only intervals of 100 calls or more count (a minimum of noisy values is
-   * biased low), and none whose calls were failing (a fast error is no
-   * measure of the origin's speed).
+   * The baselines are the lowest p99 and median over the last `baselineWindowMs`
+   * (none yet: not known; a window holds ~100 intervals at most). Only intervals
+   * of 100 calls or more count (a minimum of noisy values is biased low), and
+   * none whose calls were failing (a fast error is no measure of the origin's speed).
    */
   #learn(h: OriginHealth, failing: boolean, step: number): void {
-    this.#forget(step)
     if (!failing && (h.samples ?? Number.POSITIVE_INFINITY) >= 100)
       this.#baselines.push({ step, p99: h.p99, p50: h.p50 })
-    // The lowest of the window (none yet: not known). A window holds ~100 intervals at most.
-    this.#lowestP99 = lowest(this.#baselines, 'p99')
-    this.#lowestP50 = lowest(this.#baselines, 'p50')
   }
 
   /** Drop the intervals older than the baseline window, as of control step `step`. */
   #forget(step: number): void {
     const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
-    let dropped = false
-    while (this.#baselines.length > 0 && this.#baselines[0]!.step <= step - keep) {
-      this.#baselines.shift()
-      dropped = true
-    }
-    while (this.#throughputs.length > 0 && this.#throughputs[0]!.step <= step - keep)
-      this.#throughputs.shift()
-    if (dropped) {
-      this.#lowestP99 = lowest(this.#baselines, 'p99')
-      this.#lowestP50 = lowest(this.#baselines, 'p50')
-    }
+    for (const list of [this.#baselines, this.#throughputs])
+      while (list.length > 0 && list[0]!.step <= step - keep) list.shift()
   }
 }
 
