@@ -3,17 +3,12 @@
  * bin, a real process, exit codes. Small fleets so each run takes well under
  * a second; every figure asserted is from the virtual clock.
  */
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { bin, slew } from './helpers/cli.js'
 
-const bin = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
-const slew = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 60_000 })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
 const tmp = () => mkdtempSync(join(tmpdir(), 'slew-scenarios-'))
 
 /** The text of the plot's title (the first, bold, line). */

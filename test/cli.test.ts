@@ -1,15 +1,9 @@
 /** The `slew` command as a user runs it: the built bin, a real process, exit codes. */
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-
-const bin = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
-const slew = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 })
-  return { code: r.status, out: r.stdout, err: r.stderr }
-}
+import { slew } from './helpers/cli.js'
 
 describe('slew simulate', () => {
   it('--json: amplification ≤ 1, efficiency ≥ 0.9, naive peak ≥ 10× slew; --svg writes a plot', () => {

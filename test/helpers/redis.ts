@@ -8,16 +8,30 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Redis } from 'ioredis'
 
-export const freePort = (): Promise<number> =>
+/** A port free right now on `host` (bound, then released). */
+export const freePort = (host = '127.0.0.1'): Promise<number> =>
   new Promise((resolve, reject) => {
     const s = createServer()
     s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const { port } = s.address() as { port: number }
       s.close(() => resolve(port))
     })
   })
+
+/** Every key on a Redis server (SCAN, not KEYS), sorted. */
+export const scanAll = async (client: Pick<Redis, 'scan'>): Promise<string[]> => {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await client.scan(cursor, 'COUNT', 1000)
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys.sort()
+}
 
 export interface RedisServer {
   readonly port: number
@@ -30,9 +44,12 @@ export interface RedisServer {
   stop(): Promise<void>
 }
 
-const waitForPing = async (port: number, timeoutMs = 10_000) => {
+/** Until the server answers PING; a server that exited, or stays silent, is an error (and killed). */
+const waitForPing = async (proc: ChildProcess, port: number, timeoutMs = 10_000) => {
   const until = Date.now() + timeoutMs
   for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`redis-server on ${port} exited (${proc.exitCode ?? proc.signalCode})`)
     try {
       const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], {
         encoding: 'utf8',
@@ -40,7 +57,10 @@ const waitForPing = async (port: number, timeoutMs = 10_000) => {
       })
       if (out.trim() === 'PONG') return
     } catch {}
-    if (Date.now() > until) throw new Error(`redis on ${port} did not answer PING`)
+    if (Date.now() > until) {
+      proc.kill('SIGKILL')
+      throw new Error(`redis on ${port} did not answer PING`)
+    }
     await new Promise((r) => setTimeout(r, 50))
   }
 }
@@ -70,7 +90,7 @@ export const startRedis = async (extra: string[] = []): Promise<RedisServer> => 
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'slew-redis-'))
   let proc = launch(port, dir, extra)
-  await waitForPing(port)
+  await waitForPing(proc, port)
   const exited = (p: ChildProcess) =>
     new Promise<void>((r) => {
       if (p.exitCode !== null || p.signalCode !== null) r()
@@ -88,7 +108,7 @@ export const startRedis = async (extra: string[] = []): Promise<RedisServer> => 
     },
     async restart() {
       proc = launch(port, dir, extra)
-      await waitForPing(port)
+      await waitForPing(proc, port)
     },
     async stop() {
       proc.kill('SIGKILL')

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorState } from '../../src/coordinator/inspect.js'
-import { startCoordinator } from '../helpers/coordinator.js'
+import { post, startCoordinator } from '../helpers/coordinator.js'
 
 const PUSH = 'push-token-0123456789abcdef'
 const ADMIN = 'admin-token-0123456789abcdef'
@@ -446,11 +446,7 @@ describe('bad requests', () => {
 describe('the state check is not blind', () => {
   it('sees a successful lease: the invalidate token bucket moves', async () => {
     const before = await snapshot()
-    const res = await fetch(`${url}/v1/leases`, {
-      method: 'POST',
-      headers: { ...bearer(CLIENT), ...json },
-      body: JSON.stringify({ clientId: 'app-1', want: 1 }),
-    })
+    const res = await post(`${url}/v1/leases`, { clientId: 'app-1', want: 1 }, bearer(CLIENT))
     expect(res.status).toBe(200)
     expect(((await res.json()) as { granted: number }).granted).toBe(1)
     const after = await snapshot()
@@ -466,11 +462,11 @@ describe('the state check is not blind', () => {
 
   it('sees a successful heartbeat: the fleet tracker and the registry move', async () => {
     const before = await snapshot()
-    const res = await fetch(`${url}/v1/clients/app-1/heartbeat`, {
-      method: 'POST',
-      headers: { ...bearer(CLIENT), ...json },
-      body: JSON.stringify({ entries: 42, calls: 3, latencyP50: 5, latencyP99: 9, errorRate: 0 }),
-    })
+    const res = await post(
+      `${url}/v1/clients/app-1/heartbeat`,
+      { entries: 42, calls: 3, latencyP50: 5, latencyP99: 9, errorRate: 0 },
+      bearer(CLIENT),
+    )
     expect(res.status).toBe(200)
     const after = await snapshot()
     expect(after).not.toEqual(before)
@@ -481,22 +477,18 @@ describe('the state check is not blind', () => {
 
   it('sees a heartbeat from a client it has never seen (counted beats)', async () => {
     const before = await snapshot()
-    const res = await fetch(`${url}/v1/clients/app-new/heartbeat`, {
-      method: 'POST',
-      headers: { ...bearer(CLIENT), ...json },
-      body: JSON.stringify({}),
-    })
+    const res = await post(`${url}/v1/clients/app-new/heartbeat`, {}, bearer(CLIENT))
     expect(res.status).toBe(200)
     expect(await snapshot()).not.toEqual(before)
   })
 
   it('sees a rewarm checkpoint written to the ledger', async () => {
     const before = await snapshot()
-    const res = await fetch(`${url}/v1/clients/app-1/heartbeat`, {
-      method: 'POST',
-      headers: { ...bearer(CLIENT), ...json },
-      body: JSON.stringify({ rewarm: { 'chg-77': { done: 1, total: 5 } } }),
-    })
+    const res = await post(
+      `${url}/v1/clients/app-1/heartbeat`,
+      { rewarm: { 'chg-77': { done: 1, total: 5 } } },
+      bearer(CLIENT),
+    )
     expect(res.status).toBe(200)
     const after = await snapshot()
     expect(after.rewarm.ledgerWrites).toBe(before.rewarm.ledgerWrites + 1)

@@ -3,7 +3,7 @@
  * clients: one app server's token cannot heartbeat, lease, stream or read
  * checkpoints as another. Refused with 403 problem+json, changing nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { Coordinator } from '../../src/coordinator/coordinator.js'
 import { createClient, devSigningKeys } from '../../src/sdk/index.js'
 import { closeAfterAll, startCoordinator, testOrigin } from '../helpers/coordinator.js'
@@ -24,8 +24,8 @@ describe('tokens bound to client ids', () => {
         ],
       },
     }))
+    closers.push(() => co.close())
   })
-  afterAll(() => co.close())
 
   const as = (token: string, method: string, path: string, body?: unknown) =>
     fetch(`${url}${path}`, {

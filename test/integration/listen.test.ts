@@ -3,22 +3,14 @@
  * tokens (or while signing with the public dev key), the coordinator refuses
  * with a coded error and nothing listens on the port.
  */
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { type CoordinatorOptions, createCoordinator } from '../../src/coordinator/coordinator.js'
 import { SlewError } from '../../src/errors.js'
 import { closeAfterAll } from '../helpers/coordinator.js'
+import { freePort } from '../helpers/redis.js'
 
 const closers = closeAfterAll()
-
-/** A port free right now (bound on all interfaces, then released). */
-const freePort = async (): Promise<number> => {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '0.0.0.0', resolve))
-  const { port } = s.address() as { port: number }
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
-}
 
 /** Does anything accept a TCP connection at host:port? */
 const accepts = (host: string, port: number): Promise<boolean> =>
@@ -54,7 +46,7 @@ describe('refusal to bind a non-loopback host', () => {
       'public dev key',
     ],
   ] as const)('%s: coded error, nothing listening', async (_name, host, where, secrets, rule) => {
-    const port = await freePort()
+    const port = await freePort('0.0.0.0')
     const { co, lines } = make({
       secrets,
       ...(where === 'config' && { config: { listen: { host, port } } }),
@@ -81,7 +73,7 @@ describe('refusal to bind a non-loopback host', () => {
     expect(await accepts('127.0.0.1', a.port)).toBe(true)
     expect(loop.lines.some((l) => l.includes('loopback only'))).toBe(true)
 
-    const port = await freePort()
+    const port = await freePort('0.0.0.0')
     const { co } = make({ secrets: { tokens: TOKENS, signing: SIGNING } })
     const b = await co.listen({ host: '0.0.0.0', port })
     expect(b.port).toBe(port)

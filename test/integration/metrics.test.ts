@@ -114,7 +114,6 @@ describe('/metrics', () => {
     const m3 = await scrape(url)
     // Every delivery counted once: as many as change events on the streams.
     const seen = a.of('change').length + b.of('change').length
-    expect(seen).toBeGreaterThanOrEqual(2)
     expect(metricValue(m3, 'slew_deliveries_total', { class: 'invalidate' })).toBe(seen)
     expect(metricValue(m3, 'slew_delivered_cost_total', { class: 'invalidate' })).toBeGreaterThan(0)
 

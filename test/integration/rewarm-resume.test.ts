@@ -12,7 +12,14 @@ import type { Change } from '../../src/invalidation/change.js'
 import { changeDigest } from '../../src/protocol/messages.js'
 import { verifyMessage } from '../../src/protocol/sign.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
-import { closeAfterAll, post, pushKeys, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import {
+  closeAfterAll,
+  openStream,
+  post,
+  pushKeys,
+  startCoordinator,
+  waitFor,
+} from '../helpers/coordinator.js'
 import { startMitm } from '../helpers/mitm.js'
 
 // Hottest first, as the job lists them (not sorted: a rewarm keeps its order).
@@ -268,11 +275,9 @@ describe('a client restarted in the middle of a rewarm', () => {
     })
     closers.push(() => co.close())
     // A client connected to the stream that reports once, then nothing.
-    const ac = new AbortController()
-    closers.push(async () => ac.abort())
-    const stream = await fetch(`${url}/v1/stream?clientId=quiet`, { signal: ac.signal })
+    const stream = await openStream(url, 'quiet')
+    closers.push(() => stream.close())
     expect(stream.status).toBe(200)
-    void stream.body?.pipeTo(new WritableStream()).catch(() => {})
     const pushed = await pushKeys(url, ['a', 'b', 'c', 'd'])
     const { id } = (await pushed.json()) as { id: string }
     const beat = await post(`${url}/v1/clients/quiet/heartbeat`, {

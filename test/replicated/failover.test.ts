@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { type Change, createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { RedisStore } from '../../src/store/redis.js'
 import { post, waitFor } from '../helpers/coordinator.js'
-import { type RedisServer, startRedis } from '../helpers/redis.js'
+import { type RedisServer, scanAll, startRedis } from '../helpers/redis.js'
 
 const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 const FLEET = 'ha'
@@ -176,8 +176,7 @@ describe('several coordinators on one Redis', () => {
     expect(old?.replica, 'the killed term').toBe(killed.replica)
     expect(next?.replica, 'the term after it').toBeDefined()
     expect(next!.replica).not.toBe(killed.replica)
-    if (!old || !next) return
-    const gap = next.acquiredAt - old.renewedAt
+    const gap = next!.acquiredAt - old!.renewedAt
     expect(gap).toBeGreaterThanOrEqual(LEASE_MS - SEND_SLACK_MS)
     expect(gap).toBeLessThanOrEqual(LEASE_MS + TICK_MS + SCHEDULING_SLACK_MS)
 
@@ -205,13 +204,7 @@ describe('several coordinators on one Redis', () => {
 
     // Everything the replicas wrote to Redis (this test's own server) is under the fleet's hash tag.
     const admin = new Redis(redis.url)
-    const keys: string[] = []
-    let cursor = '0'
-    do {
-      const [nextCursor, batch] = await admin.scan(cursor, 'COUNT', 1000)
-      keys.push(...batch)
-      cursor = nextCursor
-    } while (cursor !== '0')
+    const keys = await scanAll(admin)
     admin.disconnect()
     expect(keys.length).toBeGreaterThan(0)
     expect(keys.filter((k) => !k.startsWith(`{slew:${FLEET}}:`))).toEqual([])

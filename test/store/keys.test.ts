@@ -9,7 +9,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleetKeys, hashTag } from '../../src/store/keys.js'
 import { RedisStore } from '../../src/store/redis.js'
-import { type RedisServer, startRedis } from '../helpers/redis.js'
+import { type RedisServer, scanAll, startRedis } from '../helpers/redis.js'
 
 let redis: RedisServer
 const opened: { close(): Promise<void> | void }[] = []
@@ -84,17 +84,6 @@ const workload = async (s: RedisStore, fleet: string): Promise<string[]> => {
     k.events,
     k.replicas,
   ]
-}
-
-const scanAll = async (client: Redis): Promise<string[]> => {
-  const keys: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await client.scan(cursor, 'COUNT', 1000)
-    keys.push(...batch)
-    cursor = next
-  } while (cursor !== '0')
-  return keys.sort()
 }
 
 describe('the Redis store’s keys', () => {
