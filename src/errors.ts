@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'E_FENCED'
   | 'E_OVER_BUDGET'
   | 'E_STORE_UNAVAILABLE'
+  | 'E_WRONG_FLEET'
+  | 'E_REFUSING'
+  | 'E_ADDRESS_IN_USE'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -181,6 +184,50 @@ export class OverBudgetError extends SlewError {
   }
 }
 
+/** The client was told to serve one fleet and the coordinator serves another: nothing would ever apply. */
+export class WrongFleetError extends SlewError {
+  constructor(
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(
+      'E_WRONG_FLEET',
+      `This client is for fleet \`${expected}\` but the coordinator serves fleet \`${got}\`: set the SDK's \`fleet\` option to \`${got}\` (or leave it out to take the coordinator's), or point it at the right coordinator`,
+      { expected, got },
+    )
+  }
+}
+
+/** The client keeps refusing well-formed stream messages for one reason: changes are not reaching its cache. */
+export class RefusingError extends SlewError {
+  constructor(
+    readonly reason: string,
+    readonly count: number,
+  ) {
+    super(
+      'E_REFUSING',
+      `Refused ${count} stream messages in a row (${reason}): changes are not being applied`,
+      { reason, count },
+    )
+  }
+}
+
+/** The listen address is taken by another process. */
+export class AddressInUseError extends SlewError {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'E_ADDRESS_IN_USE',
+      `${host}:${port} is already in use by another process: stop it, or pick another port (--port N, or 0 for any free one)`,
+      { host, port },
+      options,
+    )
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -196,4 +243,9 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_FENCED: 'a state write carried a stale fencing token: the replica is no longer the leader',
   E_OVER_BUDGET: "a reader's refetch found no token within refetch.maxWaitMs and was shed",
   E_STORE_UNAVAILABLE: 'the store (Redis) could not be reached; nothing was changed',
+  E_WRONG_FLEET:
+    "the SDK's `fleet` option names another fleet than the coordinator serves; nothing would apply",
+  E_REFUSING:
+    'the SDK refused a run of well-formed stream messages for one reason; changes are not applied',
+  E_ADDRESS_IN_USE: 'the listen address is in use by another process (pick another with --port)',
 })
