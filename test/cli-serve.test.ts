@@ -61,18 +61,21 @@ describe('slew serve', () => {
 
     const pushed = cli('push', '--keys', 'sku:1,sku:2', '--reason', 'price fix')
     expect(pushed.status, pushed.stderr).toBe(0)
-    expect(pushed.stdout).toMatch(/^chg-1 (rolling|completed)/)
+    // Ids are the epoch's, unique for good: chg-<epoch>-<n>.
+    const first = /^(chg-[a-z0-9]+-1) (rolling|completed)/.exec(pushed.stdout)?.[1]
+    expect(first, pushed.stdout).toBeDefined()
     const refused = cli('push', '--all')
     expect(refused.status).toBe(2)
     expect(refused.stderr).toMatch(/E_CONFIRM_REQUIRED/)
     const cfg = cli('push', '--set', 'feature.x=true', '--confirm', '--reason', 'flag on', '--json')
-    expect(JSON.parse(cfg.stdout).id).toBe('chg-2')
-    expect(cli('status').stdout).toMatch(/chg-2 {2}config set feature.x/)
-    expect(cli('status', 'chg-1', '--json').status).toBe(0)
-    const rb = cli('rollback', 'chg-2', '--reason', 'undo')
+    const second = JSON.parse(cfg.stdout).id as string
+    expect(second).toBe(first!.replace(/-1$/, '-2'))
+    expect(cli('status').stdout).toContain(`${second}  config set feature.x`)
+    expect(cli('status', first!, '--json').status).toBe(0)
+    const rb = cli('rollback', second, '--reason', 'undo')
     expect(rb.status, rb.stderr).toBe(0)
-    expect(cli('status', 'chg-2').stdout).toMatch(/rolled_back/)
-    expect(cli('pause', 'chg-1').status).toBe(1) // completed by now: illegal, a 409
+    expect(cli('status', second).stdout).toMatch(/rolled_back/)
+    expect(cli('pause', first!).status).toBe(1) // completed by now: illegal, a 409
 
     const goaways: number[] = []
     for (let i = 0; i < 40; i++) await readSse(url, `c${i}`, (ms) => goaways.push(ms))

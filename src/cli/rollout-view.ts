@@ -24,6 +24,10 @@ export interface RolloutJson {
   }[]
   delivered: number
   acked: number
+  /** Clients it reached that refuse every message (absent from an older coordinator). */
+  refused?: number
+  /** What the state alone would hide: reached no client, refused, not acknowledged yet. */
+  warnings?: string[]
   progress: number
   rewarm?: {
     keysDone: number
@@ -87,7 +91,13 @@ const rewarmText = (r: RolloutJson): string =>
     ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysSkipped ? `, ${int(r.rewarm.keysSkipped)} skipped (caches full)` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
     : ''
 
-const stateText = (r: RolloutJson): string => (rewarming(r) ? 'delivered, fetching' : r.state)
+const stateText = (r: RolloutJson): string => {
+  if (rewarming(r)) return 'delivered, fetching'
+  // Never a bare "completed" over a rollout that applied nowhere.
+  if (r.state === 'completed' && r.delivered === 0) return 'completed, reached no client'
+  if (r.refused) return `${r.state}, REFUSED by ${int(r.refused)}`
+  return r.state
+}
 
 export const oneLine = (r: RolloutJson): string =>
   `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${stateText(r)}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
@@ -101,6 +111,7 @@ export const detail = (r: RolloutJson, now = Date.now()): string =>
           w.startedAt ? `, started ${duration(now - w.startedAt)} ago` : ', waiting'
         }`,
     ),
+    ...(r.warnings ?? []).map((w) => `  warning: ${w}`),
     ...(r.change.reason ? [`  reason: ${r.change.reason}`] : []),
     ...(r.endedAt ? [`  ended after ${duration(r.endedAt - r.createdAt)}`] : []),
   ].join('\n')

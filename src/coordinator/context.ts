@@ -13,6 +13,7 @@ import type { CoordinatorEvents } from './coordinator.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import type { Metrics } from './metrics.js'
+import type { Recall } from './recall.js'
 import type { RewarmControl } from './rewarm-control.js'
 import type { RewarmLedger } from './rewarm-ledger.js'
 import type { Runtime } from './runtime.js'
@@ -24,6 +25,8 @@ export interface Ctx {
   readonly engine: Engine
   readonly runtime: Runtime
   readonly rewarm: RewarmControl
+  /** What clients prove after this coordinator's state was lost. */
+  readonly recall: Recall
   /** Rewarm checkpoints, in the store. */
   readonly ledger: RewarmLedger
   readonly auth: Auth
@@ -35,7 +38,11 @@ export interface Ctx {
   readonly settings: Settings
   readonly config: () => Config
   /** Sign a message for clients with the active key, as the stream's are (fleet and version added). */
-  readonly sign: <T extends object>(message: T) => T & Signed & { v: 1; fleet: string }
+  readonly sign: <T extends object>(
+    message: T,
+  ) => T & Signed & { v: 1; fleet: string; epoch: string }
+  /** The epoch this coordinator signs in (the lineage of its state). */
+  readonly epoch: () => string
   readonly state: { shuttingDown: boolean }
 }
 

@@ -13,6 +13,7 @@ import { type Config, type ConfigInput, configSchema } from '../config/schema.js
 import { InvalidOptionError } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
+import { newEpoch } from '../invalidation/ids.js'
 import { type Clock, realClock } from '../limiter/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import type { GoawayMessage } from '../protocol/messages.js'
@@ -31,6 +32,7 @@ import { DeliveryLog, type Signer, signFor, sseFrame } from './log.js'
 import { createMetrics } from './metrics.js'
 import { isNdjson } from './ndjson.js'
 import { toLeader } from './proxy.js'
+import { Recall } from './recall.js'
 import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
 import { RewarmControl } from './rewarm-control.js'
@@ -110,6 +112,9 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   // One signer for every stream message, on either store: each signature counted once.
   const signer: Signer = {
     fleet: initial.fleet,
+    // A memory store's state lives as long as this process: a new epoch each start. On Redis the
+    // store holds the fleet's epoch; the replica takes it from there before anything is signed.
+    epoch: newEpoch(clock.now(), random),
     kid: signing.activeKid,
     keys: signing.keys,
     onSign: () => metrics.eventsSigned.inc(),
@@ -126,15 +131,19 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     },
   })
   const admission = new Admission(initial.admission, clock, random)
+  const recall = new Recall({ fleet: initial.fleet, keys: signing.keys, epoch: () => signer.epoch })
   let memEngine: Engine | undefined
   let replica: Replica | undefined
   let store: RedisStore | undefined
   if (initial.store.kind === 'memory') {
-    // Sequence numbers start from the wall clock, so a restarted coordinator's log
-    // never reuses a number an old client may resume from (it gets a reset instead).
-    const log = new DeliveryLog(signer, initial.log.maxEntries, Date.now() * 1000)
+    // Sequence numbers count within this process's epoch (clients reset their count at a new
+    // epoch, so a clock that went back is harmless); from the clock, for readable numbers.
+    const log = new DeliveryLog(signer, initial.log.maxEntries, Math.floor(clock.now()) * 1000)
     const engine = new Engine({
       clock,
+      epoch: signer.epoch,
+      // A memory store starts with nothing: it may have spent its burst just before it died.
+      coldStart: true,
       config: engineConfigOf(initial),
       ...(opts.gate && { gate: opts.gate }),
       deliver: (d) => {
@@ -147,7 +156,15 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       },
     })
     memEngine = engine
-    runtime = memoryRuntime({ engine, log, hub, admission, fleet, now: () => clock.now() })
+    runtime = memoryRuntime({
+      engine,
+      log,
+      hub,
+      admission,
+      fleet,
+      recovered: () => recall.hard(),
+      now: () => clock.now(),
+    })
   } else {
     const where = initial.store
     store = new RedisStore({
@@ -232,11 +249,13 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const ctx: Ctx = {
     events,
     sign: (message) => signFor(signer, message),
+    epoch: () => signer.epoch,
     get engine() {
       return engineHere()
     },
     runtime,
     rewarm,
+    recall,
     ledger,
     auth: new Auth(secrets.tokens),
     metrics,
@@ -285,6 +304,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   app.use('/v1/config', toLeader(runtime))
   app.use('/v1/config/*', toLeader(runtime))
   app.use('/v1/clients/:id/rewarms', toLeader(runtime))
+  app.use('/v1/clients/:id/recall', toLeader(runtime))
   changesRoutes(app, ctx)
   clientsRoutes(app, ctx)
   configRoutes(app, ctx)

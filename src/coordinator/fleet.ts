@@ -19,6 +19,15 @@ export interface ClientHealth extends Heartbeat {
 
 /** Deliveries a client has not acknowledged yet are kept up to this many. */
 const MAX_PENDING = 1000
+/** Streams turned away lately (e.g. another fleet), kept up to this many. */
+const MAX_TURNED_AWAY = 100
+
+export interface TurnedAway {
+  readonly clientId: string
+  readonly reason: string
+  readonly at: number
+  readonly detail?: string
+}
 
 export class FleetTracker {
   readonly #health = new Map<string, ClientHealth>()
@@ -26,6 +35,7 @@ export class FleetTracker {
   /** rolloutId → acked count per wave. */
   readonly #acked = new Map<string, number[]>()
   #beats = 0
+  readonly #turnedAway = new Map<string, TurnedAway>()
 
   delivered(clientIds: Iterable<string>, seq: number, rolloutId: string, wave: number): void {
     for (const id of clientIds) {
@@ -41,6 +51,7 @@ export class FleetTracker {
 
   heartbeat(clientId: string, hb: Heartbeat, at: number): void {
     this.#health.set(clientId, { ...hb, at, n: ++this.#beats })
+    this.#turnedAway.delete(clientId)
     if (hb.ackedSeq === undefined) return
     const list = this.#pending.get(clientId)
     if (!list) return
@@ -57,6 +68,65 @@ export class FleetTracker {
     }
     list.splice(0, k)
     if (list.length === 0) this.#pending.delete(clientId)
+  }
+
+  /** A stream was refused because nothing sent on it would apply (the last 100 kept). */
+  turnedAway(clientId: string, reason: string, at: number, detail?: string): void {
+    this.#turnedAway.delete(clientId)
+    this.#turnedAway.set(clientId, {
+      clientId,
+      reason,
+      at,
+      ...(detail !== undefined && { detail }),
+    })
+    if (this.#turnedAway.size > MAX_TURNED_AWAY)
+      this.#turnedAway.delete(this.#turnedAway.keys().next().value!)
+  }
+
+  /** Streams turned away lately, newest last. */
+  recentlyTurnedAway(): TurnedAway[] {
+    return [...this.#turnedAway.values()]
+  }
+
+  /**
+   * Clients among `ids` that refuse everything (their last heartbeat said
+   * so) and hold deliveries of `rolloutId` they have not acknowledged: the
+   * rollout reached them and did not apply.
+   */
+  refusedBy(rolloutId: string, ids: ReadonlySet<string>): { count: number; reasons: string[] } {
+    let count = 0
+    const reasons = new Set<string>()
+    for (const [id, list] of this.#pending) {
+      const refusing = this.#health.get(id)?.refusing
+      if (!refusing || !ids.has(id) || !list.some((p) => p.rolloutId === rolloutId)) continue
+      count++
+      reasons.add(refusing.reason)
+    }
+    return { count, reasons: [...reasons] }
+  }
+
+  /**
+   * Among the clients `ids` (those connected): which refuse everything, by
+   * reason, and which run a config whose digest is none of `configs` (the
+   * coordinator's stable config, or the one last pushed).
+   */
+  problems(
+    ids: Iterable<string>,
+    configs: ReadonlySet<string>,
+  ): { refusing: Map<string, string[]>; configSplit: string[] } {
+    const refusing = new Map<string, string[]>()
+    const configSplit: string[] = []
+    for (const id of ids) {
+      const h = this.#health.get(id)
+      if (!h) continue
+      if (h.refusing) {
+        const list = refusing.get(h.refusing.reason) ?? []
+        list.push(id)
+        refusing.set(h.refusing.reason, list)
+      }
+      if (h.configDigest !== undefined && !configs.has(h.configDigest)) configSplit.push(id)
+    }
+    return { refusing, configSplit }
   }
 
   health(clientId: string): ClientHealth | undefined {

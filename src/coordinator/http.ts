@@ -77,3 +77,23 @@ export const flag = (c: Context, name: string): boolean => {
   const v = c.req.query(name)
   return v !== undefined && v !== '0' && v !== 'false'
 }
+
+/** An optional query value matching `rule` (a 400 naming `name` otherwise). */
+export const patternQuery = (
+  c: Context,
+  name: string,
+  pattern: RegExp,
+  rule: string,
+): string | undefined => {
+  const raw = c.req.query(name)
+  if (raw === undefined || raw === '') return undefined
+  if (!pattern.test(raw))
+    throw new HttpProblem(
+      problem(400, 'E_INVALID_OPTION', `Expected \`${name}\` to be ${rule}, got \`${raw}\``, {
+        field: name,
+        rule,
+        value: raw,
+      }),
+    )
+  return raw
+}

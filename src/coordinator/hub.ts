@@ -11,6 +11,8 @@ export interface Connection {
   readonly clientId: string
   readonly res: ServerResponse
   readonly connectedAt: number
+  /** The nonce the client connected with: a hello later on this connection carries it too. */
+  readonly nonce?: string | undefined
 }
 
 export interface HubOptions {
@@ -47,9 +49,9 @@ export class StreamHub {
   }
 
   /** Register a stream; an older stream of the same client is ended first. */
-  add(clientId: string, res: ServerResponse): Connection {
+  add(clientId: string, res: ServerResponse, nonce?: string): Connection {
     this.#conns.get(clientId)?.res.end()
-    const conn: Connection = { clientId, res, connectedAt: Date.now() }
+    const conn: Connection = { clientId, res, connectedAt: Date.now(), nonce }
     this.#conns.set(clientId, conn)
     res.on('close', () => {
       if (this.#conns.get(clientId) === conn) {

@@ -8,8 +8,8 @@
 import type { SignedStreamMessage } from '../protocol/messages.js'
 import { type Signed, type SigningKeys, signMessage } from '../protocol/sign.js'
 
-type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'v' | 'fleet'> : never
-type Unfleeted<M> = M extends unknown ? Omit<M, 'v' | 'fleet'> : never
+type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'v' | 'fleet' | 'epoch'> : never
+type Unfleeted<M> = M extends unknown ? Omit<M, 'v' | 'fleet' | 'epoch'> : never
 
 export interface LogEntry {
   readonly seq: number
@@ -21,24 +21,44 @@ export interface LogEntry {
 
 export interface Signer {
   readonly fleet: string
+  /** The coordinator's epoch, stamped on every message (it changes when the store's state is lost). */
+  epoch: string
   readonly kid: string
   readonly keys: SigningKeys
   /** Called once per message signed (metrics: once per message, however many receive it). */
   readonly onSign?: () => void
 }
 
-/** A message for the fleet's clients, signed with the active key (fleet and version added). */
+/** A message for the fleet's clients, signed with the active key (version, fleet and epoch added). */
 export const signFor = <T extends object>(
   signer: Signer,
   message: T,
-): T & Signed & { v: 1; fleet: string } => {
+): T & Signed & { v: 1; fleet: string; epoch: string } => {
   signer.onSign?.()
   return signMessage(
-    { v: 1 as const, fleet: signer.fleet, ...message },
+    { v: 1 as const, fleet: signer.fleet, epoch: signer.epoch, ...message },
     signer.kid,
     signer.keys[signer.kid]!,
   )
 }
+
+/**
+ * The signed `hello` that opens a connection: fleet, epoch, the log's last
+ * seq and the client's nonce. No `id:` line: it is no resume point.
+ */
+export const helloFrame = (
+  signer: Signer,
+  hello: { seq: number; clientId: string; nonce?: string | undefined },
+): string =>
+  sseFrame(
+    'hello',
+    signFor(signer, {
+      type: 'hello' as const,
+      seq: hello.seq,
+      clientId: hello.clientId,
+      ...(hello.nonce !== undefined && { nonce: hello.nonce }),
+    }),
+  )
 
 /** `id:` + `event:` + `data:` lines; JSON has no raw newlines, so one data line. */
 export const sseFrame = (event: string, data: unknown, id?: number): string =>
@@ -50,7 +70,7 @@ export class DeliveryLog {
   #seq: number
 
   constructor(
-    private readonly signer: Signer,
+    readonly signer: Signer,
     private readonly maxEntries: number,
     startSeq = 0,
   ) {

@@ -46,6 +46,23 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'New stream connections refused by admission control (503 + Retry-After)',
       registers: [registry],
     }),
+    streamsRefused: new Counter({
+      name: 'slew_stream_refusals_total',
+      help: 'Stream connections turned away because nothing sent on them would apply (e.g. another fleet), by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    clientsRefusing: new Gauge({
+      name: 'slew_clients_refusing',
+      help: 'Connected clients whose last heartbeat said they refuse every message, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    configSplit: new Gauge({
+      name: 'slew_config_split_clients',
+      help: "Connected clients whose config digest differs from the coordinator's stable config",
+      registers: [registry],
+    }),
     eventsSigned: new Counter({
       name: 'slew_events_signed_total',
       help: 'Stream messages signed (once per message, however many clients receive it)',

@@ -1,11 +1,12 @@
 /** The embedded runtime: one process, the engine here, the log and the fleet in memory. */
 
 import type { Engine } from '../invalidation/engine.js'
-import type { Heartbeat } from '../protocol/messages.js'
+import type { Heartbeat, ResetMessage } from '../protocol/messages.js'
 import type { Admission } from './admission.js'
+import { catchUp, predates } from './catch-up.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
-import type { DeliveryLog } from './log.js'
+import { type DeliveryLog, helloFrame } from './log.js'
 import type { FleetMember, Runtime, TokenClass } from './runtime.js'
 
 export const memoryRuntime = (p: {
@@ -14,34 +15,43 @@ export const memoryRuntime = (p: {
   hub: StreamHub
   admission: Admission
   fleet: FleetTracker
+  /** Hard invalidations recovered after the state was lost: a reset names them. */
+  recovered: () => { id: string; target: NonNullable<ResetMessage['hard']>[number]['target'] }[]
   now: () => number
 }): Runtime => ({
   kind: 'memory',
   leading: true,
   leaderUrl: async () => undefined,
   admit: async () => p.admission.decide(),
-  async connected(clientId, since, entries) {
-    if (since === undefined) {
+  async connected(open) {
+    const { clientId } = open
+    const at = { epoch: p.log.signer.epoch, last: p.log.seq, floor: p.log.oldest - 1 }
+    p.hub.write(clientId, helloFrame(p.log.signer, { seq: at.last, clientId, nonce: open.nonce }))
+    const next = catchUp(open, at)
+    if (next.kind === 'config') {
       p.hub.write(
         clientId,
-        p.log.frame({ type: 'config', seq: p.log.seq, values: p.engine.stableConfigValues }),
+        p.log.frame({ type: 'config', seq: at.last, values: p.engine.stableConfigValues }),
+      )
+    } else if (next.kind === 'reset') {
+      const hard = p.recovered()
+      p.hub.write(
+        clientId,
+        p.log.frame({
+          type: 'reset',
+          seq: at.last,
+          reason: next.reason,
+          ...(hard.length > 0 && { hard }),
+        }),
       )
     } else {
-      const missed = since > p.log.seq ? 'gap' : p.log.after(since, clientId)
-      if (missed === 'gap') {
-        p.hub.write(
-          clientId,
-          p.log.frame({
-            type: 'reset',
-            seq: p.log.seq,
-            reason: `resume point ${since} is no longer in the log`,
-          }),
-        )
-      } else {
-        for (const e of missed) p.hub.write(clientId, e.frame)
-      }
+      const missed = p.log.after(next.after, clientId)
+      for (const e of missed === 'gap' ? [] : missed) p.hub.write(clientId, e.frame)
     }
-    p.engine.join(clientId, entries === undefined ? {} : { entries })
+    p.engine.join(clientId, {
+      ...(open.entries !== undefined && { entries: open.entries }),
+      predates: predates(open, at),
+    })
   },
   disconnected(clientId) {
     p.engine.leave(clientId)

@@ -15,6 +15,19 @@ export interface FleetMember {
   readonly connectedAt?: number
 }
 
+/** A stream just opened: who, and where it resumes from. */
+export interface StreamOpen {
+  readonly clientId: string
+  /** The last sequence number it applied (Last-Event-ID or ?since=). */
+  readonly since?: number | undefined
+  /** The epoch that sequence number belongs to (?epoch=); absent: assume ours. */
+  readonly epoch?: string | undefined
+  /** What the client asked its hello to carry (?nonce=). */
+  readonly nonce?: string | undefined
+  /** Entries in its cache (?entries=). */
+  readonly entries?: number | undefined
+}
+
 export interface Runtime {
   readonly kind: 'memory' | 'redis'
   /** Does the engine run here now (so engine routes are answered here)? */
@@ -23,8 +36,12 @@ export interface Runtime {
   leaderUrl(): Promise<string | undefined>
   /** Admission control for a new stream (B3). */
   admit(clientId: string): Promise<AdmissionDecision>
-  /** The stream is open and in the hub: catch the client up and add it to the fleet. */
-  connected(clientId: string, since: number | undefined, entries: number | undefined): Promise<void>
+  /**
+   * The stream is open and in the hub: say hello, catch the client up (the
+   * missed entries, a reset, or for a new client the config) and add it to
+   * the fleet.
+   */
+  connected(open: StreamOpen): Promise<void>
   disconnected(clientId: string): void
   /** Refetch tokens (B2). */
   lease(clientId: string, want: number, cls: TokenClass): Promise<LeaseGrant>

@@ -7,7 +7,7 @@
 import { InvalidOptionError } from '../errors.js'
 import { Bucket } from '../limiter/bucket.js'
 import type { Clock } from '../limiter/clock.js'
-import type { GcraParams } from '../limiter/gcra.js'
+import { type GcraParams, intervalMs } from '../limiter/gcra.js'
 import { type BudgetClass, budgetClasses } from './change.js'
 import { Pacer, type PacerHooks } from './pacer.js'
 import type { EngineSnapshot } from './snapshot.js'
@@ -21,20 +21,25 @@ export interface ClassBudget {
 export class Budgets {
   readonly byClass = new Map<BudgetClass, ClassBudget>()
 
+  /**
+   * `saved`: the buckets as a snapshot left them. A class without saved state
+   * starts full, or with `cold`, empty: a coordinator that lost its state does not know
+   * what it spent just before, so it assumes its burst is gone and earns
+   * from zero (no second burst on top of one it may have just sent).
+   */
   constructor(
     params: Readonly<Record<BudgetClass, GcraParams>>,
     clock: Clock,
     hooks: PacerHooks,
     saved?: EngineSnapshot['buckets'],
+    cold = false,
   ) {
     for (const cls of budgetClasses) {
       const s = saved?.[cls]
-      const pacer = new Pacer(
-        new Bucket(params[cls], clock, s?.delivery ?? undefined),
-        clock,
-        hooks,
-      )
-      const tokens = new Bucket(params[cls], clock, s?.tokens ?? undefined)
+      const empty =
+        cold && !s ? clock.now() + params[cls].burst * intervalMs(params[cls]) : undefined
+      const pacer = new Pacer(new Bucket(params[cls], clock, s?.delivery ?? empty), clock, hooks)
+      const tokens = new Bucket(params[cls], clock, s?.tokens ?? empty)
       this.byClass.set(cls, { pacer, tokens })
     }
   }

@@ -20,6 +20,7 @@ import { isActive } from './states.js'
 
 export interface EngineParts {
   readonly fleet: string
+  readonly epoch: string | undefined
   readonly clock: Clock
   readonly registry: Registry
   readonly rollouts: RolloutBook
@@ -42,6 +43,7 @@ export const takeSnapshot = (p: EngineParts, seq: number, full: boolean): Engine
   return {
     v: SNAPSHOT_VERSION,
     fleet: p.fleet,
+    ...(p.epoch !== undefined && { epoch: p.epoch }),
     at: p.clock.now(),
     seq,
     buckets,

@@ -26,6 +26,7 @@ import {
 import { ConfigValues } from './config-values.js'
 import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
+import { changeId } from './ids.js'
 import { Lifecycle } from './lifecycle.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
 import type { Delivery, Pacer } from './pacer.js'
@@ -53,8 +54,17 @@ export interface EngineOptions {
   readonly gate?: (ctx: GateContext) => GateResult
   /** Resume from this state instead of starting empty. */
   readonly snapshot?: EngineSnapshot
-  /** Change ids from sequence numbers. @default seq => `chg-${seq}` */
-  readonly newId?: (seq: number) => string
+  /**
+   * The lineage of state this engine continues (see ids.ts): change ids are
+   * `chg-<epoch>-<seq>`, unique for good. A snapshot brings its own. @default
+   * none: ids are `chg-<seq>` (the simulator, a plan)
+   */
+  readonly epoch?: string
+  /**
+   * Starting without the state of the one before (a coordinator restarted
+   * cold): budgets with no saved state start empty, not full. @default false
+   */
+  readonly coldStart?: boolean
 }
 
 export interface SubmitResult {
@@ -82,10 +92,14 @@ export class Engine {
   readonly #opts: EngineOptions
   #seq = 0
   #closed = false
+  readonly #epoch: string | undefined
+  /** Config values taken from the fleet after a cold start (adoptConfig), not pushed here. */
+  #adopted = false
   /** What a snapshot is taken from and restored into. */
   get #parts(): EngineParts {
     return {
       fleet: this.config.fleet,
+      epoch: this.#epoch,
       clock: this.clock,
       registry: this.#registry,
       rollouts: this.#rollouts,
@@ -100,6 +114,7 @@ export class Engine {
     this.clock = opts.clock
     this.#settings = parseEngineConfig(opts.config ?? {})
     const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.config.fleet) : undefined
+    this.#epoch = snap?.epoch ?? opts.epoch
     this.#life = new Lifecycle({
       clock: this.clock,
       registry: this.#registry,
@@ -128,6 +143,7 @@ export class Engine {
         drained: (r) => this.#life.drained(r),
       },
       snap?.buckets,
+      opts.coldStart === true,
     )
     if (snap) this.#restore(snap)
   }
@@ -135,6 +151,11 @@ export class Engine {
   /** The last sequence number handed out. */
   get seq(): number {
     return this.#seq
+  }
+
+  /** The lineage of state this engine continues (undefined: ids are plain `chg-<seq>`). */
+  get epoch(): string | undefined {
+    return this.#epoch
   }
 
   get liveClients(): number {
@@ -211,6 +232,83 @@ export class Engine {
   /** Config values of completed config changes only: what a new client should start from. */
   get stableConfigValues(): Readonly<Record<string, unknown>> {
     return this.#stableConfig.toJSON()
+  }
+
+  /**
+   * After a cold start (state lost, the fleet kept its own): take the config
+   * values the fleet runs as this engine's, so clients that join later start
+   * from them instead of from nothing. Only while no config change has been
+   * pushed here and nothing was adopted before. Clients that joined new in
+   * the meantime started from nothing: the values go to them as a config
+   * rollout (waves, budget), which is returned. `undefined`: not adopted.
+   */
+  adoptConfig(
+    values: Readonly<Record<string, unknown>>,
+    reason = 'config adopted from the fleet after the coordinator lost its state',
+  ): { rollout?: RolloutView } | undefined {
+    this.#open()
+    if (this.#adopted) return undefined
+    for (const r of this.#rollouts.values()) if (r.change.kind === 'config') return undefined
+    if (Object.keys(this.#config.toJSON()).length > 0) return undefined
+    this.#adopted = true
+    const fresh = [...this.#registry.live()].filter((c) => c.firstSeq !== PREDATES).map((c) => c.id)
+    if (Object.keys(values).length === 0) return {}
+    let rollout: RolloutView | undefined
+    if (fresh.length > 0) {
+      const change = this.#newChange({
+        kind: 'config',
+        values,
+        mode: 'soft',
+        priority: 'normal',
+        reason,
+      })
+      const { steps, bakeMs } = this.config.waves
+      const r = this.#create(change, `adopt:${change.id}`, steps, bakeMs, new Set(fresh))
+      this.#life.start(r)
+      rollout = r.view()
+    }
+    this.#config.restore({ ...values })
+    this.#stableConfig.restore({ ...values })
+    return rollout ? { rollout } : {}
+  }
+
+  /**
+   * A change made before this engine's state began (a client that applied it
+   * proved it, signed), rolled out again under its own id to every client, in
+   * one wave at its budget's pace (it was already going out): those that had
+   * it take it as a duplicate, the rest apply it. Only hard invalidations
+   * need this (a reset already marks everything else stale).
+   * Returns the rollout (the existing one if recovered before).
+   */
+  recover(change: Change, reason?: string): { rollout: RolloutView; created: boolean } {
+    this.#open()
+    const known = this.#rollouts.get(change.id)
+    if (known) return { rollout: known.view(), created: false }
+    const parsed = parseChange({
+      kind: change.kind,
+      target: change.target,
+      mode: change.mode,
+      priority: change.priority,
+      ...(change.reason !== undefined && { reason: change.reason }),
+    })
+    if (parsed.kind !== 'invalidate' || parsed.mode !== 'hard')
+      throw new InvalidOptionError('kind', 'a hard invalidation', `${parsed.kind}/${parsed.mode}`)
+    const seq = ++this.#seq
+    const recovered: Change = Object.freeze({
+      id: change.id,
+      seq,
+      kind: parsed.kind,
+      ...(parsed.target && { target: parsed.target }),
+      mode: parsed.mode,
+      priority: parsed.priority,
+      reason:
+        reason ?? `recovered after the coordinator lost its state: ${change.reason ?? change.id}`,
+      submittedAt: this.clock.now(),
+    })
+    // It was already going out: one wave, at the pace of its budget.
+    const r = this.#create(recovered, `recovered:${change.id}`, [1], 0)
+    this.#life.start(r)
+    return { rollout: r.view(), created: true }
   }
 
   // ---- changes -------------------------------------------------------------
@@ -306,12 +404,18 @@ export class Engine {
    * was first seen that it has not had (it was away when its wave came).
    * `since`: the client says it has applied every change up to that sequence
    * number (another replica delivered them), so those are skipped.
+   * `predates`: the client was in the fleet before this engine's state began
+   * (it resumes from an older epoch: the coordinator restarted cold, or its
+   * store was lost); if new to the engine, every change here concerns it.
    */
-  join(clientId: string, info: { entries?: number; since?: number } = {}): void {
+  join(
+    clientId: string,
+    info: { entries?: number; since?: number; predates?: boolean } = {},
+  ): void {
     this.#open()
     checkClientId(clientId)
     if (info.entries !== undefined) checkEntries(info.entries)
-    this.#registry.join(clientId, info.entries, this.#seq)
+    this.#registry.join(clientId, info.entries, info.predates ? PREDATES : this.#seq)
     const firstSeq = this.#registry.get(clientId)!.firstSeq
     const kicked = new Set<Pacer>()
     for (const r of this.#rollouts.values()) {
@@ -418,7 +522,7 @@ export class Engine {
 
   #newChange(fields: Omit<Change, 'id' | 'seq' | 'submittedAt'>): Change {
     const seq = ++this.#seq
-    const id = (this.#opts.newId ?? ((s: number) => `chg-${s}`))(seq)
+    const id = changeId(seq, this.#epoch)
     return Object.freeze({ id, seq, ...fields, submittedAt: this.clock.now() })
   }
 
@@ -458,6 +562,9 @@ export class Engine {
     restoreSnapshot({ ...this.#parts, life: this.#life }, snap)
   }
 }
+
+/** The firstSeq of a client that was in the fleet before this engine's state began: before every change. */
+const PREDATES = -1
 
 const checkClientId = (id: unknown): void => {
   if (typeof id !== 'string' || id.length === 0 || id.length > 200) {

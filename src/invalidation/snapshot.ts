@@ -39,6 +39,8 @@ export interface RolloutSnapshot {
 export interface EngineSnapshot {
   v: typeof SNAPSHOT_VERSION
   fleet: string
+  /** The lineage of state (change ids are made from it); absent for an engine without one. */
+  epoch?: string
   at: number
   seq: number
   /**
@@ -58,6 +60,7 @@ export interface EngineSnapshot {
 const snapshotShape = z.object({
   v: z.literal(SNAPSHOT_VERSION),
   fleet: z.string(),
+  epoch: z.string().optional(),
   at: z.number(),
   seq: z.number().int().nonnegative(),
   buckets: z.record(

@@ -2,24 +2,48 @@
  * The wire: what the coordinator sends on the stream and what clients send
  * back. Shared by the coordinator and the SDK; neither imports the other.
  *
- * Stream events (SSE): `change` and `config` carry `id:` = the fleet log's
- * sequence number and are signed; `reset` tells a client its gap is no longer
- * in the log (mark everything stale, softly); `goaway` tells it to come back
- * after a delay (shutdown, rebalancing); `ping` keeps the line alive.
+ * Stream events (SSE): every connection opens with a signed `hello` (the
+ * fleet, the coordinator's epoch and the nonce the client connected with);
+ * `change` and `config` carry `id:` = the fleet log's sequence number and are
+ * signed; `reset` tells a client its gap is no longer in the log (mark
+ * everything stale, softly); `goaway` tells it to come back after a delay
+ * (shutdown, rebalancing); `ping` keeps the line alive.
+ *
+ * Sequence numbers order messages within one epoch: a lineage of state (one
+ * memory-store process, one Redis until it is lost). A client that hears a
+ * new epoch in its hello starts counting afresh; a message of any other
+ * epoch than its current one changes nothing.
  */
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
-import type { Change } from '../invalidation/change.js'
+import type { Change, Target } from '../invalidation/change.js'
 import { nonNegative, nonNegativeInt, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
+
+/**
+ * The first message of every connection (and again, on the same connection,
+ * when the coordinator's epoch changes under it): who is speaking. `nonce`
+ * is the one the client connected with, so an old hello replayed is refused.
+ */
+export interface HelloMessage {
+  readonly v: typeof PROTOCOL_VERSION
+  readonly type: 'hello'
+  readonly fleet: string
+  readonly epoch: string
+  /** The log's last sequence number in this epoch (where a new client starts). */
+  readonly seq: number
+  readonly clientId: string
+  readonly nonce?: string
+}
 
 /** A change delivered to the clients named in its log entry. */
 export interface ChangeMessage {
   readonly v: typeof PROTOCOL_VERSION
   readonly type: 'change'
   readonly fleet: string
+  readonly epoch: string
   readonly seq: number
   readonly change: Change
 }
@@ -29,20 +53,33 @@ export interface ConfigMessage {
   readonly v: typeof PROTOCOL_VERSION
   readonly type: 'config'
   readonly fleet: string
+  readonly epoch: string
   readonly seq: number
   readonly values: Readonly<Record<string, unknown>>
 }
 
-/** Your resume point is older than the log: keep your cache, mark it stale (soft), resume from `seq`. */
+/**
+ * Your resume point is not in the log (trimmed away, or of an epoch whose
+ * state was lost): keep your cache, mark it stale (soft), resume from `seq`.
+ * `hard`: hard invalidations this client may have missed (recovered after a
+ * restart, by change id); their entries go dead (never served again)
+ * instead of stale, and their ids count as applied.
+ */
 export interface ResetMessage {
   readonly v: typeof PROTOCOL_VERSION
   readonly type: 'reset'
   readonly fleet: string
+  readonly epoch: string
   readonly seq: number
   readonly reason: string
+  readonly hard?: readonly { readonly id: string; readonly target: Target }[]
 }
 
-export type SignedStreamMessage = ChangeMessage | ConfigMessage | ResetMessage
+export type SignedStreamMessage = HelloMessage | ChangeMessage | ConfigMessage | ResetMessage
+
+/** A digest of config values: SHA-256 of their canonical JSON, base64url (what heartbeats report). */
+export const configDigest = (values: Readonly<Record<string, unknown>>): string =>
+  createHash('sha256').update(canonicalJson(values)).digest('base64url')
 
 /**
  * A client's checkpoint of one rewarm, as `GET /v1/clients/:id/rewarms`
@@ -86,6 +123,7 @@ export const rejectReasons = [
   'bad-signature',
   'replayed',
   'wrong-fleet',
+  'wrong-epoch',
 ] as const
 export type RejectReason = (typeof rejectReasons)[number]
 
@@ -167,6 +205,15 @@ export const heartbeatSchema = z.object({
     .optional(),
   /** Stream messages the client refused since its last heartbeat, by reason. */
   rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
+  /**
+   * The client has refused its last `count` messages, all for `reason`, and
+   * applied none since: changes are not reaching its cache.
+   */
+  refusing: z.strictObject({ reason: z.enum(rejectReasons), count: positiveInt() }).optional(),
+  /** configDigest() of the config values the client runs. */
+  configDigest: z.string().max(64).optional(),
+  /** The coordinator epoch the client follows. */
+  epoch: z.string().max(64).optional(),
   /** Origin calls the latency and error figures come from. */
   calls: nonNegativeInt()
     .refine((n) => n <= 1e9, { error: 'an integer in [0, 1e9]' })

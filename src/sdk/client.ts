@@ -8,14 +8,26 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { EventSourceMessage } from 'eventsource-parser'
-import { HttpError, NotConnectedError } from '../errors.js'
+import {
+  HttpError,
+  NotConnectedError,
+  RefusingError,
+  type SlewError,
+  WrongFleetError,
+} from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { type Clock, realClock } from '../limiter/clock.js'
-import type { GoawayMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
+import type {
+  GoawayMessage,
+  HelloMessage,
+  LeaseResponse,
+  RejectReason,
+  SignedStreamMessage,
+} from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { parseOptions } from '../validate.js'
 import { L1 } from './cache.js'
-import { Guard, type Resume } from './guard.js'
+import { Guard, REFUSING_AFTER, type Resume } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
 import {
   type ClientOptions,
@@ -29,6 +41,7 @@ import { Rewarms } from './rewarms.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
 import { StreamConnection } from './stream.js'
+import { Witness } from './witness.js'
 
 export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly options: Readonly<ParsedClientOptions>
@@ -41,9 +54,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #staleCap: StaleCap
   readonly #stream: StreamConnection
   readonly #stats = new OriginStats()
-  #config: Record<string, unknown> = {}
+  readonly #witness: Witness
+  /** Config values in force: a new object at each change (never mutated), so a digest can be cached. */
+  #config: Readonly<Record<string, unknown>> = {}
   #connected = false
+  /** The stream of the current attempt has said hello (connected, in the SDK's sense). */
+  #hello = false
   #applied = 0
+  #duplicates = 0
+  /** The last coded error reported for the stream (each reported once until things change). */
+  #told: string | undefined
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   #firstConnect: { resolve: () => void; reject: (e: Error) => void } | undefined
@@ -63,6 +83,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     const random = rnd ?? Math.random
     this.#remote = { url: o.url, ...(o.token && { token: o.token }) }
     this.#guard = new Guard(o.signingKeys as SigningKeys, o.fleet)
+    this.#witness = new Witness(() => this.#clock.now())
     this.#refresher = new Refresher({
       clock: this.#clock,
       random,
@@ -94,20 +115,33 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#stream = new StreamConnection(
       this.#remote,
       {
-        query: () => ({ clientId: o.clientId, entries: String(this.#l1.size) }),
+        query: () => {
+          // A new nonce per attempt: the hello that opens it must carry it (an old one replayed is refused).
+          const nonce = randomBytes(12).toString('base64url')
+          this.#guard.nonce = nonce
+          this.#hello = false
+          const { epoch } = this.#guard
+          return {
+            clientId: o.clientId,
+            entries: String(this.#l1.size),
+            nonce,
+            ...(epoch !== undefined && { epoch }),
+            ...(o.fleet !== undefined && { fleet: o.fleet }),
+          }
+        },
         lastSeq: () => this.#guard.lastSeq,
         message: (e) => this.#message(e),
-        connected: () => {
-          this.#connected = true
-          this.#rewarms.resume((signal) => this.#readResumes(signal))
-          this.#firstConnect?.resolve()
-          this.emit('connected')
-        },
+        connected: () => {},
         disconnected: (reason, retryInMs, error) => {
           const was = this.#connected
           this.#connected = false
-          if (!was && error instanceof HttpError && !error.retryable)
+          this.#hello = false
+          if (error instanceof HttpError && error.problemCode === 'E_WRONG_FLEET') {
+            const p = error.problem
+            this.#fail(new WrongFleetError(String(p.clientFleet ?? o.fleet), String(p.fleet)))
+          } else if (!was && error instanceof HttpError && !error.retryable) {
             this.#firstConnect?.reject(error)
+          }
           this.emit('disconnected', { reason, retryInMs })
         },
       },
@@ -118,15 +152,21 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   /**
-   * Connect; resolves once the stream is open. The client keeps trying in the
-   * background either way. `since`: an app server that kept its cache across
-   * a restart resumes from the sequence number it had applied (stats().lastSeq
-   * before it stopped), and gets only what it missed, or a reset. Either way,
-   * rewarms this client id left unfinished continue from their checkpoints.
+   * Connect; resolves once the stream is open and the coordinator's signed
+   * hello is accepted. Rejects with E_WRONG_FLEET if the coordinator serves
+   * another fleet than `fleet` names, E_REFUSING if its hello cannot be
+   * verified (signing keys), E_NOT_CONNECTED after `startTimeoutMs`; the
+   * client keeps trying in the background either way. `since` and `epoch`:
+   * an app server that kept its cache across a restart resumes from the
+   * sequence number it had applied and its epoch (stats().lastSeq and
+   * stats().epoch before it stopped), and gets only what it missed, or a
+   * reset. Either way, rewarms this client id left unfinished continue from
+   * their checkpoints.
    */
-  start(opts: { since?: number } = {}): Promise<void> {
+  start(opts: { since?: number; epoch?: string } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new NotConnectedError('closed'))
     if (opts.since !== undefined) this.#guard.lastSeq = opts.since
+    if (opts.epoch !== undefined) this.#guard.epoch = opts.epoch
     const first = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -193,10 +233,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   stats(): ClientStats {
+    const refusing = this.#guard.refusing
     return {
       connected: this.#connected,
+      healthy: this.#connected && refusing === undefined,
+      ...(refusing && { refusing }),
+      ...(this.#guard.fleet !== undefined && { fleet: this.#guard.fleet }),
+      ...(this.#guard.epoch !== undefined && { epoch: this.#guard.epoch }),
       lastSeq: this.#guard.lastSeq,
       applied: this.#applied,
+      duplicates: this.#duplicates,
       rejected: this.#guard.rejected,
       entries: this.#l1.size,
       refetchTokensUsed: this.#refresher.tokensUsed,
@@ -254,31 +300,89 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       return
     }
     const verdict = this.#guard.check(e.data)
-    if (!verdict.ok) {
-      this.emit('rejected', verdict.reason)
+    if (verdict.ok === 'duplicate') {
+      // Applied before (a rollout recovered after a restart, a catch-up): in order, nothing to do.
+      this.#guard.applied(verdict.message)
+      this.#duplicates++
       return
     }
-    this.#apply(verdict.message)
+    if (verdict.ok === false) {
+      this.emit('rejected', verdict.reason)
+      this.#refused(e.event ?? 'message', verdict)
+      return
+    }
+    const m = verdict.message
+    if (m.type === 'hello') this.#helloFrom(m)
+    else this.#apply(m, JSON.parse(e.data) as unknown)
   }
 
-  #apply(m: SignedStreamMessage): void {
+  /** A refusal: a hello refused means nothing on this connection can apply; a run of them is said. */
+  #refused(event: string, v: { reason: RejectReason; fleet?: string }): void {
+    if (event === 'hello' && v.reason === 'wrong-fleet') {
+      this.#fail(new WrongFleetError(this.options.fleet ?? '', v.fleet ?? ''))
+      return
+    }
+    const refusing = this.#guard.refusing
+    if (event === 'hello' && !this.#connected) {
+      this.#fail(new RefusingError(v.reason, refusing?.count ?? 1))
+    } else if (refusing?.count === REFUSING_AFTER) {
+      this.#fail(new RefusingError(refusing.reason, refusing.count))
+    }
+  }
+
+  /**
+   * A failure to say: start() rejects with it if still waiting, and an
+   * 'error' event carries it once (until the stream gets well again).
+   */
+  #fail(error: SlewError): void {
+    this.#firstConnect?.reject(error)
+    const key = `${error.code}:${String(error.details.reason ?? error.details.got ?? '')}`
+    if (this.#told === key) return
+    this.#told = key
+    this.#report(error)
+  }
+
+  /** The coordinator introduced itself on this connection (or again, with a new epoch). */
+  #helloFrom(m: HelloMessage): void {
+    const before = this.#guard.epoch
+    this.#guard.applied(m)
+    this.#told = undefined
+    // Its state was lost (an old epoch before this one): tell it what we can prove.
+    if (before !== undefined && before !== m.epoch) void this.#recall(before)
+    if (this.#hello) return
+    this.#hello = true
+    this.#connected = true
+    this.#rewarms.resume((signal) => this.#readResumes(signal))
+    this.#firstConnect?.resolve()
+    this.emit('connected')
+  }
+
+  #apply(m: Exclude<SignedStreamMessage, HelloMessage>, signed: unknown): void {
     this.#guard.applied(m)
     this.#applied++
+    this.#told = undefined
     if (m.type === 'config') {
       this.#config = { ...m.values }
       this.emit('config', this.config.all())
     } else if (m.type === 'reset') {
-      // The gap is gone from the log: mark everything stale (softly), never drop it.
+      // The gap is gone from the log: mark everything stale (softly), never drop it; the hard
+      // invalidations it names (recovered after a restart) go dead, never served again.
+      for (const h of m.hard ?? []) {
+        if (this.#guard.memory.has(h.id)) continue
+        this.#guard.memory.remember(h.id)
+        this.#l1.invalidate(this.#l1.matching({ target: h.target }), h.id, 'hard', 'invalidate')
+      }
       const keys = [...this.#l1.lru.keys()]
       this.#staleCap.submit(keys, (ks) =>
-        this.#l1.invalidate(ks, `reset-${m.seq}`, 'soft', 'invalidate'),
+        this.#l1.invalidate(ks, `reset-${m.epoch}-${m.seq}`, 'soft', 'invalidate'),
       )
       this.emit('reset', m.reason)
     } else {
       const c = m.change
       if (c.kind === 'config') {
-        for (const [k, v] of Object.entries(c.values ?? {})) this.#config[k] = v
-        for (const k of c.unset ?? []) delete this.#config[k]
+        const next = { ...this.#config, ...c.values }
+        for (const k of c.unset ?? []) delete next[k]
+        this.#config = next
         this.emit('config', this.config.all())
       } else if (c.kind === 'rewarm') {
         this.#rewarms.start(c)
@@ -289,6 +393,20 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         )
       }
       this.emit('change', c)
+    }
+    this.#witness.applied(m, signed, this.#config)
+  }
+
+  /** Tell a coordinator whose epoch is new what we can prove of the one before (best effort). */
+  async #recall(epoch: string): Promise<void> {
+    try {
+      await postJson(
+        this.#remote,
+        `/v1/clients/${encodeURIComponent(this.options.clientId)}/recall`,
+        this.#witness.recall(epoch),
+      )
+    } catch (error) {
+      if (!this.#closed) this.#report(error)
     }
   }
 
@@ -352,6 +470,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         `/v1/clients/${encodeURIComponent(this.options.clientId)}/heartbeat`,
         {
           ...(this.#guard.lastSeq !== undefined && { ackedSeq: this.#guard.lastSeq }),
+          ...(this.#guard.epoch !== undefined && { epoch: this.#guard.epoch }),
+          ...(this.#guard.refusing && { refusing: this.#guard.refusing }),
+          configDigest: this.#witness.digest,
           entries: this.#l1.size,
           capacity: this.options.cache.max,
           ...this.#stats.take(),

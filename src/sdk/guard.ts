@@ -1,11 +1,16 @@
 /**
  * The SDK's own defences, independent of the coordinator: a message is
  * applied only if it is well-formed, signed with a key we hold, for our
- * fleet, newer than the last one applied (replays change nothing), and its
- * change not applied before (exactly once). Refusals are counted by reason.
+ * fleet, of the coordinator epoch we follow (learned from the signed hello
+ * that opens each connection, which carries our nonce), newer than the last
+ * one applied (replays change nothing), and its change not applied before
+ * (exactly once; change ids are unique for good, so one never applied is
+ * never refused). Refusals are counted by reason, and a run of them for one
+ * reason makes the client say it refuses.
  */
 import type { Change } from '../invalidation/change.js'
 import {
+  type ChangeMessage,
   changeDigest,
   type RejectReason,
   type RewarmReport,
@@ -15,6 +20,7 @@ import {
   type SignedStreamMessage,
 } from '../protocol/messages.js'
 import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
+import { ApplyMemory } from './apply-memory.js'
 
 /** A checkpoint to continue from; `change` only when the rewarm is unfinished. */
 export interface Resume {
@@ -25,21 +31,52 @@ export interface Resume {
 
 export type Verdict =
   | { ok: true; message: SignedStreamMessage }
-  | { ok: false; reason: RejectReason }
+  /** A change applied before, sent again (a recovered rollout, a replica catching up): nothing to do. */
+  | { ok: 'duplicate'; message: ChangeMessage }
+  | { ok: false; reason: RejectReason; fleet?: string }
 
-/** Change ids remembered for exactly-once apply. */
-const REMEMBER = 10_000
+/** Refusals in a row, for one reason and nothing applied between, that make a client say it refuses. */
+export const REFUSING_AFTER = 3
 
 export class Guard {
-  lastSeq: number | undefined
-  readonly #applied = new Set<string>()
+  /** Epoch, resume point and change ids applied. */
+  readonly memory = new ApplyMemory()
+  /** The nonce this connection was opened with (its hello must carry it). */
+  nonce: string | undefined
+  #fleet: string | undefined
   readonly #rejected = new Map<RejectReason, number>()
   #unreported = new Map<RejectReason, number>()
+  #streak: { reason: RejectReason; count: number } | undefined
 
   constructor(
     private readonly keys: SigningKeys,
-    private readonly fleet: string | undefined,
-  ) {}
+    /** The fleet configured; undefined: the first hello's is taken. */
+    fleet: string | undefined,
+  ) {
+    this.#fleet = fleet
+  }
+
+  /** The coordinator epoch the client follows: its sequence numbers count within it. */
+  get epoch(): string | undefined {
+    return this.memory.epoch
+  }
+
+  set epoch(epoch: string | undefined) {
+    this.memory.epoch = epoch
+  }
+
+  get lastSeq(): number | undefined {
+    return this.memory.lastSeq
+  }
+
+  set lastSeq(seq: number | undefined) {
+    this.memory.lastSeq = seq
+  }
+
+  /** The fleet this client follows (configured, or learned from the coordinator). */
+  get fleet(): string | undefined {
+    return this.#fleet
+  }
 
   /** Check one stream event's data. Does not mark anything applied. */
   check(data: string): Verdict {
@@ -52,13 +89,48 @@ export class Guard {
     const v = verifyMessage<SignedStreamMessage>(parsed, this.keys)
     if (!v.ok) return this.#reject(v.reason)
     const m = v.message
-    if (typeof m.seq !== 'number' || !Number.isSafeInteger(m.seq) || typeof m.type !== 'string') {
+    if (
+      typeof m.seq !== 'number' ||
+      !Number.isSafeInteger(m.seq) ||
+      typeof m.type !== 'string' ||
+      typeof m.epoch !== 'string'
+    ) {
       return this.#reject('malformed')
     }
-    if (this.fleet !== undefined && m.fleet !== this.fleet) return this.#reject('wrong-fleet')
-    if (this.lastSeq !== undefined && m.seq <= this.lastSeq) return this.#reject('replayed')
-    if (m.type === 'change' && this.#applied.has(m.change.id)) return this.#reject('replayed')
+    if (this.#fleet !== undefined && m.fleet !== this.#fleet) {
+      return { ...this.#reject('wrong-fleet'), fleet: String(m.fleet) }
+    }
+    if (m.type === 'hello') {
+      if (this.nonce !== undefined && m.nonce !== this.nonce) return this.#reject('replayed')
+      return { ok: true, message: m }
+    }
+    // Sequence numbers count within an epoch: a message of any other is none of ours.
+    const order = this.memory.check(m.epoch, m.seq, m.type === 'change' ? m.change.id : undefined)
+    if (order === 'wrong-epoch' || order === 'replayed') return this.#reject(order)
+    if (order === 'duplicate' && m.type === 'change') return { ok: 'duplicate', message: m }
     return { ok: true, message: m }
+  }
+
+  /**
+   * Record a message as applied: its seq becomes the resume point. A hello
+   * of a new epoch starts the count afresh (the coordinator's state was
+   * lost: its numbers begin again); the change ids applied are kept, since
+   * they are unique for good.
+   */
+  applied(m: SignedStreamMessage): void {
+    this.#streak = undefined
+    if (m.type === 'hello') {
+      this.#fleet ??= m.fleet
+      this.memory.hello(m.epoch)
+    } else this.memory.applied(m.seq, m.type === 'change' ? m.change.id : undefined)
+  }
+
+  /**
+   * The refusals in a row so far, once there are REFUSING_AFTER of them for
+   * one reason with nothing applied between: changes are not reaching the cache.
+   */
+  get refusing(): { reason: RejectReason; count: number } | undefined {
+    return this.#streak && this.#streak.count >= REFUSING_AFTER ? { ...this.#streak } : undefined
   }
 
   /**
@@ -81,7 +153,7 @@ export class Guard {
     const checkpoint = rewarmReportSchema.safeParse(m.checkpoint)
     if (m.type !== 'rewarm-resume' || typeof m.changeId !== 'string' || !checkpoint.success)
       return this.#reject('malformed')
-    if (this.fleet !== undefined && m.fleet !== this.fleet) return this.#reject('wrong-fleet')
+    if (this.#fleet !== undefined && m.fleet !== this.#fleet) return this.#reject('wrong-fleet')
     if (m.clientId !== clientId || m.nonce !== nonce) return this.#reject('replayed')
     const change = e.change
     if (change === undefined)
@@ -103,15 +175,6 @@ export class Guard {
     return { ok: true, resume: { changeId: m.changeId, checkpoint: checkpoint.data, change } }
   }
 
-  /** Record a message as applied: its seq becomes the resume point. */
-  applied(m: SignedStreamMessage): void {
-    this.lastSeq = m.seq
-    if (m.type === 'change') {
-      this.#applied.add(m.change.id)
-      if (this.#applied.size > REMEMBER) this.#applied.delete(this.#applied.values().next().value!)
-    }
-  }
-
   /** Refusals so far, by reason. */
   get rejected(): Readonly<Record<string, number>> {
     return Object.fromEntries(this.#rejected)
@@ -131,6 +194,10 @@ export class Guard {
   }
 
   #reject(reason: RejectReason): { ok: false; reason: RejectReason } {
+    this.#streak =
+      this.#streak?.reason === reason
+        ? { reason, count: this.#streak.count + 1 }
+        : { reason, count: 1 }
     this.#rejected.set(reason, (this.#rejected.get(reason) ?? 0) + 1)
     this.#unreported.set(reason, (this.#unreported.get(reason) ?? 0) + 1)
     return { ok: false, reason }

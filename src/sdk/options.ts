@@ -20,8 +20,17 @@ export const optionsSchema = z.strictObject({
     .refine((k) => Object.keys(k).length > 0, {
       error: 'at least one key',
     }),
-  /** Refuse messages of any other fleet. @default 'default' */
-  fleet: z.string().min(1).default('default'),
+  /**
+   * The fleet this app server belongs to: messages of any other are refused,
+   * and a coordinator of another fleet fails start() with E_WRONG_FLEET.
+   * @default the coordinator's (learned from its signed hello)
+   */
+  fleet: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+      error: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    })
+    .optional(),
   cache: z
     .strictObject({
       /** Most entries held. @default 10000 */
@@ -88,9 +97,20 @@ export interface ClientOptions<V> extends ClientOptionsInput {
 }
 
 export interface ClientStats {
+  /** The stream is open and the coordinator's signed hello was accepted. */
   readonly connected: boolean
+  /** Connected, and not refusing what it is sent. */
+  readonly healthy: boolean
+  /** Set while the last messages (at least 3) were all refused for one reason: nothing applies. */
+  readonly refusing?: { readonly reason: string; readonly count: number }
+  /** The fleet followed (configured, or the coordinator's). */
+  readonly fleet?: string
+  /** The coordinator epoch followed: pass it with lastSeq to start() to resume after a restart. */
+  readonly epoch?: string
   readonly lastSeq: number | undefined
   readonly applied: number
+  /** Changes sent again that had been applied already (nothing done). */
+  readonly duplicates: number
   readonly rejected: Readonly<Record<string, number>>
   readonly entries: number
   readonly refetchTokensUsed: number

@@ -56,6 +56,10 @@ export class FleetSim {
   readonly firstSeq: Float64Array
   readonly fetchLog: FetchRecord[] = []
   restarts = 0
+  /** Cold restarts: how many deliveries there were when each happened, and the new epoch. */
+  readonly coldRestarts: { deliveries: number; epoch: string }[] = []
+  /** Clients that joined before the current engine's state began (they predate it). */
+  readonly #predating: Uint8Array
   /** Client deliveries so far (all changes). */
   deliveredCount = 0
   readonly #fleet: Fleet
@@ -69,6 +73,7 @@ export class FleetSim {
     this.#random = mulberry32(opts.seed)
     this.live = new Uint8Array(opts.fleet.size)
     this.firstSeq = new Float64Array(opts.fleet.size).fill(Number.NaN)
+    this.#predating = new Uint8Array(opts.fleet.size)
     const n = opts.fleet.size
     this.#state = {
       stale: {
@@ -95,10 +100,12 @@ export class FleetSim {
 
   join(i: number, since?: number): void {
     this.live[i] = 1
-    if (Number.isNaN(this.firstSeq[i]!)) this.firstSeq[i] = this.engine.seq
+    const predates = this.#predating[i] === 1
+    if (Number.isNaN(this.firstSeq[i]!)) this.firstSeq[i] = predates ? -1 : this.engine.seq
     this.engine.join(clientId(i), {
       entries: this.#fleet.entries[i]!,
       ...(since !== undefined && { since }),
+      ...(predates && { predates }),
     })
     for (const cls of refetchClasses)
       if (this.#state.stale[cls][i]! > 0) this.#driver(i, cls).wake()
@@ -122,6 +129,25 @@ export class FleetSim {
     this.restarts++
   }
 
+  /**
+   * The coordinator dies and a new one starts with none of its state (a
+   * memory store restarted): a new epoch, empty budgets, no rollouts. The
+   * clients keep theirs and reconnect; each that was ever in the fleet
+   * predates the new state, so every change of it concerns them.
+   */
+  coldRestart(): void {
+    this.engine.close()
+    const epoch = `cold${this.coldRestarts.length + 1}`
+    this.coldRestarts.push({ deliveries: this.deliveries.length, epoch })
+    for (let i = 0; i < this.#fleet.size; i++) {
+      if (!Number.isNaN(this.firstSeq[i]!)) this.#predating[i] = 1
+      this.firstSeq[i] = Number.NaN
+    }
+    this.engine = this.#newEngine(undefined, epoch)
+    this.restarts++
+    for (let i = 0; i < this.#fleet.size; i++) if (this.live[i]) this.join(i)
+  }
+
   /** Run until nothing is left to do, or until `until` (virtual ms). */
   run(until = Number.POSITIVE_INFINITY, onStep?: () => void): void {
     while (this.clock.runAll({ until, limit: 50_000 }) > 0) onStep?.()
@@ -138,11 +164,12 @@ export class FleetSim {
     return n
   }
 
-  #newEngine(snapshot?: ReturnType<Engine['snapshot']>): Engine {
+  #newEngine(snapshot?: ReturnType<Engine['snapshot']>, epoch?: string): Engine {
     return new Engine({
       clock: this.clock,
       config: this.#config,
       ...(snapshot && { snapshot }),
+      ...(epoch !== undefined && { epoch, coldStart: true }),
       deliver: (d) => this.#onDelivery(d),
       onEvent: (e) => this.events.push(e),
     })

@@ -34,6 +34,8 @@ export const fleetKeys = (fleet: string) => {
     state: `${tag}:state`,
     /** A set written by commit's `add` ops (e.g. a rollout's delivered clients). */
     set: (name: string) => `${tag}:set:${name}`,
+    /** The fleet's epoch: the lineage of its state (a new one once the state is lost). */
+    epoch: `${tag}:epoch`,
     /** Connected clients, fleet-wide: clientId → JSON {replica, entries, firstSeq}. */
     presence: `${tag}:presence`,
     /** One rewarm's checkpoints: clientId → JSON progress, with an expiry. */

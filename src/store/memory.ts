@@ -16,6 +16,7 @@ export class MemoryStore implements Store {
   readonly #events: { id: string; event: string }[] = []
   readonly #replicas = new Map<string, number>()
   #eventSeq = 0
+  #epoch: string | undefined
   #floor = 0
   readonly #waiters = new Set<() => void>()
   #leader: { replica: string; fence: number; until: number } | undefined
@@ -140,6 +141,11 @@ export class MemoryStore implements Store {
 
   async stateField(field: string): Promise<string | undefined> {
     return this.#state.get(field)
+  }
+
+  async epoch(candidate: string): Promise<string> {
+    this.#epoch ??= candidate
+    return this.#epoch
   }
 
   async setPresence(clientId: string, record: string | undefined): Promise<void> {

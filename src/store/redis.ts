@@ -232,6 +232,11 @@ export class RedisStore implements Store {
     return (await this.#plain(() => this.client.hget(this.#keys.state, field))) ?? undefined
   }
 
+  async epoch(candidate: string): Promise<string> {
+    const held = await this.#plain(() => this.client.set(this.#keys.epoch, candidate, 'NX', 'GET'))
+    return held ?? candidate
+  }
+
   async setPresence(clientId: string, record: string | undefined): Promise<void> {
     await this.#plain(() =>
       record === undefined

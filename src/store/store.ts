@@ -84,6 +84,12 @@ export interface Store {
   /** One field of the state hash. */
   stateField(field: string): Promise<string | undefined>
 
+  /**
+   * The fleet's epoch: `candidate` becomes it if the store holds none (new,
+   * or its state was lost); returns the one in force.
+   */
+  epoch(candidate: string): Promise<string>
+
   /** Record (or, with undefined, remove) a connected client, fleet-wide. */
   setPresence(clientId: string, record: string | undefined): Promise<void>
   presence(): Promise<Record<string, string>>

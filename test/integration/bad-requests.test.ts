@@ -20,6 +20,8 @@ let snapshot: () => Promise<CoordinatorState> = async () => {
   throw new Error('not started')
 }
 
+/** The one rollout's id, written `ROLLOUT` in the paths below. */
+let rolloutId = ''
 beforeAll(async () => {
   const { co, url: u } = await startCoordinator({
     limits: { bodyBytes: 4096 },
@@ -36,7 +38,7 @@ beforeAll(async () => {
   stop = () => co.close()
   // One rollout to control, and a client to lease for.
   co.engine.join('app-1', { entries: 10 })
-  co.engine.submit({ kind: 'invalidate', target: { keys: ['x'] } })
+  rolloutId = co.engine.submit({ kind: 'invalidate', target: { keys: ['x'] } }).rollout.id
   snapshot = () => co.inspect()
 })
 afterAll(() => stop())
@@ -187,7 +189,7 @@ const cases: Case[] = [
   [
     'wrong scope: push aborts',
     'POST',
-    '/v1/changes/chg-1/abort',
+    '/v1/changes/ROLLOUT/abort',
     { ...bearer(PUSH), ...json },
     '{}',
     403,
@@ -214,7 +216,7 @@ const cases: Case[] = [
   [
     'illegal transition',
     'POST',
-    '/v1/changes/chg-1/resume',
+    '/v1/changes/ROLLOUT/resume',
     { ...bearer(ADMIN), ...json },
     '{}',
     409,
@@ -223,7 +225,7 @@ const cases: Case[] = [
   [
     'rollback of an invalidation',
     'POST',
-    '/v1/changes/chg-1/rollback',
+    '/v1/changes/ROLLOUT/rollback',
     { ...bearer(ADMIN), ...json },
     '{}',
     409,
@@ -427,7 +429,7 @@ describe('bad requests', () => {
     '%s → %s %s answers %i problem+json',
     async (_name, method, path, headers, body, status, code) => {
       const before = await snapshot()
-      const res = await fetch(`${url}${path}`, {
+      const res = await fetch(`${url}${path.replace('ROLLOUT', rolloutId)}`, {
         method,
         headers,
         ...(body !== undefined && { body }),

@@ -62,9 +62,11 @@ describe('the SDK guard', () => {
       priority: 'normal',
       submittedAt: 0,
     })
+    const epoch = client.stats().epoch
     const msg = (n: number, extra: Record<string, unknown> = {}) => ({
       v: 1,
       fleet: 'default',
+      epoch,
       type: 'change',
       seq: seq + n,
       change: change(`evil-${n}`),
@@ -76,12 +78,28 @@ describe('the SDK guard', () => {
     const otherFleet = signMessage(msg(4, { fleet: 'other' }), DEV_KID, DEV_SIGNING_KEY)
     const evilConfig = {
       ...signMessage(
-        { v: 1, fleet: 'default', type: 'config', seq: seq + 5, values: { evil: true } },
+        { v: 1, fleet: 'default', epoch, type: 'config', seq: seq + 5, values: { evil: true } },
         DEV_KID,
         'wrong-key-wrong-key',
       ),
     }
     const replay = mitm.frames.find((f) => f.includes('event: config'))!
+    // Signed with the real key, but of an epoch this client does not follow (a coordinator
+    // whose state is gone), and a hello of this epoch made for another connection's nonce.
+    const oldEpoch = signMessage(msg(6, { epoch: 'lost0epoch' }), DEV_KID, DEV_SIGNING_KEY)
+    const otherHello = signMessage(
+      {
+        v: 1,
+        fleet: 'default',
+        epoch,
+        type: 'hello',
+        seq: 0,
+        clientId: 'app-0',
+        nonce: 'someone-elses',
+      },
+      DEV_KID,
+      DEV_SIGNING_KEY,
+    )
     mitm.inject('app-0', sseFrame('change', forged, seq + 1))
     mitm.inject('app-0', sseFrame('change', unsigned, seq + 2))
     mitm.inject('app-0', sseFrame('change', unknownKid, seq + 3))
@@ -89,21 +107,25 @@ describe('the SDK guard', () => {
     mitm.inject('app-0', sseFrame('config', evilConfig, seq + 5))
     mitm.inject('app-0', 'event: change\ndata: {not json\n\n')
     mitm.inject('app-0', replay)
+    mitm.inject('app-0', sseFrame('change', oldEpoch, seq + 6))
+    mitm.inject('app-0', sseFrame('hello', otherHello))
 
     const refusals = {
       'bad-signature': 2,
       unsigned: 1,
       'unknown-kid': 1,
       'wrong-fleet': 1,
+      'wrong-epoch': 1,
       malformed: 1,
-      replayed: 1,
+      replayed: 2,
     }
     await waitFor(
-      'all seven to be refused',
-      () => Object.values(client.stats().rejected).reduce((a, b) => a + b, 0) >= 7,
+      'all nine to be refused',
+      () => Object.values(client.stats().rejected).reduce((a, b) => a + b, 0) >= 9,
     )
     expect(client.stats().rejected).toEqual(refusals)
-    // Nothing changed: same resume point, every entry fresh, no origin call, no config.
+    // Nothing changed: same epoch and resume point, every entry fresh, no origin call, no config.
+    expect(client.stats().epoch).toBe(epoch)
     expect(client.stats().lastSeq).toBe(seq)
     expect([...client.cache.lru.values()].every((e) => e.state === 'fresh')).toBe(true)
     expect(origin.calls.length).toBe(fetchesBefore)
@@ -160,7 +182,7 @@ describe('key rotation', () => {
     for (const close of closers.reverse()) await close()
   })
 
-  it('a client holding the old and new keys follows the switch; one with only the old key refuses', async () => {
+  it('a client holding the old and new keys follows the switch; one with only the old key refuses, and says so', async () => {
     const k1 = 'first-signing-key-0123456789'
     const k2 = 'second-signing-key-0123456789'
     const { co, url } = await startCoordinator(
@@ -180,22 +202,59 @@ describe('key rotation', () => {
       () => both!.close(),
       () => stale.close(),
     )
+    const errors: unknown[] = []
+    stale.on('error', (e) => errors.push(e))
     await both!.start()
-    await stale.start()
+    // It cannot verify the coordinator's hello: start() says so instead of resolving.
+    await expect(stale.start()).rejects.toMatchObject({
+      code: 'E_REFUSING',
+      reason: 'unknown-kid',
+    })
     await both!.get('a')
     await stale.get('a')
-    await post(`${url}/v1/changes`, {
+    const res = await post(`${url}/v1/changes`, {
       kind: 'invalidate',
       target: { keys: ['a'] },
       waves: { steps: [1], bakeMs: 0 },
     })
+    const { id } = (await res.json()) as { id: string }
     await waitFor('the change at the client with both keys', () => both!.stats().applied === 2)
     await waitFor(
       'the refusal at the other',
-      () => (stale.stats().rejected['unknown-kid'] ?? 0) >= 2,
+      () => (stale.stats().rejected['unknown-kid'] ?? 0) >= 3,
     )
     expect(stale.stats().applied).toBe(0)
+    // It never looks healthy: it refuses, says why, and raised one error for it.
+    expect(stale.stats()).toMatchObject({
+      healthy: false,
+      refusing: { reason: 'unknown-kid', count: 3 },
+    })
+    expect(both!.stats()).toMatchObject({ healthy: true })
+    expect(errors).toHaveLength(1)
     // It keeps serving what it has.
     expect(await stale.get('a')).toBe('a@v1')
+
+    // The coordinator hears it in the heartbeat and shows it: in the fleet, in /metrics, and on
+    // the rollout, which does not pass for applied there.
+    await stale.heartbeat()
+    await both!.heartbeat()
+    const fleet = (await (await fetch(`${url}/v1/fleet`)).json()) as {
+      refusing: { id: string; reason: string }[]
+    }
+    expect(fleet.refusing).toEqual([{ id: 'old-keys', reason: 'unknown-kid' }])
+    expect(metricValue(await scrape(url), 'slew_clients_refusing', { reason: 'unknown-kid' })).toBe(
+      1,
+    )
+    const rollout = (await (await fetch(`${url}/v1/changes/${id}`)).json()) as {
+      state: string
+      delivered: number
+      acked: number
+      refused: number
+      warnings: string[]
+    }
+    expect(rollout).toMatchObject({ state: 'completed', delivered: 2, acked: 1, refused: 1 })
+    expect(rollout.warnings).toEqual([
+      '1 client it reached refuse every message (unknown-kid): not applied there',
+    ])
   })
 })

@@ -75,13 +75,14 @@ describe('signing', () => {
       await Promise.all(streams.map((s) => s.close()))
     })
     expect(streams.map((s) => s.status)).toEqual(streams.map(() => 200))
-    // Each new stream gets its own config snapshot (a per-connection message, signed for it).
+    // Each new stream gets its own hello and config snapshot (per-connection messages, signed for it).
     await waitFor('every config snapshot', () => streams.every((s) => s.of('config').length === 1))
+    expect(streams.every((s) => s.of('hello').length === 1)).toBe(true)
     const signed = async () => metricValue(await scrape(url), 'slew_events_signed_total')
     const delivered = async () =>
       metricValue(await scrape(url), 'slew_deliveries_total', { class: 'invalidate' }) ?? 0
     const signedBefore = await signed()
-    expect(signedBefore).toBe(N)
+    expect(signedBefore).toBe(2 * N)
     const deliveredBefore = await delivered()
 
     const res = await post(`${url}/v1/changes`, {

@@ -105,6 +105,7 @@ export type SimEvent =
   | { type: 'join' | 'leave'; at: number; client: number }
   | { type: 'pause' | 'resume' | 'abort' | 'rollback'; at: number; which: number }
   | { type: 'restart'; at: number }
+  | { type: 'coldRestart'; at: number }
 
 export const eventArb: fc.Arbitrary<SimEvent> = fc.oneof(
   {
@@ -158,3 +159,21 @@ export const scenarioArb = fc.record({
 })
 
 export type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never
+
+/**
+ * Scenarios with cold restarts too: the coordinator loses all its state
+ * (a memory store restarted), the clients keep theirs. Kept apart: budgets
+ * and idempotency keys do not survive a cold restart, so B1 and C are
+ * stated for the other restarts; I is stated for these too.
+ */
+export const coldScenarioArb = fc.record({
+  fleet: fleetArb,
+  config: configArb,
+  events: fc.array(
+    fc.oneof(
+      { weight: 12, arbitrary: eventArb },
+      { weight: 1, arbitrary: fc.record({ type: fc.constant('coldRestart' as const), at: atArb }) },
+    ),
+    { minLength: 3, maxLength: 30, size: 'max' },
+  ),
+})

@@ -7,9 +7,12 @@ import type { Scenario } from './arbitraries.js'
 /** Timers the clean-up phase may run before the scenario counts as stuck. */
 const TIMER_LIMIT = 2_000_000
 
+/** What a control may answer: a move the state machine refuses, or a rollout a cold restart forgot. */
 const expected = (error: unknown) =>
   error instanceof SlewError &&
-  (error.code === 'E_ILLEGAL_TRANSITION' || error.code === 'E_NOT_CONFIG_CHANGE')
+  (error.code === 'E_ILLEGAL_TRANSITION' ||
+    error.code === 'E_NOT_CONFIG_CHANGE' ||
+    error.code === 'E_UNKNOWN_ROLLOUT')
 
 export const play = (s: Scenario) => {
   const fleet = generateFleet({
@@ -58,6 +61,9 @@ export const play = (s: Scenario) => {
           break
         case 'restart':
           sim.restart()
+          break
+        case 'coldRestart':
+          sim.coldRestart()
           break
         default: {
           const id = pick(e.which)

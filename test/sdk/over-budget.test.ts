@@ -24,13 +24,25 @@ describe('over budget', () => {
   it('sheds quickly, or answers with the fallback, and leaves the origin alone', {
     timeout: 30_000,
   }, async () => {
+    // A coordinator starts with its budgets empty (it may have spent them just before a restart):
+    // at 1,000/s its burst of 2 is earned in 2 ms; then, live, one token per 10 s.
     const { co, url } = await startCoordinator({
-      // Two tokens (and two deliveries) at once, then one per 10 s: a third reader cannot get one in time.
-      budgets: { invalidate: { ratePerSec: 0.1, burst: 2 } },
+      budgets: { invalidate: { ratePerSec: 1000, burst: 2 } },
       waves: { steps: [1], bakeMs: 0 },
       confirmAbove: 1,
     })
     closers.push(() => co.close())
+    await new Promise((r) => setTimeout(r, 20))
+    // Two tokens (and two deliveries) at once, then one per 10 s: a third reader cannot get one in time.
+    const slow = await fetch(`${url}/v1/config`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        config: { budgets: { invalidate: { ratePerSec: 0.1, burst: 2 } } },
+        reason: 'scarce tokens',
+      }),
+    })
+    expect(slow.status).toBe(200)
     const origin = testOrigin(1)
     const make = (id: string, onOverBudget?: (k: string) => string) => {
       const c: SlewClient<string> = createClient<string>({

@@ -7,6 +7,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { helloFrame, type Signer } from '../../src/coordinator/log.js'
+import { DEV_KID } from '../../src/protocol/dev-key.js'
 import { Backoff } from '../../src/sdk/backoff.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { waitFor } from '../helpers/coordinator.js'
@@ -21,7 +23,14 @@ afterEach(async () => {
   client = undefined
 })
 
-const listen = async (handler: (res: ServerResponse, n: number) => void) => {
+/** Signs as a coordinator on the dev key would: the hello a stream opens with. */
+const signer: Signer = { fleet: 'default', epoch: 'test0epoch', kid: DEV_KID, keys: devSigningKeys }
+
+/**
+ * A server of `/v1/stream` only. `open()` answers 200 and says the signed
+ * hello the client waits for (with its nonce), as a coordinator would.
+ */
+const listen = async (handler: (res: ServerResponse, n: number, open: () => void) => void) => {
   let n = 0
   const times: number[] = []
   server = createServer((req, res) => {
@@ -30,7 +39,18 @@ const listen = async (handler: (res: ServerResponse, n: number) => void) => {
       return
     }
     times.push(Date.now())
-    handler(res, n++)
+    const q = new URL(req.url, 'http://x').searchParams
+    const open = () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders()
+      res.write(
+        helloFrame(signer, {
+          seq: 0,
+          clientId: q.get('clientId') ?? '',
+          nonce: q.get('nonce') ?? undefined,
+        }),
+      )
+    }
+    handler(res, n++, open)
   })
   await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r))
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, times }
@@ -38,9 +58,7 @@ const listen = async (handler: (res: ServerResponse, n: number) => void) => {
 
 describe('SDK reconnect policy', () => {
   it('treats a silent stream as lost and reconnects', { timeout: 20_000 }, async () => {
-    const { url, times } = await listen((res) =>
-      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(),
-    )
+    const { url, times } = await listen((_res, _n, open) => open())
     const c = createClient({
       url,
       clientId: 'quiet',
@@ -60,8 +78,8 @@ describe('SDK reconnect policy', () => {
   it('obeys a goaway: comes back after the delay the server names', {
     timeout: 20_000,
   }, async () => {
-    const { url, times } = await listen((res, n) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders()
+    const { url, times } = await listen((res, n, open) => {
+      open()
       if (n === 0) {
         const goaway = { type: 'goaway', retryAfterMs: 900, reason: 'draining' }
         res.end(`event: goaway\ndata: ${JSON.stringify(goaway)}\n\n`)
@@ -85,9 +103,7 @@ describe('SDK reconnect policy', () => {
   })
 
   it('close() ends the stream without reporting a disconnect', { timeout: 20_000 }, async () => {
-    const { url, times } = await listen((res) =>
-      res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders(),
-    )
+    const { url, times } = await listen((_res, _n, open) => open())
     const c = createClient({
       url,
       clientId: 'leaving',
@@ -107,13 +123,13 @@ describe('SDK reconnect policy', () => {
   it('waits the retry delay a refusal names, not its own backoff', {
     timeout: 20_000,
   }, async () => {
-    const { url, times } = await listen((res, n) => {
+    const { url, times } = await listen((res, n, open) => {
       if (n === 0) {
         res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' })
         res.end(
           JSON.stringify({ status: 503, code: 'E_OVERLOADED', title: 'busy', retryAfterMs: 700 }),
         )
-      } else res.writeHead(200, { 'content-type': 'text/event-stream' }).flushHeaders()
+      } else open()
     })
     client = createClient({
       url,

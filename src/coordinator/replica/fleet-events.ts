@@ -13,7 +13,7 @@ import type { ClientRecord, PresenceRecord } from './restore.js'
 
 /** One event: `c` the client, `r` the replica it is connected to. */
 export type FleetEvent =
-  | { t: 'join'; c: string; e?: number; r: string }
+  | { t: 'join'; c: string; e?: number; r: string /** it predates this epoch */; p?: 1 }
   | { t: 'leave'; c: string; r: string }
   | { t: 'hb'; c: string; h: Heartbeat; r?: string }
 
@@ -30,7 +30,7 @@ export interface Apply {
 export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
   const { engine } = a
   if (e.t === 'join') {
-    engine.join(e.c, e.e === undefined ? {} : { entries: e.e })
+    engine.join(e.c, { ...(e.e !== undefined && { entries: e.e }), predates: e.p === 1 })
     const c = engine.client(e.c)
     if (c)
       a.persister?.client(e.c, {

@@ -10,15 +10,18 @@
 import { hostname } from 'node:os'
 import { type Config, liveFields } from '../../config/schema.js'
 import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
+import { newEpoch } from '../../invalidation/ids.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
+import { catchUp, predates } from '../catch-up.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
+import { helloFrame } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
+import type { FleetMember, Runtime, StreamOpen, TokenClass } from '../runtime.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
 import { Persister, type SignableMessage, signToJson } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
@@ -75,6 +78,9 @@ export class Replica implements Runtime {
   }
 
   async start(): Promise<void> {
+    // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
+    // when the store's state is lost.
+    this.o.signer.epoch = await this.o.store.epoch(newEpoch(Date.now(), this.o.random))
     this.#tailSeq = (await this.o.store.bounds()).last
     await this.#tick()
     this.#loops.push(this.#tail())
@@ -93,18 +99,19 @@ export class Replica implements Runtime {
     return { admitted: false, retryAfterMs: this.o.admission.promise(r.retryAfterMs) }
   }
 
-  async connected(
-    clientId: string,
-    since: number | undefined,
-    entries: number | undefined,
-  ): Promise<void> {
+  async connected(open: StreamOpen): Promise<void> {
     const { store } = this.o
+    const { clientId } = open
     this.#holding.set(clientId, [])
     let last = 0
     try {
+      const bounds = await store.bounds()
+      last = bounds.last
+      const at = { epoch: this.o.signer.epoch, last: bounds.last, floor: bounds.floor }
+      const old = predates(open, at)
       const presence: PresenceRecord = {
         r: this.id,
-        ...(entries !== undefined && { e: entries }),
+        ...(open.entries !== undefined && { e: open.entries }),
         at: Date.now(),
       }
       await store.setPresence(clientId, JSON.stringify(presence))
@@ -113,12 +120,16 @@ export class Replica implements Runtime {
           t: 'join',
           c: clientId,
           r: this.id,
-          ...(entries !== undefined && { e: entries }),
+          ...(open.entries !== undefined && { e: open.entries }),
+          ...(old && { p: 1 }),
         } satisfies FleetEvent),
       )
-      const bounds = await store.bounds()
-      last = bounds.last
-      if (since === undefined) {
+      this.o.hub.write(
+        clientId,
+        helloFrame(this.o.signer, { seq: bounds.last, clientId, nonce: open.nonce }),
+      )
+      const next = catchUp(open, at)
+      if (next.kind === 'config') {
         const head = await store.stateField(STATE.head)
         const values = head
           ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
@@ -128,14 +139,17 @@ export class Replica implements Runtime {
           clientId,
           frame(bounds.last, 'config', this.#sign({ type: 'config', seq: bounds.last, values })),
         )
-      } else if (since > bounds.last || since < bounds.floor) {
-        const reason = `resume point ${since} is no longer in the log`
+      } else if (next.kind === 'reset') {
         this.o.hub.write(
           clientId,
-          frame(bounds.last, 'reset', this.#sign({ type: 'reset', seq: bounds.last, reason })),
+          frame(
+            bounds.last,
+            'reset',
+            this.#sign({ type: 'reset', seq: bounds.last, reason: next.reason }),
+          ),
         )
       } else {
-        for (let after = since; after < bounds.last; ) {
+        for (let after = next.after; after < bounds.last; ) {
           const page = await store.read(after, 1000)
           if (page.length === 0) break
           for (const r of page) {
@@ -281,6 +295,9 @@ export class Replica implements Runtime {
     const engine = new Engine({
       clock,
       config: this.o.engineConfig(c),
+      epoch: this.o.signer.epoch,
+      // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
+      coldStart: !(await store.stateField(STATE.head)),
       snapshot,
       ...(this.o.gate && { gate: this.o.gate }),
       deliver: (d) => {

@@ -73,6 +73,26 @@ const progressOf = (r: RolloutView): number => {
   return done
 }
 
+/**
+ * What a state alone would hide: a rollout that reached no client, or that
+ * clients refused (a completed rollout is done sending, not necessarily applied).
+ */
+const warningsOf = (
+  r: RolloutView,
+  acked: number,
+  refused: { count: number; reasons: string[] },
+): string[] => {
+  const out: string[] = []
+  if (r.state === 'completed' && r.delivered === 0) out.push('reached no client (none was due)')
+  if (refused.count > 0)
+    out.push(
+      `${refused.count} client${refused.count === 1 ? '' : 's'} it reached refuse every message (${refused.reasons.join(', ')}): not applied there`,
+    )
+  else if (r.state === 'completed' && acked < r.delivered)
+    out.push(`${r.delivered - acked} of ${r.delivered} clients have not acknowledged it yet`)
+  return out
+}
+
 /** The ids of the clients connected now, fleet-wide: read once per request, when first needed. */
 type Connected = () => Promise<ReadonlySet<string>>
 const connectedOnce = (ctx: Ctx): Connected => {
@@ -113,6 +133,8 @@ export const present = async (
   connected: Connected = connectedOnce(ctx),
 ) => {
   const acked = ctx.fleet.acked(r.id)
+  const ackedAll = acked.reduce((n, a) => n + (a ?? 0), 0)
+  const refused = ctx.fleet.refusedBy(r.id, await connected())
   return {
     id: r.id,
     state: r.state,
@@ -133,7 +155,11 @@ export const present = async (
       ...(w.deliveredAt !== undefined && { deliveredAt: w.deliveredAt }),
     })),
     delivered: r.delivered,
-    acked: acked.reduce((n, a) => n + (a ?? 0), 0),
+    acked: ackedAll,
+    /** Clients it reached that refuse every message (their heartbeats say so): it did not apply there. */
+    refused: refused.count,
+    ...(refused.count > 0 && { refusedFor: refused.reasons }),
+    warnings: warningsOf(r, ackedAll, refused),
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,

@@ -4,6 +4,7 @@ import type { Change } from '../../invalidation/change.js'
 import { shardOf } from '../../invalidation/shard.js'
 import {
   changeDigest,
+  configDigest,
   heartbeatSchema,
   keysLeft,
   leaseRequestSchema,
@@ -13,6 +14,8 @@ import { problem } from '../../protocol/problem.js'
 import { type Caller, checkActsAs } from '../auth.js'
 import type { App, Ctx } from '../context.js'
 import { HttpProblem, parseBody, readJson } from '../http.js'
+import { recallSchema } from '../recall.js'
+import type { FleetMember } from '../runtime.js'
 
 const CLIENT_ID = /^[\w.:@-]{1,200}$/
 const NONCE = /^[\w-]{8,64}$/
@@ -129,6 +132,15 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     return c.json({ rewarms })
   })
 
+  // After the coordinator lost its state: what this client can prove of the epoch before.
+  app.post('/v1/clients/:id/recall', ctx.auth.require('client'), async (c) => {
+    ownClientId(c, c.req.param('id'))
+    const body = parseBody(recallSchema, await readJson(c))
+    const outcome = ctx.recall.receive(ctx.engine, body)
+    await ctx.runtime.durable()
+    return c.json(outcome)
+  })
+
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
     const req = parseBody(leaseRequestSchema, await readJson(c))
     ownClientId(c, req.clientId)
@@ -144,6 +156,9 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const byShard = new Array<number>(shards).fill(0)
     const limit = Math.min(10_000, Math.max(0, Number(c.req.query('limit') ?? 1000) || 0))
     const members = await ctx.runtime.fleet()
+    const { refusing, configSplit } = fleetProblems(ctx, members)
+    const refusingIds = new Map<string, string>()
+    for (const [reason, ids] of refusing) for (const id of ids) refusingIds.set(id, reason)
     const clients: unknown[] = []
     for (const m of members) {
       // Shards under the fleet's own salt: a stable picture (each change salts its own).
@@ -158,11 +173,42 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
             heartbeatAt: h.at,
             entries: h.entries,
             ackedSeq: h.ackedSeq,
+            epoch: h.epoch,
             errorRate: h.errorRate,
+            configDigest: h.configDigest,
+            ...(h.refusing && { refusing: h.refusing }),
           }),
         })
       }
     }
-    return c.json({ connected: members.length, shards, byShard, clients })
+    return c.json({
+      fleet,
+      epoch: ctx.epoch(),
+      connected: members.length,
+      /** Connected clients that refuse every message they get (nothing applies to them). */
+      refusing: [...refusingIds].map(([id, reason]) => ({ id, reason })),
+      /** Connected clients running a config that is neither the stable one nor the one last pushed. */
+      configSplit,
+      /** Streams turned away lately (e.g. another fleet): app servers that are not in the fleet. */
+      turnedAway: ctx.fleet.recentlyTurnedAway(),
+      shards,
+      byShard,
+      clients,
+    })
   })
+}
+
+/** Connected clients that refuse everything, and those whose config is split from the coordinator's. */
+export const fleetProblems = (ctx: Ctx, members: readonly FleetMember[]) => {
+  const configs = new Set<string>()
+  // The engine's config is known where the engine runs (the leader, on Redis).
+  if (ctx.runtime.leading) {
+    configs.add(configDigest(ctx.engine.stableConfigValues))
+    configs.add(configDigest(ctx.engine.configValues))
+  }
+  const found = ctx.fleet.problems(
+    members.map((m) => m.clientId),
+    configs,
+  )
+  return configs.size > 0 ? found : { ...found, configSplit: [] }
 }

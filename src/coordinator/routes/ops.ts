@@ -1,5 +1,6 @@
 /** For operators and orchestrators: Prometheus metrics, liveness, readiness, a small dashboard. */
 import type { App, Ctx } from '../context.js'
+import { fleetProblems } from './clients.js'
 
 const dashboard = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>slew</title>
@@ -36,6 +37,10 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     ctx.metrics.rollouts.reset()
     for (const [state, n] of states) ctx.metrics.rollouts.set({ state }, n)
     ctx.metrics.streams.set(ctx.hub.size)
+    const { refusing, configSplit } = fleetProblems(ctx, await ctx.runtime.fleet())
+    ctx.metrics.clientsRefusing.reset()
+    for (const [reason, ids] of refusing) ctx.metrics.clientsRefusing.set({ reason }, ids.length)
+    ctx.metrics.configSplit.set(configSplit.length)
     return c.body(await ctx.metrics.registry.metrics(), 200, {
       'content-type': ctx.metrics.registry.contentType,
     })

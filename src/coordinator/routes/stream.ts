@@ -1,14 +1,17 @@
 /**
  * GET /v1/stream: one SSE stream per client, written straight to the Node
  * response. New connections pass admission control (B3) first. On connect the
- * client gets what it missed since its `Last-Event-ID` (or `since`) from the
- * log — or a signed `reset` if that is no longer held — or, when new, the
- * fleet's stable config; then the engine queues whatever is due for it.
+ * client gets a signed `hello` (fleet, epoch, its nonce), then what it missed
+ * since its `Last-Event-ID` (or `since`) from the log — or a signed `reset` if
+ * that is no longer held or of a lost epoch — or, when new, the fleet's
+ * stable config; then the engine queues whatever is due for it. A client that
+ * names another fleet is turned away (409 E_WRONG_FLEET): it would refuse
+ * everything it got.
  */
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
-import { intQuery, nonNegativeIntOf } from '../http.js'
+import { intQuery, nonNegativeIntOf, patternQuery } from '../http.js'
 import { problemResponse } from '../respond.js'
 import { ownClientId } from './clients.js'
 
@@ -28,6 +31,27 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
     const entries = intQuery(c, 'entries')
+    const epoch = patternQuery(c, 'epoch', /^[a-z0-9]{1,64}$/, '1-64 of [a-z0-9]')
+    const nonce = patternQuery(c, 'nonce', /^[\w-]{8,64}$/, '8-64 of [A-Za-z0-9_-]')
+    const theirs = patternQuery(c, 'fleet', /^[\w.-]{1,64}$/, '1-64 of [A-Za-z0-9_.-]')
+    const fleet = ctx.config().fleet
+    if (theirs !== undefined && theirs !== fleet) {
+      ctx.metrics.streamsRefused.inc({ reason: 'wrong-fleet' })
+      ctx.fleet.turnedAway(clientId, 'wrong-fleet', ctx.clock.now(), theirs)
+      return problemResponse(
+        problem(
+          409,
+          'E_WRONG_FLEET',
+          `This coordinator serves fleet \`${fleet}\`, not \`${theirs}\``,
+          {
+            detail:
+              "set the SDK's `fleet` option to this fleet (or leave it out to take the coordinator's), or connect to the coordinator of your fleet",
+            fleet,
+            clientFleet: theirs,
+          },
+        ),
+      )
+    }
     if (ctx.state.shuttingDown) {
       return problemResponse(
         problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
@@ -58,8 +82,8 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     res.writeHead(200, SSE_HEADERS)
     // Headers now: a resuming client with nothing to catch up on would otherwise wait for the first ping.
     res.flushHeaders()
-    ctx.hub.add(clientId, res)
-    await ctx.runtime.connected(clientId, since, entries)
+    ctx.hub.add(clientId, res, nonce)
+    await ctx.runtime.connected({ clientId, since, epoch, nonce, entries })
     ctx.metrics.streams.set(ctx.hub.size)
     return RESPONSE_ALREADY_SENT
   })

@@ -1,0 +1,107 @@
+/**
+ * What clients prove to a coordinator that lost its state (a memory store
+ * restarted, a Redis that came back empty): the signed messages their config
+ * was built from, and the hard invalidations they applied lately. Every
+ * message must carry this fleet's signature, from an epoch before this one:
+ * a client can only hand back what a coordinator of this fleet sent. The
+ * first proven config is adopted (clients that join later start from it, not
+ * from nothing); each proven hard invalidation is rolled out again, under
+ * its own id, so it stays hard for the clients it had not reached (and a
+ * reset names it to those that come back later).
+ */
+import { z } from 'zod'
+import type { Change } from '../invalidation/change.js'
+import type { Engine } from '../invalidation/engine.js'
+import { configDigest, type SignedStreamMessage } from '../protocol/messages.js'
+import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
+
+export const recallSchema = z.strictObject({
+  /** The epoch the client followed before. */
+  epoch: z.string().min(1).max(64),
+  configDigest: z.string().max(64),
+  config: z.array(z.unknown()).max(300).optional(),
+  hard: z.array(z.unknown()).max(100).default([]),
+})
+export type RecallBody = z.infer<typeof recallSchema>
+
+/** Hard invalidations recovered, named in resets (the most recent kept). */
+const MAX_RECOVERED = 100
+
+export interface RecallOutcome {
+  /** The config was adopted from this client's proof. */
+  readonly adopted: boolean
+  /** Hard invalidations rolled out again (new ones only). */
+  readonly recovered: readonly string[]
+  /** Messages that did not verify (counted, ignored). */
+  readonly refused: number
+}
+
+export class Recall {
+  readonly #recovered = new Map<string, Change>()
+
+  constructor(
+    private readonly o: {
+      readonly fleet: string
+      readonly keys: SigningKeys
+      /** This coordinator's epoch now. */
+      readonly epoch: () => string
+    },
+  ) {}
+
+  /** Hard invalidations recovered so far, for the resets of clients that come back. */
+  hard(): { id: string; target: NonNullable<Change['target']> }[] {
+    return [...this.#recovered.values()].map((c) => ({ id: c.id, target: c.target! }))
+  }
+
+  receive(engine: Engine, body: RecallBody): RecallOutcome {
+    const now = this.o.epoch()
+    if (body.epoch === now) return { adopted: false, recovered: [], refused: 0 }
+    let refused = 0
+    // Only messages this fleet signed, of an epoch before this one.
+    const proven = (raw: unknown): SignedStreamMessage | undefined => {
+      const v = verifyMessage<SignedStreamMessage>(raw, this.o.keys)
+      if (
+        v.ok &&
+        v.message.fleet === this.o.fleet &&
+        typeof v.message.epoch === 'string' &&
+        v.message.epoch !== now
+      )
+        return v.message
+      refused++
+      return undefined
+    }
+    let adopted = false
+    const values = body.config && this.#replay(body.config.map(proven))
+    // The chain must add up to what the client says it runs.
+    if (values && configDigest(values) === body.configDigest)
+      adopted = engine.adoptConfig(values) !== undefined
+    const recovered: string[] = []
+    for (const raw of body.hard) {
+      const m = proven(raw)
+      if (m?.type !== 'change' || m.change.kind !== 'invalidate' || m.change.mode !== 'hard') {
+        if (m) refused++
+        continue
+      }
+      if (this.#recovered.has(m.change.id)) continue
+      const { created } = engine.recover(m.change)
+      this.#recovered.set(m.change.id, m.change)
+      if (this.#recovered.size > MAX_RECOVERED)
+        this.#recovered.delete(this.#recovered.keys().next().value!)
+      if (created) recovered.push(m.change.id)
+    }
+    return { adopted, recovered, refused }
+  }
+
+  /** Config values from a snapshot and the config changes after it, all proven; else undefined. */
+  #replay(chain: (SignedStreamMessage | undefined)[]): Record<string, unknown> | undefined {
+    const [first, ...rest] = chain
+    if (first?.type !== 'config') return undefined
+    let values: Record<string, unknown> = { ...first.values }
+    for (const m of rest) {
+      if (m?.type !== 'change' || m.change.kind !== 'config') return undefined
+      values = { ...values, ...m.change.values }
+      for (const k of m.change.unset ?? []) delete values[k]
+    }
+    return values
+  }
+}
