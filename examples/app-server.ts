@@ -1,5 +1,5 @@
 // An app server that caches its origin through the slew SDK.
-// Run (with `npx slew serve` running): npx tsx examples/app-server.ts
+// Run (with the coordinator running: `npm start`): npx tsx examples/app-server.ts
 //   curl localhost:3000/product/1   → served from the cache after the first call
 //   npx tsx examples/push-job.ts 1  → the coordinator rolls the invalidation out
 import { createServer } from 'node:http'

@@ -28,6 +28,12 @@ describe('README', () => {
     expect(out).toContain('1000 clients, 50000 units, done at t=101300 ms')
   })
 
+  it("runs the checkout's CLI as node dist/cli/main.js: npx slew there reinstalls it and rebuilds dist/", () => {
+    const blocks = [...readme.matchAll(/^```.*\n([\s\S]*?)^```/gm)].map((m) => m[1]!)
+    expect(blocks.join('\n')).toContain('node dist/cli/main.js push')
+    expect(blocks.join('\n')).not.toContain('npx slew')
+  })
+
   it('names the two commands', () => {
     expect(readme).toContain('npm ci')
     expect(readme).toContain('npm test')

@@ -1,5 +1,6 @@
 /** The examples run as written: an app server caching through the SDK, and a push job invalidating through the API. */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startCoordinator, waitFor } from './helpers/coordinator.js'
@@ -11,6 +12,24 @@ const tsx = (file: string, args: string[], env: Record<string, string>) =>
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+
+/** A command line as a doc writes it (README, a file's header), run by the shell in the checkout. */
+const sh = (line: string, env: Record<string, string>) =>
+  spawn('sh', ['-c', line], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+
+/** The `slew` commands of the README's "Try it" block, without their comments. */
+const tryItCommands = () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const block = /^## Try it[\s\S]*?^```sh\n([\s\S]*?)^```/m.exec(readme)![1]!
+  return block
+    .split('\n')
+    .filter((l) => l.startsWith('node dist/cli/main.js '))
+    .map((l) => l.replace(/\s+#.*$/, ''))
+}
 
 const output = (child: ChildProcess) => {
   const lines: string[] = []
@@ -89,15 +108,30 @@ describe('examples', () => {
     const asked = Date.now()
     const product8 = (await (await fetch(`${appUrl}/product/8`)).json()) as { fetchedAt: string }
     expect(Date.parse(product8.fetchedAt)).toBeLessThan(asked)
+
+    // The README's "Try it" push and watch, as written: the next price change reaches the app server.
+    const commands = tryItCommands()
+    expect(commands.map((c) => c.split(' ')[2])).toEqual(['push', 'status'])
+    await fetch(`${appUrl}/origin/reprice`, { method: 'POST' })
+    for (const line of commands) {
+      const cli = sh(line, { SLEW_URL: url })
+      children.push(cli)
+      const cliOut = output(cli)
+      expect(await new Promise<number | null>((r) => cli.on('exit', r)), cliOut.join('\n')).toBe(0)
+    }
+    await waitFor('the refetched price', async () => (await product()).price === 102, 10_000)
   })
 
   it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {
+    const header = readFileSync(join(root, 'examples', 'slew.config.yaml'), 'utf8')
+    const validate = /^# Validate: (.+?) {2,}\(/m.exec(header)![1]!
+    expect(validate).toBe('node dist/cli/main.js config check examples/slew.config.yaml')
     const check = (env: Record<string, string>) =>
-      spawnSync(
-        process.execPath,
-        [join(root, 'dist', 'cli', 'main.js'), 'config', 'check', 'examples/slew.config.yaml'],
-        { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' },
-      )
+      spawnSync('sh', ['-c', validate], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      })
     const secrets = {
       SLEW_PUSH_TOKEN: 'push-secret-0123456789',
       SLEW_APP_TOKEN: 'app-secret-0123456789',

@@ -148,7 +148,7 @@ export const pushCommand = async (argv: string[], out: (s: string) => void): Pro
         : `${answer.id} ${answer.state}${answer.coalesced ? ` (joined an identical change: ${answer.coalesced})` : ''}`,
       `  touches ${(answer.blastRadius * 100).toFixed(1)}% of the fleet; ${p.waves.length} waves: ${p.waves.map((w) => int(w.clients)).join(' → ')} clients`,
       `  about ${duration(p.estimatedMs)}, at most ${int(p.peakUnitsPerSec)} units/s`,
-      ...(answer.id ? [`  watch it: npx slew status ${answer.id} --watch`] : []),
+      ...(answer.id ? [`  watch it: slew status ${answer.id} --watch`] : []),
     ].join('\n'),
   )
   return 0

@@ -54,8 +54,9 @@ export const serveCommand = async (argv: string[], out: (s: string) => void): Pr
       `  fleet "${c.fleet}", ${c.store.kind} store, config: ${loaded.source ?? 'defaults (no slew.config.yaml here)'}`,
       `  budgets/s: invalidate ${c.budgets.invalidate.ratePerSec}, rewarm ${c.budgets.rewarm.ratePerSec}, config ${c.budgets.config.ratePerSec}, urgent ${c.budgets.urgent.ratePerSec}`,
       '',
-      'push a change:    npx slew push --keys sku:1 --reason "price fix"',
-      'watch it roll:    npx slew status --watch',
+      'push a change:    slew push --keys sku:1 --reason "price fix"',
+      'watch it roll:    slew status --watch',
+      '  (slew: npx slew where slew is installed, node dist/cli/main.js in its checkout)',
       `dashboard:        ${at.url}/   metrics: ${at.url}/metrics`,
     ].join('\n'),
   )
