@@ -17,7 +17,9 @@ every stream is told to come back later, with jitter.
   --redis URL      keep state in Redis (several coordinators can share it)
 
 Environment: SLEW_HOST, SLEW_PORT, SLEW_FLEET, SLEW_REDIS_URL override the
-file; secrets come from the variables the file names (secretEnv).
+file; secrets come from the variables the file names (secretEnv). A config
+it cannot start with is refused with every problem listed (the check
+\`slew config check\` runs), exit 2.
 `
 
 const spec = {

@@ -8,9 +8,10 @@ import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { bindIssues } from '../config/check.js'
 import { resolveSecrets, type Secrets } from '../config/load.js'
 import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
-import { InvalidOptionError } from '../errors.js'
+import { invalidOptions } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
 import { type Clock, realClock } from '../limiter/clock.js'
@@ -94,8 +95,6 @@ export interface Coordinator {
    */
   inspect(): Promise<CoordinatorState>
 }
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
   const initial = parseOptions(configSchema, opts.config ?? {})
@@ -303,22 +302,12 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const listen = async (at: { host?: string; port?: number } = {}): Promise<Listening> => {
     const host = at.host ?? current.listen.host
     const port = at.port ?? current.listen.port
-    if (!LOOPBACK.has(host)) {
-      if (!ctx.auth.enabled) {
-        throw new InvalidOptionError(
-          'listen.host',
-          'a loopback address when no auth tokens are configured',
-          host,
-        )
-      }
-      if (!secrets.signing) {
-        throw new InvalidOptionError(
-          'listen.host',
-          'a loopback address while signing with the public dev key',
-          host,
-        )
-      }
-    }
+    // The rule `slew config check` and `slew serve` apply (config/check.ts), here for a library user.
+    const refused = bindIssues(host, {
+      tokens: ctx.auth.enabled,
+      signing: secrets.signing !== undefined,
+    })
+    if (refused.length > 0) throw invalidOptions(refused)
     if (!ctx.auth.enabled)
       notice('slew: no auth tokens configured: listening on loopback only, no token needed')
     if (!secrets.signing)
