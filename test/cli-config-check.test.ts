@@ -1,9 +1,10 @@
 /**
  * `slew config check` and `slew serve` as a user runs them: one validation
  * path, so check approves exactly what serve starts with, and both list every
- * problem at once (exit 2).
+ * problem at once (exit 2); a port another process holds is E_ADDRESS_IN_USE.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -103,5 +104,24 @@ describe('slew serve', () => {
       'slew serve: E_INVALID_OPTION: 3 broken rules:',
       ...problems.map((p) => `  ${p}`),
     ])
+  })
+
+  it('on a port another process holds: E_ADDRESS_IN_USE, exit 2, no stack', async () => {
+    const holder = createServer()
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = holder.address() as { port: number }
+      // The port is bound by the kernel whether or not this process's loop runs: spawnSync is fine.
+      const r = slewIn({ cwd: dir, env: {} }, 'serve', '--port', String(port))
+      expect(r.code).toBe(2)
+      expect(r.out).not.toMatch(/listening on/)
+      expect(r.err).toContain(
+        `slew serve: E_ADDRESS_IN_USE: 127.0.0.1:${port} is already in use by another process`,
+      )
+      expect(r.err).toContain('--port')
+      expect(r.err).not.toMatch(/\n\s+at /)
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()))
+    }
   })
 })

@@ -48,7 +48,11 @@ export const serveCommand = async (argv: string[], out: (s: string) => void): Pr
   }
   const loaded = loadConfig({ ...(f.config !== undefined && { file: f.config }), overrides })
   const co = createCoordinator({ config: loaded.config, secrets: loaded.secrets })
-  const at = await co.listen()
+  // A port in use (E_ADDRESS_IN_USE) must not leave the coordinator's timers holding the process.
+  const at = await co.listen().catch(async (error: unknown) => {
+    await co.close()
+    throw error
+  })
   const c = loaded.config
   out(
     [

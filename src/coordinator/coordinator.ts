@@ -11,7 +11,7 @@ import { bodyLimit } from 'hono/body-limit'
 import { bindIssues } from '../config/check.js'
 import { resolveSecrets, type Secrets } from '../config/load.js'
 import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
-import { invalidOptions } from '../errors.js'
+import { AddressInUseError, invalidOptions } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
 import { type Clock, realClock } from '../limiter/clock.js'
@@ -308,16 +308,24 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       signing: secrets.signing !== undefined,
     })
     if (refused.length > 0) throw invalidOptions(refused)
+    const s = serve({ fetch: app.fetch, hostname: host, port })
+    server = s
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('listening', resolve)
+        s.once('error', reject)
+      })
+    } catch (error) {
+      server = undefined
+      // Taken by another process: a coded error that says what to do, not a stack.
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        throw new AddressInUseError(host, port, { cause: error })
+      throw error
+    }
     if (!ctx.auth.enabled)
       notice('slew: no auth tokens configured: listening on loopback only, no token needed')
     if (!secrets.signing)
       notice('slew: no signing keys configured: signing with the public dev key (kid "dev")')
-    const s = serve({ fetch: app.fetch, hostname: host, port })
-    server = s
-    await new Promise<void>((resolve, reject) => {
-      s.once('listening', resolve)
-      s.once('error', reject)
-    })
     const bound = (s.address() as AddressInfo).port
     const shown = host.includes(':') ? `[${host}]` : host
     listening = { url: `http://${shown}:${bound}`, host, port: bound }

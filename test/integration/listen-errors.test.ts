@@ -1,11 +1,13 @@
 /**
  * listen()'s coded refusals: every broken bind rule at once (the rule `slew
- * config check` applies); the HTTP API carries every broken rule of a bad
- * config in its problem+json.
+ * config check` applies), and a port another process holds as
+ * E_ADDRESS_IN_USE, not a bare EADDRINUSE; the HTTP API carries every broken
+ * rule of a bad config in its problem+json.
  */
+import { createServer, type Server } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { createCoordinator } from '../../src/coordinator/coordinator.js'
-import { InvalidOptionsError } from '../../src/errors.js'
+import { AddressInUseError, InvalidOptionsError } from '../../src/errors.js'
 import { closeAfterAll, startCoordinator } from '../helpers/coordinator.js'
 
 const closers = closeAfterAll()
@@ -19,6 +21,14 @@ const make = () => {
   })
   closers.push(() => co.close())
   return { co, lines }
+}
+
+/** A port held by another server (this process's, but not the coordinator's). */
+const hold = async (): Promise<{ port: number; server: Server }> => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { port: (server.address() as { port: number }).port, server }
 }
 
 describe('listen()', () => {
@@ -35,6 +45,20 @@ describe('listen()', () => {
       ],
     })
     expect((error as Error).message.split('\n')).toHaveLength(3)
+  })
+
+  it('rejects a port in use with E_ADDRESS_IN_USE, and can listen elsewhere after', async () => {
+    const { port } = await hold()
+    const { co, lines } = make()
+    const error = await co.listen({ host: '127.0.0.1', port }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(AddressInUseError)
+    expect(error).toMatchObject({ code: 'E_ADDRESS_IN_USE', host: '127.0.0.1', port })
+    expect((error as Error).message).toContain('--port')
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('EADDRINUSE')
+    // Nothing claimed to listen.
+    expect(lines.filter((l) => /listening/.test(l))).toEqual([])
+    const at = await co.listen({ host: '127.0.0.1', port: 0 })
+    expect((await fetch(`${at.url}/healthz`)).status).toBe(200)
   })
 })
 
