@@ -66,12 +66,21 @@ export const serveCommand = async (argv: string[], out: (s: string) => void): Pr
     ].join('\n'),
   )
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    // Under `npm start`, a Ctrl-C reaches this process twice: from the terminal (to the whole
+    // process group) and forwarded by npm, maybe late. The handlers stay, ignoring repeats: a
+    // repeat with no handler would kill the process by the signal instead of exit code 0.
+    let stopping = false
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return
+      stopping = true
       out(`slew: ${signal}: telling every stream to come back later, shutting down`)
       void co.shutdown(signal).then(resolve)
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
   })
-  return 0
+  // Exit now, not when the event loop empties: a natural exit removes the signal handlers
+  // before the process ends, and a repeat landing in between would still kill it.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+  process.exit(0)
 }
