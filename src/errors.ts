@@ -55,18 +55,27 @@ const show = (value: unknown): string => {
 const typeOf = (value: unknown): string =>
   value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value
 
-/** A bad option or input: names the field, the rule and what it got. */
+/**
+ * A bad option or input: names the field, the rule and what it got. `issues`
+ * holds every broken rule found (the first is field/rule/value); when there
+ * were several, they are also in `details` (and so in problem+json).
+ */
 export class InvalidOptionError extends SlewError {
+  readonly issues: readonly OptionIssue[]
+
   constructor(
     readonly field: string,
     readonly rule: string,
     readonly value: unknown,
+    issues: readonly OptionIssue[] = [{ field, rule, value }],
   ) {
-    super(
-      'E_INVALID_OPTION',
-      `Expected \`${field}\` to be ${rule}, got \`${show(value)}\` (${typeOf(value)})`,
-      { field, rule, value },
-    )
+    super('E_INVALID_OPTION', describeIssue({ field, rule, value }), {
+      field,
+      rule,
+      value,
+      ...(issues.length > 1 && { issues }),
+    })
+    this.issues = Object.freeze([...issues])
   }
 }
 
@@ -249,3 +258,38 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
     'the SDK refused a run of well-formed stream messages for one reason; changes are not applied',
   E_ADDRESS_IN_USE: 'the listen address is in use by another process (pick another with --port)',
 })
+
+/** One broken rule: the field (a path such as `budgets.invalidate.ratePerSec`), the rule and what it got. */
+export interface OptionIssue {
+  readonly field: string
+  readonly rule: string
+  readonly value: unknown
+}
+
+/** "Expected `field` to be rule, got `value` (type)": one issue as it reads in a message. */
+export const describeIssue = ({ field, rule, value }: OptionIssue): string =>
+  `Expected \`${field}\` to be ${rule}, got \`${show(value)}\` (${typeOf(value)})`
+
+/**
+ * Several broken rules at once (E_INVALID_OPTION): the message lists each on
+ * its own line; field/rule/value are the first, `issues` all of them.
+ */
+export class InvalidOptionsError extends InvalidOptionError {
+  constructor(issues: readonly [OptionIssue, OptionIssue, ...OptionIssue[]]) {
+    const [first] = issues
+    super(first.field, first.rule, first.value, issues)
+    this.message = [
+      `${issues.length} broken rules:`,
+      ...issues.map((issue) => `  ${describeIssue(issue)}`),
+    ].join('\n')
+  }
+}
+
+/** Every issue in one error: the single-rule message for one, the list for several. */
+export const invalidOptions = (issues: readonly OptionIssue[]): InvalidOptionError => {
+  const [first, second, ...rest] = issues
+  if (!first) throw new RangeError('invalidOptions() needs at least one issue')
+  return second
+    ? new InvalidOptionsError([first, second, ...rest])
+    : new InvalidOptionError(first.field, first.rule, first.value)
+}

@@ -1,10 +1,11 @@
 /**
  * Options are validated once, at the boundary, by one zod schema each; the
  * first broken rule becomes an InvalidOptionError naming the field, the rule
- * and the value (p-queue style). The parsed result is deep-frozen.
+ * and the value (p-queue style), carrying every other one in `issues`. The
+ * parsed result is deep-frozen.
  */
 import { z } from 'zod'
-import { InvalidOptionError } from './errors.js'
+import { InvalidOptionError, type OptionIssue } from './errors.js'
 
 /** Rules as they read in an error message: "Expected `budget` to be <rule>". */
 export const rules = {
@@ -47,18 +48,22 @@ const fieldName = (prefix: string, path: readonly PropertyKey[]): string => {
   return name || 'value'
 }
 
-/** Turn the first zod issue into an InvalidOptionError. */
-export const toInvalidOption = (error: z.ZodError, input: unknown, prefix = '') => {
-  const issue = error.issues[0]
-  if (!issue) return new InvalidOptionError(prefix || 'value', 'valid', input)
+/** One zod issue as slew names it: a field path, the rule as it reads in a message, the value. */
+const toIssues = (
+  issue: z.ZodError['issues'][number],
+  input: unknown,
+  prefix: string,
+): OptionIssue[] => {
   if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0] ?? ''
-    const path = [...issue.path, key]
-    return new InvalidOptionError(
-      fieldName(prefix, path),
-      'not set (unknown field)',
-      valueAt(input, path),
-    )
+    // One zod issue per object; one of ours per unknown key, each with its own path.
+    return issue.keys.map((key) => {
+      const path = [...issue.path, key]
+      return {
+        field: fieldName(prefix, path),
+        rule: 'not set (unknown field)',
+        value: valueAt(input, path),
+      }
+    })
   }
   let rule = issue.message
   if (issue.code === 'invalid_type' && rule.startsWith('Invalid input'))
@@ -66,7 +71,22 @@ export const toInvalidOption = (error: z.ZodError, input: unknown, prefix = '') 
   if (issue.code === 'invalid_value' && rule.startsWith('Invalid')) {
     rule = `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`
   }
-  return new InvalidOptionError(fieldName(prefix, issue.path), rule, valueAt(input, issue.path))
+  return [{ field: fieldName(prefix, issue.path), rule, value: valueAt(input, issue.path) }]
+}
+
+/** Every broken rule in a zod error, in zod's order, each with its path, rule and value. */
+export const optionIssues = (error: z.ZodError, input: unknown, prefix = ''): OptionIssue[] =>
+  error.issues.flatMap((issue) => toIssues(issue, input, prefix))
+
+/**
+ * The first broken rule as an InvalidOptionError (its message names that one);
+ * every other one rides along in its `issues`.
+ */
+export const toInvalidOption = (error: z.ZodError, input: unknown, prefix = '') => {
+  const issues = optionIssues(error, input, prefix)
+  const first = issues[0]
+  if (!first) return new InvalidOptionError(prefix || 'value', 'valid', input)
+  return new InvalidOptionError(first.field, first.rule, first.value, issues)
 }
 
 export const deepFreeze = <T>(value: T): T => {
@@ -77,7 +97,7 @@ export const deepFreeze = <T>(value: T): T => {
   return value
 }
 
-/** Parse `input` with `schema`; throw InvalidOptionError on the first broken rule. */
+/** Parse `input` with `schema`; throw InvalidOptionError naming the first broken rule (all in `issues`). */
 export const parseOptions = <S extends z.ZodType>(
   schema: S,
   input: unknown,

@@ -1,12 +1,15 @@
 /** `slew config check [FILE]`: validate a config file the way `slew serve` would read it. */
-import { loadConfig } from '../config/load.js'
+import { checkConfig } from '../config/load.js'
+import { invalidOptions } from '../errors.js'
 import { parseFlags } from './args.js'
 
-export const configHelp = `slew config check [FILE]
+export const configHelp = `slew config check [FILE] [--json]
 
 Validates FILE (default: slew.config.yaml / .yml / .json here) with the
-environment overrides and secrets \`slew serve\` would use. Exit 0 when it is
-valid, 2 with the field, the rule and the value when it is not.
+environment overrides and secrets \`slew serve\` would use, and the rules it
+starts by (a host other than loopback needs auth tokens and signing keys).
+Exit 0 when \`slew serve\` would start with it; 2 when not, listing every
+problem, each with its field, rule and value (--json: as \`issues\`).
 `
 
 export const configCommand = async (argv: string[], out: (s: string) => void): Promise<number> => {
@@ -19,14 +22,22 @@ export const configCommand = async (argv: string[], out: (s: string) => void): P
     out(configHelp)
     return f.help ? 0 : 2
   }
-  const loaded = loadConfig(file === undefined ? {} : { file })
+  const report = checkConfig(file === undefined ? {} : { file })
   if (f.json) {
-    out(JSON.stringify({ ok: true, source: loaded.source ?? null }, null, 2))
-    return 0
+    out(
+      JSON.stringify(
+        { ok: report.loaded !== undefined, source: report.source ?? null, issues: report.issues },
+        null,
+        2,
+      ),
+    )
+    return report.loaded ? 0 : 2
   }
-  const c = loaded.config
+  // Every problem in one error: the CLI prints it (one per line) and exits 2.
+  if (!report.loaded) throw invalidOptions(report.issues)
+  const c = report.loaded.config
   out(
-    `ok: ${loaded.source ?? 'no config file; defaults'} is valid\n  fleet "${c.fleet}", listen ${c.listen.host}:${c.listen.port}, ${c.store.kind} store, ${c.auth.tokens.length} token(s), signing ${c.signing ? `kid ${c.signing.activeKid}` : 'dev key (loopback only)'}`,
+    `ok: ${report.source ?? 'no config file; defaults'} is valid\n  fleet "${c.fleet}", listen ${c.listen.host}:${c.listen.port}, ${c.store.kind} store, ${c.auth.tokens.length} token(s), signing ${c.signing ? `kid ${c.signing.activeKid}` : 'dev key (loopback only)'}`,
   )
   return 0
 }

@@ -27,6 +27,9 @@ commands:
 Run \`slew <command> --help\` for its flags.
 `
 
+/** Errors the user fixes by changing what they typed (or the config): exit code 2. */
+const badInput = new Set(['E_INVALID_OPTION', 'E_UNKNOWN_FLAG', 'E_ADDRESS_IN_USE'])
+
 type Run = (argv: string[], out: (s: string) => void) => number | Promise<number>
 
 const commands: Record<string, { run: Run; help: string }> = {
@@ -65,7 +68,7 @@ export const main = async (
     }
     if (error instanceof SlewError) {
       process.stderr.write(`slew ${name}: ${error.code}: ${error.message}\n`)
-      return error.code === 'E_INVALID_OPTION' || error.code === 'E_UNKNOWN_FLAG' ? 2 : 1
+      return badInput.has(error.code) ? 2 : 1
     }
     if (error instanceof Error && /cannot reach the coordinator/.test(error.message)) {
       process.stderr.write(`slew ${name}: ${error.message}\n`)

@@ -17,7 +17,9 @@ every stream is told to come back later, with jitter.
   --redis URL      keep state in Redis (several coordinators can share it)
 
 Environment: SLEW_HOST, SLEW_PORT, SLEW_FLEET, SLEW_REDIS_URL override the
-file; secrets come from the variables the file names (secretEnv).
+file; secrets come from the variables the file names (secretEnv). A config
+it cannot start with is refused with every problem listed (the check
+\`slew config check\` runs), exit 2.
 `
 
 const spec = {
@@ -46,7 +48,11 @@ export const serveCommand = async (argv: string[], out: (s: string) => void): Pr
   }
   const loaded = loadConfig({ ...(f.config !== undefined && { file: f.config }), overrides })
   const co = createCoordinator({ config: loaded.config, secrets: loaded.secrets })
-  const at = await co.listen()
+  // A port in use (E_ADDRESS_IN_USE) must not leave the coordinator's timers holding the process.
+  const at = await co.listen().catch(async (error: unknown) => {
+    await co.close()
+    throw error
+  })
   const c = loaded.config
   out(
     [
@@ -61,12 +67,21 @@ export const serveCommand = async (argv: string[], out: (s: string) => void): Pr
     ].join('\n'),
   )
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    // Under `npm start`, a Ctrl-C reaches this process twice: from the terminal (to the whole
+    // process group) and forwarded by npm, maybe late. The handlers stay, ignoring repeats: a
+    // repeat with no handler would kill the process by the signal instead of exit code 0.
+    let stopping = false
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return
+      stopping = true
       out(`slew: ${signal}: telling every stream to come back later, shutting down`)
       void co.shutdown(signal).then(resolve)
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
   })
-  return 0
+  // Exit now, not when the event loop empties: a natural exit removes the signal handlers
+  // before the process ends, and a repeat landing in between would still kill it.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+  process.exit(0)
 }

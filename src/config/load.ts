@@ -1,27 +1,21 @@
 /**
  * Load the config: a file (YAML or JSON), then environment overrides, then
- * flags; validate once; resolve secrets from the environment. A missing
- * file that was named, bad YAML, an unknown field or an unset secret
- * variable is an InvalidOptionError naming it.
+ * flags; validate once, completely (config/check.ts); resolve secrets from
+ * the environment. A missing file that was named, bad YAML, an unknown
+ * field, an unset secret variable or a host it may not listen on is an
+ * InvalidOptionError naming it; several are one error listing them all.
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { InvalidOptionError } from '../errors.js'
-import { parseOptions } from '../validate.js'
-import { type Config, configSchema, type Scope } from './schema.js'
+import { InvalidOptionError, invalidOptions, type OptionIssue } from '../errors.js'
+import { validateConfig } from './check.js'
+import type { Config } from './schema.js'
+import type { Secrets } from './secrets.js'
+
+export { resolveSecrets, type Secrets } from './secrets.js'
 
 export const configFileNames = ['slew.config.yaml', 'slew.config.yml', 'slew.config.json'] as const
-
-export interface Secrets {
-  readonly tokens: readonly {
-    readonly name: string
-    readonly scopes: readonly Scope[]
-    readonly secret: string
-    readonly clientIds?: readonly string[] | undefined
-  }[]
-  readonly signing?: { readonly activeKid: string; readonly keys: Readonly<Record<string, string>> }
-}
 
 export interface LoadedConfig {
   readonly config: Config
@@ -40,7 +34,13 @@ export interface LoadOptions {
 }
 
 const readFile = (path: string): unknown => {
-  const text = readFileSync(path, 'utf8')
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message
+    throw new InvalidOptionError('config', `a readable file (reading it failed: ${reason})`, path)
+  }
   try {
     return path.endsWith('.json') ? JSON.parse(text) : (parseYaml(text) ?? {})
   } catch (error) {
@@ -52,16 +52,30 @@ const readFile = (path: string): unknown => {
   }
 }
 
-/** SLEW_HOST, SLEW_PORT, SLEW_FLEET, SLEW_REDIS_URL. */
-const fromEnv = (env: NodeJS.ProcessEnv): Record<string, unknown> => {
+/** The file named, or else the first of configFileNames in `cwd` (if any), and its settings. */
+const readSource = (
+  opts: LoadOptions,
+  cwd: string,
+): { source?: string; values: Record<string, unknown> } => {
+  const source = opts.file
+    ? resolve(cwd, opts.file)
+    : configFileNames.map((name) => resolve(cwd, name)).find((p) => existsSync(p))
+  if (!source) return { values: {} }
+  if (!existsSync(source)) throw new InvalidOptionError('config', 'an existing file', opts.file)
+  const values = readFile(source)
+  if (!isObject(values)) throw new InvalidOptionError('config', 'a mapping of settings', source)
+  return { source, values }
+}
+
+/** SLEW_HOST, SLEW_PORT, SLEW_FLEET, SLEW_REDIS_URL; a bad one goes in `issues` and is left out. */
+const fromEnv = (env: NodeJS.ProcessEnv, issues: OptionIssue[]): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   const listen: Record<string, unknown> = {}
   if (env.SLEW_HOST) listen.host = env.SLEW_HOST
   if (env.SLEW_PORT) {
     const port = Number(env.SLEW_PORT)
-    if (!Number.isInteger(port))
-      throw new InvalidOptionError('SLEW_PORT', 'an integer port', env.SLEW_PORT)
-    listen.port = port
+    if (Number.isInteger(port)) listen.port = port
+    else issues.push({ field: 'SLEW_PORT', rule: 'an integer port', value: env.SLEW_PORT })
   }
   if (Object.keys(listen).length > 0) out.listen = listen
   if (env.SLEW_FLEET) out.fleet = env.SLEW_FLEET
@@ -80,64 +94,45 @@ export const merge = (base: unknown, over: unknown): unknown => {
   return out
 }
 
-/** The shortest secret (token or signing key) accepted, inline or from the environment. */
-const MIN_SECRET = 16
-
-export const resolveSecrets = (config: Config, env: NodeJS.ProcessEnv): Secrets => {
-  const secret = (
-    field: string,
-    ref: { secretEnv?: string | undefined; secret?: string | undefined },
-  ) => {
-    if (ref.secret !== undefined) return ref.secret
-    const value = env[ref.secretEnv!]
-    if (!value)
-      throw new InvalidOptionError(
-        `${field}.secretEnv`,
-        'the name of a set environment variable',
-        ref.secretEnv,
-      )
-    // As strong as a secret written inline must be (the value itself is never echoed).
-    if (value.length < MIN_SECRET)
-      throw new InvalidOptionError(
-        `${field}.secretEnv`,
-        `a variable holding at least ${MIN_SECRET} characters`,
-        `${ref.secretEnv} (${value.length} characters)`,
-      )
-    return value
-  }
-  const tokens = config.auth.tokens.map((t, i) => ({
-    name: t.name,
-    scopes: t.scopes,
-    secret: secret(`auth.tokens[${i}]`, t),
-    ...(t.clientIds && { clientIds: t.clientIds }),
-  }))
-  const signing = config.signing && {
-    activeKid: config.signing.activeKid,
-    keys: Object.fromEntries(
-      Object.entries(config.signing.keys).map(([kid, ref]) => [
-        kid,
-        secret(`signing.keys.${kid}`, ref),
-      ]),
-    ),
-  }
-  return { tokens, ...(signing && { signing }) }
+export interface ConfigReport {
+  /** The file read, if any. */
+  readonly source?: string
+  /** Every problem found; empty when the config is valid. */
+  readonly issues: readonly OptionIssue[]
+  /** The config and its secrets: only when there are no issues. */
+  readonly loaded?: LoadedConfig
 }
 
-export const loadConfig = (opts: LoadOptions = {}): LoadedConfig => {
+/**
+ * Read and validate the config the way `slew serve` does, reporting every
+ * problem (schema, environment overrides, secrets, where it may listen)
+ * instead of throwing the first. A file that cannot be read or parsed is the
+ * one problem reported.
+ */
+export const checkConfig = (opts: LoadOptions = {}): ConfigReport => {
   const cwd = opts.cwd ?? process.cwd()
   const env = opts.env ?? process.env
-  let source: string | undefined
-  if (opts.file) {
-    source = resolve(cwd, opts.file)
-    if (!existsSync(source)) throw new InvalidOptionError('config', 'an existing file', opts.file)
-  } else {
-    source = configFileNames.map((name) => resolve(cwd, name)).find((p) => existsSync(p))
+  let read: ReturnType<typeof readSource>
+  try {
+    read = readSource(opts, cwd)
+  } catch (error) {
+    if (error instanceof InvalidOptionError) return { issues: error.issues }
+    throw error
   }
-  const fileValues = source ? readFile(source) : {}
-  if (!isObject(fileValues)) throw new InvalidOptionError('config', 'a mapping of settings', source)
-  const merged = merge(merge(fileValues, fromEnv(env)), opts.overrides ?? {})
-  const config = parseOptions(configSchema, merged)
-  return { config, ...(source && { source }), secrets: resolveSecrets(config, env) }
+  const at = read.source !== undefined && { source: read.source }
+  const issues: OptionIssue[] = []
+  const merged = merge(merge(read.values, fromEnv(env, issues)), opts.overrides ?? {})
+  const check = validateConfig(merged, env)
+  issues.push(...check.issues)
+  if (issues.length > 0 || !check.valid) return { ...at, issues }
+  return { ...at, issues, loaded: { ...check.valid, ...at } }
+}
+
+/** The config, validated completely; an InvalidOptionError listing every problem otherwise. */
+export const loadConfig = (opts: LoadOptions = {}): LoadedConfig => {
+  const report = checkConfig(opts)
+  if (!report.loaded) throw invalidOptions(report.issues)
+  return report.loaded
 }
 
 /** Paths (a.b.c) whose values differ between two configs, with both values. */

@@ -8,9 +8,10 @@ import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
+import { bindIssues } from '../config/check.js'
 import { resolveSecrets, type Secrets } from '../config/load.js'
 import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
-import { InvalidOptionError } from '../errors.js'
+import { AddressInUseError, invalidOptions } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
 import { newEpoch } from '../invalidation/ids.js'
@@ -96,8 +97,6 @@ export interface Coordinator {
    */
   inspect(): Promise<CoordinatorState>
 }
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
 
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
   const initial = parseOptions(configSchema, opts.config ?? {})
@@ -323,32 +322,30 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const listen = async (at: { host?: string; port?: number } = {}): Promise<Listening> => {
     const host = at.host ?? current.listen.host
     const port = at.port ?? current.listen.port
-    if (!LOOPBACK.has(host)) {
-      if (!ctx.auth.enabled) {
-        throw new InvalidOptionError(
-          'listen.host',
-          'a loopback address when no auth tokens are configured',
-          host,
-        )
-      }
-      if (!secrets.signing) {
-        throw new InvalidOptionError(
-          'listen.host',
-          'a loopback address while signing with the public dev key',
-          host,
-        )
-      }
+    // The rule `slew config check` and `slew serve` apply (config/check.ts), here for a library user.
+    const refused = bindIssues(host, {
+      tokens: ctx.auth.enabled,
+      signing: secrets.signing !== undefined,
+    })
+    if (refused.length > 0) throw invalidOptions(refused)
+    const s = serve({ fetch: app.fetch, hostname: host, port })
+    server = s
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('listening', resolve)
+        s.once('error', reject)
+      })
+    } catch (error) {
+      server = undefined
+      // Taken by another process: a coded error that says what to do, not a stack.
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+        throw new AddressInUseError(host, port, { cause: error })
+      throw error
     }
     if (!ctx.auth.enabled)
       notice('slew: no auth tokens configured: listening on loopback only, no token needed')
     if (!secrets.signing)
       notice('slew: no signing keys configured: signing with the public dev key (kid "dev")')
-    const s = serve({ fetch: app.fetch, hostname: host, port })
-    server = s
-    await new Promise<void>((resolve, reject) => {
-      s.once('listening', resolve)
-      s.once('error', reject)
-    })
     const bound = (s.address() as AddressInfo).port
     const shown = host.includes(':') ? `[${host}]` : host
     listening = { url: `http://${shown}:${bound}`, host, port: bound }
