@@ -77,7 +77,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       load,
       refresher: this.#refresher,
       observe: (ms, ok) => this.#stats.observe(ms, ok),
-      ...(o.refetch.maxWaitMs !== undefined && { maxWaitMs: o.refetch.maxWaitMs }),
+      maxWaitMs: o.refetch.maxWaitMs,
       onOverBudget: onOverBudget ?? 'fail',
       now: () => this.#clock.now(),
       background: o.refetch.background,

@@ -40,9 +40,13 @@ export const optionsSchema = z.strictObject({
       background: z.boolean().default(true),
       /**
        * How long a reader of a hard-invalidated key waits for a refetch token
-       * before `onOverBudget` decides, ms. @default no limit (it waits)
+       * before `onOverBudget` decides, ms. Never unlimited: a reader must not
+       * hang on a budget or a coordinator that cannot answer. 5 s covers a
+       * lease call that times out and a few tokens at a slow rate, and is
+       * still well inside the request timeouts of the proxies in front of
+       * most app servers (30-60 s). @default 5000
        */
-      maxWaitMs: positive().optional(),
+      maxWaitMs: positive().default(5000),
     })
     .prefault({}),
   guard: z

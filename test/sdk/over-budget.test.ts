@@ -78,4 +78,40 @@ describe('over budget', () => {
     await new Promise((r) => setTimeout(r, 200))
     expect(origin.calls.length).toBe(before + 2)
   })
+
+  it('sheds after 5 s when refetch.maxWaitMs is not set: a reader never waits for good', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      // One token (and one delivery) at once, then one per 100 s.
+      budgets: { invalidate: { ratePerSec: 0.01, burst: 1 } },
+      waves: { steps: [1], bakeMs: 0 },
+      confirmAbove: 1,
+    })
+    closers.push(() => co.close())
+    const origin = testOrigin(1)
+    const c: SlewClient<string> = createClient<string>({
+      url,
+      clientId: 'waits',
+      signingKeys: devSigningKeys,
+      load: origin.load,
+      refetch: { background: false },
+    })
+    closers.push(() => c.close())
+    await c.start()
+    expect(c.options.refetch.maxWaitMs).toBe(5000)
+    await c.get('a')
+    await post(`${url}/v1/changes`, { kind: 'invalidate', target: { keys: ['a'] }, mode: 'hard' })
+    await waitFor('applied', () => c.stats().applied === 2)
+    // Someone else took the one token there was.
+    const taken = await post(`${url}/v1/leases`, { clientId: 'other', want: 1 })
+    expect(await taken.json()).toMatchObject({ granted: 1 })
+    const before = origin.calls.length
+    const started = Date.now()
+    await expect(c.get('a')).rejects.toBeInstanceOf(OverBudgetError)
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(4900)
+    expect(waited).toBeLessThan(8000)
+    expect(origin.calls.length).toBe(before)
+  })
 })
