@@ -99,6 +99,13 @@ export interface ClientStats {
   readonly entries: number
   readonly refetchTokensUsed: number
   readonly staleWaiting: number
+  /**
+   * Refetch tokens come from a local bucket at this client's share of the
+   * last known budget: the last lease call could not reach the coordinator.
+   */
+  readonly degraded: boolean
+  /** Refetch tokens taken from the local bucket (degraded mode) so far. */
+  readonly localTokensUsed: number
 }
 
 export interface SlewClientEvents {
@@ -109,4 +116,8 @@ export interface SlewClientEvents {
   disconnected: [info: { reason: string; retryInMs: number }]
   rejected: [reason: string]
   error: [error: unknown]
+  /** Leases cannot be had (`cause`: why the lease call failed): refetches go on under the local bucket. */
+  degraded: [info: { cause: unknown }]
+  /** A lease call succeeded again: tokens come from the coordinator again. */
+  recovered: []
 }
