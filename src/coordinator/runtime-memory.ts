@@ -61,8 +61,10 @@ export const memoryRuntime = (p: {
     if (hb.entries !== undefined) p.engine.report(clientId, hb.entries, hb.capacity)
     p.fleet.heartbeat(clientId, hb, p.now())
   },
+  tokenBudget: (cls) => p.engine.tokenParams(cls),
   fleet: async (): Promise<FleetMember[]> =>
     [...p.hub.connections()].map((c) => ({ clientId: c.clientId, connectedAt: c.connectedAt })),
+  fleetSize: async () => p.hub.size,
   setRewarmRate: (rate) => {
     p.engine.setTokenRate('rewarm', rate)
   },

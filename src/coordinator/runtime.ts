@@ -4,6 +4,7 @@
  * whether the engine runs in this process. Routes talk to a Runtime.
  */
 import type { LeaseGrant } from '../invalidation/engine.js'
+import type { GcraParams } from '../limiter/gcra.js'
 import type { Heartbeat } from '../protocol/messages.js'
 import type { AdmissionDecision } from './admission.js'
 
@@ -46,8 +47,12 @@ export interface Runtime {
   /** Refetch tokens (B2). */
   lease(clientId: string, want: number, cls: TokenClass): Promise<LeaseGrant>
   heartbeat(clientId: string, hb: Heartbeat): Promise<void>
+  /** The rate and burst `lease` grants `cls` tokens at now (rewarm: the adaptive rate). */
+  tokenBudget(cls: TokenClass): GcraParams
   /** Every connected client, fleet-wide. */
   fleet(): Promise<FleetMember[]>
+  /** How many clients are connected, fleet-wide: cheap enough to answer every heartbeat with (at most a second old). */
+  fleetSize(): Promise<number>
   /** The adaptive rewarm token rate (≤ the budget), set by the leader's control loop. */
   setRewarmRate(ratePerSec: number): void
   /** Resolves once what the engine just did is durable (at once on memory). */

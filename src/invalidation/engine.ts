@@ -12,6 +12,7 @@ import {
   UnknownRolloutError,
 } from '../errors.js'
 import type { Clock } from '../limiter/clock.js'
+import type { GcraParams } from '../limiter/gcra.js'
 import { parseOptions } from '../validate.js'
 import { Budgets, type ClassBudget } from './budgets.js'
 import {
@@ -222,6 +223,11 @@ export class Engine {
   /** Refetch tokens of `cls` at `ratePerSec` from now on, within its budget (see Budgets.setTokenRate). */
   setTokenRate(cls: BudgetClass, ratePerSec: number): number {
     return this.#budgets.setTokenRate(cls, this.config.budgets[cls], ratePerSec)
+  }
+
+  /** The rate and burst `cls` grants refetch tokens at now (rewarm: its adaptive rate). */
+  tokenParams(cls: BudgetClass): GcraParams {
+    return this.#budgets.get(cls).tokens.params
   }
 
   /** Config values as last pushed (what the fleet converges to). */

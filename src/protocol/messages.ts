@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
 import type { Change, Target } from '../invalidation/change.js'
-import { nonNegative, nonNegativeInt, positiveInt } from '../validate.js'
+import { budgetSchema } from '../limiter/bucket.js'
+import { nonNegative, nonNegativeInt, positive, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
 
@@ -241,6 +242,33 @@ export interface LeaseResponse {
   readonly granted: number
   readonly ttlMs: number
   readonly retryAfterMs: number
+}
+
+/**
+ * What a heartbeat's answer tells a client besides `seq`: the terms it
+ * refetches under while leases cannot be had (degraded mode, S). Each
+ * class's token rate and burst in force (rewarm: its adaptive rate), the
+ * clients connected fleet-wide, the lease TTL. All optional, and more is
+ * not refused: an older coordinator sends none of them.
+ */
+export const leaseTermsSchema = z.object({
+  budgets: z
+    .object({
+      invalidate: budgetSchema.strip(),
+      rewarm: budgetSchema.strip(),
+      urgent: budgetSchema.strip(),
+    })
+    .optional(),
+  fleetSize: nonNegativeInt().optional(),
+  leaseTtlMs: positive().optional(),
+})
+export type LeaseTerms = z.infer<typeof leaseTermsSchema>
+
+/** `POST /v1/clients/:id/heartbeat` answers this. */
+export interface HeartbeatAnswer extends LeaseTerms {
+  readonly ok: true
+  /** The latest log sequence number known to the replica that answered. */
+  readonly seq: number
 }
 
 export const controlSchema = z.strictObject({ reason: z.string().max(500).optional() })

@@ -29,6 +29,7 @@ import { parseOptions } from '../validate.js'
 import { L1 } from './cache.js'
 import { Guard, REFUSING_AFTER, type Resume } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
+import { Leases } from './leases.js'
 import {
   type ClientOptions,
   type ClientStats,
@@ -51,6 +52,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #l1: L1<V>
   readonly #lru: L1<V>['lru']
   readonly #refresher: Refresher
+  readonly #leases: Leases
   readonly #staleCap: StaleCap
   readonly #stream: StreamConnection
   readonly #stats = new OriginStats()
@@ -84,12 +86,19 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#remote = { url: o.url, ...(o.token && { token: o.token }) }
     this.#guard = new Guard(o.signingKeys as SigningKeys, o.fleet)
     this.#witness = new Witness(() => this.#clock.now())
+    this.#leases = new Leases({
+      clock: this.#clock,
+      random,
+      remote: (want, cls, timeoutMs) => this.#lease(want, cls, timeoutMs),
+      degraded: (cause) => !this.#closed && this.emit('degraded', { cause }),
+      recovered: () => !this.#closed && this.emit('recovered'),
+    })
     this.#refresher = new Refresher({
       clock: this.#clock,
       random,
       concurrency: o.refetch.concurrency,
       maxBatch: o.refetch.maxBatch,
-      lease: (want, cls) => this.#lease(want, cls),
+      lease: (want, cls) => this.#leases.lease(want, cls),
       onError: (e) => this.#report(e),
     })
     this.#l1 = new L1<V>({
@@ -98,7 +107,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       load,
       refresher: this.#refresher,
       observe: (ms, ok) => this.#stats.observe(ms, ok),
-      ...(o.refetch.maxWaitMs !== undefined && { maxWaitMs: o.refetch.maxWaitMs }),
+      maxWaitMs: o.refetch.maxWaitMs,
       onOverBudget: onOverBudget ?? 'fail',
       now: () => this.#clock.now(),
       background: o.refetch.background,
@@ -246,6 +255,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       rejected: this.#guard.rejected,
       entries: this.#l1.size,
       refetchTokensUsed: this.#refresher.tokensUsed,
+      degraded: this.#leases.degraded,
+      localTokensUsed: this.#leases.localTokensUsed,
       staleWaiting: this.#staleCap.waiting,
     }
   }
@@ -352,6 +363,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.#hello) return
     this.#hello = true
     this.#connected = true
+    // At once, not a heartbeat interval later: the coordinator prices this client's deliveries
+    // by its cache size, and the answer brings the budgets to fall back on (degraded mode).
+    void this.#sendHeartbeat()
     this.#rewarms.resume((signal) => this.#readResumes(signal))
     this.#firstConnect?.resolve()
     this.emit('connected')
@@ -433,12 +447,13 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     return resumes
   }
 
-  #lease(want: number, cls: TokenClass): Promise<LeaseResponse> {
-    return postJson<LeaseResponse>(this.#remote, '/v1/leases', {
-      clientId: this.options.clientId,
-      want,
-      class: cls,
-    })
+  #lease(want: number, cls: TokenClass, timeoutMs: number): Promise<LeaseResponse> {
+    return postJson<LeaseResponse>(
+      this.#remote,
+      '/v1/leases',
+      { clientId: this.options.clientId, want, class: cls },
+      AbortSignal.timeout(timeoutMs),
+    )
   }
 
   /**
@@ -465,7 +480,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     const rewarm = this.#rewarms.take()
     const rejected = this.#guard.takeUnreported()
     try {
-      await postJson(
+      const answer = await postJson<unknown>(
         this.#remote,
         `/v1/clients/${encodeURIComponent(this.options.clientId)}/heartbeat`,
         {
@@ -482,6 +497,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
       )
       rewarm?.delivered()
+      // The budgets and fleet size to refetch under if leases cannot be had (degraded mode).
+      this.#leases.learn(answer)
     } catch (error) {
       // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
       // heartbeat. Origin figures are not kept: they describe a moment that has passed.

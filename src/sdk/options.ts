@@ -49,9 +49,13 @@ export const optionsSchema = z.strictObject({
       background: z.boolean().default(true),
       /**
        * How long a reader of a hard-invalidated key waits for a refetch token
-       * before `onOverBudget` decides, ms. @default no limit (it waits)
+       * before `onOverBudget` decides, ms. Never unlimited: a reader must not
+       * hang on a budget or a coordinator that cannot answer. 5 s covers a
+       * lease call that times out and a few tokens at a slow rate, and is
+       * still well inside the request timeouts of the proxies in front of
+       * most app servers (30-60 s). @default 5000
        */
-      maxWaitMs: positive().optional(),
+      maxWaitMs: positive().default(5000),
     })
     .prefault({}),
   guard: z
@@ -115,6 +119,13 @@ export interface ClientStats {
   readonly entries: number
   readonly refetchTokensUsed: number
   readonly staleWaiting: number
+  /**
+   * Refetch tokens come from a local bucket at this client's share of the
+   * last known budget: the last lease call could not reach the coordinator.
+   */
+  readonly degraded: boolean
+  /** Refetch tokens taken from the local bucket (degraded mode) so far. */
+  readonly localTokensUsed: number
 }
 
 export interface SlewClientEvents {
@@ -125,4 +136,8 @@ export interface SlewClientEvents {
   disconnected: [info: { reason: string; retryInMs: number }]
   rejected: [reason: string]
   error: [error: unknown]
+  /** Leases cannot be had (`cause`: why the lease call failed): refetches go on under the local bucket. */
+  degraded: [info: { cause: unknown }]
+  /** A lease call succeeded again: tokens come from the coordinator again. */
+  recovered: []
 }

@@ -18,31 +18,35 @@ import {
   waitFor,
 } from '../helpers/coordinator.js'
 
+/**
+ * Make the invalidate budget scarce once its burst is earned: a coordinator starts with its
+ * budgets empty (it may have spent them just before a restart), so it starts at a fast rate,
+ * waits for its burst, then slows to `budget` (the buckets keep their state).
+ */
+const scarce = async (url: string, budget: { ratePerSec: number; burst: number }) => {
+  await new Promise((r) => setTimeout(r, 20))
+  const res = await fetch(`${url}/v1/config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ config: { budgets: { invalidate: budget } }, reason: 'scarce tokens' }),
+  })
+  expect(res.status).toBe(200)
+}
+
 describe('over budget', () => {
   const closers = closeAfterAll()
 
   it('sheds quickly, or answers with the fallback, and leaves the origin alone', {
     timeout: 30_000,
   }, async () => {
-    // A coordinator starts with its budgets empty (it may have spent them just before a restart):
-    // at 1,000/s its burst of 2 is earned in 2 ms; then, live, one token per 10 s.
     const { co, url } = await startCoordinator({
       budgets: { invalidate: { ratePerSec: 1000, burst: 2 } },
       waves: { steps: [1], bakeMs: 0 },
       confirmAbove: 1,
     })
     closers.push(() => co.close())
-    await new Promise((r) => setTimeout(r, 20))
     // Two tokens (and two deliveries) at once, then one per 10 s: a third reader cannot get one in time.
-    const slow = await fetch(`${url}/v1/config`, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        config: { budgets: { invalidate: { ratePerSec: 0.1, burst: 2 } } },
-        reason: 'scarce tokens',
-      }),
-    })
-    expect(slow.status).toBe(200)
+    await scarce(url, { ratePerSec: 0.1, burst: 2 })
     const origin = testOrigin(1)
     const make = (id: string, onOverBudget?: (k: string) => string) => {
       const c: SlewClient<string> = createClient<string>({
@@ -89,5 +93,42 @@ describe('over budget', () => {
     await expect(falling.get('b')).rejects.toThrow('no fallback for b either')
     await new Promise((r) => setTimeout(r, 200))
     expect(origin.calls.length).toBe(before + 2)
+  })
+
+  it('sheds after 5 s when refetch.maxWaitMs is not set: a reader never waits for good', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      budgets: { invalidate: { ratePerSec: 1000, burst: 1 } },
+      waves: { steps: [1], bakeMs: 0 },
+      confirmAbove: 1,
+    })
+    closers.push(() => co.close())
+    // One token (and one delivery) at once, then one per 100 s.
+    await scarce(url, { ratePerSec: 0.01, burst: 1 })
+    const origin = testOrigin(1)
+    const c: SlewClient<string> = createClient<string>({
+      url,
+      clientId: 'waits',
+      signingKeys: devSigningKeys,
+      load: origin.load,
+      refetch: { background: false },
+    })
+    closers.push(() => c.close())
+    await c.start()
+    expect(c.options.refetch.maxWaitMs).toBe(5000)
+    await c.get('a')
+    await post(`${url}/v1/changes`, { kind: 'invalidate', target: { keys: ['a'] }, mode: 'hard' })
+    await waitFor('applied', () => c.stats().applied === 2)
+    // Someone else took the one token there was.
+    const taken = await post(`${url}/v1/leases`, { clientId: 'other', want: 1 })
+    expect(await taken.json()).toMatchObject({ granted: 1 })
+    const before = origin.calls.length
+    const started = Date.now()
+    await expect(c.get('a')).rejects.toBeInstanceOf(OverBudgetError)
+    const waited = Date.now() - started
+    expect(waited).toBeGreaterThanOrEqual(4900)
+    expect(waited).toBeLessThan(8000)
+    expect(origin.calls.length).toBe(before)
   })
 })

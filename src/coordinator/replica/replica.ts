@@ -12,6 +12,7 @@ import { type Config, liveFields } from '../../config/schema.js'
 import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
 import { newEpoch } from '../../invalidation/ids.js'
 import type { Clock } from '../../limiter/clock.js'
+import type { GcraParams } from '../../limiter/gcra.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
@@ -50,6 +51,8 @@ export interface ReplicaOptions {
 }
 
 const TAIL_BLOCK_MS = 1000
+/** How old the fleet size a heartbeat is answered with may be (counting reads every presence record). */
+const FLEET_SIZE_MAX_AGE_MS = 1000
 
 export class Replica implements Runtime {
   readonly kind = 'redis' as const
@@ -63,6 +66,7 @@ export class Replica implements Runtime {
   #leading = false
   #sharedConfig: string | undefined
   #rewarmRate: number | undefined
+  #fleetSize: { at: number; n: Promise<number> } | undefined
   /** Clients being caught up: live frames wait here so none overtakes the replay. */
   readonly #holding = new Map<string, [number, string][]>()
   readonly #loops: Promise<void>[] = []
@@ -182,19 +186,21 @@ export class Replica implements Runtime {
 
   async lease(_clientId: string, want: number, cls: TokenClass) {
     const c = this.o.config()
-    let params = c.budgets[cls]
-    if (cls === 'rewarm' && this.#rewarmRate !== undefined) {
-      // The leader's adaptive rate, as the engine's setTokenRate applies it.
-      const ratePerSec = Math.min(params.ratePerSec, this.#rewarmRate)
-      params = { ratePerSec, burst: Math.min(params.burst, Math.max(1, ratePerSec / 10)) }
-    }
     const g = await this.o.store.grant(
       `${cls}:tokens`,
-      params,
+      this.tokenBudget(cls),
       Math.min(want, c.leases.maxBatch),
       this.o.clock.now(),
     )
     return { granted: g.granted, ttlMs: c.leases.ttlMs, retryAfterMs: g.retryAfterMs }
+  }
+
+  tokenBudget(cls: TokenClass): GcraParams {
+    const params = this.o.config().budgets[cls]
+    if (cls !== 'rewarm' || this.#rewarmRate === undefined) return params
+    // The leader's adaptive rate, as the engine's setTokenRate applies it.
+    const ratePerSec = Math.min(params.ratePerSec, this.#rewarmRate)
+    return { ratePerSec, burst: Math.min(params.burst, Math.max(1, ratePerSec / 10)) }
   }
 
   setRewarmRate(ratePerSec: number): void {
@@ -208,6 +214,21 @@ export class Replica implements Runtime {
     await this.o.store.publish(
       JSON.stringify({ t: 'hb', c: clientId, h: hb, r: this.id } satisfies FleetEvent),
     )
+  }
+
+  /** Counted from the store at most once per FLEET_SIZE_MAX_AGE_MS, however many heartbeats ask. */
+  fleetSize(): Promise<number> {
+    const now = Date.now()
+    if (this.#fleetSize === undefined || now - this.#fleetSize.at >= FLEET_SIZE_MAX_AGE_MS) {
+      const n = this.fleet().then((m) => m.length)
+      const counted = { at: now, n }
+      this.#fleetSize = counted
+      n.catch(() => {
+        // A failed count is not kept: the next one asks the store again.
+        if (this.#fleetSize === counted) this.#fleetSize = undefined
+      })
+    }
+    return this.#fleetSize.n
   }
 
   async fleet(): Promise<FleetMember[]> {

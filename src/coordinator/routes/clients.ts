@@ -7,6 +7,7 @@ import {
   configDigest,
   heartbeatSchema,
   keysLeft,
+  type LeaseTerms,
   leaseRequestSchema,
   type RewarmResumeEntry,
 } from '../../protocol/messages.js'
@@ -56,6 +57,24 @@ export const ownClientId = (c: { get(key: 'caller'): Caller }, id: string | unde
   return clientId
 }
 
+/**
+ * The terms a client falls back on while it cannot lease (degraded mode):
+ * it refetches at its share of each class's rate, rate / fleetSize. A fleet
+ * size the store could not count is left out (the client keeps its last).
+ */
+const leaseTerms = async (ctx: Ctx): Promise<LeaseTerms> => {
+  const fleetSize = await ctx.runtime.fleetSize().catch(() => undefined)
+  return {
+    budgets: {
+      invalidate: ctx.runtime.tokenBudget('invalidate'),
+      rewarm: ctx.runtime.tokenBudget('rewarm'),
+      urgent: ctx.runtime.tokenBudget('urgent'),
+    },
+    ...(fleetSize !== undefined && { fleetSize }),
+    leaseTtlMs: ctx.config().leases.ttlMs,
+  }
+}
+
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = ownClientId(c, c.req.param('id'))
@@ -67,7 +86,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
     ctx.metrics.heartbeats.inc()
-    return c.json({ ok: true, seq: ctx.runtime.seq() })
+    return c.json({ ok: true, seq: ctx.runtime.seq(), ...(await leaseTerms(ctx)) })
   })
 
   // A client's own rewarm checkpoint: a restarted client continues from it.
