@@ -8,8 +8,8 @@ import type { Engine } from '../../invalidation/engine.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { FleetTracker } from '../fleet.js'
-import type { Persister } from './persister.js'
-import type { ClientRecord, PresenceRecord } from './restore.js'
+import type { ClientRecords } from './client-records.js'
+import type { PresenceRecord } from './restore.js'
 
 /** One event: `c` the client, `r` the replica it is connected to. */
 export type FleetEvent =
@@ -19,28 +19,22 @@ export type FleetEvent =
 
 export interface Apply {
   readonly engine: Engine
+  /** The engine's clients and their records in the store. */
+  readonly clients: ClientRecords
   /** This replica's id: its own clients' heartbeats it took in already. */
   readonly self: string
   readonly fleet: FleetTracker
   readonly now: number
-  readonly persister?: Persister
 }
 
 /** The leader applies one replica's event. */
 export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
-  const { engine } = a
   if (e.t === 'join') {
-    engine.join(e.c, e.e === undefined ? {} : { entries: e.e })
-    const c = engine.client(e.c)
-    if (c)
-      a.persister?.client(e.c, {
-        f: c.firstSeq,
-        ...(c.entries !== undefined && { e: c.entries }),
-      } satisfies ClientRecord)
+    a.clients.joined(e.c, e.e)
   } else if (e.t === 'leave') {
-    engine.leave(e.c)
+    a.engine.leave(e.c)
   } else if (e.t === 'hb') {
-    if (e.h.entries !== undefined) engine.report(e.c, e.h.entries, e.h.capacity)
+    a.clients.heard(e.c, e.h)
     // Counted once by the rewarm loop: not again when its own event comes back.
     if (e.r !== a.self) a.fleet.heartbeat(e.c, e.h, a.now)
   }

@@ -19,6 +19,7 @@ import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
+import { ClientRecords } from './client-records.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
 import { Persister, type SignableMessage, signToJson } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
@@ -53,6 +54,7 @@ export class Replica implements Runtime {
   readonly id = `${hostname()}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`
   #engine: Engine | undefined
   #persister: Persister | undefined
+  #clients: ClientRecords | undefined
   #fence = 0
   #tailSeq = 0
   #closed = false
@@ -268,7 +270,7 @@ export class Replica implements Runtime {
     const { store, config, clock } = this.o
     const c = config()
     const lastEvent = await store.lastEventId()
-    const snapshot = await loadSnapshot(store, c.fleet, clock.now())
+    const { snapshot, records } = await loadSnapshot(store, c.fleet, clock.now())
     const bounds = await store.bounds()
     const persister = new Persister({
       store,
@@ -298,6 +300,7 @@ export class Replica implements Runtime {
       onEvent: (e) => persister.touch(e.rolloutId),
     })
     persister.engine = engine
+    this.#clients = new ClientRecords(engine, records, (id, r) => persister.client(id, r))
     this.#engine = engine
     this.#persister = persister
     this.#fence = fence
@@ -316,6 +319,7 @@ export class Replica implements Runtime {
     this.#engine?.close()
     this.#engine = undefined
     this.#persister = undefined
+    this.#clients = undefined
     if (!this.#closed) this.o.notice(`slew: replica ${this.id} stops leading: ${reason}`)
   }
 
@@ -331,7 +335,8 @@ export class Replica implements Runtime {
         continue
       }
       const engine = this.#engine
-      if (!engine || this.#fence !== fence) return
+      const clients = this.#clients
+      if (!engine || !clients || this.#fence !== fence) return
       for (const { id, event } of events) {
         last = id
         let e: FleetEvent
@@ -342,10 +347,10 @@ export class Replica implements Runtime {
         }
         applyFleetEvent(e, {
           engine,
+          clients,
           self: this.id,
           fleet: this.o.fleet,
           now: this.o.clock.now(),
-          ...(this.#persister && { persister: this.#persister }),
         })
       }
     }
