@@ -1,9 +1,13 @@
 /**
  * What a leader keeps of its clients for the next one: their records follow
- * heartbeats without a write per heartbeat and never below what was heard.
+ * heartbeats without a write per heartbeat and never below what was heard;
+ * and the fleet tracker rebuilt from the log and the records counts acks as
+ * the old one did.
  */
 import { describe, expect, it } from 'vitest'
+import { FleetTracker } from '../../src/coordinator/fleet.js'
 import {
+  ackedSeqs,
   type ClientRecord,
   ClientRecords,
   entriesBound,
@@ -71,5 +75,50 @@ describe('client records', () => {
       { id: 'a', entries: 40, capacity: 50, live: false, firstSeq: 0 },
     ])
     expect(writes).toEqual([])
+  })
+
+  it('keeps acks as they advance', () => {
+    const stored = new Map<string, ClientRecord>([['a', { f: 0, n: 40, k: 50, a: 7 }]])
+    const { writes, records } = recorder(stored)
+    records.heard('a', { ackedSeq: 7 })
+    records.heard('a', { ackedSeq: 5 })
+    expect(writes).toEqual([])
+    records.heard('a', { ackedSeq: 9 })
+    expect(writes).toEqual([['a', { f: 0, n: 40, k: 50, a: 9 }]])
+    expect([...ackedSeqs(new Map(writes))]).toEqual([['a', 9]])
+    // A client the engine has never heard of has no first-seen seq to keep.
+    records.heard('ghost', { ackedSeq: 3 })
+    expect(writes).toHaveLength(1)
+  })
+})
+
+describe('fleet tracker rebuilt from the log', () => {
+  it('counts acks as the tracker that saw the deliveries would', () => {
+    const live = new FleetTracker()
+    const rebuilt = new FleetTracker()
+    const log = [
+      { seq: 10, rolloutId: 'r', wave: 0, clientIds: ['a', 'b'] },
+      { seq: 20, rolloutId: 'r', wave: 1, clientIds: ['c'] },
+      { seq: 30, rolloutId: 'r', wave: 1, clientIds: ['d'] },
+    ]
+    for (const d of log) live.delivered(d.clientIds, d.seq, d.rolloutId, d.wave)
+    live.heartbeat('a', { ackedSeq: 10 }, 0)
+    live.heartbeat('c', { ackedSeq: 25 }, 0)
+    rebuilt.delivered(['x'], 5, 'stale', 0) // a previous term's bookkeeping: dropped
+    rebuilt.restore(log, [
+      ['a', 10],
+      ['c', 25],
+    ])
+    expect(rebuilt.acked('r')).toEqual(live.acked('r'))
+    expect(rebuilt.acked('stale')).toEqual([])
+    // Later heartbeats go on counting, each delivery once.
+    for (const t of [live, rebuilt]) {
+      t.heartbeat('a', { ackedSeq: 30 }, 1)
+      t.heartbeat('b', { ackedSeq: 30 }, 1)
+      t.ack('d', 30)
+      t.ack('d', 30)
+    }
+    expect(rebuilt.acked('r')).toEqual([2, 2])
+    expect(live.acked('r')).toEqual([2, 2])
   })
 })

@@ -1,9 +1,9 @@
 /**
  * What the store keeps of each client for the next leader: when it was first
- * seen, and its cache's size and capacity as last heard. The leader writes a
- * record with its next commit, and only when it moved materially (entries
- * past the stored bound or under half of it, another capacity), never once
- * per heartbeat. A new
+ * seen, its cache's size and capacity as last heard, and how far it has
+ * acknowledged the log. The leader writes a record with its next commit, and
+ * only when it moved materially (entries past the stored bound or under half
+ * of it, another capacity, a newer ack), never once per heartbeat. A new
  * leader prices each client at what its record holds — rounded up, so never
  * below what it last heard — and a client never heard from at
  * `defaultEntries`.
@@ -22,6 +22,8 @@ export interface ClientRecord {
   readonly n?: number
   /** Most entries its cache holds, as last heard. */
   readonly k?: number
+  /** The highest log seq it has applied, as last heard. */
+  readonly a?: number
 }
 
 /**
@@ -33,6 +35,13 @@ export const entriesBound = (n: number): number => {
   if (n < 16) return n
   const step = 2 ** (Math.floor(Math.log2(n)) - 3)
   return Math.ceil(n / step) * step
+}
+
+/** Each client's highest applied seq, as the records hold it. */
+export function* ackedSeqs(
+  records: ReadonlyMap<string, ClientRecord>,
+): IterableIterator<readonly [string, number]> {
+  for (const [id, r] of records) if (r.a !== undefined) yield [id, r.a]
 }
 
 /** The leader's clients: what it tells its engine, and the records it keeps for the next leader. */
@@ -68,14 +77,16 @@ export class ClientRecords {
   }
 
   /** A heartbeat: the engine prices the next deliveries by it; the record follows it. */
-  heard(clientId: string, hb: Pick<Heartbeat, 'entries' | 'capacity'>): void {
-    const { entries, capacity } = hb
+  heard(clientId: string, hb: Pick<Heartbeat, 'entries' | 'capacity' | 'ackedSeq'>): void {
+    const { entries, capacity, ackedSeq } = hb
     if (entries !== undefined) this.engine.report(clientId, entries, capacity)
-    const n = this.#stored.get(clientId)?.n
+    const was = this.#stored.get(clientId)
+    const n = was?.n
     this.#update(clientId, {
       ...(entries !== undefined &&
         (n === undefined || entries > n || entries < n / 2) && { n: entriesBound(entries) }),
       ...(entries !== undefined && capacity !== undefined && { k: capacity }),
+      ...(ackedSeq !== undefined && ackedSeq > (was?.a ?? -1) && { a: ackedSeq }),
     })
   }
 
@@ -84,14 +95,15 @@ export class ClientRecords {
     const was = this.#stored.get(clientId)
     const f = was?.f ?? this.engine.client(clientId)?.firstSeq
     if (f === undefined) return
-    const { n, k } = { ...was, ...patch }
+    const { n, k, a } = { ...was, ...patch }
     // Built field by field: a field of an earlier version (`e`) is not carried on.
     const next: ClientRecord = {
       f,
       ...(n !== undefined && { n }),
       ...(k !== undefined && { k }),
+      ...(a !== undefined && { a }),
     }
-    if (was && n === was.n && k === was.k) return
+    if (was && n === was.n && k === was.k && a === was.a) return
     this.#stored.set(clientId, next)
     this.write(clientId, next)
   }

@@ -35,8 +35,11 @@ export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
     a.engine.leave(e.c)
   } else if (e.t === 'hb') {
     a.clients.heard(e.c, e.h)
-    // Counted once by the rewarm loop: not again when its own event comes back.
+    // Its own clients' health is counted once, by the rewarm loop, not again when the event
+    // comes back; their acks are (counting them is idempotent), so one taken in while a
+    // takeover was rebuilding the tracker still counts.
     if (e.r !== a.self) a.fleet.heartbeat(e.c, e.h, a.now)
+    else if (e.h.ackedSeq !== undefined) a.fleet.ack(e.c, e.h.ackedSeq)
   }
 }
 

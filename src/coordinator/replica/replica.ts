@@ -19,7 +19,8 @@ import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { FleetMember, Runtime, TokenClass } from '../runtime.js'
-import { ClientRecords } from './client-records.js'
+import { ackedSeqs, ClientRecords } from './client-records.js'
+import { loadDeliveries } from './delivery-records.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
 import { Persister, type SignableMessage, signToJson } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
@@ -271,7 +272,13 @@ export class Replica implements Runtime {
     const c = config()
     const lastEvent = await store.lastEventId()
     const { snapshot, records } = await loadSnapshot(store, c.fleet, clock.now())
+    const deliveries = await loadDeliveries(
+      store,
+      new Set(snapshot.rollouts.map((r) => r.change.id)),
+    )
     const bounds = await store.bounds()
+    // Acked counts go on from where the last leader left them, before anything is delivered.
+    this.o.fleet.restore(deliveries, ackedSeqs(records))
     const persister = new Persister({
       store,
       fence,
