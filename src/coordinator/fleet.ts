@@ -5,6 +5,14 @@
  */
 import type { Heartbeat } from '../protocol/messages.js'
 
+/** One delivery as the log records it. */
+export interface DeliveryRecord {
+  readonly seq: number
+  readonly rolloutId: string
+  readonly wave: number
+  readonly clientIds: readonly string[]
+}
+
 interface Pending {
   readonly seq: number
   readonly rolloutId: string
@@ -52,11 +60,18 @@ export class FleetTracker {
   heartbeat(clientId: string, hb: Heartbeat, at: number): void {
     this.#health.set(clientId, { ...hb, at, n: ++this.#beats })
     this.#turnedAway.delete(clientId)
-    if (hb.ackedSeq === undefined) return
+    if (hb.ackedSeq !== undefined) this.ack(clientId, hb.ackedSeq)
+  }
+
+  /**
+   * The client has applied everything up to `ackedSeq`: its deliveries up to
+   * there count as acked, each once (a repeated or older ack counts nothing).
+   */
+  ack(clientId: string, ackedSeq: number): void {
     const list = this.#pending.get(clientId)
     if (!list) return
     let k = 0
-    while (k < list.length && list[k]!.seq <= hb.ackedSeq) {
+    while (k < list.length && list[k]!.seq <= ackedSeq) {
       const p = list[k]!
       let counts = this.#acked.get(p.rolloutId)
       if (!counts) {
@@ -127,6 +142,22 @@ export class FleetTracker {
       if (h.configDigest !== undefined && !configs.has(h.configDigest)) configSplit.push(id)
     }
     return { refusing, configSplit }
+  }
+
+  /**
+   * Start the delivery bookkeeping over from a record of it (a new leader,
+   * from the store): the deliveries, oldest first, then how far each client
+   * had acked. Counts come out as if this tracker had seen it all; health is
+   * kept.
+   */
+  restore(
+    deliveries: Iterable<DeliveryRecord>,
+    ackedSeqs: Iterable<readonly [clientId: string, ackedSeq: number]>,
+  ): void {
+    this.#pending.clear()
+    this.#acked.clear()
+    for (const d of deliveries) this.delivered(d.clientIds, d.seq, d.rolloutId, d.wave)
+    for (const [id, seq] of ackedSeqs) this.ack(id, seq)
   }
 
   health(clientId: string): ClientHealth | undefined {

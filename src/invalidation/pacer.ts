@@ -127,12 +127,16 @@ export class Pacer {
   #drain(): void {
     const batches = new Map<Rollout, Batch>()
     let wait: number | undefined
+    // One instant for the whole wake: every take is charged at the time the deliveries
+    // are stamped with, so B1 holds exactly in their recorded times (stamped after the
+    // takes, a slow wake looked up to its own duration too fast), and never looser.
+    const at = this.clock.now()
     for (;;) {
       const r = this.#next()
       if (!r) break
       const id = r.queue.peek()!
       const cost = this.hooks.cost(r, id)
-      const taken = this.bucket.take(cost)
+      const taken = this.bucket.take(cost, at)
       if (!taken.ok) {
         wait = taken.retryAfterMs
         break
@@ -150,7 +154,6 @@ export class Pacer {
       batch.cost += cost
       this.#cursor = (this.#cursor + 1) % this.#rollouts.length
     }
-    const at = this.clock.now()
     for (const b of batches.values()) {
       const stats = b.rollout.stats[b.rollout.waveIndex]
       if (stats) {

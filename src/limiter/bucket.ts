@@ -49,8 +49,9 @@ export class Bucket {
     return this.#tat
   }
 
-  take(cost = 1): TakeResult {
-    const r = gcraTake(this.#tat, this.clock.now(), cost, this.#params)
+  /** Take `cost` units at `now` (default: the clock's now; never a time later than it). */
+  take(cost = 1, now = this.clock.now()): TakeResult {
+    const r = gcraTake(this.#tat, now, cost, this.#params)
     this.#tat = r.tat
     return r
   }

@@ -8,8 +8,8 @@ import type { Engine } from '../../invalidation/engine.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { FleetTracker } from '../fleet.js'
-import type { Persister } from './persister.js'
-import type { ClientRecord, PresenceRecord } from './restore.js'
+import type { ClientRecords } from './client-records.js'
+import type { PresenceRecord } from './restore.js'
 
 /** One event: `c` the client, `r` the replica it is connected to. */
 export type FleetEvent =
@@ -19,30 +19,27 @@ export type FleetEvent =
 
 export interface Apply {
   readonly engine: Engine
+  /** The engine's clients and their records in the store. */
+  readonly clients: ClientRecords
   /** This replica's id: its own clients' heartbeats it took in already. */
   readonly self: string
   readonly fleet: FleetTracker
   readonly now: number
-  readonly persister?: Persister
 }
 
 /** The leader applies one replica's event. */
 export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
-  const { engine } = a
   if (e.t === 'join') {
-    engine.join(e.c, { ...(e.e !== undefined && { entries: e.e }), predates: e.p === 1 })
-    const c = engine.client(e.c)
-    if (c)
-      a.persister?.client(e.c, {
-        f: c.firstSeq,
-        ...(c.entries !== undefined && { e: c.entries }),
-      } satisfies ClientRecord)
+    a.clients.joined(e.c, e.e, e.p === 1)
   } else if (e.t === 'leave') {
-    engine.leave(e.c)
+    a.engine.leave(e.c)
   } else if (e.t === 'hb') {
-    if (e.h.entries !== undefined) engine.report(e.c, e.h.entries, e.h.capacity)
-    // Counted once by the rewarm loop: not again when its own event comes back.
+    a.clients.heard(e.c, e.h)
+    // Its own clients' health is counted once, by the rewarm loop, not again when the event
+    // comes back; their acks are (counting them is idempotent), so one taken in while a
+    // takeover was rebuilding the tracker still counts.
     if (e.r !== a.self) a.fleet.heartbeat(e.c, e.h, a.now)
+    else if (e.h.ackedSeq !== undefined) a.fleet.ack(e.c, e.h.ackedSeq)
   }
 }
 

@@ -12,7 +12,7 @@ import type { Engine } from '../../invalidation/engine.js'
 import type { Delivery } from '../../invalidation/pacer.js'
 import type { StateOp, Store } from '../../store/store.js'
 import { type Signer, signFor } from '../log.js'
-import type { ClientRecord } from './restore.js'
+import type { ClientRecord } from './client-records.js'
 import { STATE } from './restore.js'
 
 export interface LogMeta {
@@ -49,6 +49,8 @@ export class Persister {
   engine: Engine | undefined
   #ops: StateOp[] = []
   readonly #touched = new Set<string>()
+  /** Client records to save with the next commit: the latest of each. */
+  readonly #clients = new Map<string, ClientRecord>()
   #scheduled = false
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -93,8 +95,9 @@ export class Persister {
     this.#schedule()
   }
 
+  /** A client's record changed: save its latest with the next commit. */
   client(id: string, record: ClientRecord): void {
-    this.#ops.push({ op: 'set', field: STATE.client(id), value: JSON.stringify(record) })
+    this.#clients.set(id, record)
     this.#schedule()
   }
 
@@ -134,6 +137,9 @@ export class Persister {
       }
     }
     this.#touched.clear()
+    for (const [id, record] of this.#clients)
+      ops.push({ op: 'set', field: STATE.client(id), value: JSON.stringify(record) })
+    this.#clients.clear()
     if (ops.length === 0) return
     ops.push({ op: 'set', field: STATE.head, value: JSON.stringify(this.engine.snapshotHead()) })
     const { store, fence, logMaxLength } = this.o

@@ -23,6 +23,8 @@ import type { Signer } from '../log.js'
 import { helloFrame } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { FleetMember, Runtime, StreamOpen, TokenClass } from '../runtime.js'
+import { ackedSeqs, ClientRecords } from './client-records.js'
+import { loadDeliveries } from './delivery-records.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
 import { Persister, type SignableMessage, signToJson } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
@@ -59,6 +61,7 @@ export class Replica implements Runtime {
   readonly id = `${hostname()}-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`
   #engine: Engine | undefined
   #persister: Persister | undefined
+  #clients: ClientRecords | undefined
   #fence = 0
   #tailSeq = 0
   #closed = false
@@ -303,8 +306,14 @@ export class Replica implements Runtime {
     const { store, config, clock } = this.o
     const c = config()
     const lastEvent = await store.lastEventId()
-    const snapshot = await loadSnapshot(store, c.fleet, clock.now())
+    const { snapshot, records } = await loadSnapshot(store, c.fleet, clock.now())
+    const deliveries = await loadDeliveries(
+      store,
+      new Set(snapshot.rollouts.map((r) => r.change.id)),
+    )
     const bounds = await store.bounds()
+    // Acked counts go on from where the last leader left them, before anything is delivered.
+    this.o.fleet.restore(deliveries, ackedSeqs(records))
     const persister = new Persister({
       store,
       fence,
@@ -336,6 +345,7 @@ export class Replica implements Runtime {
       onEvent: (e) => persister.touch(e.rolloutId),
     })
     persister.engine = engine
+    this.#clients = new ClientRecords(engine, records, (id, r) => persister.client(id, r))
     this.#engine = engine
     this.#persister = persister
     this.#fence = fence
@@ -354,6 +364,7 @@ export class Replica implements Runtime {
     this.#engine?.close()
     this.#engine = undefined
     this.#persister = undefined
+    this.#clients = undefined
     if (!this.#closed) this.o.notice(`slew: replica ${this.id} stops leading: ${reason}`)
   }
 
@@ -369,7 +380,8 @@ export class Replica implements Runtime {
         continue
       }
       const engine = this.#engine
-      if (!engine || this.#fence !== fence) return
+      const clients = this.#clients
+      if (!engine || !clients || this.#fence !== fence) return
       for (const { id, event } of events) {
         last = id
         let e: FleetEvent
@@ -380,10 +392,10 @@ export class Replica implements Runtime {
         }
         applyFleetEvent(e, {
           engine,
+          clients,
           self: this.id,
           fleet: this.o.fleet,
           now: this.o.clock.now(),
-          ...(this.#persister && { persister: this.#persister }),
         })
       }
     }

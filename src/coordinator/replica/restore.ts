@@ -3,7 +3,9 @@
  * delivered sets, buckets and counters (all committed by earlier leaders under
  * their fencing tokens), the registry, and who is connected now (presence).
  * Queues are recomputed: every connected client a rolling change has reached,
- * or a completed one it missed, and not delivered.
+ * or a completed one it missed, and not delivered. Each client is priced at
+ * the entries its record holds (see client-records.ts); one without, or
+ * connected but not in the registry yet, at `defaultEntries`.
  */
 
 import { shardOf } from '../../invalidation/shard.js'
@@ -13,6 +15,7 @@ import {
   SNAPSHOT_VERSION,
 } from '../../invalidation/snapshot.js'
 import type { Store } from '../../store/store.js'
+import type { ClientRecord } from './client-records.js'
 
 export const STATE = {
   head: 'head',
@@ -23,13 +26,6 @@ export const STATE = {
   client: (id: string) => `client:${id}`,
   delivered: (id: string) => `delivered:${id}`,
 } as const
-
-export interface ClientRecord {
-  /** Entries last reported. */
-  readonly e?: number
-  /** The engine's seq when the client was first seen. */
-  readonly f: number
-}
 
 export interface PresenceRecord {
   /** The replica holding its stream. */
@@ -42,7 +38,7 @@ export const loadSnapshot = async (
   store: Store,
   fleet: string,
   now: number,
-): Promise<EngineSnapshot> => {
+): Promise<{ snapshot: EngineSnapshot; records: Map<string, ClientRecord> }> => {
   const [state, presence, replicas] = await Promise.all([
     store.state(),
     store.presence(),
@@ -56,16 +52,16 @@ export const loadSnapshot = async (
     if ((replicas[p.r] ?? 0) > now) live.add(id)
   }
   const clients: EngineSnapshot['clients'] = []
-  const known = new Set<string>()
+  const records = new Map<string, ClientRecord>()
   for (const [field, raw] of Object.entries(state)) {
     if (!field.startsWith('client:')) continue
     const id = field.slice('client:'.length)
     const c = JSON.parse(raw) as ClientRecord
-    clients.push([id, c.e ?? null, live.has(id), c.f])
-    known.add(id)
+    clients.push([id, c.n ?? null, live.has(id), c.f])
+    records.set(id, c)
   }
   // Connected but not yet in the registry (the join event is still on its way): new since now.
-  for (const id of live) if (!known.has(id)) clients.push([id, null, true, head.seq ?? 0])
+  for (const id of live) if (!records.has(id)) clients.push([id, null, true, head.seq ?? 0])
   const rollouts: RolloutSnapshot[] = []
   for (const [field, raw] of Object.entries(state)) {
     if (!field.startsWith('rollout:')) continue
@@ -85,7 +81,7 @@ export const loadSnapshot = async (
     rollouts.push({ ...r, delivered, queue })
   }
   rollouts.sort((a, b) => a.change.seq - b.change.seq)
-  return {
+  const snapshot: EngineSnapshot = {
     v: SNAPSHOT_VERSION,
     fleet,
     at: now,
@@ -97,4 +93,5 @@ export const loadSnapshot = async (
     configValues: head.configValues ?? {},
     stableConfigValues: head.stableConfigValues ?? {},
   }
+  return { snapshot, records }
 }
