@@ -1,6 +1,13 @@
 /** `slew/sdk`: the client app servers embed. */
 
-export { HttpError, NotConnectedError, OverBudgetError, SlewError } from '../errors.js'
+export {
+  HttpError,
+  NotConnectedError,
+  OverBudgetError,
+  RefusingError,
+  SlewError,
+  WrongFleetError,
+} from '../errors.js'
 export type { Change } from '../invalidation/change.js'
 export { DEV_KID, DEV_SIGNING_KEY, devSigningKeys } from '../protocol/dev-key.js'
 export { createClient, SlewClient } from './client.js'

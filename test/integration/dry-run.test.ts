@@ -25,6 +25,8 @@ describe('dry run of a change', () => {
       closers.push(() => c.close())
       await c.start()
     }
+    // Each client heartbeats as it connects: let those land before the state is compared.
+    await Promise.all(fleet.map((c) => c.heartbeat()))
     const before = await co.inspect()
     const all = { kind: 'invalidate', target: { all: true } }
 
