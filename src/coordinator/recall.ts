@@ -38,6 +38,9 @@ export interface RecallOutcome {
 
 export class Recall {
   readonly #recovered = new Map<string, Change>()
+  /** Clients heard in this epoch: each is heard once (a client token cannot make it work again and again). */
+  #heard = new Set<string>()
+  #heardIn: string | undefined
 
   constructor(
     private readonly o: {
@@ -53,9 +56,15 @@ export class Recall {
     return [...this.#recovered.values()].map((c) => ({ id: c.id, target: c.target! }))
   }
 
-  receive(engine: Engine, body: RecallBody): RecallOutcome {
+  receive(engine: Engine, clientId: string, body: RecallBody): RecallOutcome {
     const now = this.o.epoch()
-    if (body.epoch === now) return { adopted: false, recovered: [], refused: 0 }
+    if (this.#heardIn !== now) {
+      this.#heardIn = now
+      this.#heard = new Set()
+    }
+    if (body.epoch === now || this.#heard.has(clientId))
+      return { adopted: false, recovered: [], refused: 0 }
+    this.#heard.add(clientId)
     let refused = 0
     // Only messages this fleet signed, of an epoch before this one.
     const proven = (raw: unknown): SignedStreamMessage | undefined => {

@@ -153,9 +153,9 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
 
   // After the coordinator lost its state: what this client can prove of the epoch before.
   app.post('/v1/clients/:id/recall', ctx.auth.require('client'), async (c) => {
-    ownClientId(c, c.req.param('id'))
+    const id = ownClientId(c, c.req.param('id'))
     const body = parseBody(recallSchema, await readJson(c))
-    const outcome = ctx.recall.receive(ctx.engine, body)
+    const outcome = ctx.recall.receive(ctx.engine, id, body)
     await ctx.runtime.durable()
     return c.json(outcome)
   })
