@@ -22,7 +22,7 @@ import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
 import { helloFrame } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { FleetMember, Runtime, StreamOpen, TokenClass } from '../runtime.js'
+import type { FleetMember, Readiness, Runtime, StreamOpen, TokenClass } from '../runtime.js'
 import { ackedSeqs, ClientRecords } from './client-records.js'
 import { loadDeliveries } from './delivery-records.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
@@ -31,6 +31,8 @@ import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
 
 export interface ReplicaOptions {
   readonly store: Store
+  /** Connect to the store (before anything else at start; a failure is the caller's to retry). */
+  readonly connect?: () => Promise<unknown>
   readonly config: () => Config
   readonly engineConfig: (c: Config) => ConstructorParameters<typeof Engine>[0]['config']
   /** Signs stream messages (and counts them). */
@@ -65,11 +67,14 @@ export class Replica implements Runtime {
   #fence = 0
   #tailSeq = 0
   #closed = false
+  #started = false
   #timer: NodeJS.Timeout | undefined
   #leading = false
   #sharedConfig: string | undefined
   #rewarmRate: number | undefined
   #fleetSize: { at: number; n: Promise<number> } | undefined
+  /** Why the store could not be reached at the last tick (or start); undefined: it could. */
+  #down: string | undefined
   /** Clients being caught up: live frames wait here so none overtakes the replay. */
   readonly #holding = new Map<string, [number, string][]>()
   readonly #loops: Promise<void>[] = []
@@ -84,13 +89,40 @@ export class Replica implements Runtime {
     return this.#engine
   }
 
+  /** Connect and start; throws (StoreUnavailableError) if the store cannot be reached: try again. */
   async start(): Promise<void> {
-    // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
-    // when the store's state is lost.
-    this.o.signer.epoch = await this.o.store.epoch(newEpoch(Date.now(), this.o.random))
-    this.#tailSeq = (await this.o.store.bounds()).last
+    if (this.#started || this.#closed) return
+    try {
+      await this.o.connect?.()
+      // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
+      // when the store's state is lost.
+      this.o.signer.epoch = await this.o.store.epoch(newEpoch(Date.now(), this.o.random))
+      this.#tailSeq = (await this.o.store.bounds()).last
+    } catch (error) {
+      this.#down = (error as Error).message
+      throw error
+    }
+    this.#down = undefined
+    this.#started = true
     await this.#tick()
     this.#loops.push(this.#tail())
+  }
+
+  /**
+   * Ready when this replica reaches its store (at its last tick and now) and
+   * knows a leader: the API would answer 503 otherwise.
+   */
+  async readiness(): Promise<Readiness> {
+    if (!this.#started) return { ready: false, reason: this.#down ?? 'connecting to the store' }
+    if (this.#down !== undefined) return { ready: false, reason: this.#down }
+    if (this.#leading) return { ready: true }
+    try {
+      if (!(await this.o.store.leader()))
+        return { ready: false, reason: 'no replica leads the fleet' }
+    } catch (error) {
+      return { ready: false, reason: (error as Error).message }
+    }
+    return { ready: true }
   }
 
   async leaderUrl(): Promise<string | undefined> {
@@ -281,6 +313,7 @@ export class Replica implements Runtime {
     const { store, leaseMs } = this.o
     try {
       await store.heartbeatReplica(this.id, Date.now() + 2 * leaseMs)
+      this.#down = undefined
       if (this.#leading) {
         if (!(await store.renewLeader(this.id, this.#fence, leaseMs, this.o.clock.now())))
           this.#stop('lost the leader lease')
@@ -297,6 +330,7 @@ export class Replica implements Runtime {
         if (fence > 0) await this.#lead(fence)
       }
     } catch (error) {
+      this.#down = (error as Error).message
       if (this.#leading) this.#stop(`store unavailable: ${(error as Error).message}`)
     }
     if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), leaseMs / 3)
