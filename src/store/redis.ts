@@ -218,13 +218,18 @@ export class RedisStore implements Store {
     return m ? { replica: m[1]!, fence: Number(m[2]) } : undefined
   }
 
-  async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
+  async commit(
+    fence: number,
+    ops: readonly StateOp[],
+    logMaxLength: number,
+    epoch?: string,
+  ): Promise<void> {
     const sets: string[] = []
     const setIndex = (name: string) => {
       const key = this.#keys.set(name)
       let i = sets.indexOf(key)
       if (i < 0) i = sets.push(key) - 1
-      return 4 + i
+      return 5 + i
     }
     const args: (string | number)[] = []
     for (const op of ops) {
@@ -234,13 +239,16 @@ export class RedisStore implements Store {
       else if (op.op === 'drop') args.push('R', setIndex(op.set))
       else args.push('S', setIndex(op.set), op.members.length, ...op.members)
     }
-    const keys = [this.#keys.fence, this.#keys.log, this.#keys.state, ...sets]
+    const keys = [this.#keys.fence, this.#keys.log, this.#keys.state, this.#keys.epoch, ...sets]
     try {
-      await this.#calls.commit!(keys.length, ...keys, fence, logMaxLength, ...args)
+      await this.#calls.commit!(keys.length, ...keys, fence, logMaxLength, epoch ?? '', ...args)
     } catch (error) {
       const msg = (error as Error).message ?? ''
       const fenced = /FENCED (\d+)/.exec(msg)
       if (fenced) throw new FencedError(fence, Number(fenced[1]))
+      const gone = /EPOCH (\S*)/.exec(msg)
+      if (gone && epoch !== undefined)
+        throw new FencedError(fence, fence, { mine: epoch, current: gone[1] || undefined })
       const seq = /SEQ (\d+)/.exec(msg)
       if (seq) throw new RangeError(`log seq does not follow ${seq[1]}`)
       throw this.#unavailable(error)

@@ -351,6 +351,7 @@ export class Replica implements Runtime {
     const persister = new Persister({
       store,
       fence,
+      epoch: this.o.signer.epoch,
       signer: this.o.signer,
       logMaxLength: c.log.maxEntries,
       lastSeq: bounds.last,
