@@ -156,18 +156,26 @@ export class NotConnectedError extends SlewError {
   }
 }
 
-/** A write under a fencing token that is no longer current: this replica is not the leader any more. */
+/**
+ * A write under a fencing token that is no longer current, or for state of an
+ * epoch the store no longer holds (it lost its state: tokens start again
+ * there, epochs do not): this replica is not the leader any more.
+ */
 export class FencedError extends SlewError {
   constructor(
     readonly fence: number,
     readonly current: number,
+    readonly epochs?: { readonly mine: string; readonly current: string | undefined },
   ) {
     super(
       'E_FENCED',
-      `Fencing token ${fence} is stale (current: ${current}); not the leader any more`,
+      epochs
+        ? `Epoch ${epochs.mine} is gone from the store (now: ${epochs.current ?? 'none'}); not the leader any more`
+        : `Fencing token ${fence} is stale (current: ${current}); not the leader any more`,
       {
         fence,
         current,
+        ...(epochs && { epoch: epochs.mine, currentEpoch: epochs.current ?? null }),
       },
     )
   }

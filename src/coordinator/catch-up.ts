@@ -24,14 +24,15 @@ export const catchUp = (open: Pick<StreamOpen, 'since' | 'epoch'>, log: LogPosit
   const { since, epoch } = open
   if (since === undefined) return { kind: 'config' }
   if (epoch !== undefined && epoch !== log.epoch)
-    return {
-      kind: 'reset',
-      reason: `the coordinator's state was lost (epoch ${epoch} is gone; now ${log.epoch})`,
-    }
+    return { kind: 'reset', reason: lostReason(epoch, log.epoch) }
   if (since > log.last || since < log.floor)
     return { kind: 'reset', reason: `resume point ${since} is no longer in the log` }
   return { kind: 'replay', after: since }
 }
+
+/** Why a client of epoch `was` is reset into epoch `now`. */
+export const lostReason = (was: string, now: string): string =>
+  `the coordinator's state was lost (epoch ${was} is gone; now ${now})`
 
 /**
  * Whether the client was in the fleet before this epoch's state began (it

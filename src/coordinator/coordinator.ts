@@ -34,6 +34,7 @@ import { createMetrics } from './metrics.js'
 import { isNdjson } from './ndjson.js'
 import { toLeader } from './proxy.js'
 import { Recall } from './recall.js'
+import { reach } from './replica/reach.js'
 import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
 import { RewarmControl } from './rewarm-control.js'
@@ -84,7 +85,12 @@ export interface Coordinator {
   /** Cut one client's stream (it reconnects and resumes); false if not connected here. */
   kick(clientId: string): boolean
   readonly config: () => Config
-  /** Bind and serve. Refuses a non-loopback host without auth tokens and signing keys. */
+  /**
+   * Bind and serve. Refuses a non-loopback host without auth tokens and
+   * signing keys. On Redis, resolves once started, or — if Redis cannot be
+   * reached within a few seconds — once it has said so: it keeps trying in
+   * the background (readiness and the API answer 503 meanwhile).
+   */
   listen(at?: { host?: string; port?: number }): Promise<Listening>
   /** Stop admitting, tell every stream to come back later (jittered), close. */
   shutdown(reason?: string): Promise<void>
@@ -176,8 +182,10 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
         })),
       }),
     })
+    const connecting = store
     replica = new Replica({
       store,
+      connect: () => connecting.connect(),
       config: () => current,
       engineConfig: engineConfigOf,
       signer,
@@ -350,8 +358,15 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     const shown = host.includes(':') ? `[${host}]` : host
     listening = { url: `http://${shown}:${bound}`, host, port: bound }
     if (store && replica) {
-      await store.connect()
-      await replica.start()
+      const r = replica
+      await reach({
+        where: store.where,
+        start: () => r.start(),
+        notice,
+        closed: () => closed,
+        firstWaitMs: REACH_FIRST_WAIT_MS,
+        random,
+      }).first
     }
     return listening
   }
@@ -425,6 +440,9 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     close,
   }
 }
+
+/** How long listen() waits for Redis before saying it cannot reach it (and going on trying). */
+const REACH_FIRST_WAIT_MS = 3000
 
 /** The engine's part of the config. */
 const engineConfigOf = (c: Config) => ({

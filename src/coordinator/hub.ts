@@ -44,6 +44,11 @@ export class StreamHub {
     return this.#conns.has(clientId)
   }
 
+  /** The client's stream here, if any. */
+  get(clientId: string): Connection | undefined {
+    return this.#conns.get(clientId)
+  }
+
   connections(): IterableIterator<Connection> {
     return this.#conns.values()
   }

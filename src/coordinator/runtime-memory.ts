@@ -70,5 +70,6 @@ export const memoryRuntime = (p: {
   },
   durable: async () => {},
   seq: () => p.log.seq,
+  readiness: async () => ({ ready: true }),
   close: async () => {},
 })

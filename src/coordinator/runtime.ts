@@ -29,6 +29,11 @@ export interface StreamOpen {
   readonly entries?: number | undefined
 }
 
+/** Whether this coordinator can do its work now (GET /readyz), and if not, why. */
+export type Readiness =
+  | { readonly ready: true }
+  | { readonly ready: false; readonly reason: string }
+
 export interface Runtime {
   readonly kind: 'memory' | 'redis'
   /** Does the engine run here now (so engine routes are answered here)? */
@@ -59,5 +64,7 @@ export interface Runtime {
   durable(): Promise<void>
   /** The latest log sequence number known here. */
   seq(): number
+  /** Ready to serve: on Redis, the store is reachable and a leader known. */
+  readiness(): Promise<Readiness>
   close(): Promise<void>
 }

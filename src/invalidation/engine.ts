@@ -412,7 +412,8 @@ export class Engine {
    * number (another replica delivered them), so those are skipped.
    * `predates`: the client was in the fleet before this engine's state began
    * (it resumes from an older epoch: the coordinator restarted cold, or its
-   * store was lost); if new to the engine, every change here concerns it.
+   * store was lost): every change here it has not had concerns it, even if
+   * the engine heard of it before (a heartbeat that came before its join).
    */
   join(
     clientId: string,

@@ -7,8 +7,12 @@ export interface ClientInfo {
   /** Most entries its cache holds, as last reported (not kept in snapshots: the next heartbeat tells). */
   capacity?: number
   live: boolean
-  /** The engine's sequence number when the client was first seen: changes after it concern it. */
-  readonly firstSeq: number
+  /**
+   * The engine's sequence number when the client was first seen: changes
+   * after it concern it. Only a join that predates the engine's state lowers
+   * it (a client heard of by heartbeat before its stream joined).
+   */
+  firstSeq: number
 }
 
 export class Registry {
@@ -31,11 +35,16 @@ export class Registry {
     return this.#clients.get(id)?.live === true
   }
 
-  /** Marks the client live; returns true if it was not live before. */
+  /**
+   * Marks the client live; returns true if it was not live before. `seq`
+   * below what the client was first seen at (a join that predates the
+   * engine's state) becomes its first seq: it has none of the changes since.
+   */
   join(id: string, entries: number | undefined, seq: number): boolean {
     const found = this.#clients.get(id)
     if (found) {
       if (entries !== undefined) found.entries = entries
+      if (seq < found.firstSeq) found.firstSeq = seq
       if (found.live) return false
       found.live = true
       this.#live++

@@ -16,7 +16,7 @@ import {
   WrongFleetError,
 } from '../errors.js'
 import { budgetClassOf } from '../invalidation/change.js'
-import { type Clock, realClock } from '../limiter/clock.js'
+import { type Clock, realClock, type Timer } from '../limiter/clock.js'
 import type {
   GoawayMessage,
   HelloMessage,
@@ -26,6 +26,7 @@ import type {
 } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { parseOptions } from '../validate.js'
+import { Backoff } from './backoff.js'
 import { L1 } from './cache.js'
 import { Guard, REFUSING_AFTER, type Resume } from './guard.js'
 import { getJson, postJson, type Remote } from './http.js'
@@ -48,6 +49,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly options: Readonly<ParsedClientOptions>
   readonly #remote: Remote
   readonly #clock: Clock
+  readonly #random: () => number
+  /** Waits between tries (a recall's): cancelled by close(), so nothing outlives it. */
+  readonly #waits = new Set<Timer>()
   readonly #guard: Guard
   readonly #l1: L1<V>
   readonly #lru: L1<V>['lru']
@@ -83,6 +87,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     const o = this.options
     this.#clock = clock ?? realClock
     const random = rnd ?? Math.random
+    this.#random = random
     this.#remote = { url: o.url, ...(o.token && { token: o.token }) }
     this.#guard = new Guard(o.signingKeys as SigningKeys, o.fleet)
     this.#witness = new Witness(() => this.#clock.now())
@@ -281,6 +286,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
+    for (const t of this.#waits) t.cancel()
+    this.#waits.clear()
     this.#rewarms.close()
     this.#stream.close()
     this.#staleCap.close()
@@ -411,16 +418,47 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#witness.applied(m, signed, this.#config)
   }
 
-  /** Tell a coordinator whose epoch is new what we can prove of the one before (best effort). */
+  /**
+   * Tell a coordinator whose epoch is new what we can prove of the one
+   * before. Right after its store lost its state it may lead nothing yet
+   * (503): tried again with backoff while the answer is retryable, for
+   * RECALL_FOR_MS at most, and not once the epoch has moved on again.
+   */
   async #recall(epoch: string): Promise<void> {
-    try {
-      await postJson(
-        this.#remote,
-        `/v1/clients/${encodeURIComponent(this.options.clientId)}/recall`,
-        this.#witness.recall(epoch),
-      )
-    } catch (error) {
-      if (!this.#closed) this.#report(error)
+    const now = this.#guard.epoch
+    const until = this.#clock.now() + RECALL_FOR_MS
+    const backoff = new Backoff(
+      { baseMs: 250, capMs: 5000, resetAfterMs: Number.POSITIVE_INFINITY },
+      this.#random,
+    )
+    for (;;) {
+      try {
+        await postJson(
+          this.#remote,
+          `/v1/clients/${encodeURIComponent(this.options.clientId)}/recall`,
+          this.#witness.recall(epoch),
+        )
+        return
+      } catch (error) {
+        const again = !(error instanceof HttpError) || error.retryable
+        const wait = backoff.next()
+        if (
+          this.#closed ||
+          this.#guard.epoch !== now ||
+          !again ||
+          this.#clock.now() + wait > until
+        ) {
+          if (!this.#closed) this.#report(error)
+          return
+        }
+        await new Promise<void>((resolve) => {
+          const t = this.#clock.setTimer(wait, () => {
+            this.#waits.delete(t)
+            resolve()
+          })
+          this.#waits.add(t)
+        })
+      }
     }
   }
 
@@ -512,6 +550,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
+
+/** How long a client keeps trying to hand its proofs to a coordinator of a new epoch. */
+const RECALL_FOR_MS = 60_000
 
 const safeJson = (text: string): unknown => {
   try {

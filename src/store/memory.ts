@@ -69,8 +69,15 @@ export class MemoryStore implements Store {
     return held && { replica: held.replica, fence: held.fence }
   }
 
-  async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
+  async commit(
+    fence: number,
+    ops: readonly StateOp[],
+    logMaxLength: number,
+    epoch?: string,
+  ): Promise<void> {
     if (fence !== this.#fence) throw new FencedError(fence, this.#fence)
+    if (epoch !== undefined && epoch !== this.#epoch)
+      throw new FencedError(fence, this.#fence, { mine: epoch, current: this.#epoch })
     let last = this.#log.at(-1)?.seq ?? 0
     for (const op of ops) {
       if (op.op !== 'log') continue

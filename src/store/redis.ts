@@ -2,8 +2,10 @@
  * The Redis store (ioredis; one Redis or a Redis Cluster). Every write that
  * must be atomic is one Lua script with the time passed in; every key shares
  * the fleet's hash tag. When Redis cannot be reached, calls fail fast with
- * StoreUnavailableError (no offline queue): callers answer 503, they never
- * bypass the budget.
+ * StoreUnavailableError (no offline queue), naming where and why (the
+ * connection's last error, never the client library's internals): callers
+ * answer 503, they never bypass the budget. The connection is retried for
+ * good, with backoff, from the first try on.
  */
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis'
 import { FencedError, StoreUnavailableError } from '../errors.js'
@@ -48,6 +50,10 @@ type Call = (...args: (string | number)[]) => Promise<unknown>
 export class RedisStore implements Store {
   readonly client: Client
   readonly version: string
+  /** Where this store is, for messages: the URL without its password, or the cluster's nodes. */
+  readonly where: string
+  /** Why the connection is down (its last error), while it is. */
+  #lastError: string | undefined
   readonly #keys: FleetKeys
   readonly #calls: Record<string, Call> = {}
   /** One connection per blocking reader, since an XREAD BLOCK holds its connection. */
@@ -70,8 +76,17 @@ export class RedisStore implements Store {
           lazyConnect: true,
         })
       : new Redis(opts.url ?? 'redis://127.0.0.1:6379', common)
-    // Errors surface on calls; an unhandled 'error' event must not crash the coordinator.
-    this.client.on('error', () => {})
+    this.where = opts.cluster
+      ? `redis cluster ${opts.cluster.map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : String(n))).join(',')}`
+      : redactUrl(opts.url ?? 'redis://127.0.0.1:6379')
+    // Errors surface on calls (an unhandled 'error' event must not crash the coordinator);
+    // the last one says why the connection is down.
+    this.client.on('error', (error: Error) => {
+      this.#lastError = error.message
+    })
+    this.client.on('ready', () => {
+      this.#lastError = undefined
+    })
     for (const s of opts.scripts ?? loadScripts(this.version)) {
       const name = commandName(this.version, s.name)
       this.client.defineCommand(name, {
@@ -84,14 +99,43 @@ export class RedisStore implements Store {
     }
   }
 
-  /** Connect (and wait until ready). */
+  /**
+   * Connect, and wait until ready; rejects (StoreUnavailableError, with the
+   * connection's error) at the first try that fails. The client goes on
+   * trying in the background: call again to wait for its next try.
+   */
   async connect(): Promise<this> {
+    const c = this.client
+    if (c.status === 'ready') return this
     try {
-      await this.client.connect()
+      await new Promise<void>((resolve, reject) => {
+        const settle = (error?: Error) => {
+          c.off('ready', ready)
+          c.off('error', failed)
+          c.off('end', ended)
+          if (error) reject(error)
+          else resolve()
+        }
+        const ready = () => settle()
+        const failed = (error: Error) => settle(error)
+        const ended = () => settle(new Error('the connection was closed'))
+        c.on('ready', ready)
+        c.on('error', failed)
+        c.on('end', ended)
+        // The first try (lazy until now); later ones are the client's own retries.
+        if (c.status === 'wait') c.connect().catch(() => {})
+      })
     } catch (error) {
-      throw new StoreUnavailableError((error as Error).message, { cause: error })
+      throw new StoreUnavailableError(`cannot reach ${this.where}: ${(error as Error).message}`, {
+        cause: error,
+      })
     }
     return this
+  }
+
+  /** Whether the connection is up now (a call may still fail). */
+  get reachable(): boolean {
+    return this.client.status === 'ready'
   }
 
   async take(bucket: BucketName, p: GcraParams, cost: number, now: number) {
@@ -174,13 +218,18 @@ export class RedisStore implements Store {
     return m ? { replica: m[1]!, fence: Number(m[2]) } : undefined
   }
 
-  async commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void> {
+  async commit(
+    fence: number,
+    ops: readonly StateOp[],
+    logMaxLength: number,
+    epoch?: string,
+  ): Promise<void> {
     const sets: string[] = []
     const setIndex = (name: string) => {
       const key = this.#keys.set(name)
       let i = sets.indexOf(key)
       if (i < 0) i = sets.push(key) - 1
-      return 4 + i
+      return 5 + i
     }
     const args: (string | number)[] = []
     for (const op of ops) {
@@ -190,16 +239,19 @@ export class RedisStore implements Store {
       else if (op.op === 'drop') args.push('R', setIndex(op.set))
       else args.push('S', setIndex(op.set), op.members.length, ...op.members)
     }
-    const keys = [this.#keys.fence, this.#keys.log, this.#keys.state, ...sets]
+    const keys = [this.#keys.fence, this.#keys.log, this.#keys.state, this.#keys.epoch, ...sets]
     try {
-      await this.#calls.commit!(keys.length, ...keys, fence, logMaxLength, ...args)
+      await this.#calls.commit!(keys.length, ...keys, fence, logMaxLength, epoch ?? '', ...args)
     } catch (error) {
       const msg = (error as Error).message ?? ''
       const fenced = /FENCED (\d+)/.exec(msg)
       if (fenced) throw new FencedError(fence, Number(fenced[1]))
+      const gone = /EPOCH (\S*)/.exec(msg)
+      if (gone && epoch !== undefined)
+        throw new FencedError(fence, fence, { mine: epoch, current: gone[1] || undefined })
       const seq = /SEQ (\d+)/.exec(msg)
       if (seq) throw new RangeError(`log seq does not follow ${seq[1]}`)
-      throw new StoreUnavailableError(msg, { cause: error })
+      throw this.#unavailable(error)
     }
   }
 
@@ -333,7 +385,12 @@ export class RedisStore implements Store {
       const c = this.client.duplicate()
       c.on('error', () => {})
       b = c.connect().then(() => c)
-      b.catch(() => this.#blockers.delete(name))
+      // One that could not connect is dropped, not left retrying in the background: the
+      // next call makes another.
+      b.catch(() => {
+        this.#blockers.delete(name)
+        c.disconnect()
+      })
       this.#blockers.set(name, b)
     }
     return b
@@ -347,8 +404,29 @@ export class RedisStore implements Store {
     try {
       return await fn()
     } catch (error) {
-      throw new StoreUnavailableError((error as Error).message, { cause: error })
+      throw this.#unavailable(error)
     }
+  }
+
+  /** A failed call as the caller should see it: while disconnected, where and why, not how ioredis says it. */
+  #unavailable(error: unknown): StoreUnavailableError {
+    const reason =
+      this.client.status === 'ready'
+        ? (error as Error).message
+        : `cannot reach ${this.where}: ${this.#lastError ?? `the connection is ${this.client.status}`}`
+    return new StoreUnavailableError(reason, { cause: error })
+  }
+}
+
+/** A Redis URL without its password (for messages and logs). */
+export const redactUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    if (u.password === '') return url
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url.replace(/:[^:@/]*@/, '@')
   }
 }
 

@@ -61,10 +61,18 @@ export interface Store {
   leader(): Promise<{ replica: string; fence: number } | undefined>
 
   /**
-   * Apply `ops` all or nothing under `fence`. Throws FencedError when the
-   * token is stale; a RangeError when a log seq does not follow the last one.
+   * Apply `ops` all or nothing under `fence` and, when given, only while the
+   * fleet's epoch is `epoch` (fencing tokens start again in a store that lost
+   * its state; an epoch never does). Throws FencedError when the token is
+   * stale or the epoch gone; a RangeError when a log seq does not follow the
+   * last one.
    */
-  commit(fence: number, ops: readonly StateOp[], logMaxLength: number): Promise<void>
+  commit(
+    fence: number,
+    ops: readonly StateOp[],
+    logMaxLength: number,
+    epoch?: string,
+  ): Promise<void>
   /** Every field of the state hash. */
   state(): Promise<Record<string, string>>
   /** Members of a set written by `add` ops. */

@@ -45,13 +45,19 @@ export interface RedisServer {
 }
 
 /** Until the server answers PING; a server that exited, or stays silent, is an error (and killed). */
-const waitForPing = async (proc: ChildProcess, port: number, timeoutMs = 10_000) => {
+const waitForPing = async (
+  proc: ChildProcess,
+  port: number,
+  password?: string,
+  timeoutMs = 10_000,
+) => {
   const until = Date.now() + timeoutMs
   for (;;) {
     if (proc.exitCode !== null || proc.signalCode !== null)
       throw new Error(`redis-server on ${port} exited (${proc.exitCode ?? proc.signalCode})`)
     try {
-      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], {
+      const auth = password === undefined ? [] : ['-a', password, '--no-auth-warning']
+      const out = execFileSync('redis-cli', ['-p', String(port), ...auth, 'ping'], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'ignore'],
       })
@@ -86,11 +92,20 @@ const launch = (port: number, dir: string, extra: string[]) =>
     },
   )
 
-export const startRedis = async (extra: string[] = []): Promise<RedisServer> => {
-  const port = await freePort()
+/**
+ * `at.port`: on this port (e.g. one a coordinator already tries to reach);
+ * default a free one. `at.password`: the server requires it (and `url` carries it).
+ */
+export const startRedis = async (
+  extra: string[] = [],
+  at: { port?: number; password?: string } = {},
+): Promise<RedisServer> => {
+  const port = at.port ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), 'slew-redis-'))
+  const { password } = at
+  if (password !== undefined) extra = [...extra, '--requirepass', password]
   let proc = launch(port, dir, extra)
-  await waitForPing(proc, port)
+  await waitForPing(proc, port, password)
   const exited = (p: ChildProcess) =>
     new Promise<void>((r) => {
       if (p.exitCode !== null || p.signalCode !== null) r()
@@ -98,7 +113,7 @@ export const startRedis = async (extra: string[] = []): Promise<RedisServer> => 
     })
   const server: RedisServer = {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${password === undefined ? '' : `:${password}@`}127.0.0.1:${port}`,
     get process() {
       return proc
     },
@@ -108,7 +123,7 @@ export const startRedis = async (extra: string[] = []): Promise<RedisServer> => 
     },
     async restart() {
       proc = launch(port, dir, extra)
-      await waitForPing(proc, port)
+      await waitForPing(proc, port, password)
     },
     async stop() {
       proc.kill('SIGKILL')

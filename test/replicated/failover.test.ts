@@ -4,7 +4,10 @@
  * the lease (checked from the lease's terms recorded in Redis, not from how
  * long the test waited), the rollout completes, B1 holds over the whole
  * timeline (checked from the delivery log in Redis), and every client applies
- * the change exactly once.
+ * the change exactly once. A push made right after the kill (while the
+ * killed replica's clients come back and the lease is still the dead
+ * leader's) reaches every client exactly once too, and the caches serve its
+ * data.
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -80,13 +83,14 @@ describe('several coordinators on one Redis', () => {
     store = await new RedisStore({ fleet: FLEET, url: redis.url }).connect()
 
     const seen = new Map<string, string[]>()
+    let version = 1
     fleet = Array.from({ length: 60 }, (_, i) => {
       const c = createClient<string>({
         url: replicas[i % 3]!.url,
         clientId: `app-${i}`,
         fleet: FLEET,
         signingKeys: devSigningKeys,
-        load: async (k) => `${k}!`,
+        load: async (k) => `${k}@v${version}`,
         heartbeatMs: 60_000,
         reconnect: { baseMs: 50, capMs: 300 },
       })
@@ -131,6 +135,25 @@ describe('several coordinators on one Redis', () => {
     const port = Number(new URL(leader.url).port)
     const back = await serveReplica(dir, redis.url, port)
     procs.push(back.p)
+    // A push after the kill, as soon as a replica takes it (503 until a new leader leads).
+    version = 2
+    let id2 = ''
+    await waitFor(
+      'a push after the kill to be taken',
+      async () => {
+        const r = await post(`${follower.url}/v1/changes`, {
+          kind: 'invalidate',
+          // Another target than the rollout in flight (the same one would coalesce with it).
+          target: { keys: ['a', 'b', 'c', 'd', 'e'] },
+          reason: 'after the kill',
+        }).catch(() => undefined)
+        if (r?.status !== 202) return false
+        id2 = ((await r.json()) as { id: string }).id
+        return true
+      },
+      30_000,
+      100,
+    )
 
     await waitFor(
       'the rollout to complete under a new leader',
@@ -142,12 +165,30 @@ describe('several coordinators on one Redis', () => {
       100,
     )
     await waitFor(
-      'every client to have the change',
-      () => [...seen.values()].every((s) => s.length >= 1),
-      30_000,
+      'the push after the kill to complete',
+      async () => {
+        const r = await fetch(`${follower.url}/v1/changes/${id2}`).catch(() => undefined)
+        return r?.ok === true && ((await r.json()) as { state: string }).state === 'completed'
+      },
+      60_000,
+      100,
     )
+    await waitFor(
+      'every client to have both changes',
+      () => [...seen.values()].every((s) => s.length >= 2),
+      30_000,
+    ).catch(() => {})
     await new Promise((r) => setTimeout(r, 500))
-    for (const [client, got] of seen) expect(got, client).toEqual([id])
+    const missed = [...seen].filter(([, s]) => !s.includes(id2)).map(([c]) => c)
+    expect(missed, 'clients the push after the kill never reached').toEqual([])
+    // Each once (in either order: both roll at once).
+    for (const [client, got] of seen) expect([...got].sort(), client).toEqual([id, id2].sort())
+    await Promise.all(fleet.map((c) => c.idle()))
+    for (const c of fleet) {
+      for (const k of ['a', 'b', 'c', 'd', 'e'])
+        expect(await c.get(k), c.options.clientId).toBe(`${k}@v2`)
+      expect(c.stats().rejected, c.options.clientId).toEqual({})
+    }
 
     // Failover within the lease, from the terms the lease recorded (each replica's clock).
     // The killed term ends at its last renewal R + the lease; no one can take the lease
@@ -168,10 +209,14 @@ describe('several coordinators on one Redis', () => {
     const deliveries = log.map(
       (r) => JSON.parse(r.meta!) as { at: number; cost: number; changeId: string },
     )
-    const delivered = new Map<string, number>()
-    for (const r of log) for (const c of r.to) delivered.set(c, (delivered.get(c) ?? 0) + 1)
-    expect(delivered.size).toBe(60)
-    expect([...delivered.values()].every((n) => n === 1)).toBe(true)
+    for (const change of [id, id2]) {
+      const delivered = new Map<string, number>()
+      for (const [i, r] of log.entries())
+        if (deliveries[i]!.changeId === change)
+          for (const c of r.to) delivered.set(c, (delivered.get(c) ?? 0) + 1)
+      expect(delivered.size, change).toBe(60)
+      expect([...delivered.values()].every((n) => n === 1)).toBe(true)
+    }
     const times = deliveries.map((d) => [d.at, d.cost] as const)
     expect(overB1(times, RATE, BURST), 'a window over B1').toBeUndefined()
     // A new replica took over.

@@ -148,6 +148,30 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     expect(await s.members('delivered:1')).toEqual([])
   })
 
+  it('keeps the fleet’s epoch (the first candidate wins) and commits only in it', async () => {
+    const s = await open(kind)
+    expect(await s.epoch('e1')).toBe('e1')
+    expect(await s.epoch('e2')).toBe('e1')
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
+    await s.commit(fence, [{ op: 'set', field: 'x', value: '1' }], 1000, 'e1')
+    // State of another epoch (a leader from before the store lost its state): refused, no trace.
+    const stale = await s
+      .commit(
+        fence,
+        [
+          { op: 'set', field: 'x', value: '2' },
+          { op: 'log', seq: 5, to: [], message: '{}' },
+        ],
+        1000,
+        'e0',
+      )
+      .catch((e: unknown) => e)
+    expect(stale).toBeInstanceOf(FencedError)
+    expect(stale).toMatchObject({ code: 'E_FENCED', details: { epoch: 'e0', currentEpoch: 'e1' } })
+    expect(await s.state()).toEqual({ x: '1' })
+    expect((await s.bounds()).last).toBe(0)
+  })
+
   it('reads the log after a seq, in order, and trims it to its max length, keeping the floor', async () => {
     const s = await open(kind)
     const fence = await s.acquireLeader('a', 10_000, Date.now())

@@ -251,6 +251,22 @@ describe('engine: fleet changes', () => {
     expect(after.has('brand-new')).toBe(false)
     expect(h.engine.get(rollout.id).state).toBe('completed')
   })
+  it('catches up a predating client heard of by heartbeat before its stream joined', () => {
+    // After a store loss: the new engine completes a change; a client whose replica registers
+    // it late has already heartbeated (the engine knows it, not live, as first seen now).
+    const h = harness({ waves: { steps: [1], bakeMs: 0 } }, { clients: 3, entries: 1 })
+    const { rollout } = h.engine.submit(all)
+    h.clock.runAll()
+    expect(h.engine.get(rollout.id).state).toBe('completed')
+    h.engine.report('late', 1)
+    h.engine.join('late', { predates: true })
+    // And one heard of the same way that did not predate the engine: none of its business.
+    h.engine.report('new', 1)
+    h.engine.join('new')
+    h.clock.runAll()
+    expect(h.received(rollout.id).get('late')).toBe(1)
+    expect(h.received(rollout.id).has('new')).toBe(false)
+  })
 })
 
 describe('engine: snapshot and restore', () => {

@@ -93,7 +93,8 @@ export class ClientRecords {
   /** Write the record if the engine knows the client and the record changed. */
   #update(clientId: string, patch: Omit<ClientRecord, 'f'>): void {
     const was = this.#stored.get(clientId)
-    const f = was?.f ?? this.engine.client(clientId)?.firstSeq
+    // The engine's first seq for it, once it knows it; only a predating join lowers it.
+    const f = this.engine.client(clientId)?.firstSeq ?? was?.f
     if (f === undefined) return
     const { n, k, a } = { ...was, ...patch }
     // Built field by field: a field of an earlier version (`e`) is not carried on.
@@ -103,7 +104,7 @@ export class ClientRecords {
       ...(k !== undefined && { k }),
       ...(a !== undefined && { a }),
     }
-    if (was && n === was.n && k === was.k && a === was.a) return
+    if (was && f === was.f && n === was.n && k === was.k && a === was.a) return
     this.#stored.set(clientId, next)
     this.write(clientId, next)
   }

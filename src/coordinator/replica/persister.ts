@@ -3,8 +3,10 @@
  * loop becomes one fenced, all-or-nothing commit — the deliveries as signed
  * log entries, the delivered sets, the touched rollouts' summaries, buckets
  * and counters. A delivery exists once its log entry is committed: that is
- * what every replica streams to its clients. Commits run one after another;
- * the first that fails stops the leader (it rebuilds from the store later).
+ * what every replica streams to its clients. Commits run one after another,
+ * each only under the leader's fencing token and in the epoch its engine
+ * began in; the first that fails stops the leader (it rebuilds from the
+ * store later).
  */
 import type { Change } from '../../invalidation/change.js'
 import { budgetClassOf } from '../../invalidation/change.js'
@@ -17,6 +19,8 @@ import { STATE } from './restore.js'
 
 export interface LogMeta {
   readonly type: 'change'
+  /** The epoch it was signed in (a replica that sees another knows the store's state was lost). */
+  readonly epoch: string
   readonly changeId: string
   readonly cls: string
   readonly wave: number
@@ -37,6 +41,8 @@ export const signToJson = (signer: Signer, message: SignableMessage): string =>
 export interface PersisterOptions {
   readonly store: Store
   readonly fence: number
+  /** The epoch the engine's state belongs to: commits land only while it is the store's. */
+  readonly epoch: string
   readonly signer: Signer
   readonly logMaxLength: number
   /** The next log sequence number must exceed this. */
@@ -71,6 +77,7 @@ export class Persister {
     const message = this.sign({ type: 'change', seq, change: d.change })
     const meta: LogMeta = {
       type: 'change',
+      epoch: this.o.epoch,
       changeId: d.change.id,
       cls: budgetClassOf(d.change),
       wave: d.wave,
@@ -86,7 +93,8 @@ export class Persister {
   }
 
   sign(message: SignableMessage): string {
-    return signToJson(this.o.signer, message)
+    // In the engine's epoch, whatever the signer has moved on to since.
+    return signToJson({ ...this.o.signer, epoch: this.o.epoch }, message)
   }
 
   /** A rollout changed: save its summary with the next commit. */
@@ -142,11 +150,11 @@ export class Persister {
     this.#clients.clear()
     if (ops.length === 0) return
     ops.push({ op: 'set', field: STATE.head, value: JSON.stringify(this.engine.snapshotHead()) })
-    const { store, fence, logMaxLength } = this.o
+    const { store, fence, logMaxLength, epoch } = this.o
     this.#chain = this.#chain.then(async () => {
       if (this.#failure) return
       try {
-        await store.commit(fence, ops, logMaxLength)
+        await store.commit(fence, ops, logMaxLength, epoch)
       } catch (error) {
         this.#failure = error
         this.o.failed(error)

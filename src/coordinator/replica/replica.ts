@@ -6,6 +6,13 @@
  * the store when it takes over. Any store failure on the leader stops its
  * engine (crash-only): it rebuilds from the store when it can lead again, so
  * what clients got and what the store says never diverge.
+ *
+ * Each tick also checks that the store still holds the fleet's epoch. If it
+ * lost its state (a Redis back empty), the replica takes the new epoch
+ * (whoever sets it first wins: every replica converges on it), moves its
+ * streams to it in place and registers them again; after a store outage of
+ * any kind it registers them again too, and waits a lease before leading,
+ * so the engine it builds sees every client still connected.
  */
 import { hostname } from 'node:os'
 import { type Config, liveFields } from '../../config/schema.js'
@@ -16,21 +23,22 @@ import type { GcraParams } from '../../limiter/gcra.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
-import { catchUp, predates } from '../catch-up.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
-import { helloFrame } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import type { FleetMember, Runtime, StreamOpen, TokenClass } from '../runtime.js'
+import type { FleetMember, Readiness, Runtime, StreamOpen, TokenClass } from '../runtime.js'
 import { ackedSeqs, ClientRecords } from './client-records.js'
 import { loadDeliveries } from './delivery-records.js'
 import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
-import { Persister, type SignableMessage, signToJson } from './persister.js'
+import { Persister } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
+import { Streams } from './streams.js'
 
 export interface ReplicaOptions {
   readonly store: Store
+  /** Connect to the store (before anything else at start; a failure is the caller's to retry). */
+  readonly connect?: () => Promise<unknown>
   readonly config: () => Config
   readonly engineConfig: (c: Config) => ConstructorParameters<typeof Engine>[0]['config']
   /** Signs stream messages (and counts them). */
@@ -63,18 +71,43 @@ export class Replica implements Runtime {
   #persister: Persister | undefined
   #clients: ClientRecords | undefined
   #fence = 0
-  #tailSeq = 0
+  /**
+   * Counts this replica's terms as leader: what a term started (its commits, its event
+   * consumer) checks it is still that term (a fence alone repeats: tokens start again
+   * in a store that lost its state).
+   */
+  #term = 0
   #closed = false
+  #started = false
   #timer: NodeJS.Timeout | undefined
   #leading = false
   #sharedConfig: string | undefined
   #rewarmRate: number | undefined
   #fleetSize: { at: number; n: Promise<number> } | undefined
-  /** Clients being caught up: live frames wait here so none overtakes the replay. */
-  readonly #holding = new Map<string, [number, string][]>()
+  /** Why the store could not be reached at the last tick (or start); undefined: it could. */
+  #down: string | undefined
+  /** A move to a new epoch in progress (catch-ups wait for it). */
+  #moving: Promise<void> | undefined
+  /** Streams to register again in presence (after a loss or an outage), until done. */
+  #unregistered: { readonly ids: readonly string[]; readonly old: boolean } | undefined
+  /** Not before this (ms): after a loss or an outage, the other replicas register their streams first. */
+  #leadAfter = 0
+  readonly #streams: Streams
   readonly #loops: Promise<void>[] = []
 
-  constructor(private readonly o: ReplicaOptions) {}
+  constructor(private readonly o: ReplicaOptions) {
+    this.#streams = new Streams({
+      id: this.id,
+      store: o.store,
+      signer: o.signer,
+      hub: o.hub,
+      fleet: o.fleet,
+      closed: () => this.#closed,
+      settle: () => this.#settle(),
+      moving: () => this.#moving !== undefined,
+      foreign: () => this.#settle(),
+    })
+  }
 
   get leading(): boolean {
     return this.#leading
@@ -84,13 +117,45 @@ export class Replica implements Runtime {
     return this.#engine
   }
 
+  /** Connect and start; throws (StoreUnavailableError) if the store cannot be reached: try again. */
   async start(): Promise<void> {
-    // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
-    // when the store's state is lost.
-    this.o.signer.epoch = await this.o.store.epoch(newEpoch(Date.now(), this.o.random))
-    this.#tailSeq = (await this.o.store.bounds()).last
+    if (this.#started || this.#closed) return
+    try {
+      await this.o.connect?.()
+      // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
+      // when the store's state is lost.
+      this.o.signer.epoch = await this.o.store.epoch(this.#candidate())
+      await this.#streams.start()
+    } catch (error) {
+      this.#down = (error as Error).message
+      throw error
+    }
+    this.#down = undefined
+    this.#started = true
     await this.#tick()
-    this.#loops.push(this.#tail())
+    this.#loops.push(this.#streams.tail())
+  }
+
+  /**
+   * Ready when this replica reaches its store (at its last tick and now) and
+   * knows a leader: the API would answer 503 otherwise.
+   */
+  async readiness(): Promise<Readiness> {
+    if (!this.#started) return { ready: false, reason: this.#down ?? 'connecting to the store' }
+    if (this.#down !== undefined) return { ready: false, reason: this.#down }
+    if (this.#moving || this.#unregistered)
+      return {
+        ready: false,
+        reason: 'registering its streams again after the store lost its state',
+      }
+    if (this.#leading) return { ready: true }
+    try {
+      if (!(await this.o.store.leader()))
+        return { ready: false, reason: 'no replica leads the fleet' }
+    } catch (error) {
+      return { ready: false, reason: (error as Error).message }
+    }
+    return { ready: true }
   }
 
   async leaderUrl(): Promise<string | undefined> {
@@ -106,85 +171,12 @@ export class Replica implements Runtime {
     return { admitted: false, retryAfterMs: this.o.admission.promise(r.retryAfterMs) }
   }
 
-  async connected(open: StreamOpen): Promise<void> {
-    const { store } = this.o
-    const { clientId } = open
-    this.#holding.set(clientId, [])
-    let last = 0
-    try {
-      const bounds = await store.bounds()
-      last = bounds.last
-      const at = { epoch: this.o.signer.epoch, last: bounds.last, floor: bounds.floor }
-      const old = predates(open, at)
-      const presence: PresenceRecord = {
-        r: this.id,
-        ...(open.entries !== undefined && { e: open.entries }),
-        at: Date.now(),
-      }
-      await store.setPresence(clientId, JSON.stringify(presence))
-      await store.publish(
-        JSON.stringify({
-          t: 'join',
-          c: clientId,
-          r: this.id,
-          ...(open.entries !== undefined && { e: open.entries }),
-          ...(old && { p: 1 }),
-        } satisfies FleetEvent),
-      )
-      this.o.hub.write(
-        clientId,
-        helloFrame(this.o.signer, { seq: bounds.last, clientId, nonce: open.nonce }),
-      )
-      const next = catchUp(open, at)
-      if (next.kind === 'config') {
-        const head = await store.stateField(STATE.head)
-        const values = head
-          ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
-              .stableConfigValues ?? {})
-          : {}
-        this.o.hub.write(
-          clientId,
-          frame(bounds.last, 'config', this.#sign({ type: 'config', seq: bounds.last, values })),
-        )
-      } else if (next.kind === 'reset') {
-        this.o.hub.write(
-          clientId,
-          frame(
-            bounds.last,
-            'reset',
-            this.#sign({ type: 'reset', seq: bounds.last, reason: next.reason }),
-          ),
-        )
-      } else {
-        for (let after = next.after; after < bounds.last; ) {
-          const page = await store.read(after, 1000)
-          if (page.length === 0) break
-          for (const r of page) {
-            if (r.seq > bounds.last) break
-            if (r.to.length === 0 || r.to.includes(clientId))
-              this.o.hub.write(clientId, frameOf(r.seq, r.message, r.meta))
-          }
-          after = page.at(-1)!.seq
-        }
-      }
-    } finally {
-      const held = this.#holding.get(clientId) ?? []
-      this.#holding.delete(clientId)
-      for (const [seq, f] of held) if (seq > last) this.o.hub.write(clientId, f)
-    }
+  connected(open: StreamOpen): Promise<void> {
+    return this.#streams.connected(open)
   }
 
   disconnected(clientId: string): void {
-    if (this.#closed) return
-    const { store } = this.o
-    void (async () => {
-      const mine = await store.presence().then((p) => p[clientId])
-      if (mine && (JSON.parse(mine) as PresenceRecord).r === this.id)
-        await store.setPresence(clientId, undefined)
-      await store.publish(
-        JSON.stringify({ t: 'leave', c: clientId, r: this.id } satisfies FleetEvent),
-      )
-    })().catch(() => {})
+    if (!this.#closed) this.#streams.disconnected(clientId)
   }
 
   async lease(_clientId: string, want: number, cls: TokenClass) {
@@ -260,7 +252,7 @@ export class Replica implements Runtime {
   }
 
   seq(): number {
-    return this.#tailSeq
+    return this.#streams.seq
   }
 
   async close(): Promise<void> {
@@ -281,6 +273,19 @@ export class Replica implements Runtime {
     const { store, leaseMs } = this.o
     try {
       await store.heartbeatReplica(this.id, Date.now() + 2 * leaseMs)
+      await this.#settle()
+      if (this.#down !== undefined) {
+        // Back after an outage, its state kept: a leader may have let this replica's clients
+        // go meanwhile (its liveness ran out), so they are registered again.
+        this.#unregistered ??= { ids: this.#streams.settled(), old: false }
+        this.#leadAfter = Math.max(this.#leadAfter, Date.now() + leaseMs)
+        this.#down = undefined
+      }
+      const again = this.#unregistered
+      if (again) {
+        await this.#streams.register(again.ids, again.old)
+        if (this.#unregistered === again) this.#unregistered = undefined
+      }
       if (this.#leading) {
         if (!(await store.renewLeader(this.id, this.#fence, leaseMs, this.o.clock.now())))
           this.#stop('lost the leader lease')
@@ -293,17 +298,84 @@ export class Replica implements Runtime {
           this.#sharedConfig = shared
           this.o.adopt({ ...this.o.config(), ...(JSON.parse(shared) as Partial<Config>) })
         }
-        const fence = await store.acquireLeader(this.id, leaseMs, this.o.clock.now())
-        if (fence > 0) await this.#lead(fence)
+        if (Date.now() >= this.#leadAfter) {
+          const fence = await store.acquireLeader(this.id, leaseMs, this.o.clock.now())
+          if (fence > 0) await this.#lead(fence)
+        }
       }
     } catch (error) {
+      this.#down = (error as Error).message
       if (this.#leading) this.#stop(`store unavailable: ${(error as Error).message}`)
     }
     if (!this.#closed) this.#timer = setTimeout(() => void this.#tick(), leaseMs / 3)
   }
 
+  /**
+   * Any move to a new epoch over, and the store still holding ours: if it
+   * holds another (or none: this replica's candidate becomes it), the state
+   * was lost, and this replica moves to the epoch in force.
+   */
+  async #settle(): Promise<void> {
+    for (;;) {
+      while (this.#moving) await this.#moving
+      const ours = this.o.signer.epoch
+      const candidate = this.#candidate()
+      const epoch = await this.o.store.epoch(candidate)
+      // A move began (or ended) meanwhile: what the store said is of before it; ask again.
+      if (this.#moving || this.o.signer.epoch !== ours) continue
+      if (epoch === ours) return
+      this.#moving ??= this.#move(epoch, epoch === candidate).finally(() => {
+        this.#moving = undefined
+      })
+    }
+  }
+
+  /**
+   * The store lost the fleet's state: stop leading (the engine's state is
+   * gone with it), take the new epoch, move every stream here to it in place,
+   * and register them again (at this tick or, if the store fails, the next).
+   * Leading waits a lease, so the next engine starts with every replica's
+   * clients in presence; one registered later still joins it (as predating
+   * the epoch: every change of it concerns it).
+   */
+  async #move(epoch: string, first: boolean): Promise<void> {
+    const was = this.o.signer.epoch
+    this.#stop(`the store lost the fleet's state (epoch ${was} is gone)`)
+    this.#leadAfter = Date.now() + this.o.leaseMs
+    if (first) await this.#spent()
+    const moved = await this.#streams.move(epoch, was)
+    this.#unregistered = { ids: moved, old: true }
+    this.o.notice(
+      `slew: replica ${this.id}: the store lost the fleet's state (epoch ${was} is gone); now epoch ${epoch}: ${moved.length} streams moved to it in place`,
+    )
+  }
+
+  /**
+   * The store's own budgets (refetch tokens, B2; admission, B3) start spent in
+   * a new epoch, as the engine's do (coldStart): their burst may have gone out
+   * just before the state was lost. Set by the replica that began the epoch;
+   * a bucket used since is left as it is.
+   */
+  async #spent(): Promise<void> {
+    const now = this.o.clock.now()
+    const budgets: [string, GcraParams][] = [
+      ...(['invalidate', 'rewarm', 'urgent'] as const).map(
+        (cls) => [`${cls}:tokens`, this.tokenBudget(cls)] as [string, GcraParams],
+      ),
+      ['admission', this.o.config().admission],
+    ]
+    for (const [bucket, p] of budgets) await this.o.store.take(bucket, p, p.burst, now)
+  }
+
+  #candidate(): string {
+    return newEpoch(Date.now(), this.o.random)
+  }
+
   async #lead(fence: number): Promise<void> {
     const { store, config, clock } = this.o
+    const term = ++this.#term
+    // The state read below is of this epoch; if the store loses it meanwhile, this term ends here.
+    const epoch = this.o.signer.epoch
     const c = config()
     const lastEvent = await store.lastEventId()
     const { snapshot, records } = await loadSnapshot(store, c.fleet, clock.now())
@@ -312,22 +384,27 @@ export class Replica implements Runtime {
       new Set(snapshot.rollouts.map((r) => r.change.id)),
     )
     const bounds = await store.bounds()
+    // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
+    const coldStart = !(await store.stateField(STATE.head))
+    if (this.o.signer.epoch !== epoch || this.#term !== term || this.#closed) return
     // Acked counts go on from where the last leader left them, before anything is delivered.
     this.o.fleet.restore(deliveries, ackedSeqs(records))
     const persister = new Persister({
       store,
       fence,
+      epoch,
       signer: this.o.signer,
       logMaxLength: c.log.maxEntries,
       lastSeq: bounds.last,
-      failed: (error) => this.#stop(`a commit failed: ${(error as Error).message}`),
+      failed: (error) => {
+        if (this.#term === term) this.#stop(`a commit failed: ${(error as Error).message}`)
+      },
     })
     const engine = new Engine({
       clock,
       config: this.o.engineConfig(c),
-      epoch: this.o.signer.epoch,
-      // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
-      coldStart: !(await store.stateField(STATE.head)),
+      epoch,
+      coldStart,
       snapshot,
       ...(this.o.gate && { gate: this.o.gate }),
       deliver: (d) => {
@@ -354,7 +431,7 @@ export class Replica implements Runtime {
     this.o.notice(
       `slew: replica ${this.id} leads (fence ${fence}), ${snapshot.rollouts.length} rollouts restored`,
     )
-    this.#loops.push(this.#consume(lastEvent, fence))
+    this.#loops.push(this.#consume(lastEvent, term))
   }
 
   /** Stop leading: drop the engine; its state is whatever the store committed. */
@@ -369,9 +446,9 @@ export class Replica implements Runtime {
   }
 
   /** The leader applies what replicas report: joins, leaves, heartbeats. */
-  async #consume(after: string, fence: number): Promise<void> {
+  async #consume(after: string, term: number): Promise<void> {
     let last = after
-    while (this.#leading && this.#fence === fence && !this.#closed) {
+    while (this.#leading && this.#term === term && !this.#closed) {
       let events: { id: string; event: string }[]
       try {
         events = await this.o.store.events(last, 500, TAIL_BLOCK_MS)
@@ -381,7 +458,7 @@ export class Replica implements Runtime {
       }
       const engine = this.#engine
       const clients = this.#clients
-      if (!engine || !clients || this.#fence !== fence) return
+      if (!engine || !clients || this.#term !== term) return
       for (const { id, event } of events) {
         last = id
         let e: FleetEvent
@@ -400,41 +477,4 @@ export class Replica implements Runtime {
       }
     }
   }
-
-  // ---- streaming ---------------------------------------------------------------
-
-  /** Every replica: the log's new entries, to this replica's connected clients. */
-  async #tail(): Promise<void> {
-    while (!this.#closed) {
-      let records: Awaited<ReturnType<Store['tail']>>
-      try {
-        records = await this.o.store.tail(this.#tailSeq, 1000, TAIL_BLOCK_MS)
-      } catch {
-        await new Promise((r) => setTimeout(r, 200))
-        continue
-      }
-      for (const r of records) {
-        this.#tailSeq = r.seq
-        const f = frameOf(r.seq, r.message, r.meta)
-        const to = r.to.length === 0 ? [...this.o.hub.connections()].map((c) => c.clientId) : r.to
-        for (const id of to) {
-          const held = this.#holding.get(id)
-          if (held) held.push([r.seq, f])
-          else this.o.hub.write(id, f)
-        }
-      }
-    }
-  }
-
-  #sign(m: SignableMessage): string {
-    return signToJson(this.o.signer, m)
-  }
-}
-
-const frame = (seq: number, event: string, data: string) =>
-  `id: ${seq}\nevent: ${event}\ndata: ${data}\n\n`
-
-const frameOf = (seq: number, message: string, meta?: string): string => {
-  const type = meta ? ((JSON.parse(meta) as { type?: string }).type ?? 'change') : 'change'
-  return frame(seq, type, message)
 }

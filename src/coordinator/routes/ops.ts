@@ -46,15 +46,20 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     })
   })
   app.get('/healthz', (c) => c.json({ ok: true }))
-  app.get('/readyz', (c) =>
-    ctx.state.shuttingDown
-      ? c.json({ ready: false, reason: 'shutting down' }, 503)
-      : c.json({
-          ready: true,
-          store: ctx.runtime.kind,
-          role: ctx.runtime.leading ? 'leader' : 'follower',
-          streams: ctx.hub.size,
-        }),
-  )
+  // Ready only when this replica can do its work: a balancer sends no clients to one whose
+  // pushes, status and new streams would all get 503 (its store unreachable, no leader known).
+  app.get('/readyz', async (c) => {
+    const about = {
+      store: ctx.runtime.kind,
+      role: ctx.runtime.leading ? 'leader' : 'follower',
+      streams: ctx.hub.size,
+    }
+    if (ctx.state.shuttingDown)
+      return c.json({ ready: false, reason: 'shutting down', ...about }, 503)
+    const r = await ctx.runtime.readiness()
+    return r.ready
+      ? c.json({ ready: true, ...about })
+      : c.json({ ready: false, reason: r.reason, ...about }, 503)
+  })
   app.get('/', (c) => c.html(dashboard))
 }

@@ -1,19 +1,24 @@
 --[[
   The leader's write: append messages to the change log and save engine
-  state, all or nothing, only under the current fencing token (a deposed
-  leader's write changes nothing). Everything is checked before anything is
-  written, so a refused commit leaves no trace.
+  state, all or nothing, only under the current fencing token and the epoch
+  the leader's state belongs to (a deposed leader's write changes nothing,
+  nor does one of a leader from before the store lost its state: fencing
+  tokens start again from 1 in an empty store, the epoch does not repeat).
+  Everything is checked before anything is written, so a refused commit
+  leaves no trace.
 
   Input:
     KEYS[1] fence key
     KEYS[2] log stream
     KEYS[3] state hash
-    KEYS[4..] sets named by S ops (e.g. a rollout's delivered clients)
+    KEYS[4] epoch key (the fleet's epoch)
+    KEYS[5..] sets named by S ops (e.g. a rollout's delivered clients)
     ARGV[1] fencing token
     ARGV[2] log max length: older entries are trimmed, and the highest trimmed
             seq is kept in the state hash as 'logFloor' (a client resuming from
             below it has lost its gap)
-    ARGV[3..] ops, each an op code and its arguments:
+    ARGV[3] the epoch the leader's state belongs to ('' : not checked)
+    ARGV[4..] ops, each an op code and its arguments:
       'X', seq, to, message, meta
                               XADD "<seq>-0" to=<comma-joined ids or ''> m=<signed JSON> x=<meta JSON>
       'H', field, value       HSET state hash
@@ -23,6 +28,7 @@
   Output:
     the number of ops applied, or an error reply:
     'FENCED <current>' when the token is stale,
+    'EPOCH <current>' when the fleet's epoch is another (or none),
     'SEQ <last id>' when a log seq does not come after the log's last one
 ]]
 local VERSION = '__SLEW_VERSION__'
@@ -30,11 +36,15 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current ~= tonumber(ARGV[1]) then
   return redis.error_reply('FENCED ' .. current)
 end
+if ARGV[3] ~= '' then
+  local epoch = redis.call('GET', KEYS[4]) or ''
+  if epoch ~= ARGV[3] then return redis.error_reply('EPOCH ' .. epoch) end
+end
 -- Check pass: log seqs strictly increase, starting after the log's last id.
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local lastSeq = 0
 if last[1] then lastSeq = tonumber(string.match(last[1][1], '^(%d+)')) end
-local i = 3
+local i = 4
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'X' then
@@ -49,7 +59,7 @@ while i <= #ARGV do
 end
 -- Write pass.
 local applied = 0
-i = 3
+i = 4
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'X' then
