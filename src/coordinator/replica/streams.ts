@@ -87,10 +87,14 @@ export class Streams {
 
   disconnected(clientId: string): void {
     const { store } = this.o
+    // Back already (it reconnected here): its new stream's join and presence must stand.
+    const back = () => this.o.hub.has(clientId)
     void (async () => {
       const mine = await store.presence().then((p) => p[clientId])
+      if (back()) return
       if (mine && (JSON.parse(mine) as PresenceRecord).r === this.o.id)
         await store.setPresence(clientId, undefined)
+      if (back()) return
       await store.publish(
         JSON.stringify({ t: 'leave', c: clientId, r: this.o.id } satisfies FleetEvent),
       )
