@@ -160,6 +160,11 @@ export class MemoryStore implements Store {
     else this.#presence.set(clientId, record)
   }
 
+  async dropPresence(clientId: string, record: string): Promise<boolean> {
+    if (this.#presence.get(clientId) !== record) return false
+    return this.#presence.delete(clientId)
+  }
+
   async presence(): Promise<Record<string, string>> {
     return Object.fromEntries(this.#presence)
   }

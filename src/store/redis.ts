@@ -297,6 +297,10 @@ export class RedisStore implements Store {
     )
   }
 
+  async dropPresence(clientId: string, record: string): Promise<boolean> {
+    return (await this.#run('presenceDrop', this.#keys.presence, clientId, record)) === 1
+  }
+
   async presence(): Promise<Record<string, string>> {
     return this.#plain(() => this.client.hgetall(this.#keys.presence))
   }

@@ -102,6 +102,11 @@ export interface Store {
   setPresence(clientId: string, record: string | undefined): Promise<void>
   presence(): Promise<Record<string, string>>
   /**
+   * Forget a client's presence if it is still `record` (compare and delete):
+   * true if removed. A newer stream's presence is never erased by an old one.
+   */
+  dropPresence(clientId: string, record: string): Promise<boolean>
+  /**
    * A client's rewarm checkpoint for one change (its progress record), kept
    * `ttlMs` after the last write: a restarted coordinator reports progress
    * from here, a restarted client continues from it.

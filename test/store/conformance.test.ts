@@ -221,6 +221,14 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     await s.setPresence('c2', '{"replica":"r2"}')
     await s.setPresence('c1', undefined)
     expect(await s.presence()).toEqual({ c2: '{"replica":"r2"}' })
+    // Compare and delete: a stream that ended never erases the presence a newer one wrote.
+    await s.setPresence('c2', '{"replica":"r3"}')
+    expect(await s.dropPresence('c2', '{"replica":"r2"}')).toBe(false)
+    expect(await s.presence()).toEqual({ c2: '{"replica":"r3"}' })
+    expect(await s.dropPresence('c2', '{"replica":"r3"}')).toBe(true)
+    expect(await s.dropPresence('c9', '{"replica":"r3"}')).toBe(false)
+    expect(await s.presence()).toEqual({})
+    await s.setPresence('c2', '{"replica":"r2"}')
     expect(await s.lastEventId()).toBe('0-0')
     const a = await s.publish('join c2')
     expect(await s.lastEventId()).toBe(a)
@@ -389,6 +397,7 @@ describe('script versions', () => {
       expect(await s.renewLeader(s.version, fence, 10_000, 1001)).toBe(true)
       await s.commit(fence, [{ op: 'log', seq: ++seq, to: [], message: s.version }], 100)
       expect(await s.releaseLeader(s.version, fence)).toBe(true)
+      expect(await s.dropPresence(`client-${run}`, 'not what is there')).toBe(false)
       return granted
     }
     const check = async () => {

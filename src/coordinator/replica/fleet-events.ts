@@ -49,9 +49,8 @@ export const reapDeparted = async (engine: Engine, store: Store): Promise<void> 
   const now = Date.now()
   for (const [clientId, raw] of Object.entries(presence)) {
     const p = JSON.parse(raw) as PresenceRecord
-    if ((replicas[p.r] ?? 0) <= now) {
+    // Only if it still points at the dead replica: the client may be back elsewhere by now.
+    if ((replicas[p.r] ?? 0) <= now && (await store.dropPresence(clientId, raw)))
       engine.leave(clientId)
-      await store.setPresence(clientId, undefined)
-    }
   }
 }

@@ -50,6 +50,8 @@ export class Streams {
   readonly #holding = new Map<string, [number, string][]>()
   /** Catch-ups in progress (a move waits for them: they began in the epoch it leaves). */
   readonly #catchUps = new Set<Promise<void>>()
+  /** The presence record this replica last wrote for each of its clients (what it may erase). */
+  readonly #written = new Map<string, string>()
 
   constructor(private readonly o: StreamsOptions) {}
 
@@ -89,12 +91,13 @@ export class Streams {
     const { store } = this.o
     // Back already (it reconnected here): its new stream's join and presence must stand.
     const back = () => this.o.hub.has(clientId)
+    const mine = this.#written.get(clientId)
     void (async () => {
-      const mine = await store.presence().then((p) => p[clientId])
       if (back()) return
-      if (mine && (JSON.parse(mine) as PresenceRecord).r === this.o.id)
-        await store.setPresence(clientId, undefined)
-      if (back()) return
+      // Only the presence this replica wrote goes: a newer stream elsewhere keeps its own.
+      const dropped = mine !== undefined && (await store.dropPresence(clientId, mine))
+      if (this.#written.get(clientId) === mine) this.#written.delete(clientId)
+      if (back() || (!dropped && (await store.presence())[clientId] !== undefined)) return
       await store.publish(
         JSON.stringify({ t: 'leave', c: clientId, r: this.o.id } satisfies FleetEvent),
       )
@@ -149,8 +152,8 @@ export class Streams {
       const conn = this.o.hub.get(clientId)
       if (!conn) return
       const entries = this.o.fleet.health(clientId)?.entries
-      await this.#announce(clientId, entries, conn.connectedAt, old)
-      if (!this.#still(conn)) await this.o.store.setPresence(clientId, undefined)
+      const record = await this.#announce(clientId, entries, conn.connectedAt, old)
+      if (!this.#still(conn)) await this.o.store.dropPresence(clientId, record)
     }
     for (let i = 0; i < clientIds.length; i += REGISTER_BATCH)
       await Promise.all(clientIds.slice(i, i + REGISTER_BATCH).map(one))
@@ -249,10 +252,12 @@ export class Streams {
     entries: number | undefined,
     at: number,
     old: boolean,
-  ): Promise<void> {
+  ): Promise<string> {
     const { store, id } = this.o
     const presence: PresenceRecord = { r: id, ...(entries !== undefined && { e: entries }), at }
-    await store.setPresence(clientId, JSON.stringify(presence))
+    const record = JSON.stringify(presence)
+    this.#written.set(clientId, record)
+    await store.setPresence(clientId, record)
     await store.publish(
       JSON.stringify({
         t: 'join',
@@ -262,6 +267,7 @@ export class Streams {
         ...(old && { p: 1 }),
       } satisfies FleetEvent),
     )
+    return record
   }
 
   /** Is this stream still the client's connection here? */
