@@ -122,6 +122,9 @@ export class Replica implements Runtime {
     if (this.#started || this.#closed) return
     try {
       await this.o.connect?.()
+      // Alive before any stream of ours is in presence: a leader reaps the clients of replicas
+      // it does not see alive, and one that started a moment ago would look dead.
+      await this.o.store.heartbeatReplica(this.id, Date.now() + 2 * this.o.leaseMs)
       // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
       // when the store's state is lost.
       this.o.signer.epoch = await this.o.store.epoch(this.#candidate())
