@@ -141,13 +141,17 @@ export const identityOf = (
  * Budget units one delivery of `c` costs for a client holding `entries`
  * entries (and holding at most `capacity`, if known): an estimate of the
  * origin fetches it can induce. Never below 1, so that even a delivery to an
- * empty cache is paced.
+ * empty cache is paced; never above `maxCost` (the engine passes the class's
+ * burst, rounded down), so that no client, whatever size it reports, puts
+ * its class into debt: one delivery spends at most one burst.
  */
 export const deliveryCost = (
   c: Pick<Change, 'kind' | 'target'>,
   entries: number,
   capacity?: number,
+  maxCost = Number.POSITIVE_INFINITY,
 ): number => {
+  const most = Math.max(1, Math.floor(maxCost))
   if (c.kind === 'config') return 1
   const t = c.target
   if (!t) return 1
@@ -156,5 +160,5 @@ export const deliveryCost = (
   // A rewarm fetches its keys whether or not the client holds them, as many as its cache holds.
   else if (c.kind === 'rewarm') cost = Math.min(t.keys?.length ?? 0, capacity ?? Infinity)
   else cost = Math.min(t.keys?.length ?? 0, entries)
-  return cost >= 1 ? Math.ceil(cost) : 1
+  return cost >= 1 ? Math.min(Math.ceil(cost), most) : 1
 }

@@ -523,7 +523,12 @@ export class Engine {
 
   #cost(r: Rollout, clientId: string): number {
     const client = this.#registry.get(clientId)
-    return deliveryCost(r.change, client?.entries ?? this.config.defaultEntries, client?.capacity)
+    return deliveryCost(
+      r.change,
+      client?.entries ?? this.config.defaultEntries,
+      client?.capacity,
+      this.#budget(r).pacer.bucket.params.burst,
+    )
   }
 
   #newChange(fields: Omit<Change, 'id' | 'seq' | 'submittedAt'>): Change {

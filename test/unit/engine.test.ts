@@ -54,7 +54,7 @@ describe('engine: waves and pacing', () => {
     expect(gaps.every((g) => Math.abs(g - 100) < 1e-6)).toBe(true)
   })
 
-  it('prices explicit keys at min(keys, entries) and other targets at the entry count', () => {
+  it('prices explicit keys at min(keys, entries) and other targets at the entry count, up to the burst', () => {
     const h = harness({ waves: { steps: [1], bakeMs: 0 } })
     h.engine.join('big', { entries: 500 })
     h.engine.join('small', { entries: 2 })
@@ -70,7 +70,8 @@ describe('engine: waves and pacing', () => {
       return Object.fromEntries(m)
     }
     expect(costs(keys.id)).toEqual({ big: 3, small: 2, unknown: 3 })
-    expect(costs(tags.id)).toEqual({ big: 500, small: 2, unknown: 1000 })
+    // Never more than the class's burst (500): the unknown client's defaultEntries (1000) cost 500.
+    expect(costs(tags.id)).toEqual({ big: 500, small: 2, unknown: 500 })
     // A rewarm: every key, but never more than the client's cache holds (when it said).
     h.engine.report('small', 2, 4)
     expect(() => h.engine.report('small', 2, 0)).toThrow(/`capacity`/)

@@ -41,15 +41,15 @@ const planOf = (ctx: Ctx, r: RolloutView) => {
     cost: 0,
   }))
   const fallback = ctx.engine.config.defaultEntries
+  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
   for (const client of ctx.engine.clients()) {
     if (!client.live) continue
     const shard = shardOf(client.id, r.id, ctx.engine.config.shards)
     const w = waves.find((x) => shard >= x.shards[0]! && shard < x.shards[1]!)
     if (!w) continue
     w.clients++
-    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity)
+    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity, budget.burst)
   }
-  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
   const cost = waves.reduce((n, w) => n + w.cost, 0)
   const bakes = Math.max(0, waves.length - 1) * r.bakeMs
   return {
