@@ -4,6 +4,7 @@
  * into a budget. The wire schema in protocol/
  * produces the same shape.
  */
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
 import { deepFreeze, nonNegative, parseOptions } from '../validate.js'
@@ -123,6 +124,26 @@ export const parseChange = (input: unknown): ParsedChange => {
 
 export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>
   c.priority === 'urgent' ? 'urgent' : c.kind
+
+/** SHA-256 of a value's canonical JSON, base64url: equal values, equal digests. */
+export const digestOf = (value: unknown): string =>
+  createHash('sha256').update(canonicalJson(value)).digest('base64url')
+
+/**
+ * What an idempotency key is held to: the change a push asks for and how it
+ * rolls out (its identity and any waves override). A retry may word its
+ * `reason` anew or add `confirm`: the same request still.
+ */
+export const requestDigest = (c: ParsedChange): string =>
+  digestOf({
+    kind: c.kind,
+    target: c.target,
+    values: c.values,
+    unset: c.unset,
+    mode: c.mode,
+    priority: c.priority,
+    waves: c.waves,
+  })
 
 /** What makes two pushes "the same change" for coalescing. */
 export const identityOf = (

@@ -64,7 +64,7 @@ export const restoreSnapshot = (p: EngineParts & { life: Lifecycle }, snap: Engi
   }
   p.config.restore(snap.configValues)
   p.stableConfig.restore(snap.stableConfigValues)
-  for (const [key, id] of snap.idempotency) p.rollouts.remember(key, id)
+  for (const [key, id, digest] of snap.idempotency) p.rollouts.remember(key, id, digest)
   for (const s of snap.rollouts) {
     const r = rolloutFromSnapshot(s)
     p.rollouts.add(r)

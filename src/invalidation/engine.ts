@@ -7,6 +7,7 @@
  */
 import {
   ClosedError,
+  IdempotencyConflictError,
   InvalidOptionError,
   NotConfigChangeError,
   UnknownRolloutError,
@@ -22,6 +23,7 @@ import {
   deliveryCost,
   identityOf,
   parseChange,
+  requestDigest,
   wavesSchema,
 } from './change.js'
 import { ConfigValues } from './config-values.js'
@@ -319,17 +321,27 @@ export class Engine {
 
   // ---- changes -------------------------------------------------------------
 
-  /** Accept a change and start rolling it out; a duplicate joins the existing rollout. */
+  /**
+   * Accept a change and start rolling it out; a duplicate joins the existing
+   * rollout. The same idempotency key with another change (see
+   * requestDigest) throws IdempotencyConflictError and changes nothing.
+   */
   submit(input: unknown): SubmitResult {
     this.#open()
     const parsed = parseChange(input)
     const waves = parseOptions(wavesSchema, { ...this.config.waves, ...parsed.waves }, 'waves')
     const key = parsed.idempotencyKey
+    const digest = requestDigest(parsed)
     const earlier = this.#rollouts.byKey(key)
-    if (earlier) return this.#coalesce(earlier, 'idempotencyKey', key)
+    if (earlier) {
+      // A key names one request: another change under it is refused, not folded in.
+      if (earlier.digest !== undefined && earlier.digest !== digest)
+        throw new IdempotencyConflictError(key!, earlier.rollout.id)
+      return this.#coalesce(earlier.rollout, 'idempotencyKey', key, digest)
+    }
     const identity = identityOf(parsed)
     const same = this.#rollouts.active(identity)
-    if (same) return this.#coalesce(same, 'target', key)
+    if (same) return this.#coalesce(same, 'target', key, digest)
 
     const change = this.#newChange({
       kind: parsed.kind,
@@ -341,7 +353,7 @@ export class Engine {
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
     })
     const r = this.#create(change, identity, waves.steps, waves.bakeMs)
-    this.#rollouts.remember(key, r.id)
+    this.#rollouts.remember(key, r.id, digest)
     this.#life.start(r)
     return { rollout: r.view(), coalesced: false }
   }
@@ -561,9 +573,14 @@ export class Engine {
     return r
   }
 
-  #coalesce(r: Rollout, by: 'idempotencyKey' | 'target', key: string | undefined): SubmitResult {
+  #coalesce(
+    r: Rollout,
+    by: 'idempotencyKey' | 'target',
+    key: string | undefined,
+    digest: string,
+  ): SubmitResult {
     r.coalesced++
-    this.#rollouts.remember(key, r.id)
+    this.#rollouts.remember(key, r.id, digest)
     this.#opts.onEvent?.({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
     return { rollout: r.view(), coalesced: by }
   }

@@ -9,6 +9,7 @@ import { SnapshotError } from '../errors.js'
 import type { Change } from './change.js'
 import type { WaveRange } from './planner.js'
 import { Rollout, type WaveStats } from './rollout.js'
+import type { IdempotencyEntry } from './rollout-book.js'
 import { rolloutStates } from './states.js'
 
 export const SNAPSHOT_VERSION = 1
@@ -52,7 +53,8 @@ export interface EngineSnapshot {
   /** [id, entries (null: unknown), live, firstSeq] */
   clients: [string, number | null, boolean, number][]
   rollouts: RolloutSnapshot[]
-  idempotency: [string, string][]
+  /** [key, rollout id, digest of the request that took the key (absent in older snapshots)] */
+  idempotency: IdempotencyEntry[]
   configValues: Record<string, unknown>
   stableConfigValues: Record<string, unknown>
 }
@@ -83,7 +85,7 @@ const snapshotShape = z.object({
       queue: z.array(z.string()),
     }),
   ),
-  idempotency: z.array(z.tuple([z.string(), z.string()])),
+  idempotency: z.array(z.tuple([z.string(), z.string()], z.string())),
   configValues: z.record(z.string(), z.unknown()),
   stableConfigValues: z.record(z.string(), z.unknown()),
 })
