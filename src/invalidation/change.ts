@@ -145,11 +145,14 @@ export const requestDigest = (c: ParsedChange): string =>
     waves: c.waves,
   })
 
-/** What makes two pushes "the same change" for coalescing. */
+/**
+ * What makes two pushes "the same change" for coalescing: a digest, so a
+ * rollout kept for status does not keep a second copy of its values in it.
+ */
 export const identityOf = (
   c: Pick<Change, 'kind' | 'target' | 'values' | 'unset' | 'mode' | 'priority'>,
 ) =>
-  canonicalJson({
+  digestOf({
     kind: c.kind,
     target: c.target,
     values: c.values,

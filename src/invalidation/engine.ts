@@ -26,7 +26,7 @@ import {
   requestDigest,
   wavesSchema,
 } from './change.js'
-import { ConfigValues } from './config-values.js'
+import { ConfigState } from './config-state.js'
 import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { changeId } from './ids.js'
@@ -88,9 +88,8 @@ export class Engine {
   readonly #registry = new Registry()
   readonly #rollouts = new RolloutBook()
   readonly #budgets: Budgets
-  /** Config values as pushed, and as of completed rollouts only. */
-  readonly #config = new ConfigValues()
-  readonly #stableConfig = new ConfigValues()
+  /** Config values as pushed, and as of completed rollouts only; who governs each key. */
+  readonly #config = new ConfigState()
   readonly #life: Lifecycle
   readonly #opts: EngineOptions
   #seq = 0
@@ -108,7 +107,6 @@ export class Engine {
       rollouts: this.#rollouts,
       budgets: this.#budgets.byClass,
       config: this.#config,
-      stableConfig: this.#stableConfig,
     }
   }
 
@@ -131,8 +129,7 @@ export class Engine {
           : this.#life.pause(r, reason),
       finished: (r) => {
         this.#rollouts.finished(r)
-        if (r.state === 'completed' && r.change.kind === 'config')
-          this.#stableConfig.apply(r.change)
+        if (r.change.kind === 'config') this.#config.finished(r, this.#rollouts.values())
       },
       closed: () => this.#closed,
     })
@@ -232,14 +229,17 @@ export class Engine {
     return this.#budgets.get(cls).tokens.params
   }
 
-  /** Config values as last pushed (what the fleet converges to). */
+  /** Config values as last pushed (what the fleet converges to); the same frozen object until they change. */
   get configValues(): Readonly<Record<string, unknown>> {
-    return this.#config.toJSON()
+    return this.#config.pushed.toJSON()
   }
 
-  /** Config values of completed config changes only: what a new client should start from. */
+  /**
+   * Config values of completed config changes only: what a new client should
+   * start from. The same frozen object until they change (a cache may key on it).
+   */
   get stableConfigValues(): Readonly<Record<string, unknown>> {
-    return this.#stableConfig.toJSON()
+    return this.#config.stable.toJSON()
   }
 
   /**
@@ -257,7 +257,7 @@ export class Engine {
     this.#open()
     if (this.#adopted) return undefined
     for (const r of this.#rollouts.values()) if (r.change.kind === 'config') return undefined
-    if (Object.keys(this.#config.toJSON()).length > 0) return undefined
+    if (Object.keys(this.#config.pushed.toJSON()).length > 0) return undefined
     this.#adopted = true
     const fresh = [...this.#registry.live()].filter((c) => c.firstSeq !== PREDATES).map((c) => c.id)
     if (Object.keys(values).length === 0) return {}
@@ -275,8 +275,7 @@ export class Engine {
       this.#life.start(r)
       rollout = r.view()
     }
-    this.#config.restore({ ...values })
-    this.#stableConfig.restore({ ...values })
+    this.#config.adopt({ ...values })
     return rollout ? { rollout } : {}
   }
 
@@ -399,10 +398,11 @@ export class Engine {
     const r = this.#find(id)
     if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
     this.#life.stop(r, 'rolled_back', reason ?? 'rollback')
+    // Copies: the undo is trimmed as the rollback takes its keys over.
     const change = this.#newChange({
       kind: 'config',
-      values: r.undo.values,
-      ...(r.undo.unset.length > 0 && { unset: r.undo.unset }),
+      values: { ...r.undo.values },
+      ...(r.undo.unset.length > 0 && { unset: [...r.undo.unset] }),
       mode: r.change.mode,
       priority: r.change.priority,
       reason: reason ?? `rollback of ${id}`,
@@ -567,9 +567,18 @@ export class Engine {
       this.clock.now(),
       audience,
     )
-    if (change.kind === 'config') r.undo = this.#config.apply(change)
+    if (change.kind === 'config')
+      this.#config.created(r, (earlier, keys) =>
+        this.#opts.onEvent?.({
+          type: 'superseded',
+          rolloutId: earlier.id,
+          by: r.id,
+          keys,
+          at: this.clock.now(),
+        }),
+      )
     this.#rollouts.add(r)
-    this.#rollouts.prune(this.config.retainFinished)
+    for (const gone of this.#rollouts.prune(this.config.retainFinished)) this.#config.forget(gone)
     return r
   }
 

@@ -68,17 +68,20 @@ export class RolloutBook {
     if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
   }
 
-  /** Keep at most `retain` finished rollouts (oldest go first), and their keys. */
-  prune(retain: number): void {
+  /** Keep at most `retain` finished rollouts (oldest go first), and their keys; returns those dropped. */
+  prune(retain: number): Rollout[] {
+    const dropped: Rollout[] = []
     let finished = 0
     for (const r of this.#rollouts.values()) if (!isActive(r.state)) finished++
-    if (finished <= retain) return
+    if (finished <= retain) return dropped
     for (const [id, r] of this.#rollouts) {
       if (finished <= retain) break
       if (isActive(r.state) || r.queue.length > 0) continue
       this.#rollouts.delete(id)
+      dropped.push(r)
       finished--
     }
     for (const [key, { id }] of this.#byKey) if (!this.#rollouts.has(id)) this.#byKey.delete(key)
+    return dropped
   }
 }

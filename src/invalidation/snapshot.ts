@@ -35,6 +35,8 @@ export interface RolloutSnapshot {
   coalesced: number
   audience?: string[]
   undo?: { values: Record<string, unknown>; unset: string[] }
+  /** Config changes: keys later changes took over, left out of `change` (absent: none). */
+  superseded?: string[]
 }
 
 export interface EngineSnapshot {
@@ -57,6 +59,12 @@ export interface EngineSnapshot {
   idempotency: IdempotencyEntry[]
   configValues: Record<string, unknown>
   stableConfigValues: Record<string, unknown>
+  /**
+   * The change (seq) that set each stable key, or unset it (a key here
+   * without a value): an older change completing later must not overwrite
+   * it. Absent in snapshots from before issue 12.
+   */
+  stableConfigSeqs?: Record<string, number>
 }
 
 const snapshotShape = z.object({
@@ -88,6 +96,7 @@ const snapshotShape = z.object({
   idempotency: z.array(z.tuple([z.string(), z.string()], z.string())),
   configValues: z.record(z.string(), z.unknown()),
   stableConfigValues: z.record(z.string(), z.unknown()),
+  stableConfigSeqs: z.record(z.string(), z.number()).optional(),
 })
 
 export const checkSnapshot = (input: unknown, fleet: string): EngineSnapshot => {
@@ -127,7 +136,9 @@ export const rolloutToSnapshot = (r: Rollout, { sets = true } = {}): RolloutSnap
   stats: r.stats.map((s) => ({ ...s })),
   coalesced: r.coalesced,
   ...(r.audience && { audience: [...r.audience] }),
-  ...(r.undo && { undo: r.undo }),
+  // Copies: a rollout trims its undo as later changes take its keys over.
+  ...(r.undo && { undo: { values: { ...r.undo.values }, unset: [...r.undo.unset] } }),
+  ...(r.superseded.size > 0 && { superseded: [...r.superseded] }),
 })
 
 export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
@@ -152,6 +163,7 @@ export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
   for (const id of s.queue) r.queue.push(id)
   r.stats.push(...s.stats.map((x) => ({ ...x })))
   r.coalesced = s.coalesced
-  r.undo = s.undo
+  r.undo = s.undo && { values: { ...s.undo.values }, unset: [...s.undo.unset] }
+  for (const k of s.superseded ?? []) r.superseded.add(k)
   return r
 }

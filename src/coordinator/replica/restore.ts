@@ -92,6 +92,7 @@ export const loadSnapshot = async (
     idempotency: head.idempotency ?? [],
     configValues: head.configValues ?? {},
     stableConfigValues: head.stableConfigValues ?? {},
+    ...(head.stableConfigSeqs && { stableConfigSeqs: head.stableConfigSeqs }),
   }
   return { snapshot, records }
 }

@@ -163,6 +163,8 @@ export const present = async (
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,
+    /** Config changes: keys later changes took over, left out of `change.values` once it finished. */
+    ...(r.superseded && { superseded: r.superseded }),
     ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r, connected) }),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
