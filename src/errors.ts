@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'E_REFUSING'
   | 'E_ADDRESS_IN_USE'
   | 'E_IDEMPOTENCY_CONFLICT'
+  | 'E_CONFIG_TOO_LARGE'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -256,6 +257,21 @@ export class IdempotencyConflictError extends SlewError {
   }
 }
 
+/** A config change would take the fleet's config values over their size limit; nothing changed. */
+export class ConfigTooLargeError extends SlewError {
+  constructor(
+    readonly bytes: number,
+    readonly limitBytes: number,
+    readonly currentBytes: number,
+  ) {
+    super(
+      'E_CONFIG_TOO_LARGE',
+      `The fleet's config values would be ${bytes} bytes, over the limit of ${limitBytes} (now ${currentBytes}): unset keys you no longer need, or raise limits.configBytes`,
+      { bytes, limitBytes, currentBytes },
+    )
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -278,6 +294,8 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_ADDRESS_IN_USE: 'the listen address is in use by another process (pick another with --port)',
   E_IDEMPOTENCY_CONFLICT:
     'a push reused an idempotency key with another change; the first change stands (HTTP 409)',
+  E_CONFIG_TOO_LARGE:
+    "a config change would take the fleet's config values over limits.configBytes (HTTP 413)",
 })
 
 /** One broken rule: the field (a path such as `budgets.invalidate.ratePerSec`), the rule and what it got. */

@@ -435,4 +435,5 @@ const engineConfigOf = (c: Config) => ({
   leases: c.leases,
   defaultEntries: c.defaultEntries,
   retainFinished: c.retainFinished,
+  configBytes: c.limits.configBytes,
 })

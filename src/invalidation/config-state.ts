@@ -5,8 +5,11 @@
  * rollout that governs it: the latest to set or unset it. A rollout keeps
  * in its undo only the keys it governs (a rollback leaves later changes'
  * keys alone), and once finished only those in its change, so a superseded
- * value is freed however long the rollout is kept for status.
+ * value is freed however long the rollout is kept for status. The pushed
+ * values are bounded by `configBytes`.
  */
+import { ConfigTooLargeError } from '../errors.js'
+import type { Change } from './change.js'
 import { ConfigValues, keysOf } from './config-values.js'
 import type { Rollout } from './rollout.js'
 import { isActive } from './states.js'
@@ -17,6 +20,18 @@ export class ConfigState {
   /** As of completed config changes, the newest of each key winning. */
   readonly stable = new ConfigValues(true)
   readonly #governor = new Map<string, Rollout>()
+
+  /**
+   * Refuse `change` (ConfigTooLargeError) if it would take the pushed values
+   * over `limit` bytes. One that does not grow them passes even over the
+   * limit (a config restored or adopted bigger, or a lowered limit), so an
+   * oversize config can always be shrunk.
+   */
+  check(change: Pick<Change, 'values' | 'unset'>, limit: number): void {
+    const bytes = this.pushed.bytesAfter(change)
+    if (bytes > limit && bytes > this.pushed.bytes)
+      throw new ConfigTooLargeError(bytes, limit, this.pushed.bytes)
+  }
 
   /**
    * A config rollout was made: its values are pushed (its undo is what they

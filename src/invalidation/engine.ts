@@ -341,6 +341,7 @@ export class Engine {
     const identity = identityOf(parsed)
     const same = this.#rollouts.active(identity)
     if (same) return this.#coalesce(same, 'target', key, digest)
+    if (parsed.kind === 'config') this.#config.check(parsed, this.config.configBytes)
 
     const change = this.#newChange({
       kind: parsed.kind,

@@ -2,7 +2,8 @@
  * Config values as state, not history (issue 12, item 4), on the real engine
  * under the virtual clock: a finished rollout keeps only the keys it still
  * governs, a rollback leaves later changes' keys alone, the stable config is
- * the newest completed value of each key whatever order changes complete in.
+ * the newest completed value of each key whatever order changes complete in,
+ * and the pushed config is bounded by configBytes.
  */
 import { describe, expect, it } from 'vitest'
 import { Engine } from '../../src/invalidation/engine.js'
@@ -69,6 +70,20 @@ describe('config values as state', () => {
       change: { values: {} },
       superseded: ['k', 'u'],
     })
+  })
+
+  it('refuses a config change over configBytes, and lets one that shrinks it through', () => {
+    const h = harness({ configBytes: 1000 }, { clients: 2 })
+    h.engine.submit({ kind: 'config', values: { a: 'x'.repeat(600) } })
+    expect(() => h.engine.submit({ kind: 'config', values: { b: 'y'.repeat(600) } })).toThrow(
+      expect.objectContaining({ code: 'E_CONFIG_TOO_LARGE', limitBytes: 1000 }),
+    )
+    expect(Object.keys(h.engine.configValues)).toEqual(['a'])
+    // Replacing a by b keeps it within the limit; so does unsetting.
+    h.engine.submit({ kind: 'config', values: { b: 'y'.repeat(600) }, unset: ['a'] })
+    expect(Object.keys(h.engine.configValues)).toEqual(['b'])
+    h.engine.submit({ kind: 'config', unset: ['b'] })
+    expect(h.engine.configValues).toEqual({})
   })
 
   it('trims a snapshot from before issue 12 on restore', () => {
