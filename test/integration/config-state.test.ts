@@ -2,18 +2,23 @@
  * Config values as state, not history (issue 12, item 4), over real HTTP.
  * The fleet's config is bounded (limits.configBytes; a push beyond it is
  * refused, 413 E_CONFIG_TOO_LARGE, nothing changed), so a new client's first
- * frame is too; and a finished rollout keeps only the values it still governs.
+ * frame is too; that frame is signed once per version of the config, not
+ * once per connection; and a finished rollout keeps only the values it
+ * still governs.
  *
  * Before the fix (443d3ba): every push was taken (the config, and so each
  * new client's first frame, grew by 900 KB a push: 88.8 MB after 100 such
- * pushes, 1.6 s to build, the API blocked meanwhile); GET /v1/changes/:id
+ * pushes, 1.6 s to build, the API blocked meanwhile); each new client cost
+ * two signatures (its hello and its own config frame); GET /v1/changes/:id
  * of a superseded change still carried its 900 KB.
  */
 import { describe, expect, it } from 'vitest'
 import {
   closeAfterAll,
+  metricValue,
   openStream,
   post,
+  scrape,
   startCoordinator,
   waitFor,
 } from '../helpers/coordinator.js'
@@ -64,6 +69,41 @@ describe('the fleet config is bounded', () => {
       'k2',
       'k3',
     ])
+  })
+})
+
+describe('a new client’s config frame', () => {
+  it('is signed once per version of the config, not once per connection', async () => {
+    const { co, url } = await startCoordinator({ confirmAbove: 1 })
+    closers.push(() => co.close())
+    const { body } = await pushConfig(url, { big: big('v1') })
+    await completed(url, String(body.id))
+    const signed = async () => metricValue(await scrape(url), 'slew_events_signed_total') ?? 0
+    const before = await signed()
+    const frames: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const s = await openStream(url, `new-${i}`)
+      closers.push(() => s.close())
+      await waitFor('the config frame', () => s.of('config').length === 1)
+      frames.push(s.of('config')[0]!.data)
+    }
+    // Five hellos and one config frame; before: five of each.
+    expect((await signed()) - before).toBe(6)
+    expect(new Set(frames).size).toBe(1)
+    expect((JSON.parse(frames[0]!) as { values: { big: string } }).values.big).toBe(big('v1'))
+    // A new version is signed anew, once.
+    const next = await pushConfig(url, { big: big('v2') })
+    await completed(url, String(next.body.id))
+    const mid = await signed()
+    for (let i = 5; i < 8; i++) {
+      const s = await openStream(url, `new-${i}`)
+      closers.push(() => s.close())
+      await waitFor('the config frame', () => s.of('config').length === 1)
+      expect((JSON.parse(s.of('config')[0]!.data) as { values: { big: string } }).values.big).toBe(
+        big('v2'),
+      )
+    }
+    expect((await signed()) - mid).toBe(3 + 1)
   })
 })
 

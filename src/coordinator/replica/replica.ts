@@ -13,10 +13,11 @@ import { Engine, type GateContext, type GateResult } from '../../invalidation/en
 import { newEpoch } from '../../invalidation/ids.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { GcraParams } from '../../limiter/gcra.js'
-import type { Heartbeat } from '../../protocol/messages.js'
+import { configDigest, type Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
-import { catchUp, predates } from '../catch-up.js'
+import { catchUp, type LogPosition, predates } from '../catch-up.js'
+import { ConfigFrames } from '../config-frame.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
@@ -70,6 +71,9 @@ export class Replica implements Runtime {
   #sharedConfig: string | undefined
   #rewarmRate: number | undefined
   #fleetSize: { at: number; n: Promise<number> } | undefined
+  /** The stable config last read from the store, by its digest, and its signed frame. */
+  #stable: { digest: string; values: Record<string, unknown> } | undefined
+  readonly #configFrames = new ConfigFrames()
   /** Clients being caught up: live frames wait here so none overtakes the replay. */
   readonly #holding = new Map<string, [number, string][]>()
   readonly #loops: Promise<void>[] = []
@@ -137,15 +141,7 @@ export class Replica implements Runtime {
       )
       const next = catchUp(open, at)
       if (next.kind === 'config') {
-        const head = await store.stateField(STATE.head)
-        const values = head
-          ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
-              .stableConfigValues ?? {})
-          : {}
-        this.o.hub.write(
-          clientId,
-          frame(bounds.last, 'config', this.#sign({ type: 'config', seq: bounds.last, values })),
-        )
+        this.o.hub.write(clientId, await this.#configFrame(at))
       } else if (next.kind === 'reset') {
         this.o.hub.write(
           clientId,
@@ -428,6 +424,28 @@ export class Replica implements Runtime {
 
   #sign(m: SignableMessage): string {
     return signToJson(this.o.signer, m)
+  }
+
+  /**
+   * The stable config for a new client, signed once per version: the values
+   * are read from the store's head (and their digest taken) only when the
+   * digest the leader keeps beside it says they changed.
+   */
+  async #configFrame(at: LogPosition): Promise<string> {
+    const { store } = this.o
+    const digest = await store.stateField(STATE.stableDigest)
+    if (digest === undefined || digest !== this.#stable?.digest) {
+      const head = await store.stateField(STATE.head)
+      const values = head
+        ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
+            .stableConfigValues ?? {})
+        : {}
+      this.#stable = { digest: configDigest(values), values }
+    }
+    const { digest: version, values } = this.#stable
+    return this.#configFrames.frame(version, at, (seq) =>
+      frame(seq, 'config', this.#sign({ type: 'config', seq, values })),
+    )
   }
 }
 
