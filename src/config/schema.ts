@@ -148,6 +148,12 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
     .strictObject({
       /** Delivery log entries kept for clients that resume. @default 10000 */
       maxEntries: positiveInt().default(10_000),
+      /**
+       * And at most this many bytes of them (memory store; large config
+       * changes fill it first): a client resuming from further back gets a
+       * reset. @default 64 MiB
+       */
+      maxBytes: positiveInt().default(64 * 1024 * 1024),
     })
     .prefault({}),
 })

@@ -3,14 +3,14 @@
  * The fleet's config is bounded (limits.configBytes; a push beyond it is
  * refused, 413 E_CONFIG_TOO_LARGE, nothing changed), so a new client's first
  * frame is too; that frame is signed once per version of the config, not
- * once per connection; and a finished rollout keeps only the values it
- * still governs.
+ * once per connection; a finished rollout keeps only the values it still
+ * governs; and the delivery log holds at most log.maxBytes of frames.
  *
  * Before the fix (443d3ba): every push was taken (the config, and so each
  * new client's first frame, grew by 900 KB a push: 88.8 MB after 100 such
  * pushes, 1.6 s to build, the API blocked meanwhile); each new client cost
  * two signatures (its hello and its own config frame); GET /v1/changes/:id
- * of a superseded change still carried its 900 KB.
+ * of a superseded change still carried its 900 KB; the log kept every frame.
  */
 import { describe, expect, it } from 'vitest'
 import {
@@ -127,5 +127,31 @@ describe('a finished rollout', () => {
     expect(text.length).toBeLessThan(10_000)
     const list = await (await fetch(`${url}/v1/changes`)).text()
     expect(list.length).toBeLessThan(KB900 + 20_000)
+  })
+})
+
+describe('the delivery log', () => {
+  it('holds at most log.maxBytes of frames: a client resuming from before them gets a reset', async () => {
+    const { co, url } = await startCoordinator({ confirmAbove: 1, log: { maxBytes: 2_000_000 } })
+    closers.push(() => co.close())
+    const app = await openStream(url, 'app')
+    closers.push(() => app.close())
+    await waitFor('the config frame', () => app.of('config').length === 1)
+    const from = Number(app.of('config')[0]!.id)
+    for (let i = 0; i < 3; i++) {
+      const { body } = await pushConfig(url, { big: big(`v${i}`) })
+      await completed(url, String(body.id))
+    }
+    await waitFor('three changes', () => app.of('change').length === 3)
+    await app.close()
+    // Back from before the three (2.7 MB of frames): before, the log replayed them.
+    const { epoch } = JSON.parse(app.of('hello')[0]!.data) as { epoch: string }
+    const back = await openStream(url, 'app', {
+      headers: { 'last-event-id': String(from) },
+      query: `&epoch=${epoch}`,
+    })
+    closers.push(() => back.close())
+    await waitFor('a reset', () => back.of('reset').length === 1)
+    expect(back.of('change')).toHaveLength(0)
   })
 })
