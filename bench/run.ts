@@ -4,6 +4,7 @@
  * Needs the build (`npm run build`); uses only this machine.
  */
 import { cpus } from 'node:os'
+import { configMemoryTable } from './config-memory.js'
 import { fanout } from './fanout.js'
 import { redisBudget } from './redis-budget.js'
 import { replicas } from './replicas.js'
@@ -39,6 +40,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'stream-memory': streamMemory,
   'redis-budget': redisBudget,
   replicas,
+  'config-memory': configMemoryTable,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,

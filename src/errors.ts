@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'E_WRONG_FLEET'
   | 'E_REFUSING'
   | 'E_ADDRESS_IN_USE'
+  | 'E_IDEMPOTENCY_CONFLICT'
+  | 'E_CONFIG_TOO_LARGE'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -245,6 +247,39 @@ export class AddressInUseError extends SlewError {
   }
 }
 
+/**
+ * A push reused an idempotency key with another change: a key names one
+ * request, so the push is refused (the first change stands), not folded
+ * into a rollout it does not describe.
+ */
+export class IdempotencyConflictError extends SlewError {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly rolloutId: string,
+  ) {
+    super(
+      'E_IDEMPOTENCY_CONFLICT',
+      `Idempotency key \`${idempotencyKey}\` was used for another change (${rolloutId}): use a new key for a new change`,
+      { idempotencyKey, rolloutId },
+    )
+  }
+}
+
+/** A config change would take the fleet's config values over their size limit; nothing changed. */
+export class ConfigTooLargeError extends SlewError {
+  constructor(
+    readonly bytes: number,
+    readonly limitBytes: number,
+    readonly currentBytes: number,
+  ) {
+    super(
+      'E_CONFIG_TOO_LARGE',
+      `The fleet's config values would be ${bytes} bytes, over the limit of ${limitBytes} (now ${currentBytes}): unset keys you no longer need, or raise limits.configBytes`,
+      { bytes, limitBytes, currentBytes },
+    )
+  }
+}
+
 /** Codes and what they mean; a test checks that every code is documented here and in the README. */
 export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
@@ -265,6 +300,10 @@ export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
   E_REFUSING:
     'the SDK refused a run of well-formed stream messages for one reason; changes are not applied',
   E_ADDRESS_IN_USE: 'the listen address is in use by another process (pick another with --port)',
+  E_IDEMPOTENCY_CONFLICT:
+    'a push reused an idempotency key with another change; the first change stands (HTTP 409)',
+  E_CONFIG_TOO_LARGE:
+    "a config change would take the fleet's config values over limits.configBytes (HTTP 413)",
 })
 
 /** One broken rule: the field (a path such as `budgets.invalidate.ratePerSec`), the rule and what it got. */

@@ -23,7 +23,8 @@ const secretRef = z
     error: 'exactly one of secretEnv or secret',
   })
 
-export const configSchema = engineConfigSchema.extend({
+// The engine's configBytes is `limits.configBytes` here, beside the other limits.
+export const configSchema = engineConfigSchema.omit({ configBytes: true }).extend({
   listen: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
@@ -109,6 +110,12 @@ export const configSchema = engineConfigSchema.extend({
     .strictObject({
       /** Largest request body, bytes. @default 1 MiB */
       bodyBytes: positiveInt().default(1_048_576),
+      /**
+       * Most bytes the fleet's config values may take as JSON, all keys
+       * together (a new client's first frame carries them); a config change
+       * beyond it is refused, 413 E_CONFIG_TOO_LARGE. @default 4 MiB
+       */
+      configBytes: positiveInt().default(4 * 1024 * 1024),
     })
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
@@ -141,6 +148,12 @@ export const configSchema = engineConfigSchema.extend({
     .strictObject({
       /** Delivery log entries kept for clients that resume. @default 10000 */
       maxEntries: positiveInt().default(10_000),
+      /**
+       * And at most this many bytes of them (memory store; large config
+       * changes fill it first): a client resuming from further back gets a
+       * reset. @default 64 MiB
+       */
+      maxBytes: positiveInt().default(64 * 1024 * 1024),
     })
     .prefault({}),
 })

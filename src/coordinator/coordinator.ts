@@ -143,7 +143,12 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   if (initial.store.kind === 'memory') {
     // Sequence numbers count within this process's epoch (clients reset their count at a new
     // epoch, so a clock that went back is harmless); from the clock, for readable numbers.
-    const log = new DeliveryLog(signer, initial.log.maxEntries, Math.floor(clock.now()) * 1000)
+    const log = new DeliveryLog(
+      signer,
+      initial.log.maxEntries,
+      Math.floor(clock.now()) * 1000,
+      initial.log.maxBytes,
+    )
     const engine = new Engine({
       clock,
       epoch: signer.epoch,
@@ -453,4 +458,5 @@ const engineConfigOf = (c: Config) => ({
   leases: c.leases,
   defaultEntries: c.defaultEntries,
   retainFinished: c.retainFinished,
+  configBytes: c.limits.configBytes,
 })

@@ -68,13 +68,26 @@ export class DeliveryLog {
   readonly #entries: LogEntry[] = []
   #head = 0
   #seq: number
+  /** The frames held, in characters (a frame's JSON is ASCII but for non-ASCII text in it). */
+  #bytes = 0
 
+  /**
+   * Keeps the last `maxEntries` entries, and of those no more than
+   * `maxBytes` of frames (at least the newest entry): a few large config
+   * changes must not hold megabytes each until ten thousand more go by.
+   */
   constructor(
     readonly signer: Signer,
     private readonly maxEntries: number,
     startSeq = 0,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.#seq = startSeq
+  }
+
+  /** Bytes of frames held (characters: ASCII JSON). */
+  get bytes(): number {
+    return this.#bytes
   }
 
   /** The last sequence number used. */
@@ -100,12 +113,16 @@ export class DeliveryLog {
       ...(to && { to: new Set(to) }),
     }
     this.#entries.push(entry)
-    if (this.length > this.maxEntries) {
+    this.#bytes += entry.frame.length
+    while (this.length > this.maxEntries || (this.#bytes > this.maxBytes && this.length > 1)) {
+      this.#bytes -= this.#entries[this.#head]!.frame.length
+      // Released now, not when the array is next compacted.
+      this.#entries[this.#head] = undefined as never
       this.#head++
-      if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
-        this.#entries.splice(0, this.#head)
-        this.#head = 0
-      }
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries.splice(0, this.#head)
+      this.#head = 0
     }
     return entry
   }

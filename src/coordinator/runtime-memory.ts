@@ -4,21 +4,26 @@ import type { Engine } from '../invalidation/engine.js'
 import type { Heartbeat, ResetMessage } from '../protocol/messages.js'
 import type { Admission } from './admission.js'
 import { catchUp, predates } from './catch-up.js'
+import { ConfigFrames } from './config-frame.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import { type DeliveryLog, helloFrame } from './log.js'
 import type { FleetMember, Runtime, TokenClass } from './runtime.js'
 
-export const memoryRuntime = (p: {
-  engine: Engine
-  log: DeliveryLog
-  hub: StreamHub
-  admission: Admission
-  fleet: FleetTracker
-  /** Hard invalidations recovered after the state was lost: a reset names them. */
-  recovered: () => { id: string; target: NonNullable<ResetMessage['hard']>[number]['target'] }[]
-  now: () => number
-}): Runtime => ({
+export const memoryRuntime = (
+  p: {
+    engine: Engine
+    log: DeliveryLog
+    hub: StreamHub
+    admission: Admission
+    fleet: FleetTracker
+    /** Hard invalidations recovered after the state was lost: a reset names them. */
+    recovered: () => { id: string; target: NonNullable<ResetMessage['hard']>[number]['target'] }[]
+    now: () => number
+  },
+  /** A new client's config frame, signed once per config version. */
+  configFrames = new ConfigFrames(),
+): Runtime => ({
   kind: 'memory',
   leading: true,
   leaderUrl: async () => undefined,
@@ -29,9 +34,11 @@ export const memoryRuntime = (p: {
     p.hub.write(clientId, helloFrame(p.log.signer, { seq: at.last, clientId, nonce: open.nonce }))
     const next = catchUp(open, at)
     if (next.kind === 'config') {
+      // Signed once per version of the stable config (its values object), not per client.
+      const values = p.engine.stableConfigValues
       p.hub.write(
         clientId,
-        p.log.frame({ type: 'config', seq: at.last, values: p.engine.stableConfigValues }),
+        configFrames.frame(values, at, (seq) => p.log.frame({ type: 'config', seq, values })),
       )
     } else if (next.kind === 'reset') {
       const hard = p.recovered()

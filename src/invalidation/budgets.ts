@@ -36,11 +36,15 @@ export class Budgets {
   ) {
     for (const cls of budgetClasses) {
       const s = saved?.[cls]
-      const empty =
-        cold && !s ? clock.now() + params[cls].burst * intervalMs(params[cls]) : undefined
-      const pacer = new Pacer(new Bucket(params[cls], clock, s?.delivery ?? empty), clock, hooks)
-      const tokens = new Bucket(params[cls], clock, s?.tokens ?? empty)
-      this.byClass.set(cls, { pacer, tokens })
+      // An empty bucket: the most debt a class can be in (no delivery costs more than its burst).
+      const emptyAt = clock.now() + params[cls].burst * intervalMs(params[cls])
+      const empty = cold && !s ? emptyAt : undefined
+      // Saved deeper in debt than that (a store written before deliveries were capped at the
+      // burst): empty, no more, so one old oversize delivery cannot hold the class for ever.
+      const delivery = s?.delivery == null ? empty : Math.min(s.delivery, emptyAt)
+      const tokens = s?.tokens == null ? empty : Math.min(s.tokens, emptyAt)
+      const pacer = new Pacer(new Bucket(params[cls], clock, delivery), clock, hooks)
+      this.byClass.set(cls, { pacer, tokens: new Bucket(params[cls], clock, tokens) })
     }
   }
 

@@ -4,6 +4,7 @@
  * into a budget. The wire schema in protocol/
  * produces the same shape.
  */
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
 import { deepFreeze, nonNegative, parseOptions } from '../validate.js'
@@ -124,11 +125,34 @@ export const parseChange = (input: unknown): ParsedChange => {
 export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>
   c.priority === 'urgent' ? 'urgent' : c.kind
 
-/** What makes two pushes "the same change" for coalescing. */
+/** SHA-256 of a value's canonical JSON, base64url: equal values, equal digests. */
+export const digestOf = (value: unknown): string =>
+  createHash('sha256').update(canonicalJson(value)).digest('base64url')
+
+/**
+ * What an idempotency key is held to: the change a push asks for and how it
+ * rolls out (its identity and any waves override). A retry may word its
+ * `reason` anew or add `confirm`: the same request still.
+ */
+export const requestDigest = (c: ParsedChange): string =>
+  digestOf({
+    kind: c.kind,
+    target: c.target,
+    values: c.values,
+    unset: c.unset,
+    mode: c.mode,
+    priority: c.priority,
+    waves: c.waves,
+  })
+
+/**
+ * What makes two pushes "the same change" for coalescing: a digest, so a
+ * rollout kept for status does not keep a second copy of its values in it.
+ */
 export const identityOf = (
   c: Pick<Change, 'kind' | 'target' | 'values' | 'unset' | 'mode' | 'priority'>,
 ) =>
-  canonicalJson({
+  digestOf({
     kind: c.kind,
     target: c.target,
     values: c.values,
@@ -141,13 +165,17 @@ export const identityOf = (
  * Budget units one delivery of `c` costs for a client holding `entries`
  * entries (and holding at most `capacity`, if known): an estimate of the
  * origin fetches it can induce. Never below 1, so that even a delivery to an
- * empty cache is paced.
+ * empty cache is paced; never above `maxCost` (the engine passes the class's
+ * burst, rounded down), so that no client, whatever size it reports, puts
+ * its class into debt: one delivery spends at most one burst.
  */
 export const deliveryCost = (
   c: Pick<Change, 'kind' | 'target'>,
   entries: number,
   capacity?: number,
+  maxCost = Number.POSITIVE_INFINITY,
 ): number => {
+  const most = Math.max(1, Math.floor(maxCost))
   if (c.kind === 'config') return 1
   const t = c.target
   if (!t) return 1
@@ -156,5 +184,5 @@ export const deliveryCost = (
   // A rewarm fetches its keys whether or not the client holds them, as many as its cache holds.
   else if (c.kind === 'rewarm') cost = Math.min(t.keys?.length ?? 0, capacity ?? Infinity)
   else cost = Math.min(t.keys?.length ?? 0, entries)
-  return cost >= 1 ? Math.ceil(cost) : 1
+  return cost >= 1 ? Math.min(Math.ceil(cost), most) : 1
 }

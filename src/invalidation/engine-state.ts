@@ -5,7 +5,7 @@
 import type { Clock } from '../limiter/clock.js'
 import type { ClassBudget } from './budgets.js'
 import type { BudgetClass } from './change.js'
-import type { ConfigValues } from './config-values.js'
+import type { ConfigState } from './config-state.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Registry } from './registry.js'
 import type { RolloutBook } from './rollout-book.js'
@@ -26,8 +26,7 @@ export interface EngineParts {
   readonly rollouts: RolloutBook
   readonly budgets: ReadonlyMap<BudgetClass, ClassBudget>
   /** Config values as pushed, and as of completed rollouts only. */
-  readonly config: ConfigValues
-  readonly stableConfig: ConfigValues
+  readonly config: ConfigState
 }
 
 /** The state as JSON; `full: false` leaves out the clients and the rollouts. */
@@ -52,8 +51,9 @@ export const takeSnapshot = (p: EngineParts, seq: number, full: boolean): Engine
       : [],
     rollouts: full ? [...p.rollouts.values()].map((r) => rolloutToSnapshot(r)) : [],
     idempotency: p.rollouts.keys(),
-    configValues: p.config.toJSON(),
-    stableConfigValues: p.stableConfig.toJSON(),
+    configValues: p.config.pushed.toJSON(),
+    stableConfigValues: p.config.stable.toJSON(),
+    stableConfigSeqs: p.config.stable.seqs(),
   }
 }
 
@@ -62,9 +62,9 @@ export const restoreSnapshot = (p: EngineParts & { life: Lifecycle }, snap: Engi
   for (const [id, entries, live, firstSeq] of snap.clients) {
     p.registry.restore({ id, entries: entries ?? undefined, live, firstSeq })
   }
-  p.config.restore(snap.configValues)
-  p.stableConfig.restore(snap.stableConfigValues)
-  for (const [key, id] of snap.idempotency) p.rollouts.remember(key, id)
+  p.config.pushed.restore(snap.configValues)
+  p.config.stable.restore(snap.stableConfigValues, snap.stableConfigSeqs)
+  for (const [key, id, digest] of snap.idempotency) p.rollouts.remember(key, id, digest)
   for (const s of snap.rollouts) {
     const r = rolloutFromSnapshot(s)
     p.rollouts.add(r)
@@ -73,6 +73,7 @@ export const restoreSnapshot = (p: EngineParts & { life: Lifecycle }, snap: Engi
       p.budgets.get(r.budgetClass)!.pacer.add(r)
     }
   }
+  p.config.restored(p.rollouts.values())
   for (const r of p.rollouts.values()) p.life.rearm(r)
   // Wake each pacer when the old engine would have; an idle one has nothing deliverable.
   for (const [cls, b] of p.budgets) {

@@ -7,6 +7,7 @@
  */
 import {
   ClosedError,
+  IdempotencyConflictError,
   InvalidOptionError,
   NotConfigChangeError,
   UnknownRolloutError,
@@ -22,9 +23,10 @@ import {
   deliveryCost,
   identityOf,
   parseChange,
+  requestDigest,
   wavesSchema,
 } from './change.js'
-import { ConfigValues } from './config-values.js'
+import { ConfigState } from './config-state.js'
 import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { changeId } from './ids.js'
@@ -86,9 +88,8 @@ export class Engine {
   readonly #registry = new Registry()
   readonly #rollouts = new RolloutBook()
   readonly #budgets: Budgets
-  /** Config values as pushed, and as of completed rollouts only. */
-  readonly #config = new ConfigValues()
-  readonly #stableConfig = new ConfigValues()
+  /** Config values as pushed, and as of completed rollouts only; who governs each key. */
+  readonly #config = new ConfigState()
   readonly #life: Lifecycle
   readonly #opts: EngineOptions
   #seq = 0
@@ -106,7 +107,6 @@ export class Engine {
       rollouts: this.#rollouts,
       budgets: this.#budgets.byClass,
       config: this.#config,
-      stableConfig: this.#stableConfig,
     }
   }
 
@@ -129,8 +129,7 @@ export class Engine {
           : this.#life.pause(r, reason),
       finished: (r) => {
         this.#rollouts.finished(r)
-        if (r.state === 'completed' && r.change.kind === 'config')
-          this.#stableConfig.apply(r.change)
+        if (r.change.kind === 'config') this.#config.finished(r, this.#rollouts.values())
       },
       closed: () => this.#closed,
     })
@@ -230,14 +229,17 @@ export class Engine {
     return this.#budgets.get(cls).tokens.params
   }
 
-  /** Config values as last pushed (what the fleet converges to). */
+  /** Config values as last pushed (what the fleet converges to); the same frozen object until they change. */
   get configValues(): Readonly<Record<string, unknown>> {
-    return this.#config.toJSON()
+    return this.#config.pushed.toJSON()
   }
 
-  /** Config values of completed config changes only: what a new client should start from. */
+  /**
+   * Config values of completed config changes only: what a new client should
+   * start from. The same frozen object until they change (a cache may key on it).
+   */
   get stableConfigValues(): Readonly<Record<string, unknown>> {
-    return this.#stableConfig.toJSON()
+    return this.#config.stable.toJSON()
   }
 
   /**
@@ -255,7 +257,7 @@ export class Engine {
     this.#open()
     if (this.#adopted) return undefined
     for (const r of this.#rollouts.values()) if (r.change.kind === 'config') return undefined
-    if (Object.keys(this.#config.toJSON()).length > 0) return undefined
+    if (Object.keys(this.#config.pushed.toJSON()).length > 0) return undefined
     this.#adopted = true
     const fresh = [...this.#registry.live()].filter((c) => c.firstSeq !== PREDATES).map((c) => c.id)
     if (Object.keys(values).length === 0) return {}
@@ -273,8 +275,7 @@ export class Engine {
       this.#life.start(r)
       rollout = r.view()
     }
-    this.#config.restore({ ...values })
-    this.#stableConfig.restore({ ...values })
+    this.#config.adopt({ ...values })
     return rollout ? { rollout } : {}
   }
 
@@ -319,17 +320,28 @@ export class Engine {
 
   // ---- changes -------------------------------------------------------------
 
-  /** Accept a change and start rolling it out; a duplicate joins the existing rollout. */
+  /**
+   * Accept a change and start rolling it out; a duplicate joins the existing
+   * rollout. The same idempotency key with another change (see
+   * requestDigest) throws IdempotencyConflictError and changes nothing.
+   */
   submit(input: unknown): SubmitResult {
     this.#open()
     const parsed = parseChange(input)
     const waves = parseOptions(wavesSchema, { ...this.config.waves, ...parsed.waves }, 'waves')
     const key = parsed.idempotencyKey
+    const digest = requestDigest(parsed)
     const earlier = this.#rollouts.byKey(key)
-    if (earlier) return this.#coalesce(earlier, 'idempotencyKey', key)
+    if (earlier) {
+      // A key names one request: another change under it is refused, not folded in.
+      if (earlier.digest !== undefined && earlier.digest !== digest)
+        throw new IdempotencyConflictError(key!, earlier.rollout.id)
+      return this.#coalesce(earlier.rollout, 'idempotencyKey', key, digest)
+    }
     const identity = identityOf(parsed)
     const same = this.#rollouts.active(identity)
-    if (same) return this.#coalesce(same, 'target', key)
+    if (same) return this.#coalesce(same, 'target', key, digest)
+    if (parsed.kind === 'config') this.#config.check(parsed, this.config.configBytes)
 
     const change = this.#newChange({
       kind: parsed.kind,
@@ -341,7 +353,7 @@ export class Engine {
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
     })
     const r = this.#create(change, identity, waves.steps, waves.bakeMs)
-    this.#rollouts.remember(key, r.id)
+    this.#rollouts.remember(key, r.id, digest)
     this.#life.start(r)
     return { rollout: r.view(), coalesced: false }
   }
@@ -387,10 +399,11 @@ export class Engine {
     const r = this.#find(id)
     if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
     this.#life.stop(r, 'rolled_back', reason ?? 'rollback')
+    // Copies: the undo is trimmed as the rollback takes its keys over.
     const change = this.#newChange({
       kind: 'config',
-      values: r.undo.values,
-      ...(r.undo.unset.length > 0 && { unset: r.undo.unset }),
+      values: { ...r.undo.values },
+      ...(r.undo.unset.length > 0 && { unset: [...r.undo.unset] }),
       mode: r.change.mode,
       priority: r.change.priority,
       reason: reason ?? `rollback of ${id}`,
@@ -524,7 +537,12 @@ export class Engine {
 
   #cost(r: Rollout, clientId: string): number {
     const client = this.#registry.get(clientId)
-    return deliveryCost(r.change, client?.entries ?? this.config.defaultEntries, client?.capacity)
+    return deliveryCost(
+      r.change,
+      client?.entries ?? this.config.defaultEntries,
+      client?.capacity,
+      this.#budget(r).pacer.bucket.params.burst,
+    )
   }
 
   #newChange(fields: Omit<Change, 'id' | 'seq' | 'submittedAt'>): Change {
@@ -551,15 +569,29 @@ export class Engine {
       this.clock.now(),
       audience,
     )
-    if (change.kind === 'config') r.undo = this.#config.apply(change)
+    if (change.kind === 'config')
+      this.#config.created(r, (earlier, keys) =>
+        this.#opts.onEvent?.({
+          type: 'superseded',
+          rolloutId: earlier.id,
+          by: r.id,
+          keys,
+          at: this.clock.now(),
+        }),
+      )
     this.#rollouts.add(r)
-    this.#rollouts.prune(this.config.retainFinished)
+    for (const gone of this.#rollouts.prune(this.config.retainFinished)) this.#config.forget(gone)
     return r
   }
 
-  #coalesce(r: Rollout, by: 'idempotencyKey' | 'target', key: string | undefined): SubmitResult {
+  #coalesce(
+    r: Rollout,
+    by: 'idempotencyKey' | 'target',
+    key: string | undefined,
+    digest: string,
+  ): SubmitResult {
     r.coalesced++
-    this.#rollouts.remember(key, r.id)
+    this.#rollouts.remember(key, r.id, digest)
     this.#opts.onEvent?.({ type: 'coalesced', rolloutId: r.id, by, at: this.clock.now() })
     return { rollout: r.view(), coalesced: by }
   }

@@ -22,3 +22,5 @@ export type EngineEvent =
     }
   | { type: 'wave'; rolloutId: string; wave: number; phase: 'started' | 'delivered'; at: number }
   | { type: 'coalesced'; rolloutId: string; by: 'idempotencyKey' | 'target'; at: number }
+  /** A later config change (`by`) took over `keys` of this config rollout (see Rollout.supersede). */
+  | { type: 'superseded'; rolloutId: string; by: string; keys: readonly string[]; at: number }

@@ -47,6 +47,12 @@ export const engineConfigSchema = z.strictObject({
   defaultEntries: nonNegativeInt().default(1000),
   /** Finished rollouts kept (for status and catch-up of returning clients). @default 1000 */
   retainFinished: nonNegativeInt().default(1000),
+  /**
+   * Most bytes the fleet's config values may take as JSON (every key's
+   * current value: what a new client's first frame carries); a config change
+   * beyond it is refused (E_CONFIG_TOO_LARGE). @default 4 MiB
+   */
+  configBytes: positiveInt().default(4 * 1024 * 1024),
 })
 
 export type EngineConfigInput = z.input<typeof engineConfigSchema>

@@ -3,7 +3,8 @@
  * across the class's rollouts, every queued client the bucket can pay for
  * now, then sleeps exactly until the next one fits. A wave bigger than the
  * budget therefore goes out in paced batches, and no window ever carries
- * more than `max(burst, largest cost) + ratePerSec·T` units.
+ * more than `burst + ratePerSec·T` units (no delivery costs more than the
+ * burst: see deliveryCost).
  */
 import type { Bucket } from '../limiter/bucket.js'
 import type { Clock, Timer } from '../limiter/clock.js'
@@ -68,9 +69,13 @@ export class Pacer {
     return this.#wakeAt
   }
 
-  /** Restore a wake-up at absolute time `at`, as a snapshot recorded it. */
+  /**
+   * Restore a wake-up at absolute time `at`, as a snapshot recorded it: no
+   * later than the bucket empties (a delivery never waits longer than that).
+   */
   wakeAtTime(at: number): void {
-    this.#arm(at - this.clock.now())
+    const now = this.clock.now()
+    this.#arm(Math.min(at, Math.max(this.bucket.tat, now)) - now)
   }
 
   /** Something was queued or resumed: deliver what fits now. */

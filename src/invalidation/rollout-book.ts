@@ -7,10 +7,14 @@
 import type { Rollout } from './rollout.js'
 import { isActive } from './states.js'
 
+/** An idempotency key as snapshots keep it: key, rollout id and (since issue 12) the request's digest. */
+export type IdempotencyEntry = [key: string, rolloutId: string, digest?: string]
+
 export class RolloutBook {
   readonly #rollouts = new Map<string, Rollout>()
   readonly #byIdentity = new Map<string, Rollout>()
-  readonly #byKey = new Map<string, string>()
+  /** Idempotency key → the rollout it names, and the digest of the request that took it (requestDigest). */
+  readonly #byKey = new Map<string, { id: string; digest?: string }>()
 
   get(id: string): Rollout | undefined {
     return this.#rollouts.get(id)
@@ -20,10 +24,16 @@ export class RolloutBook {
     return this.#rollouts.values()
   }
 
-  /** The rollout a push with this idempotency key was folded into, if still kept. */
-  byKey(key: string | undefined): Rollout | undefined {
-    const id = key === undefined ? undefined : this.#byKey.get(key)
-    return id === undefined ? undefined : this.#rollouts.get(id)
+  /**
+   * The rollout a push with this idempotency key was folded into, if still
+   * kept, and the digest of the request that took the key (undefined: from a
+   * snapshot older than digests).
+   */
+  byKey(key: string | undefined): { rollout: Rollout; digest?: string } | undefined {
+    const held = key === undefined ? undefined : this.#byKey.get(key)
+    const rollout = held && this.#rollouts.get(held.id)
+    if (!rollout) return undefined
+    return held.digest === undefined ? { rollout } : { rollout, digest: held.digest }
   }
 
   /** The active rollout of this target identity, if any. */
@@ -32,9 +42,11 @@ export class RolloutBook {
     return r && isActive(r.state) ? r : undefined
   }
 
-  /** Idempotency key → rollout id, for snapshots. */
-  keys(): [string, string][] {
-    return [...this.#byKey]
+  /** [idempotency key, rollout id, request digest], for snapshots. */
+  keys(): IdempotencyEntry[] {
+    return [...this.#byKey].map(([key, { id, digest }]) =>
+      digest === undefined ? [key, id] : [key, id, digest],
+    )
   }
 
   add(r: Rollout): void {
@@ -42,9 +54,13 @@ export class RolloutBook {
     if (isActive(r.state)) this.#byIdentity.set(r.identity, r)
   }
 
-  /** Remember that pushes with `key` go to `r` (the first rollout named by a key keeps it). */
-  remember(key: string | undefined, id: string): void {
-    if (key !== undefined && !this.#byKey.has(key)) this.#byKey.set(key, id)
+  /**
+   * Remember that pushes with `key` go to `id`, asked for by a request of
+   * `digest` (the first rollout named by a key keeps it).
+   */
+  remember(key: string | undefined, id: string, digest?: string): void {
+    if (key === undefined || this.#byKey.has(key)) return
+    this.#byKey.set(key, digest === undefined ? { id } : { id, digest })
   }
 
   /** `r` finished: a new push of its target starts a new rollout. */
@@ -52,17 +68,20 @@ export class RolloutBook {
     if (this.#byIdentity.get(r.identity) === r) this.#byIdentity.delete(r.identity)
   }
 
-  /** Keep at most `retain` finished rollouts (oldest go first), and their keys. */
-  prune(retain: number): void {
+  /** Keep at most `retain` finished rollouts (oldest go first), and their keys; returns those dropped. */
+  prune(retain: number): Rollout[] {
+    const dropped: Rollout[] = []
     let finished = 0
     for (const r of this.#rollouts.values()) if (!isActive(r.state)) finished++
-    if (finished <= retain) return
+    if (finished <= retain) return dropped
     for (const [id, r] of this.#rollouts) {
       if (finished <= retain) break
       if (isActive(r.state) || r.queue.length > 0) continue
       this.#rollouts.delete(id)
+      dropped.push(r)
       finished--
     }
-    for (const [key, id] of this.#byKey) if (!this.#rollouts.has(id)) this.#byKey.delete(key)
+    for (const [key, { id }] of this.#byKey) if (!this.#rollouts.has(id)) this.#byKey.delete(key)
+    return dropped
   }
 }

@@ -38,6 +38,8 @@ export interface RolloutView {
   readonly coalesced: number
   readonly createdAt: number
   readonly endedAt?: number
+  /** Config changes: keys later config changes took over, left out of `change` once it finished. */
+  readonly superseded?: readonly string[]
 }
 
 export class Rollout {
@@ -53,11 +55,17 @@ export class Rollout {
   readonly stats: WaveStats[] = []
   coalesced = 0
   timer: Timer | undefined
-  /** Config changes: the values (and unset keys) that undo this change. */
+  /**
+   * Config changes: the values (and unset keys) that undo this change, for
+   * the keys it still governs (no later config change set or unset them).
+   */
   undo: { values: Record<string, unknown>; unset: string[] } | undefined
+  /** Config changes: keys a later config change took over, left out of the change (see supersede). */
+  readonly superseded = new Set<string>()
+  #change: Change
 
   constructor(
-    readonly change: Change,
+    change: Change,
     readonly budgetClass: BudgetClass,
     readonly waves: readonly WaveRange[],
     readonly bakeMs: number,
@@ -66,10 +74,44 @@ export class Rollout {
     readonly createdAt: number,
     /** Only these clients may receive it (a rollback goes only where the original went). */
     readonly audience?: ReadonlySet<string>,
-  ) {}
+  ) {
+    this.#change = change
+  }
+
+  /** The change; a finished config change's, without the keys later ones took over. */
+  get change(): Change {
+    return this.#change
+  }
 
   get id(): string {
-    return this.change.id
+    return this.#change.id
+  }
+
+  /**
+   * A later config change set or unset `keys`: a rollback of this one must
+   * leave them alone, so they leave its undo; and once this rollout is over
+   * (`finished`) they leave its change too — the values it pushed for them
+   * are history, not state, and a client it still catches up gets them from
+   * the later change (whatever the order it gets the two in).
+   */
+  supersede(keys: readonly string[], finished: boolean): void {
+    if (keys.length === 0) return
+    const gone = new Set(keys)
+    if (this.undo) {
+      for (const k of gone) delete this.undo.values[k]
+      this.undo.unset = this.undo.unset.filter((k) => !gone.has(k))
+    }
+    if (!finished) return
+    const c = this.#change
+    const values = Object.fromEntries(Object.entries(c.values ?? {}).filter(([k]) => !gone.has(k)))
+    const unset = c.unset?.filter((k) => !gone.has(k)) ?? []
+    const before = Object.keys(c.values ?? {}).length + (c.unset?.length ?? 0)
+    if (Object.keys(values).length + unset.length === before) return
+    const unsetBefore = new Set(c.unset)
+    for (const k of gone)
+      if (Object.hasOwn(c.values ?? {}, k) || unsetBefore.has(k)) this.superseded.add(k)
+    const { unset: _u, ...rest } = c
+    this.#change = Object.freeze({ ...rest, values, ...(unset.length > 0 && { unset }) })
   }
 
   /** Shard bound of the waves reached so far: a client below it is due now. */
@@ -109,6 +151,7 @@ export class Rollout {
       coalesced: this.coalesced,
       createdAt: this.createdAt,
       ...(this.endedAt !== undefined && { endedAt: this.endedAt }),
+      ...(this.superseded.size > 0 && { superseded: [...this.superseded] }),
     }
   }
 }

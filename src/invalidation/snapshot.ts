@@ -9,6 +9,7 @@ import { SnapshotError } from '../errors.js'
 import type { Change } from './change.js'
 import type { WaveRange } from './planner.js'
 import { Rollout, type WaveStats } from './rollout.js'
+import type { IdempotencyEntry } from './rollout-book.js'
 import { rolloutStates } from './states.js'
 
 export const SNAPSHOT_VERSION = 1
@@ -34,6 +35,8 @@ export interface RolloutSnapshot {
   coalesced: number
   audience?: string[]
   undo?: { values: Record<string, unknown>; unset: string[] }
+  /** Config changes: keys later changes took over, left out of `change` (absent: none). */
+  superseded?: string[]
 }
 
 export interface EngineSnapshot {
@@ -52,9 +55,16 @@ export interface EngineSnapshot {
   /** [id, entries (null: unknown), live, firstSeq] */
   clients: [string, number | null, boolean, number][]
   rollouts: RolloutSnapshot[]
-  idempotency: [string, string][]
+  /** [key, rollout id, digest of the request that took the key (absent in older snapshots)] */
+  idempotency: IdempotencyEntry[]
   configValues: Record<string, unknown>
   stableConfigValues: Record<string, unknown>
+  /**
+   * The change (seq) that set each stable key, or unset it (a key here
+   * without a value): an older change completing later must not overwrite
+   * it. Absent in snapshots from before issue 12.
+   */
+  stableConfigSeqs?: Record<string, number>
 }
 
 const snapshotShape = z.object({
@@ -83,9 +93,10 @@ const snapshotShape = z.object({
       queue: z.array(z.string()),
     }),
   ),
-  idempotency: z.array(z.tuple([z.string(), z.string()])),
+  idempotency: z.array(z.tuple([z.string(), z.string()], z.string())),
   configValues: z.record(z.string(), z.unknown()),
   stableConfigValues: z.record(z.string(), z.unknown()),
+  stableConfigSeqs: z.record(z.string(), z.number()).optional(),
 })
 
 export const checkSnapshot = (input: unknown, fleet: string): EngineSnapshot => {
@@ -125,7 +136,9 @@ export const rolloutToSnapshot = (r: Rollout, { sets = true } = {}): RolloutSnap
   stats: r.stats.map((s) => ({ ...s })),
   coalesced: r.coalesced,
   ...(r.audience && { audience: [...r.audience] }),
-  ...(r.undo && { undo: r.undo }),
+  // Copies: a rollout trims its undo as later changes take its keys over.
+  ...(r.undo && { undo: { values: { ...r.undo.values }, unset: [...r.undo.unset] } }),
+  ...(r.superseded.size > 0 && { superseded: [...r.superseded] }),
 })
 
 export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
@@ -150,6 +163,7 @@ export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
   for (const id of s.queue) r.queue.push(id)
   r.stats.push(...s.stats.map((x) => ({ ...x })))
   r.coalesced = s.coalesced
-  r.undo = s.undo
+  r.undo = s.undo && { values: { ...s.undo.values }, unset: [...s.undo.unset] }
+  for (const k of s.superseded ?? []) r.superseded.add(k)
   return r
 }

@@ -179,6 +179,28 @@ export function keysLeft(r: Pick<RewarmReport, 'done' | 'total' | 'failed' | 'sk
   return r.total - r.done - (r.failed ?? 0) - (r.skipped ?? 0)
 }
 
+/**
+ * The most entries a client may say its cache holds (on the stream's
+ * `?entries=` and in heartbeats; a `capacity` too): a billion, beyond any
+ * app server's cache. More is refused (400), never taken as a price.
+ */
+export const MAX_ENTRIES = 1e9
+/** The most refusals of one reason one heartbeat counts: more are counted as this many. */
+export const MAX_REJECTED = 1e6
+/** The most named business metrics one heartbeat may carry. */
+export const MAX_METRICS = 100
+/** The largest magnitude a business metric's value may have. */
+export const MAX_METRIC_VALUE = 1e12
+
+/** An integer in [0, max] (max: a bound the coordinator refuses beyond). */
+const intUpTo = (min: 0 | 1, max: number) =>
+  (min === 0 ? nonNegativeInt() : positiveInt()).refine((n) => n <= max, {
+    error: `an integer in [${min}, ${max}]`,
+  })
+
+/** A count clamped to `max`: an SDK that stored up more (its heartbeats failed) is not refused for it. */
+const countUpTo = (max: number) => nonNegativeInt().transform((n) => Math.min(n, max))
+
 /** An origin latency, ms: up to an hour (bounded, so weighted sums stay finite). */
 const latencyMs = () =>
   nonNegative().refine((x) => x <= 3_600_000, { error: 'a number in [0, 3600000]' })
@@ -191,11 +213,9 @@ export const heartbeatSchema = z.object({
   /** Highest log sequence number applied. */
   ackedSeq: nonNegativeInt().optional(),
   /** Entries in the client's cache. */
-  entries: nonNegativeInt().optional(),
+  entries: intUpTo(0, MAX_ENTRIES).optional(),
   /** Most entries the client's cache holds (a rewarm never fetches more). */
-  capacity: positiveInt()
-    .refine((n) => n <= 1e9, { error: 'an integer in [1, 1e9]' })
-    .optional(),
+  capacity: intUpTo(1, MAX_ENTRIES).optional(),
   /** Origin latency percentiles over the last interval, ms. */
   latencyP50: latencyMs().optional(),
   latencyP99: latencyMs().optional(),
@@ -204,29 +224,40 @@ export const heartbeatSchema = z.object({
     .number({ error: 'a number in [0, 1]' })
     .refine((x) => Number.isFinite(x) && x >= 0 && x <= 1, { error: 'a number in [0, 1]' })
     .optional(),
-  /** Stream messages the client refused since its last heartbeat, by reason. */
-  rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
+  /** Stream messages the client refused since its last heartbeat, by reason (each counts at most MAX_REJECTED). */
+  rejected: z.partialRecord(z.enum(rejectReasons), countUpTo(MAX_REJECTED)).optional(),
   /**
    * The client has refused its last `count` messages, all for `reason`, and
    * applied none since: changes are not reaching its cache.
    */
-  refusing: z.strictObject({ reason: z.enum(rejectReasons), count: positiveInt() }).optional(),
+  refusing: z
+    .strictObject({
+      reason: z.enum(rejectReasons),
+      count: positiveInt().transform((n) => Math.min(n, MAX_ENTRIES)),
+    })
+    .optional(),
   /** configDigest() of the config values the client runs. */
   configDigest: z.string().max(64).optional(),
   /** The coordinator epoch the client follows. */
   epoch: z.string().max(64).optional(),
   /** Origin calls the latency and error figures come from. */
-  calls: nonNegativeInt()
-    .refine((n) => n <= 1e9, { error: 'an integer in [0, 1e9]' })
-    .optional(),
+  calls: intUpTo(0, 1e9).optional(),
   /** Rewarm progress (the client's checkpoint), per change id. */
   rewarm: z
     .record(z.string().max(200), rewarmReportSchema)
     .refine((r) => Object.keys(r).length <= 100, { error: 'at most 100 rewarms' })
     .optional(),
-  /** Named business metrics (counts or rates) for the gates. */
+  /** Named business metrics (counts or rates) for the gates: at most MAX_METRICS, each bounded. */
   metrics: z
-    .record(z.string().max(100), z.number().refine(Number.isFinite, { error: 'a finite number' }))
+    .record(
+      z.string().min(1).max(100),
+      z.number().refine((x) => Number.isFinite(x) && Math.abs(x) <= MAX_METRIC_VALUE, {
+        error: `a number in [-${MAX_METRIC_VALUE}, ${MAX_METRIC_VALUE}]`,
+      }),
+    )
+    .refine((m) => Object.keys(m).length <= MAX_METRICS, {
+      error: `at most ${MAX_METRICS} metrics`,
+    })
     .optional(),
 })
 export type Heartbeat = z.infer<typeof heartbeatSchema>

@@ -2,6 +2,8 @@
  * C: identical pushes — the same idempotency key at any time, or the same
  * target while the first is still rolling — cost what one push costs: the
  * same deliveries to the same clients, once each, and the same origin load.
+ * A push that reuses the key for another change is refused
+ * (E_IDEMPOTENCY_CONFLICT) and changes nothing.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -23,7 +25,12 @@ const caseArb = fc.record({
     fc.record({
       /** When, as a fraction of the single push's duration. */
       at: fc.double({ min: 0, max: 0.999, noNaN: true }),
-      by: fc.constantFrom('key' as const, 'target' as const, 'key-after-completion' as const),
+      by: fc.constantFrom(
+        'key' as const,
+        'target' as const,
+        'key-after-completion' as const,
+        'key-other-change' as const,
+      ),
       reason: fc.string({ maxLength: 8 }),
     }),
     { minLength: 1, maxLength: 8 },
@@ -57,6 +64,17 @@ const run = (c: Case, withDuplicates: boolean, duration = 0) => {
       const by = d.by === 'target' && duration === 0 ? 'key' : d.by
       const at = by === 'key-after-completion' ? duration + 1 + d.at * 1000 : d.at * duration
       sim.at(at, () => {
+        if (by === 'key-other-change') {
+          // The same key with another change: refused, and nothing changes.
+          const other = { kind: 'config', values: { x: d.reason }, idempotencyKey: 'push-1' }
+          try {
+            sim.engine.submit(other)
+            answers.push('accepted')
+          } catch (error) {
+            answers.push((error as { code?: string }).code ?? String(error))
+          }
+          return
+        }
         const dup =
           by === 'target'
             ? { ...change, idempotencyKey: `other-${d.reason}`, reason: d.reason }
@@ -78,8 +96,10 @@ describe('coalescing', () => {
         const duration = (one.first.endedAt ?? 0) - one.first.createdAt
         const many = run(c, true, duration)
         expect(many.sim.engine.list()).toHaveLength(1)
-        expect(many.first.coalesced).toBe(c.duplicates.length)
-        for (const a of many.answers)
+        const conflicts = c.duplicates.filter((d) => d.by === 'key-other-change').length
+        expect(many.first.coalesced).toBe(c.duplicates.length - conflicts)
+        expect(many.answers.filter((a) => a === 'E_IDEMPOTENCY_CONFLICT')).toHaveLength(conflicts)
+        for (const a of many.answers.filter((x) => x !== 'E_IDEMPOTENCY_CONFLICT'))
           expect(a).toMatch(new RegExp(`^${one.first.id}:(idempotencyKey|target)$`))
         expect(many.first.deliveredCost).toBe(one.first.deliveredCost)
         expect(many.first.delivered).toBe(one.first.delivered)

@@ -7,12 +7,16 @@ import type { Scenario } from './arbitraries.js'
 /** Timers the clean-up phase may run before the scenario counts as stuck. */
 const TIMER_LIMIT = 2_000_000
 
-/** What a control may answer: a move the state machine refuses, or a rollout a cold restart forgot. */
+/**
+ * What a control may answer: a move the state machine refuses, a rollout a
+ * cold restart forgot, or (a push) an idempotency key taken by another change.
+ */
 const expected = (error: unknown) =>
   error instanceof SlewError &&
   (error.code === 'E_ILLEGAL_TRANSITION' ||
     error.code === 'E_NOT_CONFIG_CHANGE' ||
-    error.code === 'E_UNKNOWN_ROLLOUT')
+    error.code === 'E_UNKNOWN_ROLLOUT' ||
+    error.code === 'E_IDEMPOTENCY_CONFLICT')
 
 export const play = (s: Scenario) => {
   const fleet = generateFleet({
@@ -44,7 +48,8 @@ export const play = (s: Scenario) => {
     sim.at(e.at, () => {
       switch (e.type) {
         case 'submit':
-          ids.push(sim.engine.submit(e.change).rollout.id)
+          // The same idempotency key with another change is refused, and changes nothing.
+          control(() => ids.push(sim.engine.submit(e.change).rollout.id))
           break
         case 'storm':
           for (let k = 0; k < e.count; k++)

@@ -80,7 +80,18 @@ class Submit implements fc.Command<Model, Real> {
   check = () => true
   run(m: Model, r: Real) {
     const before = snapshotOf(m)
-    const res = r.h.engine.submit(this.change)
+    const delivered = r.h.deliveries.length
+    let res: ReturnType<Harness['engine']['submit']>
+    try {
+      res = r.h.engine.submit(this.change)
+    } catch (error) {
+      // Its idempotency key was taken by another change: refused, and nothing changed.
+      expect((error as { code?: string }).code).toBe('E_IDEMPOTENCY_CONFLICT')
+      expect(this.change.idempotencyKey).toBeDefined()
+      expect(r.h.deliveries.length).toBe(delivered)
+      expect(new Map(r.h.engine.list().map((v) => [v.id, v.state]))).toEqual(before)
+      return
+    }
     if (res.coalesced) expect(m.rollouts.has(res.rollout.id)).toBe(true)
     else {
       expect(m.rollouts.has(res.rollout.id)).toBe(false)

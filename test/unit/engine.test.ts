@@ -5,6 +5,7 @@ import {
   NotConfigChangeError,
   UnknownRolloutError,
 } from '../../src/errors.js'
+import { Engine } from '../../src/invalidation/engine.js'
 import { harness } from '../helpers/engine.js'
 
 const all = { kind: 'invalidate', target: { all: true } } as const
@@ -54,7 +55,7 @@ describe('engine: waves and pacing', () => {
     expect(gaps.every((g) => Math.abs(g - 100) < 1e-6)).toBe(true)
   })
 
-  it('prices explicit keys at min(keys, entries) and other targets at the entry count', () => {
+  it('prices explicit keys at min(keys, entries) and other targets at the entry count, up to the burst', () => {
     const h = harness({ waves: { steps: [1], bakeMs: 0 } })
     h.engine.join('big', { entries: 500 })
     h.engine.join('small', { entries: 2 })
@@ -70,7 +71,8 @@ describe('engine: waves and pacing', () => {
       return Object.fromEntries(m)
     }
     expect(costs(keys.id)).toEqual({ big: 3, small: 2, unknown: 3 })
-    expect(costs(tags.id)).toEqual({ big: 500, small: 2, unknown: 1000 })
+    // Never more than the class's burst (500): the unknown client's defaultEntries (1000) cost 500.
+    expect(costs(tags.id)).toEqual({ big: 500, small: 2, unknown: 500 })
     // A rewarm: every key, but never more than the client's cache holds (when it said).
     h.engine.report('small', 2, 4)
     expect(() => h.engine.report('small', 2, 0)).toThrow(/`capacity`/)
@@ -293,6 +295,33 @@ describe('engine: snapshot and restore', () => {
       ref.deliveries.map((d) => [d.at, d.clientIds]),
     )
     expect(h.engine.get(rollout.id).endedAt).toBe(ref.engine.get(refRollout.id).endedAt)
+  })
+
+  it('holds an idempotency key to its first request across a restart, and reads older snapshots', () => {
+    const h = harness({}, { clients: 3, entries: 2 })
+    const first = { kind: 'invalidate', target: { keys: ['a'] }, idempotencyKey: 'push-1' }
+    const { rollout } = h.engine.submit(first)
+    h.restart()
+    expect(() =>
+      h.engine.submit({ kind: 'config', values: { x: 1 }, idempotencyKey: 'push-1' }),
+    ).toThrow(expect.objectContaining({ code: 'E_IDEMPOTENCY_CONFLICT', rolloutId: rollout.id }))
+    // A retry that words its reason anew is the same request.
+    expect(h.engine.submit({ ...first, reason: 'retry' })).toMatchObject({
+      rollout: { id: rollout.id },
+      coalesced: 'idempotencyKey',
+    })
+    // A snapshot from before digests ([key, id]): the key still finds its rollout, as before.
+    const snap = h.engine.snapshot()
+    expect(snap.idempotency).toEqual([['push-1', rollout.id, expect.any(String)]])
+    const old = { ...snap, idempotency: snap.idempotency.map(([k, id]) => [k, id]) }
+    const engine = new Engine({ clock: h.clock, snapshot: old as typeof snap })
+    expect(
+      engine.submit({ kind: 'config', values: { x: 1 }, idempotencyKey: 'push-1' }),
+    ).toMatchObject({
+      rollout: { id: rollout.id },
+      coalesced: 'idempotencyKey',
+    })
+    engine.close()
   })
 
   it('refuses a snapshot of another fleet or a broken one', () => {

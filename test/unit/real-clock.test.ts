@@ -34,3 +34,30 @@ describe('engine on the real clock', () => {
     }
   })
 })
+
+describe('realClock timers', () => {
+  // Before (443d3ba): setTimeout(fn, 2^40) ran fn after 1 ms with a TimeoutOverflowWarning, so a
+  // pacer in 1.8e16 ms of debt woke every millisecond (thousands of warnings, 14 % of a core).
+  it('sleeps longer than 2^31 − 1 ms without firing early or warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.name)
+    process.on('warning', onWarning)
+    try {
+      let fired = 0
+      const timers = [2 ** 31, 2 ** 40, 1.8e16, Number.POSITIVE_INFINITY].map((ms) =>
+        realClock.setTimer(ms, () => fired++),
+      )
+      let short = false
+      realClock.setTimer(5, () => {
+        short = true
+      })
+      await new Promise((r) => setTimeout(r, 60))
+      for (const t of timers) t.cancel()
+      expect(short).toBe(true)
+      expect(fired).toBe(0)
+      expect(warnings).not.toContain('TimeoutOverflowWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})

@@ -12,6 +12,7 @@ import type { Change } from '../../invalidation/change.js'
 import { budgetClassOf } from '../../invalidation/change.js'
 import type { Engine } from '../../invalidation/engine.js'
 import type { Delivery } from '../../invalidation/pacer.js'
+import { configDigest } from '../../protocol/messages.js'
 import type { StateOp, Store } from '../../store/store.js'
 import { type Signer, signFor } from '../log.js'
 import type { ClientRecord } from './client-records.js'
@@ -61,6 +62,8 @@ export class Persister {
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
   #seq: number
+  /** The stable config values whose digest the store holds (the engine hands out one object per version). */
+  #stable: unknown
 
   constructor(private readonly o: PersisterOptions) {
     this.#seq = o.lastSeq
@@ -148,8 +151,16 @@ export class Persister {
     for (const [id, record] of this.#clients)
       ops.push({ op: 'set', field: STATE.client(id), value: JSON.stringify(record) })
     this.#clients.clear()
-    if (ops.length === 0) return
+    // A config adopted from the fleet changes the head with no rollout touched: it is written too.
+    const stable = this.engine.stableConfigValues
+    if (ops.length === 0 && stable === this.#stable) return
     ops.push({ op: 'set', field: STATE.head, value: JSON.stringify(this.engine.snapshotHead()) })
+    // Beside the head, the stable config's digest, once per version: replicas re-read the
+    // values (and sign a new client's frame) only when it changes.
+    if (stable !== this.#stable) {
+      this.#stable = stable
+      ops.push({ op: 'set', field: STATE.stableDigest, value: configDigest(stable) })
+    }
     const { store, fence, logMaxLength, epoch } = this.o
     this.#chain = this.#chain.then(async () => {
       if (this.#failure) return

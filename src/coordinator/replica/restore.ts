@@ -22,6 +22,8 @@ export const STATE = {
   leaderUrl: 'leaderUrl',
   config: 'config',
   rewarmRate: 'rewarmRate',
+  /** configDigest() of the stable config values in `head`: replicas re-read them only when it changes. */
+  stableDigest: 'stableDigest',
   rollout: (id: string) => `rollout:${id}`,
   client: (id: string) => `client:${id}`,
   delivered: (id: string) => `delivered:${id}`,
@@ -92,6 +94,7 @@ export const loadSnapshot = async (
     idempotency: head.idempotency ?? [],
     configValues: head.configValues ?? {},
     stableConfigValues: head.stableConfigValues ?? {},
+    ...(head.stableConfigSeqs && { stableConfigSeqs: head.stableConfigSeqs }),
   }
   return { snapshot, records }
 }

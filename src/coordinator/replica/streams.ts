@@ -7,8 +7,11 @@
  * log from its start — and is registered again: no stream is cut, no client
  * reconnects, and none is left out of the fleet.
  */
+
+import { configDigest } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import { catchUp, type LogPosition, lostReason, predates } from '../catch-up.js'
+import { ConfigFrames } from '../config-frame.js'
 import type { FleetTracker } from '../fleet.js'
 import type { Connection, StreamHub } from '../hub.js'
 import { helloFrame, type Signer } from '../log.js'
@@ -50,6 +53,9 @@ export class Streams {
   readonly #holding = new Map<string, [number, string][]>()
   /** Catch-ups in progress (a move waits for them: they began in the epoch it leaves). */
   readonly #catchUps = new Set<Promise<void>>()
+  /** The stable config last read from the store, by its digest (a new client's frame is signed once per version). */
+  #stable: { digest: string; values: Record<string, unknown> } | undefined
+  readonly #configFrames = new ConfigFrames()
   /** The presence record this replica last wrote for each of its clients (what it may erase). */
   readonly #written = new Map<string, string>()
 
@@ -214,15 +220,7 @@ export class Streams {
     )
     const next = catchUp(open, log)
     if (next.kind === 'config') {
-      const head = await store.stateField(STATE.head)
-      const values = head
-        ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
-            .stableConfigValues ?? {})
-        : {}
-      hub.write(
-        clientId,
-        frame(bounds.last, 'config', this.#sign({ type: 'config', seq: bounds.last, values })),
-      )
+      hub.write(clientId, await this.#configFrame(log))
     } else if (next.kind === 'reset') {
       hub.write(
         clientId,
@@ -268,6 +266,28 @@ export class Streams {
       } satisfies FleetEvent),
     )
     return record
+  }
+
+  /**
+   * The stable config for a new client, signed once per version: the values
+   * are read from the store's head (and their digest taken) only when the
+   * digest the leader keeps beside it says they changed.
+   */
+  async #configFrame(at: LogPosition): Promise<string> {
+    const { store } = this.o
+    const digest = await store.stateField(STATE.stableDigest)
+    if (digest === undefined || digest !== this.#stable?.digest) {
+      const head = await store.stateField(STATE.head)
+      const values = head
+        ? ((JSON.parse(head) as { stableConfigValues?: Record<string, unknown> })
+            .stableConfigValues ?? {})
+        : {}
+      this.#stable = { digest: configDigest(values), values }
+    }
+    const { digest: version, values } = this.#stable
+    return this.#configFrames.frame(version, at, (seq) =>
+      frame(seq, 'config', this.#sign({ type: 'config', seq, values })),
+    )
   }
 
   /** Is this stream still the client's connection here? */

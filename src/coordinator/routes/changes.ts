@@ -41,15 +41,15 @@ const planOf = (ctx: Ctx, r: RolloutView) => {
     cost: 0,
   }))
   const fallback = ctx.engine.config.defaultEntries
+  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
   for (const client of ctx.engine.clients()) {
     if (!client.live) continue
     const shard = shardOf(client.id, r.id, ctx.engine.config.shards)
     const w = waves.find((x) => shard >= x.shards[0]! && shard < x.shards[1]!)
     if (!w) continue
     w.clients++
-    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity)
+    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity, budget.burst)
   }
-  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
   const cost = waves.reduce((n, w) => n + w.cost, 0)
   const bakes = Math.max(0, waves.length - 1) * r.bakeMs
   return {
@@ -163,6 +163,8 @@ export const present = async (
     deliveredCost: r.deliveredCost,
     progress: progressOf(r),
     coalesced: r.coalesced,
+    /** Config changes: keys later changes took over, left out of `change.values` once it finished. */
+    ...(r.superseded && { superseded: r.superseded }),
     ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r, connected) }),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),

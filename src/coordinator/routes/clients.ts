@@ -217,13 +217,24 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
   })
 }
 
+/** Config digests by values object: the engine hands out one object per version, hashed once. */
+const configDigests = new WeakMap<object, string>()
+const configDigestOnce = (values: Readonly<Record<string, unknown>>): string => {
+  let d = configDigests.get(values)
+  if (d === undefined) {
+    d = configDigest(values)
+    configDigests.set(values, d)
+  }
+  return d
+}
+
 /** Connected clients that refuse everything, and those whose config is split from the coordinator's. */
 export const fleetProblems = (ctx: Ctx, members: readonly FleetMember[]) => {
   const configs = new Set<string>()
   // The engine's config is known where the engine runs (the leader, on Redis).
   if (ctx.runtime.leading) {
-    configs.add(configDigest(ctx.engine.stableConfigValues))
-    configs.add(configDigest(ctx.engine.configValues))
+    configs.add(configDigestOnce(ctx.engine.stableConfigValues))
+    configs.add(configDigestOnce(ctx.engine.configValues))
   }
   const found = ctx.fleet.problems(
     members.map((m) => m.clientId),

@@ -9,9 +9,10 @@
  * everything it got.
  */
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
+import { MAX_ENTRIES } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
-import { intQuery, nonNegativeIntOf, patternQuery } from '../http.js'
+import { HttpProblem, intQuery, nonNegativeIntOf, patternQuery } from '../http.js'
 import { problemResponse } from '../respond.js'
 import { ownClientId } from './clients.js'
 
@@ -22,6 +23,20 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 }
 
+/** `?entries=`: what the client's cache holds, at most MAX_ENTRIES (a 400 beyond: nothing is admitted). */
+const entriesQuery = (c: Parameters<typeof intQuery>[0]): number | undefined => {
+  const n = intQuery(c, 'entries')
+  if (n === undefined || n <= MAX_ENTRIES) return n
+  throw new HttpProblem(
+    problem(
+      400,
+      'E_INVALID_OPTION',
+      `Expected \`entries\` to be an integer in [0, ${MAX_ENTRIES}], got \`${n}\``,
+      { field: 'entries', rule: `an integer in [0, ${MAX_ENTRIES}]`, value: n },
+    ),
+  )
+}
+
 /** The resume point: Last-Event-ID wins over ?since=. */
 const sinceOf = (header: string | undefined, query: number | undefined): number | undefined =>
   header === undefined || header === '' ? query : nonNegativeIntOf('Last-Event-ID', header)
@@ -30,7 +45,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/stream', ctx.auth.require('client'), async (c) => {
     const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
-    const entries = intQuery(c, 'entries')
+    const entries = entriesQuery(c)
     const epoch = patternQuery(c, 'epoch', /^[a-z0-9]{1,64}$/, '1-64 of [a-z0-9]')
     const nonce = patternQuery(c, 'nonce', /^[\w-]{8,64}$/, '8-64 of [A-Za-z0-9_-]')
     const theirs = patternQuery(c, 'fleet', /^[\w.-]{1,64}$/, '1-64 of [A-Za-z0-9_.-]')
