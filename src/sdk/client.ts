@@ -374,7 +374,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     // by its cache size, and the answer brings the budgets to fall back on (degraded mode).
     void this.#sendHeartbeat()
     this.#rewarms.resume((signal) => this.#readResumes(signal))
-    this.#firstConnect?.resolve()
+    // A client with nothing to resume from is sent the fleet's config next: start() resolves
+    // once it holds it, so config.get() answers from the first line after `await start()`.
+    if (this.#guard.lastSeq !== undefined) this.#firstConnect?.resolve()
     this.emit('connected')
   }
 
@@ -385,6 +387,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (m.type === 'config') {
       this.#config = { ...m.values }
       this.emit('config', this.config.all())
+      this.#firstConnect?.resolve()
     } else if (m.type === 'reset') {
       // The gap is gone from the log: mark everything stale (softly), never drop it; the hard
       // invalidations it names (recovered after a restart) go dead, never served again.

@@ -7,7 +7,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { helloFrame, type Signer } from '../../src/coordinator/log.js'
+import { helloFrame, type Signer, signFor, sseFrame } from '../../src/coordinator/log.js'
 import { DEV_KID } from '../../src/protocol/dev-key.js'
 import { Backoff } from '../../src/sdk/backoff.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
@@ -28,7 +28,8 @@ const signer: Signer = { fleet: 'default', epoch: 'test0epoch', kid: DEV_KID, ke
 
 /**
  * A server of `/v1/stream` only. `open()` answers 200 and says the signed
- * hello the client waits for (with its nonce), as a coordinator would.
+ * hello (with the client's nonce) and, to a new client, the config, as a
+ * coordinator would.
  */
 const listen = async (handler: (res: ServerResponse, n: number, open: () => void) => void) => {
   let n = 0
@@ -49,6 +50,9 @@ const listen = async (handler: (res: ServerResponse, n: number, open: () => void
           nonce: q.get('nonce') ?? undefined,
         }),
       )
+      // A client with no resume point is sent the fleet's config next (start() waits for it).
+      if (!req.headers['last-event-id'])
+        res.write(sseFrame('config', signFor(signer, { type: 'config', seq: 1, values: {} }), 1))
     }
     handler(res, n++, open)
   })
