@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../limiter/bucket.js'
-import { nonNegativeInt, positive, positiveInt } from '../validate.js'
+import { between, nonNegativeInt, positive, positiveInt } from '../validate.js'
 import { aimdSchema } from '../warmup/aimd.js'
 
 export const scopes = ['push', 'admin', 'client', 'read'] as const
@@ -109,6 +109,17 @@ export const configSchema = engineConfigSchema.extend({
     .strictObject({
       /** Largest request body, bytes. @default 1 MiB */
       bodyBytes: positiveInt().default(1_048_576),
+      /**
+       * Deepest nesting of arrays and objects in a JSON body; a config value
+       * may nest half of it (what carries a value nests it further). @default 64
+       */
+      jsonDepth: between(8, 512, { int: true }).default(64),
+      /** Most object keys in one JSON body, counted over all its objects. @default 100000 */
+      jsonKeys: between(1, 10_000_000, { int: true }).default(100_000),
+      /** Most keys in one config change's values (names and nested keys). @default 10000 */
+      configKeys: between(1, 1_000_000, { int: true }).default(10_000),
+      /** Most bytes of one config change's values, as canonical JSON (every client gets them). @default 256 KiB */
+      configBytes: between(1, 64 * 1024 * 1024, { int: true }).default(262_144),
     })
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
