@@ -125,6 +125,8 @@ export const rejectReasons = [
   'replayed',
   'wrong-fleet',
   'wrong-epoch',
+  /** An event (or a line) over the client's maxMessageBytes: not read, the stream cut. */
+  'oversized',
 ] as const
 export type RejectReason = (typeof rejectReasons)[number]
 

@@ -175,6 +175,11 @@ export class Guard {
     return { ok: true, resume: { changeId: m.changeId, checkpoint: checkpoint.data, change } }
   }
 
+  /** An event too large to read was refused (the stream cut before it was parsed). */
+  oversized(): { ok: false; reason: RejectReason } {
+    return this.#reject('oversized')
+  }
+
   /** Refusals so far, by reason. */
   get rejected(): Readonly<Record<string, number>> {
     return Object.fromEntries(this.#rejected)

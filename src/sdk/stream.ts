@@ -2,17 +2,24 @@
  * The SDK's end of the stream: connect, read SSE, reconnect. Reconnects use
  * full-jitter backoff; an admission refusal's Retry-After (or a `goaway`'s
  * delay) wins over it; 45 s without a byte (pings come every 15 s) counts as
- * a lost stream. A lost stream changes nothing in the cache (S).
+ * a lost stream; an event or a line over `maxMessageBytes` is refused and
+ * the stream cut. A lost stream changes nothing in the cache (S).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import type { HttpError } from '../errors.js'
 import type { Clock, Timer } from '../limiter/clock.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { errorOf, headers, type Remote } from './http.js'
+import { SseBudget } from './sse-budget.js'
 
 export interface ReconnectOptions extends BackoffOptions {
   /** Silence after which the stream counts as lost, ms. */
   readonly silenceMs: number
+}
+
+export interface StreamOptions extends ReconnectOptions {
+  /** The most bytes one event (and so any line) may take; more cuts the stream. */
+  readonly maxMessageBytes: number
 }
 
 export interface StreamHooks {
@@ -21,6 +28,8 @@ export interface StreamHooks {
   /** The last sequence number applied, sent as Last-Event-ID. */
   lastSeq(): number | undefined
   message(event: EventSourceMessage): void
+  /** An event or a line grew past maxMessageBytes: the stream is cut (and reconnected). */
+  oversized(): void
   connected(): void
   /** The stream ended or could not be opened; `retryInMs` until the next try. */
   disconnected(reason: string, retryInMs: number, error?: unknown): void
@@ -45,7 +54,7 @@ export class StreamConnection {
   constructor(
     private readonly remote: Remote,
     private readonly hooks: StreamHooks,
-    private readonly opts: ReconnectOptions,
+    private readonly opts: StreamOptions,
     private readonly clock: Clock,
     private readonly random: () => number,
   ) {
@@ -140,6 +149,7 @@ export class StreamConnection {
 
   async #read(res: Response, attempt: AbortController): Promise<string> {
     const parser = createParser({ onEvent: (e) => this.hooks.message(e) })
+    const budget = new SseBudget(this.opts.maxMessageBytes)
     const reader = res.body!.getReader()
     const decoder = new TextDecoder()
     let silent = false
@@ -157,6 +167,12 @@ export class StreamConnection {
         const { value, done } = await reader.read()
         if (done) return 'stream ended'
         arm()
+        // Counted before the parser sees it: it never holds more than the limit.
+        if (!budget.take(value)) {
+          attempt.abort()
+          this.hooks.oversized()
+          return `oversized: an event or a line over ${this.opts.maxMessageBytes} bytes`
+        }
         parser.feed(decoder.decode(value, { stream: true }))
       }
     } catch (error) {
