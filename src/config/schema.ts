@@ -120,6 +120,24 @@ export const configSchema = engineConfigSchema.extend({
       configKeys: between(1, 1_000_000, { int: true }).default(10_000),
       /** Most bytes of one config change's values, as canonical JSON (every client gets them). @default 256 KiB */
       configBytes: between(1, 64 * 1024 * 1024, { int: true }).default(262_144),
+      /** A request's headers must all arrive within this, ms. @default 10000 */
+      headersTimeoutMs: between(1000, 120_000, { int: true }).default(10_000),
+      /**
+       * A whole request (headers and body) must arrive within this, ms; a
+       * stream is not cut by it (its request is complete once its headers
+       * are in). @default 30000
+       */
+      requestTimeoutMs: between(1000, 3_600_000, { int: true }).default(30_000),
+      /** An idle keep-alive connection is closed after this, ms. @default 5000 */
+      keepAliveTimeoutMs: between(100, 600_000, { int: true }).default(5_000),
+      /** Most connections open at once, streams included (less if descriptors are fewer). @default 20000 */
+      connections: between(1, 1_000_000, { int: true }).default(20_000),
+      /** Most connections one remote address holds open at once, streams not counted. @default 256 */
+      connectionsPerAddress: between(1, 1_000_000, { int: true }).default(256),
+    })
+    .refine((l) => l.requestTimeoutMs >= l.headersTimeoutMs, {
+      path: ['requestTimeoutMs'],
+      error: 'at least limits.headersTimeoutMs',
     })
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
