@@ -27,6 +27,7 @@ import { Admission } from './admission.js'
 import { Auth } from './auth.js'
 import { Connections, DESCRIPTOR_RESERVE, descriptorLimit, serverOptionsOf } from './connections.js'
 import type { App, Ctx, Env } from './context.js'
+import { sameMachineOnly } from './dev-guard.js'
 import { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
@@ -272,6 +273,8 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   }
 
   const app: App = new Hono<Env>()
+  // With no tokens, web pages elsewhere must not change state through the developer's browser.
+  if (!ctx.auth.enabled) app.use('*', sameMachineOnly())
   // Only where a body can come: on @hono/node-server, bodyLimit builds a full Request even
   // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream).
   const limitOf = (maxSize: number, what: string) =>
