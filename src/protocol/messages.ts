@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
 import type { Change, Target } from '../invalidation/change.js'
-import { budgetSchema } from '../limiter/bucket.js'
+import { bucketParamsSchema } from '../limiter/bucket.js'
 import { nonNegative, nonNegativeInt, positive, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
@@ -256,9 +256,9 @@ export interface LeaseResponse {
 export const leaseTermsSchema = z.object({
   budgets: z
     .object({
-      invalidate: budgetSchema.strip(),
-      rewarm: budgetSchema.strip(),
-      urgent: budgetSchema.strip(),
+      invalidate: bucketParamsSchema.strip(),
+      rewarm: bucketParamsSchema.strip(),
+      urgent: bucketParamsSchema.strip(),
     })
     .optional(),
   fleetSize: nonNegativeInt().optional(),

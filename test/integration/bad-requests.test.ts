@@ -419,6 +419,35 @@ const cases: Case[] = [
     'E_INVALID_OPTION',
   ],
   ['no such route', 'GET', '/v2/everything', {}, undefined, 404, 'E_NOT_FOUND'],
+  // Issue 12, item 9: each of these was taken before (200).
+  ...(
+    [
+      ['the smallest rate there is', { budgets: { invalidate: { ratePerSec: 5e-324, burst: 1 } } }],
+      ['a rate under 0.001/s', { budgets: { rewarm: { ratePerSec: 0.0009, burst: 1 } } }],
+      ['a rate over 1e9/s', { budgets: { urgent: { ratePerSec: 1e10, burst: 1 } } }],
+      ['a burst over 1e9', { budgets: { config: { ratePerSec: 1, burst: 1e300 } } }],
+      ['an admission rate of 5e-324', { admission: { ratePerSec: 5e-324, burst: 1 } }],
+      ['a bake over a day', { waves: { steps: [1], bakeMs: 86_400_001 } }],
+      ['a lease TTL over a minute', { leases: { ttlMs: 60_001, maxBatch: 1 } }],
+      ['a lease batch over a million', { leases: { ttlMs: 250, maxBatch: 1e7 } }],
+      ['defaultEntries over 1e9', { defaultEntries: 1e10 }],
+      ['retainFinished over a million', { retainFinished: 1e7 }],
+      ['a checkpoint TTL over 30 days', { rewarm: { checkpointTtlMs: 1e300 } }],
+      ['a rewarm interval under 10 ms', { rewarm: { intervalMs: 1e-300 } }],
+      ['a rewarm target latency over an hour', { rewarm: { targetLatencyMs: 1e300 } }],
+      ['more rewarm keys than 10 million', { rewarm: { maxKeys: 1e8 } }],
+    ] as const
+  ).map(
+    ([what, config]): Case => [
+      `config with ${what}`,
+      'PUT',
+      '/v1/config',
+      { ...bearer(ADMIN), ...json },
+      JSON.stringify({ config, reason: 'x' }),
+      400,
+      'E_INVALID_OPTION',
+    ],
+  ),
 ]
 
 describe('bad requests', () => {
