@@ -130,6 +130,33 @@ export const rejectReasons = [
 ] as const
 export type RejectReason = (typeof rejectReasons)[number]
 
+/** Refusals one heartbeat may report for one reason; a client that refused more sends the rest later. */
+export const MAX_REJECTED_PER_HEARTBEAT = 1_000_000
+
+/**
+ * Refusal counts by reason, as a heartbeat carries them: each at most
+ * MAX_REJECTED_PER_HEARTBEAT (a count of 2^53 would make the coordinator's
+ * counter meaningless); reasons this version does not know are dropped, not
+ * refused, so a newer SDK's heartbeat still gets through.
+ */
+export const rejectedCountsSchema = z
+  .record(z.string(), z.unknown())
+  .transform((counts) =>
+    Object.fromEntries(
+      Object.entries(counts).filter(([reason]) =>
+        (rejectReasons as readonly string[]).includes(reason),
+      ),
+    ),
+  )
+  .pipe(
+    z.partialRecord(
+      z.enum(rejectReasons),
+      nonNegativeInt().refine((n) => n <= MAX_REJECTED_PER_HEARTBEAT, {
+        error: `an integer in [0, ${MAX_REJECTED_PER_HEARTBEAT}]`,
+      }),
+    ),
+  )
+
 /**
  * A client's progress on one rewarm, and its checkpoint: every key of the
  * change's list before `cursor` is settled, and so are the listed ones after it.
@@ -207,7 +234,7 @@ export const heartbeatSchema = z.object({
     .refine((x) => Number.isFinite(x) && x >= 0 && x <= 1, { error: 'a number in [0, 1]' })
     .optional(),
   /** Stream messages the client refused since its last heartbeat, by reason. */
-  rejected: z.partialRecord(z.enum(rejectReasons), nonNegativeInt()).optional(),
+  rejected: rejectedCountsSchema.optional(),
   /**
    * The client has refused its last `count` messages, all for `reason`, and
    * applied none since: changes are not reaching its cache.

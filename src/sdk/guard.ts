@@ -12,6 +12,7 @@ import type { Change } from '../invalidation/change.js'
 import {
   type ChangeMessage,
   changeDigest,
+  MAX_REJECTED_PER_HEARTBEAT,
   type RejectReason,
   type RewarmReport,
   type RewarmResume,
@@ -185,10 +186,15 @@ export class Guard {
     return Object.fromEntries(this.#rejected)
   }
 
-  /** Refusals since the last call (for the heartbeat). */
+  /** Refusals since the last call (for the heartbeat), each at most what one heartbeat may carry. */
   takeUnreported(): Partial<Record<RejectReason, number>> {
-    const out = Object.fromEntries(this.#unreported)
-    this.#unreported = new Map()
+    const out: Partial<Record<RejectReason, number>> = {}
+    const rest = new Map<RejectReason, number>()
+    for (const [reason, n] of this.#unreported) {
+      out[reason] = Math.min(n, MAX_REJECTED_PER_HEARTBEAT)
+      if (n > MAX_REJECTED_PER_HEARTBEAT) rest.set(reason, n - MAX_REJECTED_PER_HEARTBEAT)
+    }
+    this.#unreported = rest
     return out
   }
 

@@ -420,6 +420,24 @@ const cases: Case[] = [
   ],
   ['no such route', 'GET', '/v2/everything', {}, undefined, 404, 'E_NOT_FOUND'],
   // Issue 12, item 9: each of these was taken before (200).
+  [
+    'heartbeat refusing 2^53 messages',
+    'POST',
+    '/v1/clients/app-1/heartbeat',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ rejected: { 'bad-signature': 2 ** 53 - 1 } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
+  [
+    'heartbeat refusing more than a heartbeat may carry',
+    'POST',
+    '/v1/clients/app-1/heartbeat',
+    { ...bearer(CLIENT), ...json },
+    JSON.stringify({ rejected: { unsigned: 1_000_001 } }),
+    400,
+    'E_INVALID_OPTION',
+  ],
   ...(
     [
       ['the smallest rate there is', { budgets: { invalidate: { ratePerSec: 5e-324, burst: 1 } } }],
@@ -537,5 +555,19 @@ describe('the state check is not blind', () => {
     expect(after.config).not.toEqual(before.config)
     expect(after.config.current.confirmAbove).toBe(0.9)
     expect(after.config.versions).toHaveLength(before.config.versions.length + 1)
+  })
+})
+
+describe('refusal counts in a heartbeat', () => {
+  it('drops reasons this version does not know (a newer SDK), and counts the rest', async () => {
+    const res = await post(
+      `${url}/v1/clients/app-1/heartbeat`,
+      { rejected: { unsigned: 2, 'from-the-future': 3 } },
+      bearer(CLIENT),
+    )
+    expect(res.status).toBe(200)
+    const text = await (await fetch(`${url}/metrics`)).text()
+    expect(text).toMatch(/slew_client_rejected_messages_total\{reason="unsigned"\} 2/)
+    expect(text).not.toContain('from-the-future')
   })
 })
