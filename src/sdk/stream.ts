@@ -35,13 +35,20 @@ export interface StreamHooks {
   disconnected(reason: string, retryInMs: number, error?: unknown): void
 }
 
+/** The longest a server may keep a client away with a Retry-After: an hour. */
+const MAX_TOLD_MS = 3_600_000
+
+/** Wait `ms`, or until `signal` aborts. */
 const sleep = (clock: Clock, ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t: Timer = clock.setTimer(ms, resolve)
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolve()
+    const done = () => {
       t.cancel()
+      signal.removeEventListener('abort', done)
       resolve()
-    })
+    }
+    const t: Timer = clock.setTimer(ms, done)
+    signal.addEventListener('abort', done)
   })
 
 export class StreamConnection {
@@ -50,6 +57,10 @@ export class StreamConnection {
   #goawayMs: number | undefined
   #running = false
   #attempt: AbortController | undefined
+  /** The wait before the next attempt, if one is under way. */
+  #wait: AbortController | undefined
+  /** reconnect() was asked since this attempt began: the next one starts at once. */
+  #now = false
 
   constructor(
     private readonly remote: Remote,
@@ -72,10 +83,15 @@ export class StreamConnection {
     void this.#loop()
   }
 
-  /** End the current connection and reconnect without waiting. */
+  /**
+   * End the current connection and reconnect without waiting: cuts short a
+   * backoff, a refusal's Retry-After or a goaway's delay (unsigned: it may
+   * be forged) under way.
+   */
   restart(): void {
-    this.#goawayMs = 0
+    this.#now = true
     this.#attempt?.abort()
+    this.#wait?.abort()
   }
 
   close(): void {
@@ -90,6 +106,7 @@ export class StreamConnection {
   async #loop(): Promise<void> {
     const stopped = this.#stop.signal
     while (!stopped.aborted) {
+      this.#now = false
       const attempt = new AbortController()
       this.#attempt = attempt
       const onStop = () => attempt.abort()
@@ -101,7 +118,11 @@ export class StreamConnection {
         stopped.removeEventListener('abort', onStop)
       }
       if (stopped.aborted) break
-      await sleep(this.clock, wait, stopped)
+      if (this.#now) continue
+      const waiting = new AbortController()
+      this.#wait = waiting
+      await sleep(this.clock, wait, AbortSignal.any([stopped, waiting.signal]))
+      this.#wait = undefined
     }
   }
 
@@ -189,8 +210,8 @@ export class StreamConnection {
 /** Retry delay a refusal names: the problem's retryAfterMs, else Retry-After seconds. */
 const retryAfterOf = (res: Response, error: HttpError): number | undefined => {
   const ms = error.problem.retryAfterMs
-  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return ms
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return Math.min(ms, MAX_TOLD_MS)
   const header = res.headers.get('retry-after')
   const secs = header === null ? Number.NaN : Number(header)
-  return Number.isFinite(secs) && secs >= 0 ? secs * 1000 : undefined
+  return Number.isFinite(secs) && secs >= 0 ? Math.min(secs * 1000, MAX_TOLD_MS) : undefined
 }

@@ -69,6 +69,10 @@ export const startMitm = async (
       if (!res) throw new Error(`no stream for ${clientId}`)
       res.write(frame)
     },
+    /** End `clientId`'s stream here (the coordinator's side stays open). */
+    cut(clientId: string): void {
+      streams.get(clientId)?.destroy()
+    },
     /**
      * Write `piece` into `clientId`'s stream again and again, as fast as the
      * client reads (backpressure), until `bytes` are written or the client

@@ -258,3 +258,37 @@ describe('key rotation', () => {
     ])
   })
 })
+
+describe('a forged goaway', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+  })
+
+  it('reconnect() cuts short a forged 5-minute goaway', { timeout: 20_000 }, async () => {
+    // Issue 12, item 9: an unsigned goaway injected on the way kept a client away for 5 minutes,
+    // and reconnect() did not help.
+    const { co, url } = await startCoordinator()
+    closers.push(() => co.close())
+    const mitm = await startMitm(url)
+    closers.push(() => mitm.close())
+    const [client] = clients<string>(1, {
+      url: mitm.url,
+      load: testOrigin(0).load,
+      heartbeatMs: 60_000,
+    }) as [SlewClient<string>]
+    closers.push(() => client.close())
+    const told: number[] = []
+    client.on('disconnected', (d) => told.push(d.retryInMs))
+    await client.start()
+    mitm.inject('app-0', sseFrame('goaway', { type: 'goaway', retryAfterMs: 300_000, reason: 'x' }))
+    await new Promise((r) => setTimeout(r, 100))
+    mitm.cut('app-0')
+    await waitFor('the disconnect', () => told.length === 1)
+    expect(told[0]).toBe(300_000)
+    const at = Date.now()
+    client.reconnect()
+    await waitFor('connected again', () => client.connected, 5000)
+    expect(Date.now() - at).toBeLessThan(2000)
+  })
+})
