@@ -57,10 +57,14 @@ export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.outp
   )
 }
 
-/** `raw` as a non-negative integer; a 400 naming `field` otherwise. */
+/**
+ * `raw` as a non-negative integer written in decimal digits only (so not
+ * `1e3`, `0x10`, ` 12`, `1.0` or `+5`, which Number() takes), and safe; a
+ * 400 naming `field` otherwise.
+ */
 export const nonNegativeIntOf = (field: string, raw: string): number => {
   const n = Number(raw)
-  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
     throw new HttpProblem(
       problem(
         400,

@@ -419,6 +419,27 @@ const cases: Case[] = [
     'E_INVALID_OPTION',
   ],
   ['no such route', 'GET', '/v2/everything', {}, undefined, 404, 'E_NOT_FOUND'],
+  // Issue 12, item 9: each of these opened a stream before.
+  ...['1e3', '0x10', '0b11', '1.0', '+5'].map(
+    (id): Case => [
+      `stream with Last-Event-ID ${JSON.stringify(id)}`,
+      'GET',
+      '/v1/stream?clientId=app-9',
+      { ...bearer(CLIENT), 'last-event-id': id },
+      undefined,
+      400,
+      'E_INVALID_OPTION',
+    ],
+  ),
+  [
+    'stream with since=1e3',
+    'GET',
+    '/v1/stream?clientId=app-9&since=1e3',
+    bearer(CLIENT),
+    undefined,
+    400,
+    'E_INVALID_OPTION',
+  ],
   // Issue 12, item 9: each of these was taken before (200).
   [
     'heartbeat refusing 2^53 messages',
