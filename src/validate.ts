@@ -30,6 +30,18 @@ export const nonNegativeInt = () =>
     error: rules.nonNegativeInt,
   })
 
+/**
+ * A finite number in [min, max] (`int`: an integer), the rule naming both
+ * ends: a range keeps a value from being absurd, not only from being wrong
+ * (a rate of 5e-324/s is positive, and makes every delay overflow).
+ */
+export const between = (min: number, max: number, opts: { int?: boolean } = {}) => {
+  const rule = `${opts.int ? 'an integer' : 'a number'} in [${min}, ${max}]`
+  return num(rule).refine((n) => n >= min && n <= max && (!opts.int || Number.isInteger(n)), {
+    error: rule,
+  })
+}
+
 const valueAt = (input: unknown, path: readonly PropertyKey[]): unknown => {
   let at: unknown = input
   for (const key of path) {

@@ -26,7 +26,7 @@ const bad = file(
   ].join('\n'),
 )
 const problems = [
-  'Expected `budgets.invalidate.ratePerSec` to be a finite number > 0, got `-1` (number)',
+  'Expected `budgets.invalidate.ratePerSec` to be a number in [0.001, 1000000000], got `-1` (number)',
   'Expected `auth.tokens[0].secretEnv` to be the name of a set environment variable, got `"OPS_TOKEN"` (string)',
   'Expected `listen.host` to be a loopback address while signing with the public dev key, got `"0.0.0.0"` (string)',
 ]
@@ -48,7 +48,11 @@ describe('slew config check', () => {
       ok: false,
       source: join(dir, bad),
       issues: [
-        { field: 'budgets.invalidate.ratePerSec', rule: 'a finite number > 0', value: -1 },
+        {
+          field: 'budgets.invalidate.ratePerSec',
+          rule: 'a number in [0.001, 1000000000]',
+          value: -1,
+        },
         {
           field: 'auth.tokens[0].secretEnv',
           rule: 'the name of a set environment variable',

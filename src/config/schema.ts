@@ -6,7 +6,7 @@
 import { z } from 'zod'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../limiter/bucket.js'
-import { nonNegativeInt, positive, positiveInt } from '../validate.js'
+import { between, nonNegativeInt } from '../validate.js'
 import { aimdSchema } from '../warmup/aimd.js'
 
 export const scopes = ['push', 'admin', 'client', 'read'] as const
@@ -100,60 +100,87 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
     .optional(),
   stream: z
     .strictObject({
-      /** Ping interval, ms. @default 15000 */
-      pingMs: positive().default(15_000),
-      /** Spread of the come-back delays told to clients at shutdown, ms (at least clients ÷ admission rate). */
-      drainMs: positive().default(5_000),
+      /** Ping interval, ms, in [100, 300000]. @default 15000 */
+      pingMs: between(100, 300_000).default(15_000),
+      /** Spread of the come-back delays told to clients at shutdown, ms (at least clients ÷ admission rate; at most an hour). */
+      drainMs: between(1, 3_600_000).default(5_000),
     })
     .prefault({}),
   limits: z
     .strictObject({
-      /** Largest request body, bytes. @default 1 MiB */
-      bodyBytes: positiveInt().default(1_048_576),
+      /** Largest request body, bytes (at most 1 GiB). @default 1 MiB */
+      bodyBytes: between(1, 1024 ** 3, { int: true }).default(1_048_576),
+      /**
+       * Deepest nesting of arrays and objects in a JSON body; a config value
+       * may nest half of it (what carries a value nests it further). @default 64
+       */
+      jsonDepth: between(8, 512, { int: true }).default(64),
+      /** Most object keys in one JSON body, counted over all its objects. @default 100000 */
+      jsonKeys: between(1, 10_000_000, { int: true }).default(100_000),
+      /** Most keys in one config change's values (names and nested keys). @default 10000 */
+      configKeys: between(1, 1_000_000, { int: true }).default(10_000),
       /**
        * Most bytes the fleet's config values may take as JSON, all keys
        * together (a new client's first frame carries them); a config change
        * beyond it is refused, 413 E_CONFIG_TOO_LARGE. @default 4 MiB
        */
-      configBytes: positiveInt().default(4 * 1024 * 1024),
+      configBytes: between(1, 1024 ** 3, { int: true }).default(4 * 1024 * 1024),
+      /** A request's headers must all arrive within this, ms. @default 10000 */
+      headersTimeoutMs: between(1000, 120_000, { int: true }).default(10_000),
+      /**
+       * A whole request (headers and body) must arrive within this, ms; a
+       * stream is not cut by it (its request is complete once its headers
+       * are in). @default 30000
+       */
+      requestTimeoutMs: between(1000, 3_600_000, { int: true }).default(30_000),
+      /** An idle keep-alive connection is closed after this, ms. @default 5000 */
+      keepAliveTimeoutMs: between(100, 600_000, { int: true }).default(5_000),
+      /** Most connections open at once, streams included (less if descriptors are fewer). @default 20000 */
+      connections: between(1, 1_000_000, { int: true }).default(20_000),
+      /** Most connections one remote address holds open at once, streams not counted. @default 256 */
+      connectionsPerAddress: between(1, 1_000_000, { int: true }).default(256),
+    })
+    .refine((l) => l.requestTimeoutMs >= l.headersTimeoutMs, {
+      path: ['requestTimeoutMs'],
+      error: 'at least limits.headersTimeoutMs',
     })
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
   rewarm: aimdSchema
     .extend({
-      /** Most keys one rewarm change may list (larger sets: several changes, or hotSet). @default 100000 */
-      maxKeys: positiveInt().default(100_000),
-      /** Largest NDJSON body of keys, bytes. @default 16 MiB */
-      maxBodyBytes: positiveInt().default(16 * 1024 * 1024),
-      /** Control interval, ms. @default 1000 */
-      intervalMs: positive().default(1000),
-      /** How long clients' rewarm checkpoints are kept after their last report, ms. @default 7 days */
-      checkpointTtlMs: positiveInt().default(7 * 24 * 3600 * 1000),
+      /** Most keys one rewarm change may list, at most 10 million (larger sets: several changes, or hotSet). @default 100000 */
+      maxKeys: between(1, 10_000_000, { int: true }).default(100_000),
+      /** Largest NDJSON body of keys, bytes (at most 1 GiB). @default 16 MiB */
+      maxBodyBytes: between(1, 1024 ** 3, { int: true }).default(16 * 1024 * 1024),
+      /** Control interval, ms, in [10, 3600000]. @default 1000 */
+      intervalMs: between(10, 3_600_000).default(1000),
+      /** How long clients' rewarm checkpoints are kept after their last report, ms (at most 30 days). @default 7 days */
+      checkpointTtlMs: between(1, 30 * 86_400_000, { int: true }).default(7 * 24 * 3600 * 1000),
       /**
        * A client that has not reported its unfinished rewarm for this long counts
        * as gone (its keys orphaned), even if connected: it restarted without
        * continuing, or stopped reporting. @default 60000
        */
-      staleAfterMs: positive().default(60_000),
+      staleAfterMs: between(1, 86_400_000).default(60_000),
     })
     .prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({
-      /** The leader lease, ms: a dead leader is replaced within it. @default 3000 */
-      leaseMs: positive().default(3000),
+      /** The leader lease, ms, in [100, 600000]: a dead leader is replaced within it. @default 3000 */
+      leaseMs: between(100, 600_000).default(3000),
     })
     .prefault({}),
   log: z
     .strictObject({
-      /** Delivery log entries kept for clients that resume. @default 10000 */
-      maxEntries: positiveInt().default(10_000),
+      /** Delivery log entries kept for clients that resume (at most 10 million). @default 10000 */
+      maxEntries: between(1, 10_000_000, { int: true }).default(10_000),
       /**
        * And at most this many bytes of them (memory store; large config
        * changes fill it first): a client resuming from further back gets a
        * reset. @default 64 MiB
        */
-      maxBytes: positiveInt().default(64 * 1024 * 1024),
+      maxBytes: between(1024, 64 * 1024 ** 3, { int: true }).default(64 * 1024 * 1024),
     })
     .prefault({}),
 })

@@ -1,6 +1,7 @@
 /** What every route can reach: the engine and the coordinator's own parts. */
 
 import type { EventEmitter } from 'node:events'
+import type { Socket } from 'node:net'
 import type { HttpBindings } from '@hono/node-server'
 import type { Hono } from 'hono'
 import type { Config } from '../config/schema.js'
@@ -44,6 +45,8 @@ export interface Ctx {
   /** The epoch this coordinator signs in (the lineage of its state). */
   readonly epoch: () => string
   readonly state: { shuttingDown: boolean }
+  /** This connection carries a stream now: the connection caps leave it be. */
+  readonly streamOpened: (socket: Socket) => void
 }
 
 export type Env = { Bindings: HttpBindings; Variables: { caller: Caller } }

@@ -4,6 +4,7 @@
  * and out to the named clients' streams; leases and heartbeats come back.
  */
 import { EventEmitter } from 'node:events'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { Hono } from 'hono'
@@ -24,7 +25,9 @@ import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
 import { Admission } from './admission.js'
 import { Auth } from './auth.js'
+import { Connections, DESCRIPTOR_RESERVE, descriptorLimit, serverOptionsOf } from './connections.js'
 import type { App, Ctx, Env } from './context.js'
+import { sameMachineOnly } from './dev-guard.js'
 import { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import { StreamHub } from './hub.js'
@@ -258,6 +261,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   })
   const state = { shuttingDown: false }
   const events = new EventEmitter<CoordinatorEvents>()
+  let connections: Connections | undefined
   const ctx: Ctx = {
     events,
     sign: (message) => signFor(signer, message),
@@ -278,9 +282,12 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     settings,
     config: () => current,
     state,
+    streamOpened: (socket) => connections?.stream(socket),
   }
 
   const app: App = new Hono<Env>()
+  // With no tokens, web pages elsewhere must not change state through the developer's browser.
+  if (!ctx.auth.enabled) app.use('*', sameMachineOnly())
   // Only where a body can come: on @hono/node-server, bodyLimit builds a full Request even
   // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream).
   const limitOf = (maxSize: number, what: string) =>
@@ -341,7 +348,30 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       signing: secrets.signing !== undefined,
     })
     if (refused.length > 0) throw invalidOptions(refused)
-    const s = serve({ fetch: app.fetch, hostname: host, port })
+    // Connection caps within the descriptors this process may open, or they would not hold.
+    const limits = current.limits
+    const fds = descriptorLimit()
+    const total =
+      fds === undefined
+        ? limits.connections
+        : Math.min(limits.connections, Math.max(1, fds - DESCRIPTOR_RESERVE))
+    if (fds !== undefined && fds < limits.connections)
+      notice(
+        `slew: at most ${total} connections, not limits.connections (${limits.connections}): the descriptor limit is ${fds} (raise it: ulimit -n, or LimitNOFILE under systemd)`,
+      )
+    const conns = new Connections(limits, {
+      total,
+      shed: (cap) => metrics.connectionsShed.inc({ cap }),
+      changed: (open) => metrics.connections.set(open),
+    })
+    connections = conns
+    const s = serve({
+      fetch: app.fetch,
+      hostname: host,
+      port,
+      serverOptions: serverOptionsOf(limits),
+    })
+    conns.attach(s as Server)
     server = s
     try {
       await new Promise<void>((resolve, reject) => {

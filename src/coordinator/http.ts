@@ -3,6 +3,7 @@ import type { Context } from 'hono'
 import type { z } from 'zod'
 import { type Problem, problem } from '../protocol/problem.js'
 import { toInvalidOption } from '../validate.js'
+import { bodyProblem, type JsonLimits } from './json-limits.js'
 
 /** Thrown inside a handler; the app turns it into its problem+json response. */
 export class HttpProblem extends Error {
@@ -14,8 +15,12 @@ export class HttpProblem extends Error {
   }
 }
 
-/** The body as JSON (an empty body reads as `{}`); 415 / 400 on anything else. */
-export const readJson = async (c: Context): Promise<unknown> => {
+/**
+ * The body as JSON (an empty body reads as `{}`), within `limits` (depth,
+ * keys, no `__proto__`) before anything reads it; 415 / 400 / 413 on
+ * anything else.
+ */
+export const readJson = async (c: Context, limits: JsonLimits): Promise<unknown> => {
   const text = await c.req.text()
   if (text.trim() === '') return {}
   const type = c.req.header('content-type') ?? ''
@@ -26,15 +31,20 @@ export const readJson = async (c: Context): Promise<unknown> => {
       }),
     )
   }
+  return parseJson(text, limits, 'The body is not valid JSON')
+}
+
+/** `text` parsed (a 400 E_BAD_JSON naming `what` if it is not JSON), within `limits`. */
+export const parseJson = (text: string, limits: JsonLimits, what: string): unknown => {
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch (error) {
-    throw new HttpProblem(
-      problem(400, 'E_BAD_JSON', 'The body is not valid JSON', {
-        detail: (error as Error).message,
-      }),
-    )
+    throw new HttpProblem(problem(400, 'E_BAD_JSON', what, { detail: (error as Error).message }))
   }
+  const wrong = bodyProblem(value, limits)
+  if (wrong) throw new HttpProblem(wrong)
+  return value
 }
 
 /** Parse with a schema; the first broken rule is a 400 naming the field. */
@@ -47,10 +57,14 @@ export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.outp
   )
 }
 
-/** `raw` as a non-negative integer; a 400 naming `field` otherwise. */
+/**
+ * `raw` as a non-negative integer written in decimal digits only (so not
+ * `1e3`, `0x10`, ` 12`, `1.0` or `+5`, which Number() takes), and safe; a
+ * 400 naming `field` otherwise.
+ */
 export const nonNegativeIntOf = (field: string, raw: string): number => {
   const n = Number(raw)
-  if (raw.trim() === '' || !Number.isSafeInteger(n) || n < 0) {
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
     throw new HttpProblem(
       problem(
         400,

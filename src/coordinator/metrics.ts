@@ -36,6 +36,17 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'Stream connections open on this coordinator',
       registers: [registry],
     }),
+    connections: new Gauge({
+      name: 'slew_connections',
+      help: 'HTTP connections open on this coordinator, streams included',
+      registers: [registry],
+    }),
+    connectionsShed: new Counter({
+      name: 'slew_connections_shed_total',
+      help: 'Connections closed to keep within a cap (limits.connectionsPerAddress: address; limits.connections: total)',
+      labelNames: ['cap'] as const,
+      registers: [registry],
+    }),
     admissions: new Counter({
       name: 'slew_stream_admissions_total',
       help: 'New stream connections admitted (B3)',

@@ -6,25 +6,25 @@
  */
 import type { Context } from 'hono'
 import { problem } from '../protocol/problem.js'
-import { HttpProblem } from './http.js'
+import { HttpProblem, parseJson } from './http.js'
+import type { JsonLimits } from './json-limits.js'
 
 export const isNdjson = (c: Context): boolean =>
   /^application\/(x-)?ndjson\b/i.test(c.req.header('content-type') ?? '')
 
-export const readNdjsonChange = async (c: Context, maxKeys: number): Promise<unknown> => {
+export const readNdjsonChange = async (
+  c: Context,
+  maxKeys: number,
+  limits: JsonLimits,
+): Promise<unknown> => {
   const text = await c.req.text()
   const lines = text.split('\n').map((l) => l.trim())
   const head = lines.shift() ?? ''
-  let change: Record<string, unknown>
-  try {
-    change = JSON.parse(head) as Record<string, unknown>
-  } catch (error) {
-    throw new HttpProblem(
-      problem(400, 'E_BAD_JSON', 'The first NDJSON line (the change) is not valid JSON', {
-        detail: (error as Error).message,
-      }),
-    )
-  }
+  const change = parseJson(
+    head,
+    limits,
+    'The first NDJSON line (the change) is not valid JSON',
+  ) as Record<string, unknown>
   if (change === null || typeof change !== 'object' || Array.isArray(change)) {
     throw new HttpProblem(
       problem(400, 'E_BAD_JSON', 'The first NDJSON line must be the change object'),

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
-import { deepFreeze, nonNegative, parseOptions } from '../validate.js'
+import { between, deepFreeze, parseOptions } from '../validate.js'
 
 export const budgetClasses = ['invalidate', 'rewarm', 'config', 'urgent'] as const
 export type BudgetClass = (typeof budgetClasses)[number]
@@ -42,7 +42,8 @@ export const stepsSchema = z
   .refine((s) => s.every((x, i) => i === 0 || x > s[i - 1]!), { error: 'strictly increasing' })
   .refine((s) => s[s.length - 1] === 1, { error: 'an array that ends at 1' })
 
-export const wavesSchema = z.strictObject({ steps: stepsSchema, bakeMs: nonNegative() })
+/** A bake of at most a day, ms: longer, its timer would overflow and fire at once. */
+export const wavesSchema = z.strictObject({ steps: stepsSchema, bakeMs: between(0, 86_400_000) })
 export type WavesOptions = z.infer<typeof wavesSchema>
 
 const json: z.ZodType<unknown> = z.unknown()

@@ -1,7 +1,7 @@
 /** The engine's settings: one zod schema, defaults documented, parsed once and frozen. */
 import { z } from 'zod'
 import { budgetSchema } from '../limiter/bucket.js'
-import { nonNegativeInt, parseOptions, positive, positiveInt } from '../validate.js'
+import { between, parseOptions } from '../validate.js'
 import { wavesSchema } from './change.js'
 
 export const defaultBudgets = {
@@ -22,8 +22,8 @@ export const engineConfigSchema = z.strictObject({
       error: "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
     })
     .default('default'),
-  /** Shards the fleet is hashed into. @default 100 */
-  shards: positiveInt().default(100),
+  /** Shards the fleet is hashed into, at most 100,000. @default 100 */
+  shards: between(1, 100_000, { int: true }).default(100),
   /** Per behaviour class: deliveries paced by cost (B1) and refetch tokens (B2). */
   budgets: z
     .strictObject({
@@ -37,22 +37,22 @@ export const engineConfigSchema = z.strictObject({
   waves: wavesSchema.default({ steps: [0.01, 0.05, 0.25, 1], bakeMs: 2000 }),
   leases: z
     .strictObject({
-      /** How long a refetch token may wait before use; the only slack in B2. @default 250 */
-      ttlMs: positive().default(250),
-      /** Most tokens one lease grants. @default 50 */
-      maxBatch: positiveInt().default(50),
+      /** How long a refetch token may wait before use, ms (at most a minute); the only slack in B2. @default 250 */
+      ttlMs: between(1, 60_000).default(250),
+      /** Most tokens one lease grants (at most a million). @default 50 */
+      maxBatch: between(1, 1_000_000, { int: true }).default(50),
     })
     .prefault({}),
-  /** Entry count assumed for a client that has not reported one. @default 1000 */
-  defaultEntries: nonNegativeInt().default(1000),
-  /** Finished rollouts kept (for status and catch-up of returning clients). @default 1000 */
-  retainFinished: nonNegativeInt().default(1000),
+  /** Entry count assumed for a client that has not reported one (at most 1e9). @default 1000 */
+  defaultEntries: between(0, 1e9, { int: true }).default(1000),
+  /** Finished rollouts kept (for status and catch-up of returning clients; at most a million). @default 1000 */
+  retainFinished: between(0, 1_000_000, { int: true }).default(1000),
   /**
    * Most bytes the fleet's config values may take as JSON (every key's
    * current value: what a new client's first frame carries); a config change
    * beyond it is refused (E_CONFIG_TOO_LARGE). @default 4 MiB
    */
-  configBytes: positiveInt().default(4 * 1024 * 1024),
+  configBytes: between(1, 1024 ** 3, { int: true }).default(4 * 1024 * 1024),
 })
 
 export type EngineConfigInput = z.input<typeof engineConfigSchema>

@@ -1,6 +1,6 @@
 /** A GCRA bucket bound to a Clock: the in-process budget. */
 import { z } from 'zod'
-import { parseOptions, positive } from '../validate.js'
+import { between, parseOptions, positive } from '../validate.js'
 import type { Clock } from './clock.js'
 import {
   type GcraParams,
@@ -12,12 +12,26 @@ import {
   type TakeResult,
 } from './gcra.js'
 
-export const budgetSchema = z.strictObject({
+/**
+ * What a bucket runs on: any finite rate > 0 (a client's share of a budget,
+ * rate ÷ fleet size, can be tiny) and a burst of whole units at least (a
+ * lease grants whole tokens, so a burst below 1 could never grant one).
+ */
+export const bucketParamsSchema = z.strictObject({
   ratePerSec: positive(),
-  /** Whole units at least: a lease grants whole tokens, so a burst below 1 could never grant one. */
   burst: z
     .number({ error: 'a finite number >= 1' })
     .refine((n) => Number.isFinite(n) && n >= 1, { error: 'a finite number >= 1' }),
+})
+
+/**
+ * A budget as configured: a rate in [0.001, 1e9] per second (one unit in
+ * 1,000 s at least: slower, and every delay and Retry-After it implies
+ * overflows a timer) and a burst in [1, 1e9].
+ */
+export const budgetSchema = z.strictObject({
+  ratePerSec: between(0.001, 1e9),
+  burst: between(1, 1e9),
 })
 export type BudgetOptions = z.infer<typeof budgetSchema>
 
@@ -30,7 +44,7 @@ export class Bucket {
     private readonly clock: Clock,
     tat?: number,
   ) {
-    this.#params = parseOptions(budgetSchema, params)
+    this.#params = parseOptions(bucketParamsSchema, params)
     // A new bucket starts full.
     this.#tat = tat ?? Number.NEGATIVE_INFINITY
   }
@@ -41,7 +55,7 @@ export class Bucket {
 
   /** New rate and burst from now on; the state (tat) carries over. */
   set params(params: GcraParams) {
-    this.#params = parseOptions(budgetSchema, params)
+    this.#params = parseOptions(bucketParamsSchema, params)
   }
 
   /** The whole state: persist it to resume the same budget elsewhere. */

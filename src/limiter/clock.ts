@@ -11,7 +11,7 @@ export interface Timer {
 export interface Clock {
   /** Milliseconds; monotonic within one clock. */
   now(): number
-  /** Run `fn` once, `delayMs` from now (negative or NaN counts as 0). */
+  /** Run `fn` once, `delayMs` from now (negative or NaN counts as 0; realClock holds at most 24.8 days). */
   setTimer(delayMs: number, fn: () => void): Timer
 }
 

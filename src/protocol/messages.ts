@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
 import type { Change, Target } from '../invalidation/change.js'
-import { budgetSchema } from '../limiter/bucket.js'
+import { bucketParamsSchema } from '../limiter/bucket.js'
 import { nonNegative, nonNegativeInt, positive, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
@@ -125,8 +125,34 @@ export const rejectReasons = [
   'replayed',
   'wrong-fleet',
   'wrong-epoch',
+  /** An event (or a line) over the client's maxMessageBytes: not read, the stream cut. */
+  'oversized',
 ] as const
 export type RejectReason = (typeof rejectReasons)[number]
+
+/** Refusals one heartbeat may report for one reason; a client that refused more sends the rest later. */
+/**
+ * Refusal counts by reason, as a heartbeat carries them: each clamped at
+ * MAX_REJECTED (a count of 2^53 would make the coordinator's counter
+ * meaningless; refusing it would lock out a client that gives a failed
+ * heartbeat's counts back to the next); reasons this version does not know
+ * are dropped, not refused, so a newer SDK's heartbeat still gets through.
+ */
+export const rejectedCountsSchema = z
+  .record(z.string(), z.unknown())
+  .transform((counts) =>
+    Object.fromEntries(
+      Object.entries(counts).filter(([reason]) =>
+        (rejectReasons as readonly string[]).includes(reason),
+      ),
+    ),
+  )
+  .pipe(
+    z.partialRecord(
+      z.enum(rejectReasons),
+      nonNegativeInt().transform((n) => Math.min(n, MAX_REJECTED)),
+    ),
+  )
 
 /**
  * A client's progress on one rewarm, and its checkpoint: every key of the
@@ -225,7 +251,7 @@ export const heartbeatSchema = z.object({
     .refine((x) => Number.isFinite(x) && x >= 0 && x <= 1, { error: 'a number in [0, 1]' })
     .optional(),
   /** Stream messages the client refused since its last heartbeat, by reason (each counts at most MAX_REJECTED). */
-  rejected: z.partialRecord(z.enum(rejectReasons), countUpTo(MAX_REJECTED)).optional(),
+  rejected: rejectedCountsSchema.optional(),
   /**
    * The client has refused its last `count` messages, all for `reason`, and
    * applied none since: changes are not reaching its cache.
@@ -285,9 +311,9 @@ export interface LeaseResponse {
 export const leaseTermsSchema = z.object({
   budgets: z
     .object({
-      invalidate: budgetSchema.strip(),
-      rewarm: budgetSchema.strip(),
-      urgent: budgetSchema.strip(),
+      invalidate: bucketParamsSchema.strip(),
+      rewarm: bucketParamsSchema.strip(),
+      urgent: bucketParamsSchema.strip(),
     })
     .optional(),
   fleetSize: nonNegativeInt().optional(),

@@ -8,6 +8,8 @@ export const PROBLEM_TYPE = 'application/problem+json'
 export type HttpErrorCode =
   | 'E_BAD_JSON'
   | 'E_BODY_TOO_LARGE'
+  | 'E_JSON_TOO_DEEP'
+  | 'E_JSON_TOO_LARGE'
   | 'E_UNAUTHORIZED'
   | 'E_FORBIDDEN'
   | 'E_NOT_FOUND'
@@ -20,6 +22,8 @@ export type HttpErrorCode =
 export const httpErrorCodes: Readonly<Record<HttpErrorCode, string>> = Object.freeze({
   E_BAD_JSON: 'the request body is not valid JSON',
   E_BODY_TOO_LARGE: 'the request body is over the size limit',
+  E_JSON_TOO_DEEP: 'a JSON body (or a config value) is nested deeper than allowed',
+  E_JSON_TOO_LARGE: 'a JSON body has more keys, or config values more keys or bytes, than allowed',
   E_UNAUTHORIZED: 'no bearer token, or not one the coordinator knows',
   E_FORBIDDEN: "the token lacks the route's scope",
   E_NOT_FOUND: 'no such route or resource',

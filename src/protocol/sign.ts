@@ -18,6 +18,21 @@ export interface Signed {
 const mac = (key: string | Uint8Array, text: string): Buffer =>
   createHmac('sha256', key).update(text).digest()
 
+/**
+ * An HMAC-SHA256 as signMessage writes it: exactly 43 base64url characters.
+ * Node's decoder skips what it cannot read and ignores the last
+ * character's spare bits, so without this a signature with junk appended,
+ * or another spelling of its last character, verified too.
+ */
+const SIG = /^[A-Za-z0-9_-]{43}$/
+
+/** The signature's bytes if `sig` is their one exact spelling, else undefined. */
+const sigBytes = (sig: string): Buffer | undefined => {
+  if (!SIG.test(sig)) return undefined
+  const bytes = Buffer.from(sig, 'base64url')
+  return bytes.toString('base64url') === sig ? bytes : undefined
+}
+
 export const signMessage = <T extends object>(
   payload: T,
   kid: string,
@@ -44,8 +59,9 @@ export const verifyMessage = <T extends object>(
   if (typeof sig !== 'string' || typeof kid !== 'string') return { ok: false, reason: 'unsigned' }
   const key = Object.hasOwn(keys, kid) ? keys[kid] : undefined
   if (key === undefined) return { ok: false, reason: 'unknown-kid' }
+  const given = sigBytes(sig)
+  if (given === undefined) return { ok: false, reason: 'bad-signature' }
   const expected = mac(key, canonicalJson(unsigned))
-  const given = Buffer.from(sig, 'base64url')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'bad-signature' }
   }

@@ -145,6 +145,11 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
         },
         lastSeq: () => this.#guard.lastSeq,
         message: (e) => this.#message(e),
+        oversized: () => {
+          const verdict = this.#guard.oversized()
+          this.emit('rejected', verdict.reason)
+          this.#refused('message', verdict)
+        },
         connected: () => {},
         disconnected: (reason, retryInMs, error) => {
           const was = this.#connected
@@ -159,7 +164,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
           this.emit('disconnected', { reason, retryInMs })
         },
       },
-      o.reconnect,
+      { ...o.reconnect, maxMessageBytes: o.maxMessageBytes },
       this.#clock,
       random,
     )

@@ -12,6 +12,7 @@ import type { Change } from '../invalidation/change.js'
 import {
   type ChangeMessage,
   changeDigest,
+  MAX_REJECTED,
   type RejectReason,
   type RewarmReport,
   type RewarmResume,
@@ -175,15 +176,25 @@ export class Guard {
     return { ok: true, resume: { changeId: m.changeId, checkpoint: checkpoint.data, change } }
   }
 
+  /** An event too large to read was refused (the stream cut before it was parsed). */
+  oversized(): { ok: false; reason: RejectReason } {
+    return this.#reject('oversized')
+  }
+
   /** Refusals so far, by reason. */
   get rejected(): Readonly<Record<string, number>> {
     return Object.fromEntries(this.#rejected)
   }
 
-  /** Refusals since the last call (for the heartbeat). */
+  /** Refusals since the last call (for the heartbeat), each at most what one heartbeat may carry. */
   takeUnreported(): Partial<Record<RejectReason, number>> {
-    const out = Object.fromEntries(this.#unreported)
-    this.#unreported = new Map()
+    const out: Partial<Record<RejectReason, number>> = {}
+    const rest = new Map<RejectReason, number>()
+    for (const [reason, n] of this.#unreported) {
+      out[reason] = Math.min(n, MAX_REJECTED)
+      if (n > MAX_REJECTED) rest.set(reason, n - MAX_REJECTED)
+    }
+    this.#unreported = rest
     return out
   }
 

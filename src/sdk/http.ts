@@ -14,13 +14,38 @@ export const headers = (
   ...extra,
 })
 
+/**
+ * A problem+json is a few hundred bytes: past this much an error's body is
+ * not read (whatever answers on a wrong URL may send a page without end).
+ */
+const MAX_ERROR_BYTES = 64 * 1024
+
+/** The body as text if it is at most `maxBytes`, else undefined (and the rest is not read). */
+const textWithin = async (res: Response, maxBytes: number): Promise<string | undefined> => {
+  const reader = res.body?.getReader()
+  if (!reader) return ''
+  const chunks: Uint8Array[] = []
+  let bytes = 0
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return Buffer.concat(chunks).toString('utf8')
+    bytes += value.byteLength
+    if (bytes > maxBytes) {
+      await reader.cancel()
+      return undefined
+    }
+    chunks.push(value)
+  }
+}
+
 /** The error a non-2xx response stands for (reads the problem+json body if any). */
 export const errorOf = async (res: Response): Promise<HttpError> => {
   let body: Record<string, unknown> = {}
   try {
-    body = (await res.json()) as Record<string, unknown>
+    const parsed: unknown = JSON.parse((await textWithin(res, MAX_ERROR_BYTES)) ?? '')
+    if (parsed !== null && typeof parsed === 'object') body = parsed as Record<string, unknown>
   } catch {
-    // not JSON: keep the status alone
+    // not JSON (or too long to be a problem): keep the status alone
   }
   const code = typeof body.code === 'string' ? body.code : `HTTP_${res.status}`
   const title = typeof body.title === 'string' ? body.title : res.statusText

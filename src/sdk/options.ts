@@ -5,7 +5,7 @@
 import { z } from 'zod'
 import type { Change } from '../invalidation/change.js'
 import type { Clock } from '../limiter/clock.js'
-import { nonNegative, positive, positiveInt } from '../validate.js'
+import { between, nonNegative, positive, positiveInt } from '../validate.js'
 
 export const optionsSchema = z.strictObject({
   /** Coordinator base URL, e.g. http://127.0.0.1:7070 */
@@ -78,6 +78,16 @@ export const optionsSchema = z.strictObject({
     .prefault({}),
   /** start() rejects after this long without a connection (the client keeps trying). @default 10000 */
   startTimeoutMs: positive().default(10_000),
+  /**
+   * The most bytes one stream event may take, and so any line of it (the
+   * coordinator writes each message on one line): a larger one is refused
+   * (`rejected.oversized`) and the stream cut and reconnected, so whoever
+   * answers on the stream URL cannot make the client buffer without bound.
+   * 32 MiB: twice the largest change a coordinator takes by default (an
+   * NDJSON rewarm of `rewarm.maxBodyBytes`, 16 MiB), room for JSON escapes.
+   * Raise both together. @default 33554432
+   */
+  maxMessageBytes: between(64 * 1024, 1024 * 1024 * 1024, { int: true }).default(32 * 1024 * 1024),
 })
 
 export type ClientOptionsInput = z.input<typeof optionsSchema>

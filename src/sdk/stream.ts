@@ -2,17 +2,24 @@
  * The SDK's end of the stream: connect, read SSE, reconnect. Reconnects use
  * full-jitter backoff; an admission refusal's Retry-After (or a `goaway`'s
  * delay) wins over it; 45 s without a byte (pings come every 15 s) counts as
- * a lost stream. A lost stream changes nothing in the cache (S).
+ * a lost stream; an event or a line over `maxMessageBytes` is refused and
+ * the stream cut. A lost stream changes nothing in the cache (S).
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import type { HttpError } from '../errors.js'
 import type { Clock, Timer } from '../limiter/clock.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { errorOf, headers, type Remote } from './http.js'
+import { SseBudget } from './sse-budget.js'
 
 export interface ReconnectOptions extends BackoffOptions {
   /** Silence after which the stream counts as lost, ms. */
   readonly silenceMs: number
+}
+
+export interface StreamOptions extends ReconnectOptions {
+  /** The most bytes one event (and so any line) may take; more cuts the stream. */
+  readonly maxMessageBytes: number
 }
 
 export interface StreamHooks {
@@ -21,18 +28,27 @@ export interface StreamHooks {
   /** The last sequence number applied, sent as Last-Event-ID. */
   lastSeq(): number | undefined
   message(event: EventSourceMessage): void
+  /** An event or a line grew past maxMessageBytes: the stream is cut (and reconnected). */
+  oversized(): void
   connected(): void
   /** The stream ended or could not be opened; `retryInMs` until the next try. */
   disconnected(reason: string, retryInMs: number, error?: unknown): void
 }
 
+/** The longest a server may keep a client away with a Retry-After: an hour. */
+const MAX_TOLD_MS = 3_600_000
+
+/** Wait `ms`, or until `signal` aborts. */
 const sleep = (clock: Clock, ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t: Timer = clock.setTimer(ms, resolve)
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolve()
+    const done = () => {
       t.cancel()
+      signal.removeEventListener('abort', done)
       resolve()
-    })
+    }
+    const t: Timer = clock.setTimer(ms, done)
+    signal.addEventListener('abort', done)
   })
 
 export class StreamConnection {
@@ -41,11 +57,15 @@ export class StreamConnection {
   #goawayMs: number | undefined
   #running = false
   #attempt: AbortController | undefined
+  /** The wait before the next attempt, if one is under way. */
+  #wait: AbortController | undefined
+  /** reconnect() was asked since this attempt began: the next one starts at once. */
+  #now = false
 
   constructor(
     private readonly remote: Remote,
     private readonly hooks: StreamHooks,
-    private readonly opts: ReconnectOptions,
+    private readonly opts: StreamOptions,
     private readonly clock: Clock,
     private readonly random: () => number,
   ) {
@@ -63,10 +83,15 @@ export class StreamConnection {
     void this.#loop()
   }
 
-  /** End the current connection and reconnect without waiting. */
+  /**
+   * End the current connection and reconnect without waiting: cuts short a
+   * backoff, a refusal's Retry-After or a goaway's delay (unsigned: it may
+   * be forged) under way.
+   */
   restart(): void {
-    this.#goawayMs = 0
+    this.#now = true
     this.#attempt?.abort()
+    this.#wait?.abort()
   }
 
   close(): void {
@@ -81,6 +106,7 @@ export class StreamConnection {
   async #loop(): Promise<void> {
     const stopped = this.#stop.signal
     while (!stopped.aborted) {
+      this.#now = false
       const attempt = new AbortController()
       this.#attempt = attempt
       const onStop = () => attempt.abort()
@@ -92,7 +118,11 @@ export class StreamConnection {
         stopped.removeEventListener('abort', onStop)
       }
       if (stopped.aborted) break
-      await sleep(this.clock, wait, stopped)
+      if (this.#now) continue
+      const waiting = new AbortController()
+      this.#wait = waiting
+      await sleep(this.clock, wait, AbortSignal.any([stopped, waiting.signal]))
+      this.#wait = undefined
     }
   }
 
@@ -140,6 +170,7 @@ export class StreamConnection {
 
   async #read(res: Response, attempt: AbortController): Promise<string> {
     const parser = createParser({ onEvent: (e) => this.hooks.message(e) })
+    const budget = new SseBudget(this.opts.maxMessageBytes)
     const reader = res.body!.getReader()
     const decoder = new TextDecoder()
     let silent = false
@@ -157,6 +188,12 @@ export class StreamConnection {
         const { value, done } = await reader.read()
         if (done) return 'stream ended'
         arm()
+        // Counted before the parser sees it: it never holds more than the limit.
+        if (!budget.take(value)) {
+          attempt.abort()
+          this.hooks.oversized()
+          return `oversized: an event or a line over ${this.opts.maxMessageBytes} bytes`
+        }
         parser.feed(decoder.decode(value, { stream: true }))
       }
     } catch (error) {
@@ -173,8 +210,8 @@ export class StreamConnection {
 /** Retry delay a refusal names: the problem's retryAfterMs, else Retry-After seconds. */
 const retryAfterOf = (res: Response, error: HttpError): number | undefined => {
   const ms = error.problem.retryAfterMs
-  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return ms
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return Math.min(ms, MAX_TOLD_MS)
   const header = res.headers.get('retry-after')
   const secs = header === null ? Number.NaN : Number(header)
-  return Number.isFinite(secs) && secs >= 0 ? secs * 1000 : undefined
+  return Number.isFinite(secs) && secs >= 0 ? Math.min(secs * 1000, MAX_TOLD_MS) : undefined
 }

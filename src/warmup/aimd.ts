@@ -19,14 +19,16 @@
  *   never less than `increase` per interval.
  */
 import { z } from 'zod'
-import { parseOptions, positive } from '../validate.js'
+import { between, parseOptions, positive } from '../validate.js'
 
 const fraction = (rule: string) =>
   z.number({ error: rule }).refine((x) => Number.isFinite(x) && x > 0 && x < 1, { error: rule })
 
 export const aimdSchema = z.strictObject({
-  /** p99 origin latency not to cross, ms. @default 250 */
-  targetLatencyMs: positive().default(250),
+  /** p99 origin latency not to cross, ms (at most an hour, as heartbeats report). @default 250 */
+  targetLatencyMs: positive()
+    .refine((x) => x <= 3_600_000, { error: 'a number in (0, 3600000]' })
+    .default(250),
   /** Back off once the median has risen above its lowest by this share of the headroom to the target. @default 0.1 */
   backoffAt: fraction('a number in (0, 1)').default(0.1),
   /** Back off once this share of origin calls fail. @default 0.01 */
@@ -45,10 +47,7 @@ export const aimdSchema = z.strictObject({
    * meanwhile still describe the rate before it (heartbeats and the control
    * step lag behind the origin). @default 2000
    */
-  holdMs: z
-    .number({ error: 'a number >= 0' })
-    .refine((x) => Number.isFinite(x) && x >= 0, { error: 'a number >= 0' })
-    .default(2000),
+  holdMs: between(0, 3_600_000).default(2000),
   /** Multiplicative decrease. @default 0.9 */
   decrease: fraction('a number in (0, 1)').default(0.9),
   /** Start at this share of the ceiling. @default 0.1 */
@@ -56,18 +55,15 @@ export const aimdSchema = z.strictObject({
   /** Never below this share of the ceiling. @default 0.01 */
   floor: fraction('a number in (0, 1)').default(0.01),
   /** Until the first back-off, grow by this factor per interval (slow start, as in TCP). @default 2 */
-  slowStart: z
-    .number({ error: 'a number >= 1' })
-    .refine((x) => Number.isFinite(x) && x >= 1, { error: 'a number >= 1' })
-    .default(2),
+  slowStart: between(1, 1000).default(2),
   /** Control interval, ms. @default 500 */
-  intervalMs: positive().default(500),
+  intervalMs: between(10, 3_600_000).default(500),
   /**
    * The origin's lowest latencies (its no-queue baseline) are the lowest seen
    * over this long, ms: an origin that became slower for good is learned
    * again within it, not taken for a queue forever. @default 60000
    */
-  baselineWindowMs: positive().default(60_000),
+  baselineWindowMs: between(1, 7 * 86_400_000).default(60_000),
 })
 
 export type AimdInput = z.input<typeof aimdSchema>

@@ -98,16 +98,27 @@ export const closeAfterAll = (): (() => Promise<void>)[] => {
   return closers
 }
 
+export interface RawStream {
+  readonly status: number
+  readonly headers: Response['headers']
+  readonly body: string | undefined
+  readonly events: (EventSourceMessage & { receivedAt: number })[]
+  of(type: string): (EventSourceMessage & { receivedAt: number })[]
+  close(): Promise<void>
+}
+
 /**
  * One raw SSE connection to `GET /v1/stream` (no SDK): every event as parsed
  * off the wire, with when it arrived. `status` and `headers` are the
- * response's; a refusal's body is in `body`. `close()` cuts it.
+ * response's; a refusal's body is in `body`. `close()` cuts it. (Its type
+ * is named: inferred, it points into node_modules, which tsc refuses where
+ * node_modules is a link, as in a git worktree.)
  */
 export const openStream = async (
   url: string,
   clientId: string,
   opts: { headers?: Record<string, string>; query?: string } = {},
-) => {
+): Promise<RawStream> => {
   const abort = new AbortController()
   const events: (EventSourceMessage & { receivedAt: number })[] = []
   const res = await fetch(

@@ -69,6 +69,37 @@ export const startMitm = async (
       if (!res) throw new Error(`no stream for ${clientId}`)
       res.write(frame)
     },
+    /** End `clientId`'s stream here (the coordinator's side stays open). */
+    cut(clientId: string): void {
+      streams.get(clientId)?.destroy()
+    },
+    /**
+     * Write `piece` into `clientId`'s stream again and again, as fast as the
+     * client reads (backpressure), until `bytes` are written or the client
+     * hangs up; resolves with the bytes written. What the client took in is
+     * at most that, less what was still in the socket buffers.
+     */
+    pour(clientId: string, piece: string, bytes = Number.POSITIVE_INFINITY): Promise<number> {
+      const res = streams.get(clientId)
+      if (!res) throw new Error(`no stream for ${clientId}`)
+      const chunk = Buffer.from(piece)
+      return new Promise((resolve) => {
+        let written = 0
+        let closed = false
+        res.once('close', () => {
+          closed = true
+          resolve(written)
+        })
+        const more = () => {
+          while (!closed && written < bytes) {
+            written += chunk.length
+            if (!res.write(chunk)) return void res.once('drain', more)
+          }
+          if (!closed) resolve(written)
+        }
+        more()
+      })
+    },
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections()

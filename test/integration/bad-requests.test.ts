@@ -419,6 +419,56 @@ const cases: Case[] = [
     'E_INVALID_OPTION',
   ],
   ['no such route', 'GET', '/v2/everything', {}, undefined, 404, 'E_NOT_FOUND'],
+  // Issue 12, item 9: each of these opened a stream before.
+  ...['1e3', '0x10', '0b11', '1.0', '+5'].map(
+    (id): Case => [
+      `stream with Last-Event-ID ${JSON.stringify(id)}`,
+      'GET',
+      '/v1/stream?clientId=app-9',
+      { ...bearer(CLIENT), 'last-event-id': id },
+      undefined,
+      400,
+      'E_INVALID_OPTION',
+    ],
+  ),
+  [
+    'stream with since=1e3',
+    'GET',
+    '/v1/stream?clientId=app-9&since=1e3',
+    bearer(CLIENT),
+    undefined,
+    400,
+    'E_INVALID_OPTION',
+  ],
+  // Issue 12, item 9: each of these was taken before (200).
+  ...(
+    [
+      ['the smallest rate there is', { budgets: { invalidate: { ratePerSec: 5e-324, burst: 1 } } }],
+      ['a rate under 0.001/s', { budgets: { rewarm: { ratePerSec: 0.0009, burst: 1 } } }],
+      ['a rate over 1e9/s', { budgets: { urgent: { ratePerSec: 1e10, burst: 1 } } }],
+      ['a burst over 1e9', { budgets: { config: { ratePerSec: 1, burst: 1e300 } } }],
+      ['an admission rate of 5e-324', { admission: { ratePerSec: 5e-324, burst: 1 } }],
+      ['a bake over a day', { waves: { steps: [1], bakeMs: 86_400_001 } }],
+      ['a lease TTL over a minute', { leases: { ttlMs: 60_001, maxBatch: 1 } }],
+      ['a lease batch over a million', { leases: { ttlMs: 250, maxBatch: 1e7 } }],
+      ['defaultEntries over 1e9', { defaultEntries: 1e10 }],
+      ['retainFinished over a million', { retainFinished: 1e7 }],
+      ['a checkpoint TTL over 30 days', { rewarm: { checkpointTtlMs: 1e300 } }],
+      ['a rewarm interval under 10 ms', { rewarm: { intervalMs: 1e-300 } }],
+      ['a rewarm target latency over an hour', { rewarm: { targetLatencyMs: 1e300 } }],
+      ['more rewarm keys than 10 million', { rewarm: { maxKeys: 1e8 } }],
+    ] as const
+  ).map(
+    ([what, config]): Case => [
+      `config with ${what}`,
+      'PUT',
+      '/v1/config',
+      { ...bearer(ADMIN), ...json },
+      JSON.stringify({ config, reason: 'x' }),
+      400,
+      'E_INVALID_OPTION',
+    ],
+  ),
 ]
 
 describe('bad requests', () => {
@@ -508,5 +558,36 @@ describe('the state check is not blind', () => {
     expect(after.config).not.toEqual(before.config)
     expect(after.config.current.confirmAbove).toBe(0.9)
     expect(after.config.versions).toHaveLength(before.config.versions.length + 1)
+  })
+})
+
+describe('refusal counts in a heartbeat', () => {
+  it('count at most 1,000,000 per reason per heartbeat: 2^53 cannot make the counter meaningless', async () => {
+    const series = async () =>
+      Number(
+        /slew_client_rejected_messages_total\{reason="wrong-epoch"\} (\d+)/.exec(
+          await (await fetch(`${url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      )
+    const before = await series()
+    const res = await post(
+      `${url}/v1/clients/app-1/heartbeat`,
+      { rejected: { 'wrong-epoch': 2 ** 53 - 1 } },
+      bearer(CLIENT),
+    )
+    expect(res.status).toBe(200)
+    expect((await series()) - before).toBe(1_000_000)
+  })
+
+  it('drops reasons this version does not know (a newer SDK), and counts the rest', async () => {
+    const res = await post(
+      `${url}/v1/clients/app-1/heartbeat`,
+      { rejected: { unsigned: 2, 'from-the-future': 3 } },
+      bearer(CLIENT),
+    )
+    expect(res.status).toBe(200)
+    const text = await (await fetch(`${url}/metrics`)).text()
+    expect(text).toMatch(/slew_client_rejected_messages_total\{reason="unsigned"\} 2/)
+    expect(text).not.toContain('from-the-future')
   })
 })

@@ -258,3 +258,103 @@ describe('key rotation', () => {
     ])
   })
 })
+
+describe('a forged goaway', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+  })
+
+  it('reconnect() cuts short a forged 5-minute goaway', { timeout: 20_000 }, async () => {
+    // Issue 12, item 9: an unsigned goaway injected on the way kept a client away for 5 minutes,
+    // and reconnect() did not help.
+    const { co, url } = await startCoordinator()
+    closers.push(() => co.close())
+    const mitm = await startMitm(url)
+    closers.push(() => mitm.close())
+    const [client] = clients<string>(1, {
+      url: mitm.url,
+      load: testOrigin(0).load,
+      heartbeatMs: 60_000,
+    }) as [SlewClient<string>]
+    closers.push(() => client.close())
+    const told: number[] = []
+    client.on('disconnected', (d) => told.push(d.retryInMs))
+    await client.start()
+    mitm.inject('app-0', sseFrame('goaway', { type: 'goaway', retryAfterMs: 300_000, reason: 'x' }))
+    await new Promise((r) => setTimeout(r, 100))
+    mitm.cut('app-0')
+    await waitFor('the disconnect', () => told.length === 1)
+    expect(told[0]).toBe(300_000)
+    const at = Date.now()
+    client.reconnect()
+    await waitFor('connected again', () => client.connected, 5000)
+    expect(Date.now() - at).toBeLessThan(2000)
+  })
+})
+
+describe('signatures are exact', () => {
+  const closers: (() => Promise<void>)[] = []
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close()
+  })
+
+  it('refuses a genuine signature with junk appended, or any other spelling of it', async () => {
+    // Issue 12, item 9: base64url decoding skipped what it could not read, so a signature with
+    // junk after it (or another spelling of its last character) verified, and applied.
+    const { co, url } = await startCoordinator({ confirmAbove: 1 })
+    closers.push(() => co.close())
+    const mitm = await startMitm(url)
+    closers.push(() => mitm.close())
+    const [client] = clients<string>(1, {
+      url: mitm.url,
+      load: testOrigin(0).load,
+      heartbeatMs: 60_000,
+    }) as [SlewClient<string>]
+    closers.push(() => client.close())
+    await client.start()
+    await waitFor('the config snapshot', () => client.stats().applied === 1)
+    const { epoch, lastSeq } = client.stats()
+    const signed = (n: number) =>
+      signMessage(
+        {
+          v: 1,
+          fleet: 'default',
+          epoch,
+          type: 'config',
+          seq: lastSeq! + n,
+          values: { [`junk-${n}`]: true },
+        },
+        DEV_KID,
+        DEV_SIGNING_KEY,
+      )
+    const last = (sig: string) => sig.slice(0, -1)
+    // The 43rd character carries 2 bits of the 256 and 4 of padding: a sibling decodes the same.
+    const sibling = (sig: string) => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+      return last(sig) + alphabet[alphabet.indexOf(sig.at(-1)!) ^ 1]
+    }
+    const spoilt = [
+      (s: string) => `${s}!!`,
+      (s: string) => `${s}=`,
+      (s: string) => `${s} `,
+      (s: string) => `${s}\u00e9`,
+      sibling,
+    ]
+    spoilt.forEach((spoil, i) => {
+      const m = signed(i + 1)
+      mitm.inject('app-0', sseFrame('config', { ...m, sig: spoil(m.sig) }, m.seq))
+    })
+    await waitFor(
+      'every one refused',
+      () => client.stats().rejected['bad-signature'] === spoilt.length,
+    )
+    expect(client.config.all()).toEqual({})
+    expect(client.stats().applied).toBe(1)
+    // The genuine spelling still applies.
+    const good = signed(spoilt.length + 1)
+    mitm.inject('app-0', sseFrame('config', good, good.seq))
+    await waitFor('the genuine one', () => client.stats().applied === 2)
+    expect(client.config.all()).toEqual({ [`junk-${spoilt.length + 1}`]: true })
+  })
+})

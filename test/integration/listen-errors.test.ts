@@ -78,7 +78,7 @@ describe('PUT /v1/config with several broken rules', () => {
       code: 'E_INVALID_OPTION',
       field: 'defaultEntries',
       issues: [
-        { field: 'defaultEntries', rule: 'an integer >= 0', value: -1 },
+        { field: 'defaultEntries', rule: 'an integer in [0, 1000000000]', value: -1 },
         { field: 'confirmAbove', rule: 'a number in [0, 1]', value: 3 },
       ],
     })

@@ -148,6 +148,59 @@ describe('SDK reconnect policy', () => {
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(690)
   })
 
+  it('reconnect() connects now, cutting short the wait a refusal named', {
+    timeout: 20_000,
+  }, async () => {
+    // Issue 12, item 9: a refusal naming an hour kept the client away for the hour.
+    const { url, times } = await listen((res, n, open) => {
+      if (n === 0) {
+        res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '3600' })
+        res.end(JSON.stringify({ status: 503, code: 'E_OVERLOADED', title: 'busy' }))
+      } else open()
+    })
+    const c = createClient({
+      url,
+      clientId: 'impatient',
+      signingKeys: devSigningKeys,
+      load: async (k: string) => k,
+    })
+    client = c
+    const told: number[] = []
+    c.on('disconnected', (d) => told.push(d.retryInMs))
+    void c.start().catch(() => {})
+    await waitFor('the refusal', () => told.length === 1, 10_000)
+    expect(told[0]).toBeGreaterThanOrEqual(3_600_000)
+    const at = Date.now()
+    c.reconnect()
+    await waitFor('connected again', () => c.connected, 5000)
+    expect(times).toHaveLength(2)
+    expect(times[1]! - at).toBeLessThan(1000)
+  })
+
+  it('never takes a Retry-After past what a timer holds for "now" (1.9e300 s)', {
+    timeout: 20_000,
+  }, async () => {
+    // Node runs a timer over 2^31-1 ms at once: told 1.9e300 s, the client came back every ms.
+    const { url, times } = await listen((res) => {
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1.9e300' })
+      res.end(JSON.stringify({ status: 503, code: 'E_OVERLOADED', title: 'busy' }))
+    })
+    const c = createClient({
+      url,
+      clientId: 'told-forever',
+      signingKeys: devSigningKeys,
+      load: async (k: string) => k,
+    })
+    client = c
+    const told: number[] = []
+    c.on('disconnected', (d) => told.push(d.retryInMs))
+    void c.start().catch(() => {})
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(times).toHaveLength(1)
+    // At most an hour (plus its 10 % jitter).
+    expect(told[0]).toBeLessThanOrEqual(3_600_000 * 1.1)
+  })
+
   it('rejects start() on a refusal that will not change (401)', async () => {
     const { url } = await listen((res) => {
       res.writeHead(401, { 'content-type': 'application/problem+json' })

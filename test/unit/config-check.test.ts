@@ -36,8 +36,12 @@ describe('validateConfig', () => {
     )
     expect(valid).toBeUndefined()
     expect(issues).toEqual([
-      { field: 'shards', rule: 'an integer >= 1', value: 0 },
-      { field: 'budgets.invalidate.ratePerSec', rule: 'a finite number > 0', value: -1 },
+      { field: 'shards', rule: 'an integer in [1, 100000]', value: 0 },
+      {
+        field: 'budgets.invalidate.ratePerSec',
+        rule: 'a number in [0.001, 1000000000]',
+        value: -1,
+      },
       { field: 'listen.port', rule: 'a port in [0, 65535]', value: 70000 },
       { field: 'listen.hots', rule: 'not set (unknown field)', value: 'x' },
       { field: 'budgetz', rule: 'not set (unknown field)', value: 1 },
@@ -99,7 +103,7 @@ describe('validateConfig', () => {
       {},
     )
     expect(issues.map((i) => `${i.field}: ${i.rule}`)).toEqual([
-      'budgets.invalidate.ratePerSec: a finite number > 0',
+      'budgets.invalidate.ratePerSec: a number in [0.001, 1000000000]',
       'signing.keys.k1.secretEnv: the name of a set environment variable',
       `listen.host: ${NO_TOKENS}`,
     ])
@@ -171,7 +175,7 @@ describe('checkConfig and loadConfig', () => {
     expect(e.message.split('\n')).toEqual([
       '4 broken rules:',
       '  Expected `SLEW_PORT` to be an integer port, got `"eighty"` (string)',
-      '  Expected `budgets.rewarm.ratePerSec` to be a finite number > 0, got `-5` (number)',
+      '  Expected `budgets.rewarm.ratePerSec` to be a number in [0.001, 1000000000], got `-5` (number)',
       '  Expected `auth.tokens[0].secretEnv` to be the name of a set environment variable, got `"OPS_TOKEN"` (string)',
       '  Expected `listen.host` to be a loopback address while signing with the public dev key, got `"0.0.0.0"` (string)',
     ])
@@ -181,11 +185,11 @@ describe('checkConfig and loadConfig', () => {
   it('keep the one-line message for a single problem', () => {
     const f = file('one.yaml', 'shards: 0')
     expect(() => loadConfig({ cwd: dir, file: f, env: {} })).toThrow(
-      new InvalidOptionError('shards', 'an integer >= 1', 0),
+      new InvalidOptionError('shards', 'an integer in [1, 100000]', 0),
     )
-    const e = invalidOptions([{ field: 'shards', rule: 'an integer >= 1', value: 0 }])
+    const e = invalidOptions([{ field: 'shards', rule: 'an integer in [1, 100000]', value: 0 }])
     expect(e).not.toBeInstanceOf(InvalidOptionsError)
-    expect(e.message).toBe('Expected `shards` to be an integer >= 1, got `0` (number)')
+    expect(e.message).toBe('Expected `shards` to be an integer in [1, 100000], got `0` (number)')
     expect(e.details).not.toHaveProperty('issues')
   })
 
@@ -207,7 +211,7 @@ describe('parseOptions', () => {
     }
     const e = error as InvalidOptionError
     expect(e).not.toBeInstanceOf(InvalidOptionsError)
-    expect(e.message).toBe('Expected `shards` to be an integer >= 1, got `0` (number)')
+    expect(e.message).toBe('Expected `shards` to be an integer in [1, 100000], got `0` (number)')
     expect(e.issues.map((i) => i.field)).toEqual(['shards', 'confirmAbove'])
     // In details too: the HTTP API spreads them into problem+json.
     expect(e.details.issues).toEqual(e.issues)

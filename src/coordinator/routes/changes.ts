@@ -12,6 +12,7 @@ import { controlSchema } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
 import { flag, HttpProblem, parseBody, readJson } from '../http.js'
+import { configValuesProblem } from '../json-limits.js'
 import { checkKeyCount, isNdjson, readNdjsonChange } from '../ndjson.js'
 
 /** Share of the fleet's cached entries a change can touch (config: of the clients). */
@@ -175,7 +176,13 @@ export const present = async (
 export const changesRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/changes', ctx.auth.require('push'), async (c) => {
     const maxKeys = ctx.config().rewarm.maxKeys
-    const body = isNdjson(c) ? await readNdjsonChange(c, maxKeys) : await readJson(c)
+    const limits = ctx.config().limits
+    const body = isNdjson(c)
+      ? await readNdjsonChange(c, maxKeys, limits)
+      : await readJson(c, limits)
+    // Config values go to every client and stay: their own limits, before anything is stored.
+    const tooMuch = configValuesProblem(body, limits)
+    if (tooMuch) throw new HttpProblem(tooMuch)
     // A bad change throws InvalidOptionError: a 400 naming the field (see app.onError).
     const parsed = parseChange(body)
     checkKeyCount(parsed, maxKeys)
@@ -239,7 +246,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
 
   for (const action of ['pause', 'resume', 'abort', 'rollback'] as const) {
     app.post(`/v1/changes/:id/${action}`, ctx.auth.require('admin'), async (c) => {
-      const { reason } = parseBody(controlSchema, await readJson(c))
+      const { reason } = parseBody(controlSchema, await readJson(c, ctx.config().limits))
       const id = c.req.param('id')
       const why = reason ?? `${action} by ${c.get('caller').who}`
       const view =

@@ -78,7 +78,7 @@ const leaseTerms = async (ctx: Ctx): Promise<LeaseTerms> => {
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = ownClientId(c, c.req.param('id'))
-    const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c))
+    const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c, ctx.config().limits))
     // Rewarm progress goes to the store; the rest is health, kept and shared between replicas.
     await ctx.runtime.heartbeat(id, hb)
     if (rewarm) await ctx.ledger.record(id, rewarm)
@@ -154,14 +154,14 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
   // After the coordinator lost its state: what this client can prove of the epoch before.
   app.post('/v1/clients/:id/recall', ctx.auth.require('client'), async (c) => {
     const id = ownClientId(c, c.req.param('id'))
-    const body = parseBody(recallSchema, await readJson(c))
+    const body = parseBody(recallSchema, await readJson(c, ctx.config().limits))
     const outcome = ctx.recall.receive(ctx.engine, id, body)
     await ctx.runtime.durable()
     return c.json(outcome)
   })
 
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
-    const req = parseBody(leaseRequestSchema, await readJson(c))
+    const req = parseBody(leaseRequestSchema, await readJson(c, ctx.config().limits))
     ownClientId(c, req.clientId)
     const grant = await ctx.runtime.lease(req.clientId, req.want, req.class)
     ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })

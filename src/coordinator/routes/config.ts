@@ -26,7 +26,7 @@ export const configRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/config', ctx.auth.require('admin'), (c) => c.json(show()))
 
   app.put('/v1/config', ctx.auth.require('admin'), async (c) => {
-    const body = parseBody(putSchema, await readJson(c))
+    const body = parseBody(putSchema, await readJson(c, ctx.config().limits))
     const { next, changes } = ctx.settings.plan(body.config)
     if (flag(c, 'dryRun')) return c.json({ dryRun: true, changes })
     if (changes.length > 0)
@@ -47,7 +47,7 @@ export const configRoutes = (app: App, ctx: Ctx): void => {
   )
 
   app.post('/v1/config/rollback', ctx.auth.require('admin'), async (c) => {
-    const body = parseBody(rollbackSchema, await readJson(c))
+    const body = parseBody(rollbackSchema, await readJson(c, ctx.config().limits))
     const current = ctx.settings.current.version
     const target = ctx.settings.find(body.version ?? current - 1)
     if (!target) {

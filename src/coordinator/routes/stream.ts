@@ -97,6 +97,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     res.writeHead(200, SSE_HEADERS)
     // Headers now: a resuming client with nothing to catch up on would otherwise wait for the first ping.
     res.flushHeaders()
+    ctx.streamOpened(c.env.incoming.socket)
     ctx.hub.add(clientId, res, nonce)
     await ctx.runtime.connected({ clientId, since, epoch, nonce, entries })
     ctx.metrics.streams.set(ctx.hub.size)
