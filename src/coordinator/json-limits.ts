@@ -7,7 +7,6 @@
  * keeps, have tighter limits of their own. The walk is iterative: a body
  * nested a million deep is measured, not a stack overflow.
  */
-import { canonicalJson } from '../canonical-json.js'
 import type { Config } from '../config/schema.js'
 import { InvalidOptionError } from '../errors.js'
 import { type Problem, problem } from '../protocol/problem.js'

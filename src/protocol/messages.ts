@@ -224,8 +224,6 @@ const intUpTo = (min: 0 | 1, max: number) =>
     error: `an integer in [${min}, ${max}]`,
   })
 
-/** A count clamped to `max`: an SDK that stored up more (its heartbeats failed) is not refused for it. */
-const countUpTo = (max: number) => nonNegativeInt().transform((n) => Math.min(n, max))
 
 /** An origin latency, ms: up to an hour (bounded, so weighted sums stay finite). */
 const latencyMs = () =>

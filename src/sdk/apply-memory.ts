@@ -20,19 +20,28 @@ export class ApplyMemory {
   lastSeq: number | undefined
   readonly #applied = new Set<string>()
 
-  /** Where a sequenced message of `epoch` stands; `changeId` for a change. */
-  check(epoch: string, seq: number, changeId?: string): Order {
+  /**
+   * Where a sequenced message of `epoch` stands; `changeId` for a change. A
+   * reset is taken whatever its number (in our epoch): it sets a new resume
+   * point, and replayed it can only make the cache stale, never apply a change.
+   */
+  check(epoch: string, seq: number, changeId?: string, reset = false): Order {
     if (epoch !== this.epoch) return 'wrong-epoch'
-    if (this.lastSeq !== undefined && seq <= this.lastSeq) return 'replayed'
+    if (!reset && this.lastSeq !== undefined && seq <= this.lastSeq) return 'replayed'
     if (changeId !== undefined && this.#applied.has(changeId)) return 'duplicate'
     return 'apply'
   }
 
-  /** The coordinator said hello: a new epoch starts the count afresh. */
+  /**
+   * The coordinator said hello: a new epoch starts the count afresh. A
+   * resume point whose epoch was not known (an app server restarted with
+   * only a sequence number) is kept: the coordinator judged it, and sends
+   * the gap or a reset.
+   */
   hello(epoch: string): void {
     if (epoch === this.epoch) return
+    if (this.epoch !== undefined) this.lastSeq = undefined
     this.epoch = epoch
-    this.lastSeq = undefined
   }
 
   /** A message applied (or a duplicate passed over): its seq is the resume point. */

@@ -368,6 +368,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   /** The coordinator introduced itself on this connection (or again, with a new epoch). */
   #helloFrom(m: HelloMessage): void {
     const before = this.#guard.epoch
+    // A client that sent a resume point is sent the gap (maybe none) or a reset; one that sent
+    // none, the fleet's config.
+    const resuming = this.#guard.lastSeq !== undefined
     this.#guard.applied(m)
     this.#told = undefined
     // Its state was lost (an old epoch before this one): tell it what we can prove.
@@ -381,7 +384,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#rewarms.resume((signal) => this.#readResumes(signal))
     // A client with nothing to resume from is sent the fleet's config next: start() resolves
     // once it holds it, so config.get() answers from the first line after `await start()`.
-    if (this.#guard.lastSeq !== undefined) this.#firstConnect?.resolve()
+    if (resuming) this.#firstConnect?.resolve()
     this.emit('connected')
   }
 
@@ -389,10 +392,11 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     this.#guard.applied(m)
     this.#applied++
     this.#told = undefined
+    // Whatever comes first after the hello settles start() (the config, a reset, the gap).
+    this.#firstConnect?.resolve()
     if (m.type === 'config') {
       this.#config = { ...m.values }
       this.emit('config', this.config.all())
-      this.#firstConnect?.resolve()
     } else if (m.type === 'reset') {
       // The gap is gone from the log: mark everything stale (softly), never drop it; the hard
       // invalidations it names (recovered after a restart) go dead, never served again.

@@ -106,7 +106,12 @@ export class Guard {
       return { ok: true, message: m }
     }
     // Sequence numbers count within an epoch: a message of any other is none of ours.
-    const order = this.memory.check(m.epoch, m.seq, m.type === 'change' ? m.change.id : undefined)
+    const order = this.memory.check(
+      m.epoch,
+      m.seq,
+      m.type === 'change' ? m.change.id : undefined,
+      m.type === 'reset',
+    )
     if (order === 'wrong-epoch' || order === 'replayed') return this.#reject(order)
     if (order === 'duplicate' && m.type === 'change') return { ok: 'duplicate', message: m }
     return { ok: true, message: m }
