@@ -4,7 +4,7 @@
  * counted (in the SDK and, through heartbeats, in the coordinator's
  * metrics), and change nothing in the cache or the config.
  */
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sseFrame } from '../../src/coordinator/log.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../../src/protocol/dev-key.js'
 import { rejectReasons } from '../../src/protocol/messages.js'
@@ -13,6 +13,7 @@ import type { SlewClient } from '../../src/sdk/index.js'
 import { createClient } from '../../src/sdk/index.js'
 import {
   clients,
+  closeAfterAll,
   metricValue,
   post,
   scrape,
@@ -23,10 +24,7 @@ import {
 import { startMitm } from '../helpers/mitm.js'
 
 describe('the SDK guard', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   it('ignores and counts every bad message, and changes nothing', { timeout: 30_000 }, async () => {
     const { co, url } = await startCoordinator({ confirmAbove: 1 })
@@ -177,10 +175,7 @@ describe('the SDK guard', () => {
 })
 
 describe('key rotation', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   it('a client holding the old and new keys follows the switch; one with only the old key refuses, and says so', async () => {
     const k1 = 'first-signing-key-0123456789'
@@ -260,10 +255,7 @@ describe('key rotation', () => {
 })
 
 describe('a forged goaway', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   it('reconnect() cuts short a forged 5-minute goaway', { timeout: 20_000 }, async () => {
     // Issue 12, item 9: an unsigned goaway injected on the way kept a client away for 5 minutes,
@@ -294,10 +286,7 @@ describe('a forged goaway', () => {
 })
 
 describe('signatures are exact', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   it('refuses a genuine signature with junk appended, or any other spelling of it', async () => {
     // Issue 12, item 9: base64url decoding skipped what it could not read, so a signature with

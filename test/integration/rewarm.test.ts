@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import {
   clients,
+  closeAfterAll,
   peakIn,
   pushKeys,
   startCoordinator,
@@ -23,10 +24,10 @@ const TTL = 250
 
 describe('rewarm after a content push', () => {
   let fleet: SlewClient<string>[] = []
-  const closers: (() => Promise<void>)[] = []
+  const closers = closeAfterAll()
+  // Registered after: after-hooks run last-registered first, so the clients close before the coordinators.
   afterAll(async () => {
     await Promise.all(fleet.map((c) => c.close()))
-    for (const close of closers) await close()
   })
 
   it('prefetches every key on every client under the budget, and reports progress', {

@@ -7,7 +7,7 @@ import Keyv, { type KeyvStoreAdapter } from 'keyv'
 import * as test from 'vitest'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Change, createClient, devSigningKeys, slewKeyvStore } from '../../src/sdk/index.js'
-import { post, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import { closeAfterAll, post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 
 describe('@keyv/test-suite on slewKeyvStore', () => {
   // Not started: the suite needs no coordinator (nothing is invalidated).
@@ -28,10 +28,7 @@ describe('@keyv/test-suite on slewKeyvStore', () => {
 })
 
 describe('slewKeyvStore on a slew client', () => {
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   let url = ''
   let version = 1

@@ -4,7 +4,7 @@
  * cache allows it; hard: gone), and a lost log gap marks it all stale.
  */
 import { LRUCache } from 'lru-cache'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { type Coordinator, createCoordinator } from '../../src/coordinator/coordinator.js'
 import {
   attachLruCache,
@@ -13,7 +13,7 @@ import {
   devSigningKeys,
   type SlewClient,
 } from '../../src/sdk/index.js'
-import { post, startCoordinator, waitFor } from '../helpers/coordinator.js'
+import { closeAfterAll, post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 
 const config = { waves: { steps: [1], bakeMs: 0 }, confirmAbove: 1 }
 
@@ -23,10 +23,7 @@ describe('attachLruCache', () => {
   let client: SlewClient<string>
   const seen: Change[] = []
   const resets: string[] = []
-  const closers: (() => Promise<void>)[] = []
-  afterAll(async () => {
-    for (const close of closers.reverse()) await close()
-  })
+  const closers = closeAfterAll()
 
   beforeAll(async () => {
     ;({ co, url } = await startCoordinator(config))
