@@ -3,7 +3,7 @@
 //   curl localhost:3000/product/1   → served from the cache after the first call
 //   npx tsx examples/push-job.ts 1  → the coordinator rolls the invalidation out
 import { createServer } from 'node:http'
-import { createClient, devSigningKeys } from 'slew/sdk'
+import { createClient, devSigningKeys } from 'slew-rate/sdk'
 
 // The origin: a slow "database" whose prices change when a push job runs.
 const prices = new Map<string, number>()

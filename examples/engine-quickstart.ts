@@ -1,6 +1,6 @@
 // Drive the engine directly on a virtual clock: 1,000 clients, one invalidate-all.
 // Run: npx tsx examples/engine-quickstart.ts
-import { Engine, VirtualClock } from '../src/engine.js'
+import { Engine, VirtualClock } from 'slew-rate/engine'
 
 const clock = new VirtualClock()
 let delivered = 0
