@@ -224,7 +224,6 @@ const intUpTo = (min: 0 | 1, max: number) =>
     error: `an integer in [${min}, ${max}]`,
   })
 
-
 /** An origin latency, ms: up to an hour (bounded, so weighted sums stay finite). */
 const latencyMs = () =>
   nonNegative().refine((x) => x <= 3_600_000, { error: 'a number in [0, 3600000]' })
