@@ -471,14 +471,23 @@ export class Engine {
     this.#registry.report(clientId, entries, this.#seq, capacity)
   }
 
-  /** Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens, valid for `leases.ttlMs`. */
+  /**
+   * Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens,
+   * valid for `leases.ttlMs`. While other clients ask too, at least this
+   * client's fair share of the class's rate, and beyond it only what the
+   * others leave (see gcraGrantShare).
+   */
   lease(clientId: string, want: number, budgetClass: BudgetClass = 'invalidate'): LeaseGrant {
     this.#open()
     checkClientId(clientId)
     if (!Number.isInteger(want) || want < 1) {
       throw new InvalidOptionError('want', 'an integer >= 1', want)
     }
-    const grant = this.#budgets.grant(budgetClass, Math.min(want, this.config.leases.maxBatch))
+    const grant = this.#budgets.grant(
+      budgetClass,
+      Math.min(want, this.config.leases.maxBatch),
+      clientId,
+    )
     return {
       granted: grant.granted,
       ttlMs: this.config.leases.ttlMs,

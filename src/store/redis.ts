@@ -9,6 +9,7 @@
  */
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis'
 import { FencedError, StoreUnavailableError } from '../errors.js'
+import { FAIR_WINDOW_MS } from '../limiter/fair.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import { type FleetKeys, fleetKeys } from './keys.js'
 import { commandName, loadScripts, packageVersion, type Script } from './scripts.js'
@@ -158,6 +159,22 @@ export class RedisStore implements Store {
       p.ratePerSec,
       p.burst,
       want,
+    )) as [number, string]
+    return { granted, retryAfterMs: Number(retry) }
+  }
+
+  async grantShare(bucket: BucketName, clientId: string, p: GcraParams, want: number, now: number) {
+    const [granted, retry] = (await this.#run(
+      'gcraGrantShare',
+      this.#keys.bucket(bucket),
+      this.#keys.asking(bucket),
+      this.#keys.shares(bucket),
+      now,
+      p.ratePerSec,
+      p.burst,
+      want,
+      clientId,
+      FAIR_WINDOW_MS,
     )) as [number, string]
     return { granted, retryAfterMs: Number(retry) }
   }

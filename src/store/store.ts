@@ -49,6 +49,20 @@ export interface Store {
   ): Promise<{ granted: number; retryAfterMs: number }>
 
   /**
+   * GCRA grant of up to `want` whole units (B2 leases) to `clientId`, at
+   * most its fair share of the bucket while other clients ask it too (see
+   * gcraGrantShare); who asked lately, and each one's share, are kept for
+   * FAIR_WINDOW_MS after their last ask.
+   */
+  grantShare(
+    bucket: BucketName,
+    clientId: string,
+    params: GcraParams,
+    want: number,
+    now: number,
+  ): Promise<{ granted: number; retryAfterMs: number }>
+
+  /**
    * Take or keep the leader lease: the fencing token if this replica leads,
    * else 0. The lease runs out on the store's own clock; `now` (the caller's
    * clock) is what the store records as the term's start or renewal.

@@ -182,10 +182,12 @@ export class Replica implements Runtime {
     if (!this.#closed) this.#streams.disconnected(clientId)
   }
 
-  async lease(_clientId: string, want: number, cls: TokenClass) {
+  /** Refetch tokens (B2) from the store's bucket, in fair shares among the clients asking fleet-wide. */
+  async lease(clientId: string, want: number, cls: TokenClass) {
     const c = this.o.config()
-    const g = await this.o.store.grant(
+    const g = await this.o.store.grantShare(
       `${cls}:tokens`,
+      clientId,
       this.tokenBudget(cls),
       Math.min(want, c.leases.maxBatch),
       this.o.clock.now(),
