@@ -495,6 +495,17 @@ export class Engine {
     }
   }
 
+  /**
+   * Was rewarm `changeId` sent to `clientId`, and is its rollout known and
+   * over for at most `maxAgeMs`? Only then is a checkpoint of it kept (a
+   * client cannot make the store keep one for a change it never got).
+   */
+  sentRewarm(changeId: string, clientId: string, maxAgeMs: number): boolean {
+    const r = this.#rollouts.get(changeId)
+    if (r?.change.kind !== 'rewarm' || !r.delivered.has(clientId)) return false
+    return r.endedAt === undefined || this.clock.now() - r.endedAt <= maxAgeMs
+  }
+
   // ---- state ---------------------------------------------------------------
 
   snapshot(): EngineSnapshot {

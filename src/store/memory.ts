@@ -152,6 +152,10 @@ export class MemoryStore implements Store {
     return [...(this.#sets.get(set) ?? [])]
   }
 
+  async isMember(set: string, member: string): Promise<boolean> {
+    return this.#sets.get(set)?.has(member) ?? false
+  }
+
   async read(afterSeq: number, count: number): Promise<LogRecord[]> {
     const out: LogRecord[] = []
     for (const r of this.#log) {

@@ -280,6 +280,10 @@ export class RedisStore implements Store {
     return this.#plain(() => this.client.smembers(this.#keys.set(set)))
   }
 
+  async isMember(set: string, member: string): Promise<boolean> {
+    return (await this.#plain(() => this.client.sismember(this.#keys.set(set), member))) === 1
+  }
+
   async read(afterSeq: number, count: number): Promise<LogRecord[]> {
     const rows = await this.#plain(() =>
       this.client.xrange(this.#keys.log, `(${afterSeq}-0`, '+', 'COUNT', count),

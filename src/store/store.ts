@@ -91,6 +91,8 @@ export interface Store {
   state(): Promise<Record<string, string>>
   /** Members of a set written by `add` ops. */
   members(set: string): Promise<string[]>
+  /** Whether `member` is in a set written by `add` ops. */
+  isMember(set: string, member: string): Promise<boolean>
   /** Log entries after `afterSeq`, oldest first, at most `count`. */
   read(afterSeq: number, count: number): Promise<LogRecord[]>
   /**

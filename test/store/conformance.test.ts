@@ -280,6 +280,15 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     expect(await s.replicas()).toEqual({ r1: 12345 })
     expect(await s.stateField('nope')).toBeUndefined()
   })
+
+  it('says whether a set names a member', async () => {
+    const s = await open(kind)
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
+    await s.commit(fence, [{ op: 'add', set: 'delivered:1', members: ['c1', 'c2'] }], 100)
+    expect(await s.isMember('delivered:1', 'c1')).toBe(true)
+    expect(await s.isMember('delivered:1', 'c3')).toBe(false)
+    expect(await s.isMember('delivered:2', 'c1')).toBe(false)
+  })
 })
 
 describe.each(['redis', 'cluster'] as const)('%s store: the lease’s terms', (kind) => {

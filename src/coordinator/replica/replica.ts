@@ -216,6 +216,13 @@ export class Replica implements Runtime {
     )
   }
 
+  async sentRewarm(changeId: string, clientId: string, maxAgeMs: number): Promise<boolean> {
+    const engine = this.#engine
+    if (this.#leading && engine) return engine.sentRewarm(changeId, clientId, maxAgeMs)
+    // A follower: the delivered set the leader commits with each delivery.
+    return this.o.store.isMember(STATE.delivered(changeId), clientId)
+  }
+
   /** Counted from the store at most once per FLEET_SIZE_MAX_AGE_MS, however many heartbeats ask. */
   fleetSize(): Promise<number> {
     const now = Date.now()
