@@ -5,7 +5,7 @@
 import { FencedError } from '../errors.js'
 import { Asking, gcraGrantShare } from '../limiter/fair.js'
 import { type GcraParams, gcraGrant, gcraTake } from '../limiter/gcra.js'
-import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+import { type BucketName, EVENTS_KEPT, type LogRecord, type StateOp, type Store } from './store.js'
 
 export class MemoryStore implements Store {
   readonly #buckets = new Map<BucketName, number>()
@@ -233,9 +233,13 @@ export class MemoryStore implements Store {
   async publish(event: string): Promise<string> {
     const id = `${++this.#eventSeq}-0`
     this.#events.push({ id, event })
-    if (this.#events.length > 100_000) this.#events.splice(0, 50_000)
+    if (this.#events.length > EVENTS_KEPT) this.#events.splice(0, this.#events.length - EVENTS_KEPT)
     this.#wake()
     return id
+  }
+
+  async firstEventId(): Promise<string> {
+    return this.#events[0]?.id ?? '0-0'
   }
 
   async lastEventId(): Promise<string> {

@@ -13,7 +13,7 @@ import { FAIR_WINDOW_MS } from '../limiter/fair.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import { type FleetKeys, fleetKeys } from './keys.js'
 import { commandName, loadScripts, packageVersion, type Script } from './scripts.js'
-import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+import { type BucketName, EVENTS_KEPT, type LogRecord, type StateOp, type Store } from './store.js'
 
 export interface RedisStoreOptions {
   readonly fleet: string
@@ -346,9 +346,16 @@ export class RedisStore implements Store {
 
   async publish(event: string): Promise<string> {
     const id = await this.#plain(() =>
-      this.client.xadd(this.#keys.events, 'MAXLEN', '~', 100_000, '*', 'e', event),
+      this.client.xadd(this.#keys.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'e', event),
     )
     return id ?? ''
+  }
+
+  async firstEventId(): Promise<string> {
+    const first = await this.#plain(() =>
+      this.client.xrange(this.#keys.events, '-', '+', 'COUNT', 1),
+    )
+    return first[0]?.[0] ?? '0-0'
   }
 
   async lastEventId(): Promise<string> {

@@ -32,6 +32,13 @@ export type StateOp =
   | { readonly op: 'add'; readonly set: string; readonly members: readonly string[] }
   | { readonly op: 'drop'; readonly set: string }
 
+/**
+ * Events kept for the leader (the newest; `publish` trims the rest): what a
+ * lagging leader has not read yet, up to this many. One that finds the
+ * stream trimmed past what it read re-reads who is connected from presence.
+ */
+export const EVENTS_KEPT = 10_000
+
 export interface Store {
   /** GCRA take of `cost` units (B1, B3). */
   take(
@@ -132,8 +139,10 @@ export interface Store {
   rewarm(changeId: string): Promise<Record<string, string>>
   /** One client's checkpoint of a rewarm. */
   rewarmOf(changeId: string, clientId: string): Promise<string | undefined>
-  /** Append an event for the leader (a join, leave or report); returns its id. */
+  /** Append an event for the leader (a join, leave or report), keeping the newest EVENTS_KEPT; returns its id. */
   publish(event: string): Promise<string>
+  /** The id of the oldest event held ('0-0' when none): past what a reader read, some were trimmed. */
+  firstEventId(): Promise<string>
   /** The id of the newest event ('0-0' when none): consume after it to see only what comes next. */
   lastEventId(): Promise<string>
   /** Events after `afterId` ('0' for all held), waiting up to `blockMs` for some. */

@@ -13,7 +13,7 @@ import { mulberry32 } from '../../src/sim/rng.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { RedisStore } from '../../src/store/redis.js'
 import { commandName, loadScripts } from '../../src/store/scripts.js'
-import type { Store } from '../../src/store/store.js'
+import { EVENTS_KEPT, type Store } from '../../src/store/store.js'
 import { type RedisServer, startCluster, startRedis } from '../helpers/redis.js'
 
 type Kind = 'memory' | 'redis' | 'cluster'
@@ -279,6 +279,23 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     await s.heartbeatReplica('r1', 12345)
     expect(await s.replicas()).toEqual({ r1: 12345 })
     expect(await s.stateField('nope')).toBeUndefined()
+  })
+
+  it('keeps the newest EVENTS_KEPT events, and says where what it holds begins', async () => {
+    const s = await open(kind)
+    expect(await s.firstEventId()).toBe('0-0')
+    const first = await s.publish('e0')
+    expect(await s.firstEventId()).toBe(first)
+    const ids = await Promise.all(
+      Array.from({ length: EVENTS_KEPT + 500 }, (_, i) => s.publish(`e${i + 1}`)),
+    )
+    const held = await s.events('0', EVENTS_KEPT * 2, 0)
+    // Redis trims whole nodes of its stream (`MAXLEN ~`): a few more may stay.
+    expect(held.length).toBeGreaterThanOrEqual(EVENTS_KEPT)
+    expect(held.length).toBeLessThanOrEqual(EVENTS_KEPT + 200)
+    expect(held.at(-1)!.id).toBe(ids.at(-1))
+    expect(await s.firstEventId()).toBe(held[0]!.id)
+    expect(held[0]!.id).not.toBe(first)
   })
 
   it('says whether a set names a member', async () => {
