@@ -96,6 +96,11 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'Client heartbeats received',
       registers: [registry],
     }),
+    checkpointsRefused: new Counter({
+      name: 'slew_rewarm_checkpoints_refused_total',
+      help: 'Rewarm checkpoints not kept: of no rewarm this coordinator sent the client (lately)',
+      registers: [registry],
+    }),
     rewarmRate: new Gauge({
       name: 'slew_rewarm_rate_per_second',
       help: 'The adaptive rewarm token rate in force (AIMD, never above the rewarm budget)',

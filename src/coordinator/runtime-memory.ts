@@ -68,6 +68,8 @@ export const memoryRuntime = (
     if (hb.entries !== undefined) p.engine.report(clientId, hb.entries, hb.capacity)
     p.fleet.heartbeat(clientId, hb, p.now())
   },
+  sentRewarm: async (changeId, clientId, maxAgeMs) =>
+    p.engine.sentRewarm(changeId, clientId, maxAgeMs),
   tokenBudget: (cls) => p.engine.tokenParams(cls),
   fleet: async (): Promise<FleetMember[]> =>
     [...p.hub.connections()].map((c) => ({ clientId: c.clientId, connectedAt: c.connectedAt })),

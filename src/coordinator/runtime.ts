@@ -52,6 +52,12 @@ export interface Runtime {
   /** Refetch tokens (B2). */
   lease(clientId: string, want: number, cls: TokenClass): Promise<LeaseGrant>
   heartbeat(clientId: string, hb: Heartbeat): Promise<void>
+  /**
+   * May a checkpoint of `changeId` from `clientId` be kept? Only for a rewarm
+   * that was sent to it and is not over for longer than `maxAgeMs` (on a
+   * Redis follower: a change whose delivered set in the store names it).
+   */
+  sentRewarm(changeId: string, clientId: string, maxAgeMs: number): Promise<boolean>
   /** The rate and burst `lease` grants `cls` tokens at now (rewarm: the adaptive rate). */
   tokenBudget(cls: TokenClass): GcraParams
   /** Every connected client, fleet-wide. */

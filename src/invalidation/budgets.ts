@@ -7,15 +7,18 @@
 import { InvalidOptionError } from '../errors.js'
 import { Bucket } from '../limiter/bucket.js'
 import type { Clock } from '../limiter/clock.js'
+import { Asking } from '../limiter/fair.js'
 import { type GcraParams, intervalMs } from '../limiter/gcra.js'
 import { type BudgetClass, budgetClasses } from './change.js'
 import { Pacer, type PacerHooks } from './pacer.js'
 import type { EngineSnapshot } from './snapshot.js'
 
-/** One budget class: deliveries paced by cost (B1), refetch tokens granted (B2). */
+/** One budget class: deliveries paced by cost (B1), refetch tokens granted (B2) in fair shares. */
 export interface ClassBudget {
   readonly pacer: Pacer
   readonly tokens: Bucket
+  /** The clients asking for tokens lately, each with its own share's bucket. */
+  readonly asking: Asking
 }
 
 export class Budgets {
@@ -44,7 +47,11 @@ export class Budgets {
       const delivery = s?.delivery == null ? empty : Math.min(s.delivery, emptyAt)
       const tokens = s?.tokens == null ? empty : Math.min(s.tokens, emptyAt)
       const pacer = new Pacer(new Bucket(params[cls], clock, delivery), clock, hooks)
-      this.byClass.set(cls, { pacer, tokens: new Bucket(params[cls], clock, tokens) })
+      this.byClass.set(cls, {
+        pacer,
+        tokens: new Bucket(params[cls], clock, tokens),
+        asking: new Asking(),
+      })
     }
   }
 
@@ -79,10 +86,14 @@ export class Budgets {
     for (const b of this.byClass.values()) b.pacer.close()
   }
 
-  /** Up to `n` whole refetch tokens of `cls` (B2), refusing a class that does not exist. */
-  grant(cls: BudgetClass, n: number) {
+  /**
+   * Up to `n` whole refetch tokens of `cls` (B2) for `clientId`, at most its
+   * fair share while others ask too (see gcraGrantShare); refusing a class
+   * that does not exist.
+   */
+  grant(cls: BudgetClass, n: number, clientId: string) {
     const budget = this.byClass.get(cls)
     if (!budget) throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, cls)
-    return budget.tokens.grant(n)
+    return budget.tokens.grantShare(budget.asking, clientId, n)
   }
 }

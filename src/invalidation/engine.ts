@@ -471,19 +471,39 @@ export class Engine {
     this.#registry.report(clientId, entries, this.#seq, capacity)
   }
 
-  /** Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens, valid for `leases.ttlMs`. */
+  /**
+   * Refetch tokens (B2): up to `min(want, leases.maxBatch)` whole tokens,
+   * valid for `leases.ttlMs`. While other clients ask too, at least this
+   * client's fair share of the class's rate, and beyond it only what the
+   * others leave (see gcraGrantShare).
+   */
   lease(clientId: string, want: number, budgetClass: BudgetClass = 'invalidate'): LeaseGrant {
     this.#open()
     checkClientId(clientId)
     if (!Number.isInteger(want) || want < 1) {
       throw new InvalidOptionError('want', 'an integer >= 1', want)
     }
-    const grant = this.#budgets.grant(budgetClass, Math.min(want, this.config.leases.maxBatch))
+    const grant = this.#budgets.grant(
+      budgetClass,
+      Math.min(want, this.config.leases.maxBatch),
+      clientId,
+    )
     return {
       granted: grant.granted,
       ttlMs: this.config.leases.ttlMs,
       retryAfterMs: grant.retryAfterMs,
     }
+  }
+
+  /**
+   * Was rewarm `changeId` sent to `clientId`, and is its rollout known and
+   * over for at most `maxAgeMs`? Only then is a checkpoint of it kept (a
+   * client cannot make the store keep one for a change it never got).
+   */
+  sentRewarm(changeId: string, clientId: string, maxAgeMs: number): boolean {
+    const r = this.#rollouts.get(changeId)
+    if (r?.change.kind !== 'rewarm' || !r.delivered.has(clientId)) return false
+    return r.endedAt === undefined || this.clock.now() - r.endedAt <= maxAgeMs
   }
 
   // ---- state ---------------------------------------------------------------

@@ -2,6 +2,7 @@
 import { z } from 'zod'
 import { between, parseOptions, positive } from '../validate.js'
 import type { Clock } from './clock.js'
+import { type Asking, gcraGrantShare, type ShareGrantResult } from './fair.js'
 import {
   type GcraParams,
   type GrantResult,
@@ -74,6 +75,30 @@ export class Bucket {
   grant(want: number): GrantResult {
     const r = gcraGrant(this.#tat, this.clock.now(), want, this.#params)
     this.#tat = r.tat
+    return r
+  }
+
+  /**
+   * Grant up to `want` whole units now to `clientId`, one of the clients in
+   * `asking`: within its fair share, or beyond it from above the others'
+   * reserve (see gcraGrantShare).
+   */
+  grantShare(asking: Asking, clientId: string, want: number): ShareGrantResult {
+    const now = this.clock.now()
+    const who = asking.ask(clientId, now)
+    const r = gcraGrantShare(
+      this.#tat,
+      who.clientTat,
+      who.asking,
+      now,
+      want,
+      this.#params,
+      asking.windowMs,
+      asking.hold,
+    )
+    this.#tat = r.tat
+    asking.set(clientId, r.clientTat)
+    asking.hold = r.hold
     return r
   }
 

@@ -11,6 +11,7 @@
 import { HttpError } from '../errors.js'
 import { Bucket } from '../limiter/bucket.js'
 import type { Clock } from '../limiter/clock.js'
+import { fairShare } from '../limiter/fair.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import { type LeaseResponse, leaseTermsSchema } from '../protocol/messages.js'
 import type { LeaseGrant } from '../refresh/driver.js'
@@ -42,11 +43,8 @@ const PROBE_BACKOFF = { baseMs: 1000, capMs: 10_000, resetAfterMs: Number.POSITI
  */
 const LOCAL_TOKEN_TTL_MS = 1
 
-/** One client's share of a fleet-wide budget: rate and burst split n ways, the burst at least one whole token. */
-export const fairShare = (budget: GcraParams, fleetSize: number): GcraParams => {
-  const n = Math.max(1, fleetSize)
-  return { ratePerSec: budget.ratePerSec / n, burst: Math.max(1, budget.burst / n) }
-}
+/** One client's share of a fleet-wide budget (the coordinator's leases use the same split). */
+export { fairShare }
 
 /**
  * Did a lease call fail for want of a coordinator (no answer, a timeout, a

@@ -19,6 +19,13 @@ export const fleetKeys = (fleet: string) => {
      * `<class>:tokens` (B2) or `admission` (B3, fleet-wide across replicas).
      */
     bucket: (name: BucketName) => `${tag}:bucket:${name}`,
+    /**
+     * Who asked one budget for tokens lately (a sorted set: clientId → last
+     * ask, ms) and each one's own fair-share bucket (a hash: clientId →
+     * tat): forgotten FAIR_WINDOW_MS after the last ask, both with an expiry.
+     */
+    asking: (name: BucketName) => `${tag}:asking:${name}`,
+    shares: (name: BucketName) => `${tag}:shares:${name}`,
     /** The leader lease: "<replica>|<fence>", with a PX expiry. */
     leader: `${tag}:leader`,
     /** The latest fencing token handed out; every state write checks it. */

@@ -3,11 +3,13 @@
  * same semantics as the Redis store (the conformance suite runs on both).
  */
 import { FencedError } from '../errors.js'
+import { Asking, gcraGrantShare } from '../limiter/fair.js'
 import { type GcraParams, gcraGrant, gcraTake } from '../limiter/gcra.js'
-import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+import { type BucketName, EVENTS_KEPT, type LogRecord, type StateOp, type Store } from './store.js'
 
 export class MemoryStore implements Store {
   readonly #buckets = new Map<BucketName, number>()
+  readonly #asking = new Map<BucketName, Asking>()
   readonly #state = new Map<string, string>()
   readonly #sets = new Map<string, Set<string>>()
   readonly #log: LogRecord[] = []
@@ -35,6 +37,36 @@ export class MemoryStore implements Store {
   async grant(bucket: BucketName, params: GcraParams, want: number, now: number) {
     const r = gcraGrant(this.#buckets.get(bucket) ?? Number.NEGATIVE_INFINITY, now, want, params)
     if (r.granted > 0) this.#buckets.set(bucket, r.tat)
+    return { granted: r.granted, retryAfterMs: r.retryAfterMs }
+  }
+
+  async grantShare(
+    bucket: BucketName,
+    clientId: string,
+    params: GcraParams,
+    want: number,
+    now: number,
+  ) {
+    let asking = this.#asking.get(bucket)
+    if (!asking) {
+      asking = new Asking()
+      this.#asking.set(bucket, asking)
+    }
+    const who = asking.ask(clientId, now)
+    const tat = this.#buckets.get(bucket) ?? Number.NEGATIVE_INFINITY
+    const r = gcraGrantShare(
+      tat,
+      who.clientTat,
+      who.asking,
+      now,
+      want,
+      params,
+      asking.windowMs,
+      asking.hold,
+    )
+    if (r.granted > 0) this.#buckets.set(bucket, r.tat)
+    asking.set(clientId, r.clientTat)
+    asking.hold = r.hold
     return { granted: r.granted, retryAfterMs: r.retryAfterMs }
   }
 
@@ -120,6 +152,10 @@ export class MemoryStore implements Store {
     return [...(this.#sets.get(set) ?? [])]
   }
 
+  async isMember(set: string, member: string): Promise<boolean> {
+    return this.#sets.get(set)?.has(member) ?? false
+  }
+
   async read(afterSeq: number, count: number): Promise<LogRecord[]> {
     const out: LogRecord[] = []
     for (const r of this.#log) {
@@ -197,9 +233,13 @@ export class MemoryStore implements Store {
   async publish(event: string): Promise<string> {
     const id = `${++this.#eventSeq}-0`
     this.#events.push({ id, event })
-    if (this.#events.length > 100_000) this.#events.splice(0, 50_000)
+    if (this.#events.length > EVENTS_KEPT) this.#events.splice(0, this.#events.length - EVENTS_KEPT)
     this.#wake()
     return id
+  }
+
+  async firstEventId(): Promise<string> {
+    return this.#events[0]?.id ?? '0-0'
   }
 
   async lastEventId(): Promise<string> {

@@ -9,10 +9,11 @@
  */
 import { Cluster, type ClusterNode, Redis, type RedisOptions } from 'ioredis'
 import { FencedError, StoreUnavailableError } from '../errors.js'
+import { FAIR_WINDOW_MS } from '../limiter/fair.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import { type FleetKeys, fleetKeys } from './keys.js'
 import { commandName, loadScripts, packageVersion, type Script } from './scripts.js'
-import type { BucketName, LogRecord, StateOp, Store } from './store.js'
+import { type BucketName, EVENTS_KEPT, type LogRecord, type StateOp, type Store } from './store.js'
 
 export interface RedisStoreOptions {
   readonly fleet: string
@@ -162,6 +163,22 @@ export class RedisStore implements Store {
     return { granted, retryAfterMs: Number(retry) }
   }
 
+  async grantShare(bucket: BucketName, clientId: string, p: GcraParams, want: number, now: number) {
+    const [granted, retry] = (await this.#run(
+      'gcraGrantShare',
+      this.#keys.bucket(bucket),
+      this.#keys.asking(bucket),
+      this.#keys.shares(bucket),
+      now,
+      p.ratePerSec,
+      p.burst,
+      want,
+      clientId,
+      FAIR_WINDOW_MS,
+    )) as [number, string]
+    return { granted, retryAfterMs: Number(retry) }
+  }
+
   async acquireLeader(replica: string, ttlMs: number, now: number): Promise<number> {
     return Number(
       await this.#run(
@@ -263,6 +280,10 @@ export class RedisStore implements Store {
     return this.#plain(() => this.client.smembers(this.#keys.set(set)))
   }
 
+  async isMember(set: string, member: string): Promise<boolean> {
+    return (await this.#plain(() => this.client.sismember(this.#keys.set(set), member))) === 1
+  }
+
   async read(afterSeq: number, count: number): Promise<LogRecord[]> {
     const rows = await this.#plain(() =>
       this.client.xrange(this.#keys.log, `(${afterSeq}-0`, '+', 'COUNT', count),
@@ -325,9 +346,16 @@ export class RedisStore implements Store {
 
   async publish(event: string): Promise<string> {
     const id = await this.#plain(() =>
-      this.client.xadd(this.#keys.events, 'MAXLEN', '~', 100_000, '*', 'e', event),
+      this.client.xadd(this.#keys.events, 'MAXLEN', '~', EVENTS_KEPT, '*', 'e', event),
     )
     return id ?? ''
+  }
+
+  async firstEventId(): Promise<string> {
+    const first = await this.#plain(() =>
+      this.client.xrange(this.#keys.events, '-', '+', 'COUNT', 1),
+    )
+    return first[0]?.[0] ?? '0-0'
   }
 
   async lastEventId(): Promise<string> {

@@ -32,6 +32,13 @@ export type StateOp =
   | { readonly op: 'add'; readonly set: string; readonly members: readonly string[] }
   | { readonly op: 'drop'; readonly set: string }
 
+/**
+ * Events kept for the leader (the newest; `publish` trims the rest): what a
+ * lagging leader has not read yet, up to this many. One that finds the
+ * stream trimmed past what it read re-reads who is connected from presence.
+ */
+export const EVENTS_KEPT = 10_000
+
 export interface Store {
   /** GCRA take of `cost` units (B1, B3). */
   take(
@@ -43,6 +50,20 @@ export interface Store {
   /** GCRA grant of up to `want` whole units (B2 leases). */
   grant(
     bucket: BucketName,
+    params: GcraParams,
+    want: number,
+    now: number,
+  ): Promise<{ granted: number; retryAfterMs: number }>
+
+  /**
+   * GCRA grant of up to `want` whole units (B2 leases) to `clientId`, at
+   * most its fair share of the bucket while other clients ask it too (see
+   * gcraGrantShare); who asked lately, and each one's share, are kept for
+   * FAIR_WINDOW_MS after their last ask.
+   */
+  grantShare(
+    bucket: BucketName,
+    clientId: string,
     params: GcraParams,
     want: number,
     now: number,
@@ -77,6 +98,8 @@ export interface Store {
   state(): Promise<Record<string, string>>
   /** Members of a set written by `add` ops. */
   members(set: string): Promise<string[]>
+  /** Whether `member` is in a set written by `add` ops. */
+  isMember(set: string, member: string): Promise<boolean>
   /** Log entries after `afterSeq`, oldest first, at most `count`. */
   read(afterSeq: number, count: number): Promise<LogRecord[]>
   /**
@@ -116,8 +139,10 @@ export interface Store {
   rewarm(changeId: string): Promise<Record<string, string>>
   /** One client's checkpoint of a rewarm. */
   rewarmOf(changeId: string, clientId: string): Promise<string | undefined>
-  /** Append an event for the leader (a join, leave or report); returns its id. */
+  /** Append an event for the leader (a join, leave or report), keeping the newest EVENTS_KEPT; returns its id. */
   publish(event: string): Promise<string>
+  /** The id of the oldest event held ('0-0' when none): past what a reader read, some were trimmed. */
+  firstEventId(): Promise<string>
   /** The id of the newest event ('0-0' when none): consume after it to see only what comes next. */
   lastEventId(): Promise<string>
   /** Events after `afterId` ('0' for all held), waiting up to `blockMs` for some. */

@@ -7,12 +7,13 @@ import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FencedError } from '../../src/errors.js'
+import { Asking, FAIR_WINDOW_MS, gcraGrantShare } from '../../src/limiter/fair.js'
 import { gcraGrant, gcraTake } from '../../src/limiter/gcra.js'
 import { mulberry32 } from '../../src/sim/rng.js'
 import { MemoryStore } from '../../src/store/memory.js'
 import { RedisStore } from '../../src/store/redis.js'
 import { commandName, loadScripts } from '../../src/store/scripts.js'
-import type { Store } from '../../src/store/store.js'
+import { EVENTS_KEPT, type Store } from '../../src/store/store.js'
 import { type RedisServer, startCluster, startRedis } from '../helpers/redis.js'
 
 type Kind = 'memory' | 'redis' | 'cluster'
@@ -69,6 +70,41 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
         tat = want.tat
       }
     }
+  })
+
+  it('grants fair shares exactly as the pure functions do, forgetting who stopped asking', async () => {
+    const s = await open(kind)
+    const rand = mulberry32(7)
+    const p = { ratePerSec: 37.5, burst: 9 }
+    const asking = new Asking()
+    let tat = Number.NEGATIVE_INFINITY
+    let now = 1.795e12 + 0.123
+    let most = 0
+    for (let i = 0; i < 400; i++) {
+      // Bursts of asks, and now and then a pause longer than the window (everyone forgotten).
+      now += rand() < 0.03 ? FAIR_WINDOW_MS + rand() * 500 : rand() * 40
+      const clientId = `c${Math.floor(rand() * 5)}`
+      const n = 1 + Math.floor(rand() * 12)
+      const who = asking.ask(clientId, now)
+      most = Math.max(most, who.asking)
+      const want = gcraGrantShare(
+        tat,
+        who.clientTat,
+        who.asking,
+        now,
+        n,
+        p,
+        FAIR_WINDOW_MS,
+        asking.hold,
+      )
+      asking.set(clientId, want.clientTat)
+      asking.hold = want.hold
+      const got = await s.grantShare('invalidate:tokens', clientId, p, n, now)
+      expect(got.granted).toBe(want.granted)
+      expect(got.retryAfterMs).toBeCloseTo(want.retryAfterMs, 6)
+      tat = want.tat
+    }
+    expect(most).toBe(5)
   })
 
   it('keeps buckets apart by name', async () => {
@@ -244,6 +280,32 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     expect(await s.replicas()).toEqual({ r1: 12345 })
     expect(await s.stateField('nope')).toBeUndefined()
   })
+
+  it('keeps the newest EVENTS_KEPT events, and says where what it holds begins', async () => {
+    const s = await open(kind)
+    expect(await s.firstEventId()).toBe('0-0')
+    const first = await s.publish('e0')
+    expect(await s.firstEventId()).toBe(first)
+    const ids = await Promise.all(
+      Array.from({ length: EVENTS_KEPT + 500 }, (_, i) => s.publish(`e${i + 1}`)),
+    )
+    const held = await s.events('0', EVENTS_KEPT * 2, 0)
+    // Redis trims whole nodes of its stream (`MAXLEN ~`): a few more may stay.
+    expect(held.length).toBeGreaterThanOrEqual(EVENTS_KEPT)
+    expect(held.length).toBeLessThanOrEqual(EVENTS_KEPT + 200)
+    expect(held.at(-1)!.id).toBe(ids.at(-1))
+    expect(await s.firstEventId()).toBe(held[0]!.id)
+    expect(held[0]!.id).not.toBe(first)
+  })
+
+  it('says whether a set names a member', async () => {
+    const s = await open(kind)
+    const fence = await s.acquireLeader('a', 10_000, Date.now())
+    await s.commit(fence, [{ op: 'add', set: 'delivered:1', members: ['c1', 'c2'] }], 100)
+    expect(await s.isMember('delivered:1', 'c1')).toBe(true)
+    expect(await s.isMember('delivered:1', 'c3')).toBe(false)
+    expect(await s.isMember('delivered:2', 'c1')).toBe(false)
+  })
 })
 
 describe.each(['redis', 'cluster'] as const)('%s store: the lease’s terms', (kind) => {
@@ -392,6 +454,7 @@ describe('script versions', () => {
       const p = { ratePerSec: 10, burst: 10 }
       expect((await s.take(`take-${run}`, p, 1, 1000)).ok).toBe(true)
       const { granted } = await s.grant(`grant-${run}`, p, 5, 1000)
+      expect((await s.grantShare(`share-${run}`, 'c1', p, 2, 1000)).granted).toBe(2)
       const fence = await s.acquireLeader(s.version, 10_000, 1000)
       expect(fence).toBeGreaterThan(0)
       expect(await s.renewLeader(s.version, fence, 10_000, 1001)).toBe(true)

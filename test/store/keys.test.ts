@@ -30,6 +30,7 @@ const workload = async (s: RedisStore, fleet: string): Promise<string[]> => {
   const now = performance.timeOrigin + performance.now()
   const buckets = ['invalidate:delivery', 'rewarm:tokens', 'admission']
   await s.take(buckets[0]!, p, 1, now)
+  await s.grantShare(buckets[1]!, 'c1', p, 1, now)
   await s.grant(buckets[1]!, p, 3, now)
   await s.take(buckets[2]!, p, 1, now)
 
@@ -73,6 +74,8 @@ const workload = async (s: RedisStore, fleet: string): Promise<string[]> => {
 
   return [
     ...buckets.map(k.bucket),
+    k.asking(buckets[1]!),
+    k.shares(buckets[1]!),
     k.leader,
     k.fence,
     k.terms,

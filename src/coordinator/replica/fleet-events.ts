@@ -15,7 +15,48 @@ import type { PresenceRecord } from './restore.js'
 export type FleetEvent =
   | { t: 'join'; c: string; e?: number; r: string /** it predates this epoch */; p?: 1 }
   | { t: 'leave'; c: string; r: string }
-  | { t: 'hb'; c: string; h: Heartbeat; r?: string }
+  | { t: 'hb'; c: string; h: LeaderHeartbeat; r?: string }
+
+/**
+ * What the leader reads of a heartbeat: cache size, acks, origin health,
+ * refusals, config and epoch. Business metrics stay with the replica that
+ * took the heartbeat, rewarm reports go to the ledger's store directly.
+ */
+const LEADER_FIELDS = [
+  'ackedSeq',
+  'entries',
+  'capacity',
+  'latencyP50',
+  'latencyP99',
+  'errorRate',
+  'calls',
+  'rejected',
+  'refusing',
+  'configDigest',
+  'epoch',
+] as const satisfies readonly (keyof Heartbeat)[]
+export type LeaderHeartbeat = Pick<Heartbeat, (typeof LEADER_FIELDS)[number]>
+
+/**
+ * The most bytes one heartbeat event takes; the schema keeps what the
+ * leader reads well below it (a heartbeat may be a MiB: its metrics stay out).
+ */
+export const HEARTBEAT_EVENT_BYTES = 2048
+
+/** A heartbeat as the leader gets it: its fields, at most HEARTBEAT_EVENT_BYTES (else its figures only). */
+export const heartbeatEvent = (clientId: string, hb: Heartbeat, replica: string): string => {
+  const h: Record<string, unknown> = {}
+  for (const f of LEADER_FIELDS) if (hb[f] !== undefined) h[f] = hb[f]
+  const event = JSON.stringify({ t: 'hb', c: clientId, h, r: replica } satisfies FleetEvent)
+  if (Buffer.byteLength(event) <= HEARTBEAT_EVENT_BYTES) return event
+  const { ackedSeq, entries, capacity } = hb
+  const figures: LeaderHeartbeat = {
+    ...(ackedSeq !== undefined && { ackedSeq }),
+    ...(entries !== undefined && { entries }),
+    ...(capacity !== undefined && { capacity }),
+  }
+  return JSON.stringify({ t: 'hb', c: clientId, h: figures, r: replica } satisfies FleetEvent)
+}
 
 export interface Apply {
   readonly engine: Engine
@@ -41,6 +82,42 @@ export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
     if (e.r !== a.self) a.fleet.heartbeat(e.c, e.h, a.now)
     else if (e.h.ackedSeq !== undefined) a.fleet.ack(e.c, e.h.ackedSeq)
   }
+}
+
+/**
+ * After events were lost (the stream was trimmed past what the leader read,
+ * a leader that lagged): who is connected, from presence, the source of
+ * truth. Connected clients the engine does not have join (as new, as a
+ * restore takes them); clients it has that are not connected leave. Later
+ * events still apply on top (joins and leaves are idempotent).
+ */
+export const resyncFleet = async (
+  engine: Engine,
+  clients: ClientRecords,
+  store: Store,
+): Promise<{ joined: number; left: number }> => {
+  const [presence, replicas] = await Promise.all([store.presence(), store.replicas()])
+  const now = Date.now()
+  const connected = new Map<string, number | undefined>()
+  for (const [clientId, raw] of Object.entries(presence)) {
+    const p = JSON.parse(raw) as PresenceRecord
+    if ((replicas[p.r] ?? 0) > now) connected.set(clientId, p.e)
+  }
+  const live = new Set<string>()
+  for (const c of engine.clients()) if (c.live) live.add(c.id)
+  let left = 0
+  for (const id of live) {
+    if (connected.has(id)) continue
+    engine.leave(id)
+    left++
+  }
+  let joined = 0
+  for (const [id, entries] of connected) {
+    if (live.has(id)) continue
+    clients.joined(id, entries)
+    joined++
+  }
+  return { joined, left }
 }
 
 /** Clients of replicas that died are gone: the engine stops waiting for them. */

@@ -30,7 +30,13 @@ import type { Metrics } from '../metrics.js'
 import type { FleetMember, Readiness, Runtime, StreamOpen, TokenClass } from '../runtime.js'
 import { ackedSeqs, ClientRecords } from './client-records.js'
 import { loadDeliveries } from './delivery-records.js'
-import { applyFleetEvent, type FleetEvent, reapDeparted } from './fleet-events.js'
+import {
+  applyFleetEvent,
+  type FleetEvent,
+  heartbeatEvent,
+  reapDeparted,
+  resyncFleet,
+} from './fleet-events.js'
 import { Persister } from './persister.js'
 import { loadSnapshot, type PresenceRecord, STATE } from './restore.js'
 import { Streams } from './streams.js'
@@ -182,10 +188,12 @@ export class Replica implements Runtime {
     if (!this.#closed) this.#streams.disconnected(clientId)
   }
 
-  async lease(_clientId: string, want: number, cls: TokenClass) {
+  /** Refetch tokens (B2) from the store's bucket, in fair shares among the clients asking fleet-wide. */
+  async lease(clientId: string, want: number, cls: TokenClass) {
     const c = this.o.config()
-    const g = await this.o.store.grant(
+    const g = await this.o.store.grantShare(
       `${cls}:tokens`,
+      clientId,
       this.tokenBudget(cls),
       Math.min(want, c.leases.maxBatch),
       this.o.clock.now(),
@@ -209,9 +217,15 @@ export class Replica implements Runtime {
 
   async heartbeat(clientId: string, hb: Heartbeat): Promise<void> {
     this.o.fleet.heartbeat(clientId, hb, this.o.clock.now())
-    await this.o.store.publish(
-      JSON.stringify({ t: 'hb', c: clientId, h: hb, r: this.id } satisfies FleetEvent),
-    )
+    // What the leader reads of it, no more: business metrics stay here.
+    await this.o.store.publish(heartbeatEvent(clientId, hb, this.id))
+  }
+
+  async sentRewarm(changeId: string, clientId: string, maxAgeMs: number): Promise<boolean> {
+    const engine = this.#engine
+    if (this.#leading && engine) return engine.sentRewarm(changeId, clientId, maxAgeMs)
+    // A follower: the delivered set the leader commits with each delivery.
+    return this.o.store.isMember(STATE.delivered(changeId), clientId)
   }
 
   /** Counted from the store at most once per FLEET_SIZE_MAX_AGE_MS, however many heartbeats ask. */
@@ -459,6 +473,16 @@ export class Replica implements Runtime {
         await new Promise((r) => setTimeout(r, 200))
         continue
       }
+      // Trimmed past what this leader read (it lagged more than EVENTS_KEPT events): some
+      // joins or leaves may be lost, so who is connected is read again after this batch.
+      let lost = false
+      if (events.length > 0) {
+        try {
+          lost = compareEventIds(await this.o.store.firstEventId(), last) > 0
+        } catch {
+          lost = true
+        }
+      }
       const engine = this.#engine
       const clients = this.#clients
       if (!engine || !clients || this.#term !== term) return
@@ -478,6 +502,24 @@ export class Replica implements Runtime {
           now: this.o.clock.now(),
         })
       }
+      while (lost && this.#term === term && this.#engine === engine && !this.#closed) {
+        try {
+          const { joined, left } = await resyncFleet(engine, clients, this.o.store)
+          this.o.notice(
+            `slew: replica ${this.id}: the events stream was trimmed past what the leader read; who is connected was read again from presence (${joined} joined, ${left} left)`,
+          )
+          lost = false
+        } catch {
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      }
     }
   }
+}
+
+/** Stream ids (`<ms>-<seq>`) in order: negative, zero or positive. */
+const compareEventIds = (a: string, b: string): number => {
+  const [am = 0, as = 0] = a.split('-').map(Number)
+  const [bm = 0, bs = 0] = b.split('-').map(Number)
+  return am - bm || as - bs
 }

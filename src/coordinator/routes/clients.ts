@@ -9,6 +9,7 @@ import {
   keysLeft,
   type LeaseTerms,
   leaseRequestSchema,
+  type RewarmReport,
   type RewarmResumeEntry,
 } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
@@ -75,13 +76,35 @@ const leaseTerms = async (ctx: Ctx): Promise<LeaseTerms> => {
   }
 }
 
+/**
+ * The checkpoints of a heartbeat the store keeps: of rewarms sent to this
+ * client and not over for longer than checkpoints are kept. A client cannot
+ * make the store keep one for a change it never got; the rest are counted.
+ */
+const sentRewarms = async (
+  ctx: Ctx,
+  clientId: string,
+  reports: Readonly<Record<string, RewarmReport>>,
+): Promise<Record<string, RewarmReport>> => {
+  const maxAgeMs = ctx.config().rewarm.checkpointTtlMs
+  const ids = Object.keys(reports)
+  const sent = await Promise.all(ids.map((c) => ctx.runtime.sentRewarm(c, clientId, maxAgeMs)))
+  const kept: Record<string, RewarmReport> = {}
+  ids.forEach((c, i) => {
+    if (sent[i]) kept[c] = reports[c]!
+  })
+  const refused = ids.length - Object.keys(kept).length
+  if (refused > 0) ctx.metrics.checkpointsRefused.inc(refused)
+  return kept
+}
+
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = ownClientId(c, c.req.param('id'))
     const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c, ctx.config().limits))
     // Rewarm progress goes to the store; the rest is health, kept and shared between replicas.
     await ctx.runtime.heartbeat(id, hb)
-    if (rewarm) await ctx.ledger.record(id, rewarm)
+    if (rewarm) await ctx.ledger.record(id, await sentRewarms(ctx, id, rewarm))
     for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
