@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorState } from '../../src/coordinator/inspect.js'
-import { post, startCoordinator } from '../helpers/coordinator.js'
+import { post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 
 const PUSH = 'push-token-0123456789abcdef'
 const ADMIN = 'admin-token-0123456789abcdef'
@@ -22,6 +22,7 @@ let snapshot: () => Promise<CoordinatorState> = async () => {
 
 /** The one rollout's id, written `ROLLOUT` in the paths below. */
 let rolloutId = ''
+let coordinator: Awaited<ReturnType<typeof startCoordinator>>['co'] | undefined
 beforeAll(async () => {
   const { co, url: u } = await startCoordinator({
     limits: { bodyBytes: 4096 },
@@ -35,6 +36,7 @@ beforeAll(async () => {
     },
   })
   url = u
+  coordinator = co
   stop = () => co.close()
   // One rollout to control, and a client to lease for.
   co.engine.join('app-1', { entries: 10 })
@@ -535,10 +537,14 @@ describe('the state check is not blind', () => {
   })
 
   it('sees a rewarm checkpoint written to the ledger', async () => {
+    // Only a rewarm the client was sent keeps a checkpoint (issue 12): send one.
+    const engine = coordinator!.engine
+    const id = engine.submit({ kind: 'rewarm', target: { keys: ['y'] } }).rollout.id
+    await waitFor('the rewarm to reach app-1', () => engine.sentRewarm(id, 'app-1', 60_000))
     const before = await snapshot()
     const res = await post(
       `${url}/v1/clients/app-1/heartbeat`,
-      { rewarm: { 'chg-77': { done: 1, total: 5 } } },
+      { rewarm: { [id]: { done: 1, total: 5 } } },
       bearer(CLIENT),
     )
     expect(res.status).toBe(200)
