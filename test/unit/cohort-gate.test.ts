@@ -25,6 +25,14 @@ describe('samplesOf', () => {
     )
     // An app signal cannot pose as an origin figure.
     expect(samplesOf({ metrics: { errorRate: 0 } })).toEqual({})
+    // Counts as rates per second over the interval; observations as the interval's mean.
+    expect(
+      samplesOf({
+        intervalMs: 500,
+        metrics: { orders: 4 },
+        observed: { 'pay.ms': { n: 4, sum: 100 }, none: { n: 0, sum: 0 } },
+      }),
+    ).toEqual({ orders: 8, 'pay.ms': 25 })
   })
 })
 
