@@ -108,6 +108,16 @@ export class CohortGate {
     return this.#control.has(id)
   }
 
+  /** The clients in either cohort. */
+  *members(): Iterable<string> {
+    yield* this.#treated
+    yield* this.#control
+  }
+
+  isTreated(id: string): boolean {
+    return this.#treated.has(id)
+  }
+
   /** `clientId` applied the change: from now on its samples are treated. */
   applied(clientId: string): void {
     this.#control.delete(clientId)

@@ -1,0 +1,283 @@
+/**
+ * Every rollout watched while it rolls: one gate per rollout, fed by the
+ * engine's events and the fleet's heartbeats, asked by the engine after each
+ * bake, and acting on its own the moment a regression shows (a config change
+ * rolled back, an invalidation or rewarm paused; configurable per kind).
+ *
+ * A config change is judged by cohorts (its treated clients against a
+ * control sample of the clients it reaches last); an invalidation or rewarm,
+ * which loads the origin every client shares, by the fleet's origin health
+ * against its own baseline from before the rollout. A completed config
+ * change is watched for `watchAfterMs` more against that baseline. The
+ * false-pause rate is split: half for the rollout, half for the watch after.
+ * Pure: the caller feeds times, so the coordinator and simulator agree.
+ */
+import type { EngineEvent, GateContext, GateResult } from '../invalidation/events.js'
+import type { RolloutView } from '../invalidation/rollout.js'
+import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
+import { CohortGate, controlSample } from './cohorts.js'
+import type { Moments } from './moments.js'
+import type { ChangeGate, GatesConfig } from './options.js'
+import { type HeartbeatFigures, samplesOf } from './samples.js'
+import { SampleWindow } from './window.js'
+
+export interface WatchActions {
+  pause(rolloutId: string, reason: string): void
+  rollback(rolloutId: string, reason: string): void
+  /** Live clients the rollout reaches in its last wave: where its control sample comes from. */
+  lastWaveClients(rolloutId: string): Iterable<string>
+}
+
+export type GateMode = 'cohort' | 'baseline' | 'watch-after'
+
+/** What a rollout's gate saw and did: kept on the rollout, shown by the API and `slew status`. */
+export interface GateRecord {
+  readonly mode: GateMode
+  readonly verdict: Verdict
+  readonly checks: readonly CheckEvidence[]
+  /** Each change of verdict, oldest first (at most MAX_HISTORY). */
+  readonly history: readonly { readonly verdict: Verdict; readonly at: number }[]
+  /** What the gate did, if anything. */
+  readonly action?: {
+    readonly kind: 'rollback' | 'pause'
+    readonly reason: string
+    readonly at: number
+  }
+  /** Watched until (watch after completion). */
+  readonly until?: number
+}
+
+const MAX_HISTORY = 50
+
+interface Watched {
+  readonly id: string
+  readonly kind: 'invalidate' | 'rewarm' | 'config'
+  readonly checks: readonly CheckSpec[]
+  readonly baseline: Readonly<Record<string, Moments>>
+  gate: CohortGate
+  mode: GateMode
+  record: GateRecord
+  /** The wave whose bake is being extended, and when the gate was first asked after it. */
+  asked?: { wave: number; at: number }
+  until?: number
+  done: boolean
+}
+
+export interface GateWatcherOptions {
+  /** The gates section as it is now (it is live). */
+  settings(): GatesConfig
+  actions: WatchActions
+}
+
+export class GateWatcher {
+  readonly #watched = new Map<string, Watched>()
+  readonly #records = new Map<string, GateRecord>()
+  #window: SampleWindow
+
+  constructor(private readonly o: GateWatcherOptions) {
+    this.#window = new SampleWindow(o.settings().baselineMs)
+  }
+
+  /** The rollout's gate record, while watched or after (latest few hundred kept). */
+  record(rolloutId: string): GateRecord | undefined {
+    return this.#records.get(rolloutId)
+  }
+
+  /** Is the rollout's gate still watching it (rolling, baking, or in the watch after)? */
+  isWatched(rolloutId: string): boolean {
+    return this.#watched.has(rolloutId)
+  }
+
+  /** Should this client heartbeat at `gates.heartbeatMs`? (It is in a cohort being compared.) */
+  watching(clientId: string): boolean {
+    for (const w of this.#watched.values())
+      if (
+        w.mode === 'cohort' &&
+        !w.done &&
+        (w.gate.isControl(clientId) || w.gate.isTreated(clientId))
+      )
+        return true
+    return false
+  }
+
+  /** Every client `watching()` is true for. */
+  watchedClients(): Set<string> {
+    const out = new Set<string>()
+    for (const w of this.#watched.values()) {
+      if (w.mode !== 'cohort' || w.done) continue
+      for (const id of w.gate.members()) out.add(id)
+    }
+    return out
+  }
+
+  /** The engine's events, with a way to read the rollout they concern. */
+  onEvent(e: EngineEvent, view: (id: string) => RolloutView | undefined): void {
+    if (e.type === 'state') {
+      if (e.from === 'planned' && e.to === 'rolling') {
+        const r = view(e.rolloutId)
+        if (r) this.#start(r, e.at)
+      } else if (e.to === 'completed') this.#completed(e.rolloutId, e.at)
+      else if (e.to === 'aborted' || e.to === 'rolled_back' || e.to === 'failed')
+        this.#stop(e.rolloutId)
+    } else if (e.type === 'wave' && e.phase === 'started') {
+      const w = this.#watched.get(e.rolloutId)
+      const r = view(e.rolloutId)
+      if (w?.mode === 'cohort' && r) {
+        // Keep the control as large as the treated cohort will be after this wave.
+        const size = r.delivered + r.queued
+        w.gate.addControl(controlSample(this.o.actions.lastWaveClients(r.id), size, r.id))
+      }
+    }
+  }
+
+  /** `clientId` was sent rollout `rolloutId`'s change. */
+  delivered(rolloutId: string, clientId: string): void {
+    this.#watched.get(rolloutId)?.gate.applied(clientId)
+  }
+
+  heartbeat(clientId: string, hb: HeartbeatFigures, at: number): void {
+    const samples = samplesOf(hb)
+    if (Object.keys(samples).length === 0) return
+    this.#window.add(samples, at)
+    for (const w of this.#watched.values()) if (!w.done) w.gate.sample(clientId, samples, at)
+  }
+
+  /** Look at every gate now; act on a regression shown. */
+  tick(now: number): void {
+    for (const w of [...this.#watched.values()]) {
+      if (w.done) continue
+      if (w.until !== undefined && now > w.until) {
+        this.#stop(w.id)
+        continue
+      }
+      const v = this.#look(w, now)
+      if (v === 'fail') this.#act(w, now)
+    }
+  }
+
+  /** The engine asks after a bake: go on, wait, or (having acted) stop. */
+  gate(ctx: GateContext): GateResult {
+    const w = this.#watched.get(ctx.rollout.id)
+    if (!w || w.done) return 'pass'
+    const s = this.o.settings()
+    const v = this.#look(w, ctx.now)
+    if (v === 'pass' || v === 'idle') return 'pass'
+    if (v === 'fail') {
+      this.#act(w, ctx.now)
+      return { retryInMs: s.heartbeatMs }
+    }
+    if (w.asked?.wave !== ctx.wave) w.asked = { wave: ctx.wave, at: ctx.now }
+    if (ctx.now - w.asked.at < s.maxBakeMs) return { retryInMs: s.heartbeatMs }
+    if (s.onInconclusive === 'proceed') return 'pass'
+    const reason = `gate ${v} for ${s.maxBakeMs} ms after wave ${ctx.wave}`
+    this.#note(w, { kind: 'pause', reason, at: ctx.now })
+    this.o.actions.pause(w.id, reason)
+    return { retryInMs: s.heartbeatMs }
+  }
+
+  #start(r: RolloutView, at: number): void {
+    const s = this.o.settings()
+    this.#window = this.#window.windowMs === s.baselineMs ? this.#window : this.#resized(s)
+    const own = (r.change as { gate?: ChangeGate }).gate
+    const checks = own === false ? [] : (own?.checks ?? s.checks)
+    // A rollback is the remedy, not a change to judge.
+    if (checks.length === 0 || r.change.rollbackOf) return
+    const kind = r.change.kind
+    const baseline = this.#window.snapshot(at)
+    const mode: GateMode = kind === 'config' ? 'cohort' : 'baseline'
+    const w: Watched = {
+      id: r.id,
+      kind,
+      checks,
+      baseline,
+      mode,
+      gate: this.#gate(checks, mode === 'cohort' ? undefined : baseline),
+      record: { mode, verdict: 'idle', checks: [], history: [] },
+      done: false,
+    }
+    this.#watched.set(r.id, w)
+    this.#records.set(r.id, w.record)
+    this.#trimRecords()
+  }
+
+  #completed(id: string, at: number): void {
+    const w = this.#watched.get(id)
+    if (!w) return
+    const s = this.o.settings()
+    if (w.kind !== 'config' || s.watchAfterMs === 0) {
+      this.#stop(id)
+      return
+    }
+    // No control is left: the same checks against the fleet's own figures from before.
+    w.mode = 'watch-after'
+    w.gate = this.#gate(w.checks, w.baseline)
+    w.until = at + s.watchAfterMs
+    this.#set(w, { ...w.record, mode: 'watch-after', until: w.until })
+  }
+
+  #stop(id: string): void {
+    const w = this.#watched.get(id)
+    if (!w) return
+    w.done = true
+    this.#watched.delete(id)
+  }
+
+  #gate(checks: readonly CheckSpec[], baseline?: Readonly<Record<string, Moments>>): CohortGate {
+    const s = this.o.settings()
+    const alpha = s.watchAfterMs > 0 ? s.alpha / 2 : s.alpha
+    return new CohortGate(
+      {
+        checks,
+        alpha,
+        minSamples: s.minSamples,
+        silentAfterMs: Math.max(3 * s.heartbeatMs, 5_000),
+      },
+      baseline,
+    )
+  }
+
+  #look(w: Watched, now: number): Verdict {
+    const report = w.gate.evaluate(now)
+    const last = w.record.history[w.record.history.length - 1]
+    const history =
+      last?.verdict === report.verdict
+        ? w.record.history
+        : [...w.record.history, { verdict: report.verdict, at: now }].slice(-MAX_HISTORY)
+    this.#set(w, { ...w.record, verdict: report.verdict, checks: report.checks, history })
+    return report.verdict
+  }
+
+  #act(w: Watched, now: number): void {
+    if (w.record.action) return
+    const s = this.o.settings()
+    const failed = w.record.checks.filter((c) => c.verdict === 'fail').map((c) => c.metric)
+    const reason = `gate failed on ${failed.join(', ')} (${w.mode})`
+    const kind = w.mode === 'watch-after' ? 'rollback' : s.onFail[w.kind]
+    this.#note(w, { kind, reason, at: now })
+    w.done = true
+    this.#watched.delete(w.id)
+    if (kind === 'rollback') this.o.actions.rollback(w.id, reason)
+    else this.o.actions.pause(w.id, reason)
+  }
+
+  #note(w: Watched, action: NonNullable<GateRecord['action']>): void {
+    this.#set(w, { ...w.record, action })
+  }
+
+  #set(w: Watched, record: GateRecord): void {
+    w.record = record
+    this.#records.set(w.id, record)
+  }
+
+  #resized(s: GatesConfig): SampleWindow {
+    return new SampleWindow(s.baselineMs)
+  }
+
+  #trimRecords(): void {
+    while (this.#records.size > 1000) {
+      const oldest = this.#records.keys().next().value as string
+      if (this.#watched.has(oldest)) break
+      this.#records.delete(oldest)
+    }
+  }
+}
