@@ -7,7 +7,12 @@
  */
 import { defineConfig } from 'vitest/config'
 
-const unit = ['test/unit/**/*.test.ts', 'test/property/**/*.test.ts', 'test/sim-scenarios.test.ts']
+const unit = [
+  'test/unit/**/*.test.ts',
+  'test/property/**/*.test.ts',
+  'test/sim-scenarios.test.ts',
+  'test/sim-regression.test.ts',
+]
 const redis = ['test/replicated/**/*.test.ts', 'test/store/**/*.test.ts']
 
 export default defineConfig({

@@ -1,0 +1,306 @@
+/**
+ * The regression scenario (issue 14, item 8): many config rollouts over a
+ * fleet on the virtual clock, with the real engine and the real gate code.
+ * Clients that apply a bad change get worse on one metric (`effect`: a
+ * relative change of `base`); heartbeats carry one sample per client per
+ * interval, arriving up to `lag` ms late. `effect: 0` is noise only: every
+ * pause then is a false one.
+ *
+ * Per run: detection (first delivery of the change → the gate's action),
+ * whether it was caught before the last wave, exposure (client-seconds on
+ * the bad value ÷ fleet size), the rollback's time against its ideal
+ * (clients to revert ÷ the rollback class's rate), and the peak delivery
+ * rate against the budget.
+ */
+import { z } from 'zod'
+import { type GatesInput, gatesSchema } from '../gates/options.js'
+import { GateWatcher } from '../gates/watcher.js'
+import { Engine } from '../invalidation/engine.js'
+import type { EngineEvent } from '../invalidation/events.js'
+import { shardOf } from '../invalidation/shard.js'
+import { VirtualClock } from '../limiter/virtual-clock.js'
+import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
+import { clientId } from './fleet.js'
+import { mulberry32 } from './rng.js'
+
+export const regressionSchema = z.strictObject({
+  clients: positiveInt().default(10_000),
+  runs: positiveInt().default(20),
+  metric: z.enum(['errorRate', 'latencyP99']).default('errorRate'),
+  /** The metric's healthy value. @default 0.01 (error rate), 120 (p99, ms) */
+  base: positive().optional(),
+  /** The bad change's effect, relative: bad = base × (1 + effect). 0: noise only. @default 2 */
+  effect: nonNegative().default(2),
+  /** Noise: origin calls per interval (error rate), or the lognormal sigma (p99). */
+  noise: positive().optional(),
+  /** Heartbeats arrive up to this late, ms. @default 500 */
+  lag: nonNegative().default(500),
+  steps: z.array(positive()).min(1).default([0.01, 0.05, 0.25, 1]),
+  bake: nonNegative().default(5_000),
+  /** Config deliveries per second (the config budget). @default 1000 */
+  budget: positive().default(1_000),
+  seed: z.number().int().default(1),
+  gates: z.custom<GatesInput>().optional(),
+})
+export type RegressionInput = z.input<typeof regressionSchema>
+
+export interface RegressionRun {
+  /** ms from first delivery to the gate's action; undefined if none. */
+  readonly detectionMs?: number
+  readonly action?: 'rollback' | 'pause'
+  /** Caught before the last wave started. */
+  readonly early: boolean
+  /** Caught before the second wave started. */
+  readonly inFirstWave: boolean
+  readonly exposure: number
+  readonly rollbackMs?: number
+  readonly idealRollbackMs?: number
+  readonly reverted: number
+  readonly peakPerSec: number
+  readonly finalState: string
+}
+
+export interface RegressionResult {
+  readonly scenario: 'regression'
+  readonly options: Omit<z.output<typeof regressionSchema>, 'gates'>
+  readonly detectionMs: { p50?: number; p95?: number; p99?: number }
+  /** With effect 0: runs that paused or rolled back ÷ runs. */
+  readonly falsePauseRate: number
+  /** With an effect: runs caught before the last wave ÷ runs. */
+  readonly power: number
+  /** Caught before the second wave started ÷ runs. */
+  readonly caughtInFirstWave: number
+  readonly exposure: { mean: number; max: number }
+  readonly rollbackMs: { p50?: number; max?: number }
+  readonly idealRollbackMs: { p50?: number; max?: number }
+  /** Worst rollback time ÷ its ideal. */
+  readonly rollbackRatio?: number
+  readonly peakPerSec: number
+  readonly budget: number
+  readonly runs: readonly RegressionRun[]
+}
+
+const TICK_MS = 100
+/** Clients outside the cohorts report this often; this many of them are simulated. */
+const ORDINARY_HEARTBEAT_MS = 10_000
+const ORDINARY_SAMPLE = 1_000
+/** A run ends by itself well before this (completion plus the watch after). */
+const HORIZON_MS = 60 * 60_000
+
+const quantile = (xs: readonly number[], q: number): number | undefined => {
+  if (xs.length === 0) return undefined
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]
+}
+
+/** One rollout of a (possibly bad) config change over the fleet. */
+const runOnce = (o: z.output<typeof regressionSchema>, runIndex: number): RegressionRun => {
+  const random = mulberry32(o.seed * 1_000_003 + runIndex)
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+  const base = o.base ?? (o.metric === 'errorRate' ? 0.01 : 120)
+  const noise = o.noise ?? (o.metric === 'errorRate' ? 100 : 0.2)
+  const bad = base * (1 + o.effect)
+  /** One interval's figure from a client that ran the bad value for `share` of it. */
+  const sample = (share: number): number => {
+    const level = base + (bad - base) * share
+    if (o.metric === 'latencyP99') return level * Math.exp(noise * gauss())
+    // Errors out of `noise` calls: the binomial's normal approximation, clamped.
+    const calls = Math.round(noise)
+    const p = Math.min(1, level)
+    const k = Math.round(calls * p + Math.sqrt(calls * p * (1 - p)) * gauss())
+    return Math.min(calls, Math.max(0, k)) / calls
+  }
+
+  const clock = new VirtualClock(0)
+  const gates = gatesSchema.parse(o.gates ?? {})
+  const shards = 100
+  const ids = Array.from({ length: o.clients }, (_, i) => clientId(i))
+  const applied = new Map<string, number>()
+  /** When each client first ran the change (for exposure). */
+  const exposureAt = new Map<string, number>()
+  const deliveries: number[] = []
+  let engine: Engine | undefined
+  const watcher: GateWatcher = new GateWatcher({
+    settings: () => gates,
+    actions: {
+      pause: (id, reason) => engine?.pause(id, reason),
+      rollback: (id, reason) => engine?.rollback(id, reason),
+      lastWaveClients: (id) => {
+        const r = engine?.get(id)
+        const last = r?.waves[r.waves.length - 1]
+        if (!r || !last) return []
+        return ids.filter((c) => {
+          const s = shardOf(c, id, shards)
+          return s >= last.lo && s < last.hi
+        })
+      },
+    },
+  })
+  let changeId = ''
+  let rollbackId: string | undefined
+  let firstDelivery: number | undefined
+  let lastWaveAt: number | undefined
+  let secondWaveAt: number | undefined
+  let rollbackStart: number | undefined
+  let rollbackEnd: number | undefined
+  let toRevert = 0
+  engine = new Engine({
+    clock,
+    config: {
+      shards,
+      waves: { steps: o.steps, bakeMs: o.bake },
+      budgets: { config: { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) } },
+    },
+    gate: (ctx) => watcher.gate(ctx),
+    deliver: (d) => {
+      for (const c of d.clientIds) {
+        deliveries.push(d.at)
+        if (d.change.id === changeId) {
+          firstDelivery ??= d.at
+          applied.set(c, d.at)
+          if (!exposureAt.has(c)) exposureAt.set(c, d.at)
+          watcher.delivered(changeId, c)
+        } else if (d.change.id === rollbackId) applied.delete(c)
+      }
+    },
+    onEvent: (e: EngineEvent) => {
+      // The change's id, known from its start (its first wave may go out within submit()).
+      if (e.type === 'state' && e.from === 'planned' && changeId === '') changeId = e.rolloutId
+      watcher.onEvent(e, (id) => engine?.get(id))
+      if (e.type === 'wave' && e.phase === 'started' && e.rolloutId === changeId) {
+        if (e.wave === o.steps.length - 1) lastWaveAt = e.at
+        if (e.wave === 1) secondWaveAt = e.at
+      }
+      if (e.type === 'state' && e.rolloutId === rollbackId && e.to === 'completed')
+        rollbackEnd = e.at
+    },
+  })
+  for (const id of ids) engine.join(id, { entries: 1 })
+  // The fleet's baseline before the change: a minute of ordinary heartbeats from a sample.
+  for (let t = 0; t < 60_000; t += 1_000)
+    for (let i = 0; i < Math.min(200, ids.length); i++)
+      watcher.heartbeat(ids[i]!, figures(o.metric, sample(0)), t)
+  clock.advanceTo(60_000)
+  engine.submit({
+    kind: 'config',
+    values: { feature: 'on' },
+    reason: 'sim',
+    confirm: true,
+  })
+
+  let exposure = 0
+  let acted: number | undefined
+  // Everyone else heartbeats at the ordinary pace; a sample of them stands for the fleet.
+  const ordinary = ids.slice(0, Math.min(ids.length, ORDINARY_SAMPLE))
+  /** Heartbeats sent and not yet arrived, in arrival order. */
+  const inFlight: { at: number; id: string; x: number }[] = []
+  const send = (id: string, t: number, intervalMs: number) => {
+    const from = applied.get(id)
+    const share = from === undefined ? 0 : Math.min(1, Math.max(0, (t - from) / intervalMs))
+    const at = t + random() * o.lag
+    inFlight.push({ at, id, x: sample(share) })
+  }
+  const end = 60_000 + HORIZON_MS
+  for (let t = 60_000; t < end; t += TICK_MS) {
+    // Cohort clients report every gates.heartbeatMs on the interval just ended.
+    const sent = inFlight.length
+    const watched = watcher.watchedClients()
+    if (t % gates.heartbeatMs === 0) for (const id of watched) send(id, t, gates.heartbeatMs)
+    if (t % ORDINARY_HEARTBEAT_MS === 0)
+      for (const id of ordinary) if (!watched.has(id)) send(id, t, ORDINARY_HEARTBEAT_MS)
+    if (inFlight.length > sent) inFlight.sort((a, b) => a.at - b.at)
+    while (inFlight.length > 0 && inFlight[0]!.at <= t + TICK_MS) {
+      const h = inFlight.shift()!
+      clock.advanceTo(Math.max(clock.now(), h.at))
+      watcher.heartbeat(h.id, figures(o.metric, h.x), h.at)
+    }
+    clock.advanceTo(t + TICK_MS)
+    watcher.tick(clock.now())
+    const rec = watcher.record(changeId)
+    if (acted === undefined && rec?.action) {
+      acted = rec.action.at
+      if (rec.action.kind === 'rollback') {
+        rollbackId = engine.list().find((r) => r.change.rollbackOf === changeId)?.id
+        rollbackStart = acted
+        toRevert = applied.size
+      }
+    }
+    const state = engine.get(changeId).state
+    if (rollbackEnd !== undefined || state === 'paused') break
+    if (rollbackId === undefined && !watcher.isWatched(changeId) && state === 'completed') break
+  }
+  const stop = clock.now()
+  for (const [id, from] of exposureAt) {
+    const until = applied.has(id) ? stop : Math.min(stop, rollbackEnd ?? stop)
+    exposure += Math.max(0, until - from) / 1000
+  }
+  let peak = 0
+  for (let i = 0, j = 0; i < deliveries.length; i++) {
+    while (deliveries[j]! < deliveries[i]! - 1000) j++
+    peak = Math.max(peak, i - j + 1)
+  }
+  const rec = watcher.record(changeId)
+  return {
+    ...(acted !== undefined &&
+      firstDelivery !== undefined && { detectionMs: acted - firstDelivery }),
+    ...(rec?.action && { action: rec.action.kind }),
+    early: acted !== undefined && (lastWaveAt === undefined || acted < lastWaveAt),
+    inFirstWave: acted !== undefined && (secondWaveAt === undefined || acted < secondWaveAt),
+    exposure: exposure / o.clients,
+    ...(rollbackStart !== undefined &&
+      rollbackEnd !== undefined && {
+        rollbackMs: rollbackEnd - rollbackStart,
+        idealRollbackMs: (toRevert / o.budget) * 1000,
+      }),
+    reverted: toRevert,
+    peakPerSec: peak,
+    finalState: engine.get(changeId).state,
+  }
+}
+
+const figures = (metric: 'errorRate' | 'latencyP99', x: number) =>
+  metric === 'errorRate' ? { calls: 1, errorRate: x } : { calls: 1, latencyP99: x }
+
+export const parseRegression = (input: unknown) => parseOptions(regressionSchema, input)
+
+export const simulateRegression = (
+  input: RegressionInput = {},
+  progress?: (done: number, total: number) => void,
+): RegressionResult => {
+  const o = parseRegression(input)
+  const runs: RegressionRun[] = []
+  for (let i = 0; i < o.runs; i++) {
+    runs.push(runOnce(o, i))
+    progress?.(i + 1, o.runs)
+  }
+  const detections = runs.flatMap((r) => (r.detectionMs === undefined ? [] : [r.detectionMs]))
+  const rollbacks = runs.flatMap((r) => (r.rollbackMs === undefined ? [] : [r.rollbackMs]))
+  const ideals = runs.flatMap((r) => (r.idealRollbackMs === undefined ? [] : [r.idealRollbackMs]))
+  const ratios = runs.flatMap((r) =>
+    r.rollbackMs !== undefined && r.idealRollbackMs ? [r.rollbackMs / r.idealRollbackMs] : [],
+  )
+  const caught = runs.filter((r) => r.action !== undefined).length
+  const { gates: _gates, ...options } = o
+  return {
+    scenario: 'regression',
+    options,
+    detectionMs: {
+      p50: quantile(detections, 0.5),
+      p95: quantile(detections, 0.95),
+      p99: quantile(detections, 0.99),
+    },
+    falsePauseRate: o.effect === 0 ? caught / o.runs : 0,
+    power: o.effect > 0 ? runs.filter((r) => r.early).length / o.runs : 0,
+    caughtInFirstWave: runs.filter((r) => r.inFirstWave).length / o.runs,
+    exposure: {
+      mean: runs.reduce((s, r) => s + r.exposure, 0) / runs.length,
+      max: Math.max(...runs.map((r) => r.exposure)),
+    },
+    rollbackMs: { p50: quantile(rollbacks, 0.5), max: quantile(rollbacks, 1) },
+    idealRollbackMs: { p50: quantile(ideals, 0.5), max: quantile(ideals, 1) },
+    ...(ratios.length > 0 && { rollbackRatio: Math.max(...ratios) }),
+    peakPerSec: Math.max(...runs.map((r) => r.peakPerSec)),
+    budget: o.budget,
+    runs,
+  }
+}
