@@ -1,11 +1,14 @@
 /**
- * The docs cannot drift: every error code is documented (docs/errors.md), and
- * the engine's example (docs/engine.md) is the one that runs.
+ * The docs cannot drift: every error code is documented, the engine's example
+ * is the one that runs, and the config file's example is one slew accepts.
  */
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { validateConfig } from '../src/config/check.js'
+import { configSchema } from '../src/config/schema.js'
 import { errorCodes } from '../src/errors.js'
 import { httpErrorCodes } from '../src/protocol/problem.js'
 
@@ -47,5 +50,20 @@ describe('docs', () => {
   it('names the two commands (README)', () => {
     expect(readme).toContain('npm ci')
     expect(readme).toContain('npm test')
+  })
+
+  it("shows a config file slew accepts, and names every section of the config's schema (docs/config.md)", () => {
+    const config = read('docs/config.md')
+    const yaml = /^```yaml\n([\s\S]*?)^```/m.exec(config)![1]!
+    const secrets = Object.fromEntries(
+      [...yaml.matchAll(/secretEnv: (\w+)/g)].map((m) => [m[1]!, 'a-secret-of-16-chars-or-more']),
+    )
+    const check = validateConfig(parse(yaml), secrets)
+    expect(check.issues).toEqual([])
+    const named = new Set([
+      ...[...yaml.matchAll(/^(\w+):/gm)].map((m) => m[1]!),
+      ...[...config.matchAll(/`(\w+)[`:.]/g)].map((m) => m[1]!),
+    ])
+    expect(Object.keys(configSchema.shape).filter((section) => !named.has(section))).toEqual([])
   })
 })
