@@ -1,23 +1,36 @@
-/** The docs cannot drift: every error code is documented, and the README's example is the one that runs. */
+/**
+ * The docs cannot drift: every error code is documented, the engine's example
+ * is the one that runs, and the config file's example is one slew accepts.
+ */
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import { validateConfig } from '../src/config/check.js'
+import { configSchema } from '../src/config/schema.js'
 import { errorCodes } from '../src/errors.js'
 import { httpErrorCodes } from '../src/protocol/problem.js'
 
 const root = join(import.meta.dirname, '..')
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
+const read = (file: string) => readFileSync(join(root, file), 'utf8')
+const readme = read('README.md')
+const docs = readdirSync(join(root, 'docs'))
+  .filter((f) => f.endsWith('.md'))
+  .map((f) => ({ file: `docs/${f}`, text: read(`docs/${f}`) }))
+const codeBlocks = (text: string) =>
+  [...text.matchAll(/^```.*\n([\s\S]*?)^```/gm)].map((m) => m[1]!)
 
-describe('README', () => {
-  it('documents every error code', () => {
+describe('docs', () => {
+  it('documents every error code (docs/errors.md)', () => {
+    const errors = read('docs/errors.md')
     for (const code of [...Object.keys(errorCodes), ...Object.keys(httpErrorCodes)])
-      expect(readme).toMatch(new RegExp(`\\| \`${code}\` +\\|`))
+      expect(errors).toMatch(new RegExp(`\\| \`${code}\` +\\|`))
   })
 
-  it('shows examples/engine-quickstart.ts verbatim, and it runs as described', () => {
+  it('shows examples/engine-quickstart.ts verbatim (docs/engine.md), and it runs as described', () => {
     const source = readFileSync(join(root, 'examples', 'engine-quickstart.ts'), 'utf8')
-    expect(readme).toContain(source.trim())
+    expect(read('docs/engine.md')).toContain(source.trim())
     const out = execFileSync(
       process.execPath,
       ['--import', 'tsx', join(root, 'examples', 'engine-quickstart.ts')],
@@ -29,13 +42,28 @@ describe('README', () => {
   })
 
   it("runs the checkout's CLI as node dist/cli/main.js: npx slew there reinstalls it and rebuilds dist/", () => {
-    const blocks = [...readme.matchAll(/^```.*\n([\s\S]*?)^```/gm)].map((m) => m[1]!)
-    expect(blocks.join('\n')).toContain('node dist/cli/main.js push')
-    expect(blocks.join('\n')).not.toContain('npx slew')
+    expect(codeBlocks(readme).join('\n')).toContain('node dist/cli/main.js push')
+    for (const { file, text } of [{ file: 'README.md', text: readme }, ...docs])
+      expect(codeBlocks(text).join('\n'), file).not.toContain('npx slew')
   })
 
-  it('names the two commands', () => {
+  it('names the two commands (README)', () => {
     expect(readme).toContain('npm ci')
     expect(readme).toContain('npm test')
+  })
+
+  it("shows a config file slew accepts, and names every section of the config's schema (docs/config.md)", () => {
+    const config = read('docs/config.md')
+    const yaml = /^```yaml\n([\s\S]*?)^```/m.exec(config)![1]!
+    const secrets = Object.fromEntries(
+      [...yaml.matchAll(/secretEnv: (\w+)/g)].map((m) => [m[1]!, 'a-secret-of-16-chars-or-more']),
+    )
+    const check = validateConfig(parse(yaml), secrets)
+    expect(check.issues).toEqual([])
+    const named = new Set([
+      ...[...yaml.matchAll(/^(\w+):/gm)].map((m) => m[1]!),
+      ...[...config.matchAll(/`(\w+)[`:.]/g)].map((m) => m[1]!),
+    ])
+    expect(Object.keys(configSchema.shape).filter((section) => !named.has(section))).toEqual([])
   })
 })

@@ -21,15 +21,20 @@ const sh = (line: string, env: Record<string, string>) =>
     stdio: ['ignore', 'pipe', 'pipe'],
   })
 
-/** The `slew` commands of the README's "Try it" block, without their comments. */
-const tryItCommands = () => {
+/** The README's "Try it" section: its `sh` blocks, as command lines without their comments. */
+const tryItBlocks = () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const block = /^## Try it[\s\S]*?^```sh\n([\s\S]*?)^```/m.exec(readme)![1]!
-  return block
-    .split('\n')
-    .filter((l) => l.startsWith('node dist/cli/main.js '))
-    .map((l) => l.replace(/\s+#.*$/, ''))
+  const section = /^## Try it.*\n([\s\S]*?)(?=^## )/m.exec(readme)![1]!
+  return [...section.matchAll(/^```sh\n([\s\S]*?)^```/gm)].map((m) =>
+    m[1]!
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.replace(/\s+#.*$/, '')),
+  )
 }
+
+/** The `slew` commands of the tour (the first block): the push and the watch. */
+const tryItCommands = () => tryItBlocks()[0]!.filter((l) => l.startsWith('node dist/cli/main.js '))
 
 const output = (child: ChildProcess) => {
   const lines: string[] = []
@@ -47,7 +52,7 @@ describe('examples', () => {
   })
 
   it('app-server.ts caches through slew; push-job.ts invalidates it in waves', {
-    timeout: 60_000,
+    timeout: 120_000,
   }, async () => {
     const { co, url } = await startCoordinator({ waves: { steps: [0.5, 1], bakeMs: 200 } })
     stop = () => co.close()
@@ -120,6 +125,21 @@ describe('examples', () => {
       expect(await new Promise<number | null>((r) => cli.on('exit', r)), cliOut.join('\n')).toBe(0)
     }
     await waitFor('the refetched price', async () => (await product()).price === 102, 10_000)
+
+    // The README's next block, as written: the push job, the rewarm job, the engine alone.
+    const next = tryItBlocks()[1]!
+    expect(next.map((l) => l.split(' ')[2])).toEqual([
+      'examples/push-job.ts',
+      'examples/rewarm-job.ts',
+      'examples/engine-quickstart.ts',
+    ])
+    for (const line of next) {
+      const run = sh(line, { SLEW_URL: url })
+      children.push(run)
+      const runOut = output(run)
+      expect(await new Promise<number | null>((r) => run.on('exit', r)), runOut.join('\n')).toBe(0)
+      expect(runOut.at(-1), line).toMatch(/^completed|units, done at/)
+    }
   })
 
   it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {

@@ -1,7 +1,7 @@
 /**
  * Admission refusals: `503 E_OVERLOADED` with a jittered `Retry-After`. Each
  * refused client is promised its own future slot at the admission rate plus
- * up to one slot of jitter (README, "The stream"), so many refusals get
+ * up to one slot of jitter (docs/api.md, "The stream"), so many refusals get
  * Retry-After values that differ and lie within that range.
  */
 import { describe, expect, it } from 'vitest'

@@ -241,7 +241,7 @@ describe('a fleet name that differs', () => {
   }, async () => {
     const { co, url } = await start(0, { ...FAST, fleet: 'checkout' })
     const origin = testOrigin(0)
-    // The README's own client: no fleet option.
+    // The client of the README and docs/sdk.md: no fleet option.
     fleet = clients<string>(3, { url, load: origin.load, heartbeatMs: 60_000 })
     await Promise.all(fleet.map((c) => c.start()))
     for (const c of fleet) expect(c.stats()).toMatchObject({ fleet: 'checkout', healthy: true })
