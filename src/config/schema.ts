@@ -4,7 +4,6 @@
  * One zod schema; every field has a default, so an empty file is valid.
  */
 import { z } from 'zod'
-import { gatesSchema } from '../gates/options.js'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../limiter/bucket.js'
 import { between, nonNegativeInt } from '../validate.js'
@@ -165,8 +164,6 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
       staleAfterMs: between(1, 86_400_000).default(60_000),
     })
     .prefault({}),
-  /** Guarded rollouts: what every rollout is watched on, and what a verdict does. */
-  gates: gatesSchema.prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({
@@ -201,5 +198,4 @@ export const liveFields = [
   'admission',
   'confirmAbove',
   'rewarm',
-  'gates',
 ] as const satisfies readonly (keyof Config)[]

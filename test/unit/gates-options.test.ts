@@ -4,12 +4,12 @@
  * with the field named; a change's own gate is its checks or `false`.
  */
 import { describe, expect, it } from 'vitest'
-import { validateConfig } from '../../src/config/check.js'
 import { changeGateSchema, gatesSchema } from '../../src/gates/options.js'
+import { optionIssues } from '../../src/validate.js'
 
 describe('gates config', () => {
   it('protects a user who configures nothing', () => {
-    const gates = validateConfig({}, {}).valid?.config.gates
+    const gates = gatesSchema.parse({})
     expect(gates).toEqual({
       alpha: 0.01,
       minSamples: 20,
@@ -28,7 +28,10 @@ describe('gates config', () => {
   })
 
   it('refuses values that cannot work, naming the field', () => {
-    const fields = (gates: unknown) => validateConfig({ gates }, {}).issues.map((i) => i.field)
+    const fields = (gates: unknown) => {
+      const parsed = gatesSchema.safeParse(gates)
+      return parsed.success ? [] : optionIssues(parsed.error, gates).map((i) => `gates.${i.field}`)
+    }
     expect(fields({ alpha: 0 })).toEqual(['gates.alpha'])
     expect(fields({ minSamples: 1 })).toEqual(['gates.minSamples'])
     expect(fields({ onFail: { config: 'explode' } })).toEqual(['gates.onFail.config'])
