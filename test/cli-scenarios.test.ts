@@ -161,6 +161,63 @@ describe('slew simulate --scenario metastable', () => {
   })
 })
 
+describe('slew simulate --scenario regression', () => {
+  const dir = tmp()
+  const svg = join(dir, 'regression.svg')
+  const run = slew(
+    'simulate',
+    '--scenario',
+    'regression',
+    '--clients',
+    '2000',
+    '--runs',
+    '3',
+    '--json',
+    '--svg',
+    svg,
+  )
+
+  it('--json: the bad change is caught in the first wave and rolled back, within the budget', () => {
+    expect(run.code, run.err).toBe(0)
+    const j = JSON.parse(run.out) as {
+      scenario: string
+      detectionMs: { p95: number }
+      power: number
+      caughtInFirstWave: number
+      peakPerSec: number
+      budget: number
+      runs?: unknown
+    }
+    expect(j.scenario).toBe('regression')
+    expect(j.detectionMs.p95).toBeGreaterThan(0)
+    expect(j.detectionMs.p95).toBeLessThanOrEqual(5_000)
+    expect(j.power).toBe(1)
+    expect(j.caughtInFirstWave).toBe(1)
+    expect(j.peakPerSec).toBeLessThanOrEqual(j.budget * 1.1)
+    // Per-run figures and the trace are for the plot, not the JSON.
+    expect(j.runs).toBeUndefined()
+  })
+
+  it('--svg plots the metric by cohort with the first delivery and the verdict marked', () => {
+    const plot = readFileSync(svg, 'utf8')
+    expect(titleOf(plot)).toBe(
+      'A bad config change over 2,000 clients: errorRate by cohort (first run)',
+    )
+    expectPlot(plot, 'origin error rate, cohort mean (%)', [
+      'treated: applied the change',
+      'control: not yet reached',
+      'first delivery',
+      'gate: rollback',
+    ])
+  })
+
+  it('refuses a metric it does not know', () => {
+    const bad = slew('simulate', '--scenario', 'regression', '--metric', 'orders')
+    expect(bad.code).toBe(2)
+    expect(bad.err).toContain('E_INVALID_OPTION')
+  })
+})
+
 describe('slew simulate refuses bad input with exit code 2 and a coded error', () => {
   it.each([
     [['--scenario', 'rewarm', '--capacity', '0'], /`capacity` to be a finite number > 0, got `0`/],

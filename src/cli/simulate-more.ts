@@ -1,9 +1,11 @@
 /** `slew simulate --scenario rewarm | metastable`: reports and plots. */
 import { type MetastableResult, simulateMetastable } from '../sim/metastable.js'
+import { type RegressionResult, simulateRegression } from '../sim/regression.js'
 import { type RewarmResult, simulateRewarm } from '../sim/rewarm.js'
 import { plotSvg } from '../sim/svg.js'
 import { writeOutput } from './args.js'
 import { duration, fixed, int, table } from './format.js'
+import { progressBar } from './progress.js'
 
 export const rewarmPlot = (r: RewarmResult): string =>
   plotSvg({
@@ -55,6 +57,74 @@ export const metastablePlot = (r: MetastableResult): string =>
     ],
   })
 
+/** Seconds without a sample keep the last value (a step plot has no gaps). */
+const carried = (xs: readonly number[]): number[] => {
+  let last = 0
+  return xs.map((v) => {
+    if (Number.isFinite(v)) last = v
+    return last
+  })
+}
+
+export const regressionPlot = (r: RegressionResult): string => {
+  const o = r.options
+  const errors = o.metric === 'errorRate'
+  const scale = errors ? 100 : 1
+  const t = r.trace
+  return plotSvg({
+    title: `A ${o.effect === 0 ? 'harmless' : 'bad'} config change over ${int(o.clients)} clients: ${o.metric} by cohort (first run)`,
+    subtitle:
+      t.actionS !== undefined && t.firstDeliveryS !== undefined
+        ? `gate: ${t.action} ${duration((t.actionS - t.firstDeliveryS) * 1000)} after the first delivery; over ${int(o.runs)} runs detection p95 ${r.detectionMs.p95 === undefined ? '-' : duration(r.detectionMs.p95)}`
+        : `gate: no action; over ${int(o.runs)} runs false pauses ${(r.falsePauseRate * 100).toFixed(1)} %`,
+    yLabel: errors ? 'origin error rate, cohort mean (%)' : 'origin p99 latency, cohort mean (ms)',
+    scale: 'linear',
+    series: [
+      {
+        label: 'treated: applied the change',
+        color: '#d62728',
+        perSecond: carried(t.treated).map((v) => v * scale),
+      },
+      {
+        label: 'control: not yet reached',
+        color: '#1f77b4',
+        perSecond: carried(t.control).map((v) => v * scale),
+      },
+    ],
+    marks: [
+      ...(t.firstDeliveryS !== undefined
+        ? [{ label: 'first delivery', color: '#555', atS: t.firstDeliveryS }]
+        : []),
+      ...(t.actionS !== undefined
+        ? [{ label: `gate: ${t.action}`, color: '#d62728', atS: t.actionS }]
+        : []),
+    ],
+  })
+}
+
+const regressionReport = (r: RegressionResult, wallMs: number, svg?: string): string => {
+  const o = r.options
+  const ms = (x: number | undefined) => (x === undefined ? '-' : duration(x))
+  return [
+    `regression: ${int(o.runs)} rollouts of a config change over ${int(o.clients)} clients; ${o.metric} ${o.effect === 0 ? 'unchanged (noise only)' : `× ${fixed(1 + o.effect)} on the clients that apply it`}`,
+    '',
+    table([
+      [
+        'detection p50 / p95 / p99',
+        `${ms(r.detectionMs.p50)} / ${ms(r.detectionMs.p95)} / ${ms(r.detectionMs.p99)}`,
+      ],
+      ['caught before the last wave (power)', `${(r.power * 100).toFixed(1)} %`],
+      ['caught in the first wave', `${(r.caughtInFirstWave * 100).toFixed(1)} %`],
+      ['false pauses (noise only)', `${(r.falsePauseRate * 100).toFixed(2)} %`],
+      ['exposure, client-seconds ÷ fleet (mean)', fixed(r.exposure.mean)],
+      ['rollback p50 (ideal)', `${ms(r.rollbackMs.p50)} (${ms(r.idealRollbackMs.p50)})`],
+      ['peak deliveries in any 1 s (budget)', `${int(r.peakPerSec)} (${int(r.budget)}/s)`],
+    ]),
+    '',
+    `${svg ? `Plot: ${svg}. ` : ''}(${duration(wallMs)} wall)`,
+  ].join('\n')
+}
+
 /** The origin's capacity as a share of the fleet's requests, e.g. "30 %" (a decimal when needed). */
 const share = (r: MetastableResult): string => {
   const pct = (r.capacity / (r.options.clients * r.options.rps)) * 100
@@ -72,12 +142,26 @@ const strip = <T extends { perSecond: number[]; hitRate?: number[]; latency?: nu
 }: T) => rest
 
 export const runScenario = (
-  scenario: 'rewarm' | 'metastable',
+  scenario: 'rewarm' | 'metastable' | 'regression',
   options: Record<string, unknown>,
   flags: { json?: boolean | undefined; svg?: string | undefined },
   out: (s: string) => void,
 ): number => {
   const started = performance.now()
+  if (scenario === 'regression') {
+    const bar = progressBar('rollouts')
+    const r = simulateRegression(options, { onProgress: (d, t) => bar.update(d, t) })
+    bar.done()
+    if (flags.svg !== undefined) writeOutput('svg', flags.svg, regressionPlot(r))
+    const wallMs = Math.round(performance.now() - started)
+    const { runs: _runs, trace: _trace, ...figures } = r
+    out(
+      flags.json
+        ? JSON.stringify({ ...figures, wallMs }, null, 2)
+        : regressionReport(r, wallMs, flags.svg),
+    )
+    return 0
+  }
   if (scenario === 'rewarm') {
     const r = simulateRewarm(options)
     if (flags.svg !== undefined) writeOutput('svg', flags.svg, rewarmPlot(r))

@@ -1,6 +1,7 @@
 /** `slew simulate`: naive broadcast vs slew for one invalidate-all, on the virtual clock. */
 import { InvalidOptionError } from '../errors.js'
 import { metastableSchema } from '../sim/metastable.js'
+import { regressionSchema } from '../sim/regression.js'
 import { rewarmSchema } from '../sim/rewarm.js'
 import {
   parseSimulateOptions,
@@ -20,7 +21,7 @@ export const simulateHelp = `slew simulate [--scenario S] [flags]
 Plays a scenario twice on a virtual clock, naive and slew, deterministic for
 a seed, and prints the figures (--json) or a table; --svg FILE plots it.
 
-  --scenario S     invalidate-all (default) | rewarm | metastable
+  --scenario S     invalidate-all (default) | rewarm | metastable | regression
 
 invalidate-all: one invalidate-all over a simulated fleet: naive broadcast
 (every client drops its cache at t0) and slew (rolling waves under the
@@ -53,6 +54,14 @@ metastable: --clients (50) × --rps (100) at a 90 % hit rate (--one-off
 --capacity (30 % of the traffic) with --latency, --noise, --target; callers
 time out after --timeout ms (1000); slew sheds a call after --max-wait ms
 (100); --budget (3 × capacity), --skew, --horizon ms, --seed.
+
+regression: --runs (20) gated rollouts of a config change over --clients
+(10000) that makes --metric (errorRate | latencyP99) worse by --effect
+(relative: 2 is 1 % -> 3 %; 0 is noise only) from --base on the clients
+that apply it; --noise (origin calls per interval, or the p99's lognormal
+sigma), heartbeats up to --lag ms late (500), --steps, --bake, --budget
+(config deliveries/s, 1000), --seed. Prints detection p50/p95/p99, power,
+false pauses, exposure, rollback time against its ideal.
 `
 
 const spec = {
@@ -82,6 +91,11 @@ const spec = {
   timeout: { type: 'string' },
   'max-wait': { type: 'string' },
   horizon: { type: 'string' },
+  runs: { type: 'string' },
+  metric: { type: 'string' },
+  base: { type: 'string' },
+  effect: { type: 'string' },
+  lag: { type: 'string' },
   json: { type: 'boolean' },
   svg: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -98,6 +112,7 @@ const schemas = {
   'invalidate-all': simulateSchema,
   rewarm: rewarmSchema,
   metastable: metastableSchema,
+  regression: regressionSchema,
 } as const
 
 type Scenario = keyof typeof schemas
@@ -127,7 +142,11 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
   }
   const scenario = f.scenario ?? 'invalidate-all'
   if (!isScenario(scenario)) {
-    throw new InvalidOptionError('scenario', 'one of invalidate-all, rewarm, metastable', scenario)
+    throw new InvalidOptionError(
+      'scenario',
+      'one of invalidate-all, rewarm, metastable, regression',
+      scenario,
+    )
   }
   const takes = flagsOf(scenario)
   const options: Record<string, unknown> = {}
@@ -138,7 +157,11 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
     }
     const text = value as string
     options[camel(flag)] =
-      flag === 'steps' ? numList(flag, text) : flag === 'mode' ? text : num(flag, text)
+      flag === 'steps'
+        ? numList(flag, text)
+        : flag === 'mode' || flag === 'metric'
+          ? text
+          : num(flag, text)
   }
   check(scenario, options)
   // A plot that cannot be written is refused now, not after the run.

@@ -40,9 +40,18 @@ export const regressionSchema = z.strictObject({
   /** Config deliveries per second (the config budget). @default 1000 */
   budget: positive().default(1_000),
   seed: z.number().int().default(1),
-  gates: z.custom<GatesInput>().optional(),
 })
 export type RegressionInput = z.input<typeof regressionSchema>
+
+/** The first run's metric per second, by cohort, for the plot (NaN: no sample that second). */
+export interface RegressionTrace {
+  readonly treated: number[]
+  readonly control: number[]
+  /** Seconds from the trace's start: the first delivery, and the gate's action. */
+  readonly firstDeliveryS?: number
+  readonly actionS?: number
+  readonly action?: string
+}
 
 export interface RegressionRun {
   /** ms from first delivery to the gate's action; undefined if none. */
@@ -62,7 +71,7 @@ export interface RegressionRun {
 
 export interface RegressionResult {
   readonly scenario: 'regression'
-  readonly options: Omit<z.output<typeof regressionSchema>, 'gates'>
+  readonly options: z.output<typeof regressionSchema>
   readonly detectionMs: { p50?: number; p95?: number; p99?: number }
   /** With effect 0: runs that paused or rolled back ÷ runs. */
   readonly falsePauseRate: number
@@ -78,6 +87,7 @@ export interface RegressionResult {
   readonly peakPerSec: number
   readonly budget: number
   readonly runs: readonly RegressionRun[]
+  readonly trace: RegressionTrace
 }
 
 const TICK_MS = 100
@@ -94,7 +104,12 @@ const quantile = (xs: readonly number[], q: number): number | undefined => {
 }
 
 /** One rollout of a (possibly bad) config change over the fleet. */
-const runOnce = (o: z.output<typeof regressionSchema>, runIndex: number): RegressionRun => {
+const runOnce = (
+  o: z.output<typeof regressionSchema>,
+  gatesInput: GatesInput,
+  runIndex: number,
+  trace?: { treated: Sum[]; control: Sum[]; marks: { firstDelivery?: number; action?: number } },
+): RegressionRun => {
   const random = mulberry32(o.seed * 1_000_003 + runIndex)
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
   const base = o.base ?? (o.metric === 'errorRate' ? 0.01 : 120)
@@ -112,7 +127,7 @@ const runOnce = (o: z.output<typeof regressionSchema>, runIndex: number): Regres
   }
 
   const clock = new VirtualClock(0)
-  const gates = gatesSchema.parse(o.gates ?? {})
+  const gates = gatesSchema.parse(gatesInput)
   const shards = 100
   const ids = Array.from({ length: o.clients }, (_, i) => clientId(i))
   const applied = new Map<string, number>()
@@ -213,6 +228,13 @@ const runOnce = (o: z.output<typeof regressionSchema>, runIndex: number): Regres
       const h = inFlight.shift()!
       clock.advanceTo(Math.max(clock.now(), h.at))
       watcher.heartbeat(h.id, figures(o.metric, h.x), h.at)
+      if (trace && watched.has(h.id)) {
+        const sec = Math.floor((h.at - 60_000) / 1000)
+        const into = applied.has(h.id) ? trace.treated : trace.control
+        into[sec] ??= { sum: 0, n: 0 }
+        into[sec].sum += h.x
+        into[sec].n++
+      }
     }
     clock.advanceTo(t + TICK_MS)
     watcher.tick(clock.now())
@@ -230,6 +252,10 @@ const runOnce = (o: z.output<typeof regressionSchema>, runIndex: number): Regres
     if (rollbackId === undefined && !watcher.isWatched(changeId) && state === 'completed') break
   }
   const stop = clock.now()
+  if (trace) {
+    if (firstDelivery !== undefined) trace.marks.firstDelivery = (firstDelivery - 60_000) / 1000
+    if (acted !== undefined) trace.marks.action = (acted - 60_000) / 1000
+  }
   for (const [id, from] of exposureAt) {
     const until = applied.has(id) ? stop : Math.min(stop, rollbackEnd ?? stop)
     exposure += Math.max(0, until - from) / 1000
@@ -263,15 +289,34 @@ const figures = (metric: 'errorRate' | 'latencyP99', x: number) =>
 
 export const parseRegression = (input: unknown) => parseOptions(regressionSchema, input)
 
+interface Sum {
+  sum: number
+  n: number
+}
+
+const perSecond = (xs: readonly (Sum | undefined)[]): number[] =>
+  Array.from(xs, (x) => (x && x.n > 0 ? x.sum / x.n : Number.NaN))
+
+export interface RegressionExtras {
+  /** The gates section the coordinator would run with. @default its defaults */
+  readonly gates?: GatesInput
+  readonly onProgress?: (done: number, total: number) => void
+}
+
 export const simulateRegression = (
   input: RegressionInput = {},
-  progress?: (done: number, total: number) => void,
+  extras: RegressionExtras = {},
 ): RegressionResult => {
   const o = parseRegression(input)
   const runs: RegressionRun[] = []
+  const trace = {
+    treated: [] as Sum[],
+    control: [] as Sum[],
+    marks: {} as { firstDelivery?: number; action?: number },
+  }
   for (let i = 0; i < o.runs; i++) {
-    runs.push(runOnce(o, i))
-    progress?.(i + 1, o.runs)
+    runs.push(runOnce(o, extras.gates ?? {}, i, i === 0 ? trace : undefined))
+    extras.onProgress?.(i + 1, o.runs)
   }
   const detections = runs.flatMap((r) => (r.detectionMs === undefined ? [] : [r.detectionMs]))
   const rollbacks = runs.flatMap((r) => (r.rollbackMs === undefined ? [] : [r.rollbackMs]))
@@ -280,10 +325,9 @@ export const simulateRegression = (
     r.rollbackMs !== undefined && r.idealRollbackMs ? [r.rollbackMs / r.idealRollbackMs] : [],
   )
   const caught = runs.filter((r) => r.action !== undefined).length
-  const { gates: _gates, ...options } = o
   return {
     scenario: 'regression',
-    options,
+    options: o,
     detectionMs: {
       p50: quantile(detections, 0.5),
       p95: quantile(detections, 0.95),
@@ -302,5 +346,14 @@ export const simulateRegression = (
     peakPerSec: Math.max(...runs.map((r) => r.peakPerSec)),
     budget: o.budget,
     runs,
+    trace: {
+      treated: perSecond(trace.treated),
+      control: perSecond(trace.control),
+      ...(trace.marks.firstDelivery !== undefined && { firstDeliveryS: trace.marks.firstDelivery }),
+      ...(trace.marks.action !== undefined && {
+        actionS: trace.marks.action,
+        action: runs[0]?.action,
+      }),
+    },
   }
 }

@@ -19,12 +19,21 @@ export interface PlotLine {
   readonly value: number
 }
 
+/** A moment marked across the plot (a verdict, an action). */
+export interface PlotMark {
+  readonly label: string
+  readonly color: string
+  /** Seconds from t = 0. */
+  readonly atS: number
+}
+
 export interface PlotOptions {
   readonly title: string
   readonly subtitle?: string
   readonly yLabel: string
   readonly series: readonly PlotSeries[]
   readonly lines?: readonly PlotLine[]
+  readonly marks?: readonly PlotMark[]
   readonly width?: number
   readonly height?: number
   /** Log (default: origin loads span decades) or linear (e.g. a hit rate in %). */
@@ -133,6 +142,13 @@ export const plotSvg = (opts: PlotOptions): string => {
     const yy = y(l.value).toFixed(1)
     parts.push(
       `<line x1="${m.left}" x2="${m.left + pw}" y1="${yy}" y2="${yy}" stroke="${l.color}" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    )
+  }
+  for (const k of opts.marks ?? []) {
+    const xx = x(Math.min(seconds, Math.max(0, k.atS))).toFixed(1)
+    parts.push(
+      `<line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + ph}" stroke="${k.color}" stroke-width="1.5" stroke-dasharray="3 3"/>`,
+      `<text x="${xx}" y="${m.top + ph - 8}" transform="rotate(-90 ${xx} ${m.top + ph - 8})" dx="4" dy="-4" fill="${k.color}">${esc(k.label)}</text>`,
     )
   }
   for (const s of opts.series) {
