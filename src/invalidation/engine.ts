@@ -12,20 +12,13 @@ import {
   NotConfigChangeError,
   UnknownRolloutError,
 } from '../errors.js'
-import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
+import { type BudgetClass, budgetClassOf } from '../model/budget.js'
+import type { Change } from '../model/change.js'
+import type { Clock } from '../model/clock.js'
 import { parseOptions } from '../validate.js'
 import { Budgets, type ClassBudget } from './budgets.js'
-import {
-  type BudgetClass,
-  budgetClassOf,
-  type Change,
-  deliveryCost,
-  identityOf,
-  parseChange,
-  requestDigest,
-  wavesSchema,
-} from './change.js'
+import { deliveryCost, identityOf, parseChange, requestDigest, wavesSchema } from './change.js'
 import { ConfigState } from './config-state.js'
 import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'

@@ -15,8 +15,9 @@ import {
   type SlewError,
   WrongFleetError,
 } from '../errors.js'
-import { budgetClassOf } from '../invalidation/change.js'
-import { type Clock, realClock, type Timer } from '../limiter/clock.js'
+import { realClock } from '../limiter/clock.js'
+import { budgetClassOf, type TokenClass } from '../model/budget.js'
+import type { Clock, Timer } from '../model/clock.js'
 import type {
   GoawayMessage,
   HelloMessage,
@@ -38,7 +39,7 @@ import {
   type ParsedClientOptions,
   type SlewClientEvents,
 } from './options.js'
-import { Refresher, type TokenClass } from './refresher.js'
+import { Refresher } from './refresher.js'
 import { Rewarms } from './rewarms.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
@@ -420,7 +421,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       } else if (c.kind === 'rewarm') {
         this.#rewarms.start(c)
       } else {
-        const cls = budgetClassOf(c) as TokenClass
+        const cls = budgetClassOf({ kind: c.kind, priority: c.priority })
         this.#staleCap.submit(this.#l1.matching(c), (ks) =>
           this.#l1.invalidate(ks, c.id, c.mode, cls),
         )
