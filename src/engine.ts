@@ -4,14 +4,7 @@
  * simulator run, to drive on a virtual clock or embed.
  */
 
-export {
-  type BudgetClass,
-  budgetClasses,
-  type Change,
-  type ChangeInput,
-  parseChange,
-  type Target,
-} from './invalidation/change.js'
+export { type ChangeInput, parseChange } from './invalidation/change.js'
 export {
   Engine,
   type EngineEvent,
@@ -28,5 +21,8 @@ export type { RolloutView } from './invalidation/rollout.js'
 export { shardOf } from './invalidation/shard.js'
 export type { EngineSnapshot } from './invalidation/snapshot.js'
 export { type RolloutState, rolloutStates } from './invalidation/states.js'
-export { type Clock, realClock, type Timer } from './limiter/clock.js'
+export { realClock } from './limiter/clock.js'
 export { VirtualClock } from './limiter/virtual-clock.js'
+export { type BudgetClass, budgetClasses } from './model/budget.js'
+export type { Change, Target } from './model/change.js'
+export type { Clock, Timer } from './model/clock.js'

@@ -1,4 +1,5 @@
 /** How the CLI shows rollouts. */
+import { realClock } from '../limiter/clock.js'
 import { duration, int } from './format.js'
 
 export interface RolloutJson {
@@ -78,7 +79,7 @@ export const REPORT_GRACE_MS = 30_000
  * done, failed or left on clients gone, or (within REPORT_GRACE_MS of the
  * delivery) clients it reached that have not reported their keys yet.
  */
-export const rewarming = (r: RolloutJson, now = Date.now()): boolean => {
+export const rewarming = (r: RolloutJson, now = realClock.now()): boolean => {
   if (r.state !== 'completed' || !r.rewarm) return false
   const w = r.rewarm
   if (w.keysDone + (w.keysFailed ?? 0) + (w.keysOrphaned ?? 0) < w.keysTotal) return true
@@ -102,7 +103,7 @@ const stateText = (r: RolloutJson): string => {
 export const oneLine = (r: RolloutJson): string =>
   `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${stateText(r)}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
 
-export const detail = (r: RolloutJson, now = Date.now()): string =>
+export const detail = (r: RolloutJson, now = realClock.now()): string =>
   [
     oneLine(r),
     ...r.waves.map(

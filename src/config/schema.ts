@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { engineConfigSchema } from '../invalidation/options.js'
-import { budgetSchema } from '../limiter/bucket.js'
+import { budgetSchema } from '../model/budget.js'
 import { between, nonNegativeInt } from '../validate.js'
 import { aimdSchema } from '../warmup/aimd.js'
 

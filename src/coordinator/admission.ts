@@ -6,8 +6,8 @@
  * at the admission rate instead of all at once, and all get in.
  */
 import { Bucket } from '../limiter/bucket.js'
-import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
+import type { Clock } from '../model/clock.js'
 
 export interface AdmissionDecision {
   readonly admitted: boolean

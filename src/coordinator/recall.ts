@@ -10,8 +10,8 @@
  * reset names it to those that come back later).
  */
 import { z } from 'zod'
-import type { Change } from '../invalidation/change.js'
 import type { Engine } from '../invalidation/engine.js'
+import type { Change } from '../model/change.js'
 import { configDigest, type SignedStreamMessage } from '../protocol/messages.js'
 import { type SigningKeys, verifyMessage } from '../protocol/sign.js'
 

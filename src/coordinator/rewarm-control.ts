@@ -5,7 +5,7 @@
  * under those tokens, so the fleet's rewarm runs at what the origin bears.
  */
 import type { Config } from '../config/schema.js'
-import type { Clock, Timer } from '../limiter/clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 import { AimdRate, aimdSchema } from '../warmup/aimd.js'
 import type { FleetTracker } from './fleet.js'
 

@@ -4,7 +4,8 @@
  * restarted (or newly elected) coordinator reports what was done before it;
  * a restarted client reads its own records back and continues where it was.
  */
-import { keysLeft, type RewarmReport, rewarmReportSchema } from '../protocol/messages.js'
+import { keysLeft, type RewarmReport } from '../model/rewarm.js'
+import { rewarmReportSchema } from '../protocol/messages.js'
 import type { Store } from '../store/store.js'
 
 export interface LedgerOptions {

@@ -1,6 +1,7 @@
 /** The embedded runtime: one process, the engine here, the log and the fleet in memory. */
 
 import type { Engine } from '../invalidation/engine.js'
+import type { TokenClass } from '../model/budget.js'
 import type { Heartbeat, ResetMessage } from '../protocol/messages.js'
 import type { Admission } from './admission.js'
 import { catchUp, predates } from './catch-up.js'
@@ -8,7 +9,7 @@ import { ConfigFrames } from './config-frame.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import { type DeliveryLog, helloFrame } from './log.js'
-import type { FleetMember, Runtime, TokenClass } from './runtime.js'
+import type { FleetMember, Runtime } from './runtime.js'
 
 export const memoryRuntime = (
   p: {

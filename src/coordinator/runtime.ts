@@ -5,10 +5,9 @@
  */
 import type { LeaseGrant } from '../invalidation/engine.js'
 import type { GcraParams } from '../limiter/gcra.js'
+import type { TokenClass } from '../model/budget.js'
 import type { Heartbeat } from '../protocol/messages.js'
 import type { AdmissionDecision } from './admission.js'
-
-export type TokenClass = 'invalidate' | 'rewarm' | 'urgent'
 
 export interface FleetMember {
   readonly clientId: string

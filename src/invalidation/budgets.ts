@@ -6,10 +6,10 @@
 
 import { InvalidOptionError } from '../errors.js'
 import { Bucket } from '../limiter/bucket.js'
-import type { Clock } from '../limiter/clock.js'
 import { Asking } from '../limiter/fair.js'
 import { type GcraParams, intervalMs } from '../limiter/gcra.js'
-import { type BudgetClass, budgetClasses } from './change.js'
+import { type BudgetClass, budgetClasses } from '../model/budget.js'
+import type { Clock } from '../model/clock.js'
 import { Pacer, type PacerHooks } from './pacer.js'
 import type { EngineSnapshot } from './snapshot.js'
 

@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
+import { type Change, changeKinds, type Target } from '../model/change.js'
 import { between, deepFreeze, parseOptions } from '../validate.js'
 
-export const budgetClasses = ['invalidate', 'rewarm', 'config', 'urgent'] as const
-export type BudgetClass = (typeof budgetClasses)[number]
+/** The classing rule lives in model/; named here too for the simulator, which takes it from here. */
+export { budgetClassOf } from '../model/budget.js'
 
 const names = z.array(z.string().min(1, { error: 'a non-empty string' }), {
   error: 'an array of strings',
@@ -29,9 +30,7 @@ export const targetSchema = z
     {
       error: 'an object with at least one of keys, tags, prefixes, all, hotSet',
     },
-  )
-
-export type Target = z.infer<typeof targetSchema>
+  ) satisfies z.ZodType<Target>
 
 export const stepsSchema = z
   .array(z.number({ error: 'a number' }), { error: 'an array of fractions' })
@@ -50,7 +49,7 @@ const json: z.ZodType<unknown> = z.unknown()
 
 export const changeInputSchema = z
   .strictObject({
-    kind: z.enum(['invalidate', 'rewarm', 'config']),
+    kind: z.enum(changeKinds),
     target: targetSchema.optional(),
     values: z.record(z.string(), json).optional(),
     unset: names.optional(),
@@ -82,23 +81,6 @@ export const changeInputSchema = z
 export type ChangeInput = z.input<typeof changeInputSchema>
 export type ParsedChange = z.output<typeof changeInputSchema>
 
-/** A change with its identity, as delivered to clients. */
-export interface Change {
-  readonly id: string
-  /** Position in the fleet's change log; increases by one per accepted change. */
-  readonly seq: number
-  readonly kind: ParsedChange['kind']
-  readonly target?: Target
-  readonly values?: Readonly<Record<string, unknown>>
-  readonly unset?: readonly string[]
-  readonly mode: 'soft' | 'hard'
-  readonly priority: 'normal' | 'urgent'
-  readonly reason?: string
-  readonly submittedAt: number
-  /** For a rollback: the change it undoes. */
-  readonly rollbackOf?: string
-}
-
 const sortedUnique = (xs?: readonly string[]) => (xs?.length ? [...new Set(xs)].sort() : undefined)
 
 /** `ordered`: keep the keys' order (a rewarm fetches them in it), only dropping repeats. */
@@ -122,9 +104,6 @@ export const parseChange = (input: unknown): ParsedChange => {
     ? deepFreeze({ ...parsed, target: normalizeTarget(parsed.target, parsed.kind === 'rewarm') })
     : parsed
 }
-
-export const budgetClassOf = (c: Pick<Change, 'kind' | 'priority'>): BudgetClass =>
-  c.priority === 'urgent' ? 'urgent' : c.kind
 
 /** SHA-256 of a value's canonical JSON, base64url: equal values, equal digests. */
 export const digestOf = (value: unknown): string =>

@@ -9,7 +9,7 @@
  * values are bounded by `configBytes`.
  */
 import { ConfigTooLargeError } from '../errors.js'
-import type { Change } from './change.js'
+import type { Change } from '../model/change.js'
 import { ConfigValues, keysOf } from './config-values.js'
 import type { Rollout } from './rollout.js'
 import { isActive } from './states.js'

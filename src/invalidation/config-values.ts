@@ -7,7 +7,7 @@
  * version and frozen, so callers may key caches on it.
  */
 import { canonicalJson } from '../canonical-json.js'
-import type { Change } from './change.js'
+import type { Change } from '../model/change.js'
 
 export interface ConfigUndo {
   /** Keys that had a value before: their previous values. */

@@ -2,9 +2,10 @@
  * The engine's state in and out of a snapshot: the fleet, the rollouts,
  * each budget's buckets and pacer wake-up, and the config values.
  */
-import type { Clock } from '../limiter/clock.js'
+
+import type { BudgetClass } from '../model/budget.js'
+import type { Clock } from '../model/clock.js'
 import type { ClassBudget } from './budgets.js'
-import type { BudgetClass } from './change.js'
 import type { ConfigState } from './config-state.js'
 import type { Lifecycle } from './lifecycle.js'
 import type { Registry } from './registry.js'

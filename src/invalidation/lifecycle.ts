@@ -3,7 +3,7 @@
  * end the wave when its queue drains, bake, ask the gate, go on — or stop.
  * Every state change goes through `move`, which enforces the state machine.
  */
-import type { Clock } from '../limiter/clock.js'
+import type { Clock } from '../model/clock.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import type { Pacer } from './pacer.js'
 import type { Registry } from './registry.js'

@@ -1,6 +1,6 @@
 /** The engine's settings: one zod schema, defaults documented, parsed once and frozen. */
 import { z } from 'zod'
-import { budgetSchema } from '../limiter/bucket.js'
+import { budgetSchema } from '../model/budget.js'
 import { between, parseOptions } from '../validate.js'
 import { wavesSchema } from './change.js'
 

@@ -7,8 +7,8 @@
  * burst: see deliveryCost).
  */
 import type { Bucket } from '../limiter/bucket.js'
-import type { Clock, Timer } from '../limiter/clock.js'
-import type { Change } from './change.js'
+import type { Change } from '../model/change.js'
+import type { Clock, Timer } from '../model/clock.js'
 import type { Rollout } from './rollout.js'
 
 /** One batch: the clients that got one change at one instant. */

@@ -2,8 +2,10 @@
  * One rollout's bookkeeping: its state, the wave it is on, who has it, who
  * is still queued. The engine moves it; this file only holds and reports.
  */
-import type { Timer } from '../limiter/clock.js'
-import type { BudgetClass, Change } from './change.js'
+
+import type { BudgetClass } from '../model/budget.js'
+import type { Change } from '../model/change.js'
+import type { Timer } from '../model/clock.js'
 import { Fifo } from './fifo.js'
 import type { WaveRange } from './planner.js'
 import type { RolloutState } from './states.js'

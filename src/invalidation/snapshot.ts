@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import { SnapshotError } from '../errors.js'
-import type { Change } from './change.js'
+import type { Change } from '../model/change.js'
 import type { WaveRange } from './planner.js'
 import { Rollout, type WaveStats } from './rollout.js'
 import type { IdempotencyEntry } from './rollout-book.js'

@@ -1,7 +1,7 @@
 /** A GCRA bucket bound to a Clock: the in-process budget. */
-import { z } from 'zod'
-import { between, parseOptions, positive } from '../validate.js'
-import type { Clock } from './clock.js'
+import { bucketParamsSchema } from '../model/budget.js'
+import type { Clock } from '../model/clock.js'
+import { parseOptions } from '../validate.js'
 import { type Asking, gcraGrantShare, type ShareGrantResult } from './fair.js'
 import {
   type GcraParams,
@@ -12,29 +12,6 @@ import {
   gcraTake,
   type TakeResult,
 } from './gcra.js'
-
-/**
- * What a bucket runs on: any finite rate > 0 (a client's share of a budget,
- * rate ÷ fleet size, can be tiny) and a burst of whole units at least (a
- * lease grants whole tokens, so a burst below 1 could never grant one).
- */
-export const bucketParamsSchema = z.strictObject({
-  ratePerSec: positive(),
-  burst: z
-    .number({ error: 'a finite number >= 1' })
-    .refine((n) => Number.isFinite(n) && n >= 1, { error: 'a finite number >= 1' }),
-})
-
-/**
- * A budget as configured: a rate in [0.001, 1e9] per second (one unit in
- * 1,000 s at least: slower, and every delay and Retry-After it implies
- * overflows a timer) and a burst in [1, 1e9].
- */
-export const budgetSchema = z.strictObject({
-  ratePerSec: between(0.001, 1e9),
-  burst: between(1, 1e9),
-})
-export type BudgetOptions = z.infer<typeof budgetSchema>
 
 export class Bucket {
   #params: GcraParams

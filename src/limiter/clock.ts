@@ -1,19 +1,11 @@
 /**
- * The one source of time. The engine, the limiter and the SDK's refresh policy
- * read time and set timers only through a Clock, so the same code runs online
- * (realClock), in the simulator and in property tests (VirtualClock).
+ * The real clock, the one implementation of model's Clock that reads the
+ * wall: every other `Date.now()` would be a clock nobody can fake.
  */
+import type { Clock, Timer } from '../model/clock.js'
 
-export interface Timer {
-  cancel(): void
-}
-
-export interface Clock {
-  /** Milliseconds; monotonic within one clock. */
-  now(): number
-  /** Run `fn` once, `delayMs` from now (negative or NaN counts as 0; realClock holds at most 24.8 days). */
-  setTimer(delayMs: number, fn: () => void): Timer
-}
+/** The interfaces live in model/; named here too for the code that takes them with the clock. */
+export type { Clock, Timer }
 
 /**
  * The longest delay one `setTimeout` takes (2^31 − 1 ms, about 24.8 days):

@@ -3,7 +3,7 @@
  * the order they were set), each seeing `now()` equal to its own due time, so
  * a run is a pure function of its inputs.
  */
-import type { Clock, Timer } from './clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 
 interface Entry {
   at: number

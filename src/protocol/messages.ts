@@ -17,8 +17,9 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
-import type { Change, Target } from '../invalidation/change.js'
-import { bucketParamsSchema } from '../limiter/bucket.js'
+import { bucketParamsSchema, tokenClasses } from '../model/budget.js'
+import type { Change, Target } from '../model/change.js'
+import { keysLeft, MAX_AHEAD, type RewarmReport } from '../model/rewarm.js'
 import { nonNegative, nonNegativeInt, positive, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
@@ -154,10 +155,7 @@ export const rejectedCountsSchema = z
     ),
   )
 
-/**
- * A client's progress on one rewarm, and its checkpoint: every key of the
- * change's list before `cursor` is settled, and so are the listed ones after it.
- */
+/** A RewarmReport (model/rewarm.ts) as a heartbeat carries it: a checkpoint a client could trust. */
 export const rewarmReportSchema = z
   .object({
     /** Keys fetched (or found fresh). */
@@ -170,8 +168,8 @@ export const rewarmReportSchema = z
     skipped: nonNegativeInt().optional(),
     /** Keys of the change's list settled in order: all those before this index. */
     cursor: nonNegativeInt().optional(),
-    /** Indexes past the cursor that are settled too (at most 1000). */
-    ahead: z.array(nonNegativeInt()).max(1000).optional(),
+    /** Indexes past the cursor that are settled too (at most MAX_AHEAD). */
+    ahead: z.array(nonNegativeInt()).max(MAX_AHEAD).optional(),
   })
   .superRefine((r, ctx) => {
     // A checkpoint a restarted client would trust: never more settled than it has.
@@ -186,24 +184,18 @@ export const rewarmReportSchema = z
     if (r.ahead?.some((i) => i <= (r.cursor ?? -1) || i >= r.total))
       ctx.addIssue({ code: 'custom', path: ['ahead'], message: 'indexes past cursor, below total' })
     // The indexes it names are the keys it settled, done or failed (all of them, unless it
-    // names 1000 past the cursor); skipped keys are only counted.
+    // names MAX_AHEAD past the cursor); skipped keys are only counted.
     if (r.cursor !== undefined) {
       const named = r.cursor + (r.ahead?.length ?? 0)
       const settled = r.done + (r.failed ?? 0)
-      if (named > settled || ((r.ahead?.length ?? 0) < 1000 && named !== settled))
+      if (named > settled || ((r.ahead?.length ?? 0) < MAX_AHEAD && named !== settled))
         ctx.addIssue({
           code: 'custom',
           path: ['cursor'],
           message: 'cursor + ahead.length = done + failed',
         })
     }
-  })
-export type RewarmReport = z.infer<typeof rewarmReportSchema>
-
-/** Keys a rewarm report has not settled or skipped yet (0: finished). */
-export function keysLeft(r: Pick<RewarmReport, 'done' | 'total' | 'failed' | 'skipped'>): number {
-  return r.total - r.done - (r.failed ?? 0) - (r.skipped ?? 0)
-}
+  }) satisfies z.ZodType<RewarmReport>
 
 /**
  * The most entries a client may say its cache holds (on the stream's
@@ -288,7 +280,7 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>
 export const leaseRequestSchema = z.strictObject({
   clientId: z.string().min(1).max(200),
   want: positiveInt().refine((n) => n <= 100_000, { error: 'an integer in [1, 100000]' }),
-  class: z.enum(['invalidate', 'rewarm', 'urgent']).default('invalidate'),
+  class: z.enum(tokenClasses).default('invalidate'),
 })
 export type LeaseRequest = z.input<typeof leaseRequestSchema>
 

@@ -5,7 +5,7 @@
  * return at once. Works with a synchronous lease (the simulator calls the
  * engine directly) or an asynchronous one (the SDK calls the coordinator).
  */
-import type { Clock, Timer } from '../limiter/clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 import { TokenWallet } from './wallet.js'
 
 export interface LeaseGrant {

@@ -1,5 +1,5 @@
 /** Does an invalidation target touch a cached entry? */
-import type { Target } from '../invalidation/change.js'
+import type { Target } from '../model/change.js'
 
 export const matchesTarget = (target: Target, key: string, tags: readonly string[]): boolean => {
   if (target.all) return true

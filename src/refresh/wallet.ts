@@ -4,7 +4,7 @@
  * when the lease was *asked for* (the grant happened after that, so the
  * client never uses a token later than the coordinator allowed).
  */
-import type { Clock } from '../limiter/clock.js'
+import type { Clock } from '../model/clock.js'
 
 interface Batch {
   count: number

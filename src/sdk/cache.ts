@@ -8,7 +8,8 @@
  */
 import { LRUCache } from 'lru-cache'
 import { ClosedError, OverBudgetError } from '../errors.js'
-import type { Change } from '../invalidation/change.js'
+import type { TokenClass } from '../model/budget.js'
+import type { Change } from '../model/change.js'
 import {
   beginRefresh,
   completeRefresh,
@@ -20,7 +21,7 @@ import {
 } from '../refresh/entry.js'
 import { matchesTarget } from '../refresh/match.js'
 import type { RefreshReason } from '../refresh/priority.js'
-import type { Refresher, TokenClass } from './refresher.js'
+import type { Refresher } from './refresher.js'
 
 export type Envelope<V> = Entry<V> & {
   cls: TokenClass

@@ -8,13 +8,13 @@
  * never refused). Refusals are counted by reason, and a run of them for one
  * reason makes the client say it refuses.
  */
-import type { Change } from '../invalidation/change.js'
+import type { Change } from '../model/change.js'
+import type { RewarmReport } from '../model/rewarm.js'
 import {
   type ChangeMessage,
   changeDigest,
   MAX_REJECTED,
   type RejectReason,
-  type RewarmReport,
   type RewarmResume,
   type RewarmResumeEntry,
   rewarmReportSchema,

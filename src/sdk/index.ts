@@ -8,7 +8,7 @@ export {
   SlewError,
   WrongFleetError,
 } from '../errors.js'
-export type { Change } from '../invalidation/change.js'
+export type { Change } from '../model/change.js'
 export { DEV_KID, DEV_SIGNING_KEY, devSigningKeys } from '../protocol/dev-key.js'
 export { createClient, SlewClient } from './client.js'
 export { type SlewKeyvStore, type SlewKeyvStoreOptions, slewKeyvStore } from './keyv.js'

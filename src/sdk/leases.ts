@@ -10,13 +10,13 @@
  */
 import { HttpError } from '../errors.js'
 import { Bucket } from '../limiter/bucket.js'
-import type { Clock } from '../limiter/clock.js'
 import { fairShare } from '../limiter/fair.js'
 import type { GcraParams } from '../limiter/gcra.js'
+import type { TokenClass } from '../model/budget.js'
+import type { Clock } from '../model/clock.js'
 import { type LeaseResponse, leaseTermsSchema } from '../protocol/messages.js'
 import type { LeaseGrant } from '../refresh/driver.js'
 import { Backoff } from './backoff.js'
-import type { TokenClass } from './refresher.js'
 
 /**
  * A client that never heard the fleet's terms (no heartbeat answered yet)

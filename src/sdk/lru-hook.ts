@@ -3,7 +3,7 @@
  * (v11) instance the app already has.
  */
 import type { LRUCache } from 'lru-cache'
-import type { Change, Target } from '../invalidation/change.js'
+import type { Change, Target } from '../model/change.js'
 import { matchesTarget } from '../refresh/match.js'
 import type { SlewClient } from './client.js'
 

@@ -3,8 +3,8 @@
  * and the events a client emits.
  */
 import { z } from 'zod'
-import type { Change } from '../invalidation/change.js'
-import type { Clock } from '../limiter/clock.js'
+import type { Change } from '../model/change.js'
+import type { Clock } from '../model/clock.js'
 import { between, nonNegative, positive, positiveInt } from '../validate.js'
 
 export const optionsSchema = z.strictObject({

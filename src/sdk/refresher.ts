@@ -7,11 +7,10 @@
  */
 import PQueue from 'p-queue'
 import { ClosedError } from '../errors.js'
-import type { Clock } from '../limiter/clock.js'
+import type { TokenClass } from '../model/budget.js'
+import type { Clock } from '../model/clock.js'
 import { type LeaseGrant, RefreshDriver } from '../refresh/driver.js'
 import { type RefreshReason, refreshPriority } from '../refresh/priority.js'
-
-export type TokenClass = 'invalidate' | 'rewarm' | 'urgent'
 
 /** Waiters for one class's tokens, served first come, first served. */
 class TokenGate {

@@ -4,8 +4,8 @@
  * and checkpointed in the coordinator's store; a restarted client continues
  * the ones it left unfinished from their checkpoints.
  */
-import type { Change } from '../invalidation/change.js'
-import { keysLeft, type RewarmReport } from '../protocol/messages.js'
+import type { Change } from '../model/change.js'
+import { keysLeft, type RewarmReport } from '../model/rewarm.js'
 import { RewarmProgress } from '../warmup/progress.js'
 import type { L1 } from './cache.js'
 import type { Resume } from './guard.js'

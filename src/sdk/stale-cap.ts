@@ -5,7 +5,7 @@
  * allows, oldest first.
  */
 import { Bucket } from '../limiter/bucket.js'
-import type { Clock, Timer } from '../limiter/clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 
 interface Work {
   readonly keys: readonly string[]

@@ -7,7 +7,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import type { HttpError } from '../errors.js'
-import type { Clock, Timer } from '../limiter/clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 import { Backoff, type BackoffOptions } from './backoff.js'
 import { errorOf, headers, type Remote } from './http.js'
 import { SseBudget } from './sse-budget.js'

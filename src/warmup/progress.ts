@@ -7,10 +7,7 @@
  * key fits is decided again by each run (a restarted client's cache is not
  * the one it had).
  */
-import { keysLeft, type RewarmReport } from '../protocol/messages.js'
-
-/** Indexes past the cursor a report carries at most; beyond them a resumed client refetches. */
-const MAX_AHEAD = 1000
+import { keysLeft, MAX_AHEAD, type RewarmReport } from '../model/rewarm.js'
 
 /** How a key settled: fetched (or already fresh), given up on, or not worth fetching here. */
 export type Outcome = 'done' | 'failed' | 'skipped'

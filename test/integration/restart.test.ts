@@ -9,7 +9,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ConfigInput } from '../../src/config/schema.js'
 import { type Coordinator, createCoordinator } from '../../src/coordinator/coordinator.js'
-import { type Clock, realClock } from '../../src/limiter/clock.js'
+import { realClock } from '../../src/limiter/clock.js'
+import type { Clock } from '../../src/model/clock.js'
 import { type Change, createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { clients, post, testOrigin, waitFor } from '../helpers/coordinator.js'
 

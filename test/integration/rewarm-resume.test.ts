@@ -8,7 +8,7 @@
  * counts as gone after rewarm.staleAfterMs.
  */
 import { describe, expect, it } from 'vitest'
-import type { Change } from '../../src/invalidation/change.js'
+import type { Change } from '../../src/model/change.js'
 import { changeDigest } from '../../src/protocol/messages.js'
 import { verifyMessage } from '../../src/protocol/sign.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'

@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type BudgetClass, budgetClasses, budgetClassOf } from '../../src/invalidation/change.js'
 import { parseEngineConfig } from '../../src/invalidation/options.js'
+import { type BudgetClass, budgetClasses, budgetClassOf } from '../../src/model/budget.js'
 import { refetchClasses } from '../../src/sim/fleet-sim.js'
 import { scenarioArb } from './arbitraries.js'
 import { peakOver, SLACK, WINDOWS } from './check.js'

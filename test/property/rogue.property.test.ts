@@ -12,10 +12,10 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type BudgetClass, budgetClassOf } from '../../src/invalidation/change.js'
 import { type Delivery, Engine } from '../../src/invalidation/engine.js'
 import { type EngineConfigInput, parseEngineConfig } from '../../src/invalidation/options.js'
 import { VirtualClock } from '../../src/limiter/virtual-clock.js'
+import { type BudgetClass, budgetClassOf } from '../../src/model/budget.js'
 import { budgetArb, changeArb, stepsArb } from './arbitraries.js'
 import { params } from './runs.js'
 

@@ -5,7 +5,7 @@
  * is refused and counted like a bad stream message.
  */
 import { describe, expect, it } from 'vitest'
-import type { Change } from '../../src/invalidation/change.js'
+import type { Change } from '../../src/model/change.js'
 import { changeDigest } from '../../src/protocol/messages.js'
 import { signMessage } from '../../src/protocol/sign.js'
 import { Guard } from '../../src/sdk/guard.js'

@@ -8,9 +8,9 @@ import { createServer } from 'node:net'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { HttpError } from '../../src/errors.js'
 import { VirtualClock } from '../../src/limiter/virtual-clock.js'
+import type { TokenClass } from '../../src/model/budget.js'
 import type { LeaseResponse } from '../../src/protocol/messages.js'
 import { DEFAULT_SHARE, fairShare, Leases, unreachable } from '../../src/sdk/leases.js'
-import type { TokenClass } from '../../src/sdk/refresher.js'
 import { peakIn } from '../helpers/coordinator.js'
 
 /** What fetch throws for a port nobody listens on (a real one, caught once). */

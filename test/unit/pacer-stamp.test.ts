@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { type Delivery, Engine } from '../../src/invalidation/engine.js'
-import type { Clock } from '../../src/limiter/clock.js'
 import { VirtualClock } from '../../src/limiter/virtual-clock.js'
+import type { Clock } from '../../src/model/clock.js'
 import { overB1 } from '../property/check.js'
 
 describe('pacer timestamps', () => {

@@ -8,10 +8,10 @@
  * began in; the first that fails stops the leader (it rebuilds from the
  * store later).
  */
-import type { Change } from '../../invalidation/change.js'
-import { budgetClassOf } from '../../invalidation/change.js'
 import type { Engine } from '../../invalidation/engine.js'
 import type { Delivery } from '../../invalidation/pacer.js'
+import { budgetClassOf } from '../../model/budget.js'
+import type { Change } from '../../model/change.js'
 import { configDigest } from '../../protocol/messages.js'
 import type { StateOp, Store } from '../../store/store.js'
 import { type Signer, signFor } from '../log.js'

@@ -1,13 +1,9 @@
 /** POST/GET /v1/changes and the controls: pause, resume, abort, rollback. */
-import {
-  budgetClassOf,
-  deliveryCost,
-  type ParsedChange,
-  parseChange,
-} from '../../invalidation/change.js'
+import { deliveryCost, type ParsedChange, parseChange } from '../../invalidation/change.js'
 import { planChange } from '../../invalidation/plan.js'
 import type { RolloutView } from '../../invalidation/rollout.js'
 import { shardOf } from '../../invalidation/shard.js'
+import { budgetClassOf } from '../../model/budget.js'
 import { controlSchema } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'

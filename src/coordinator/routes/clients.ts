@@ -1,15 +1,14 @@
 /** What clients call besides the stream: heartbeats and refetch-token leases (B2). */
 
-import type { Change } from '../../invalidation/change.js'
 import { shardOf } from '../../invalidation/shard.js'
+import type { Change } from '../../model/change.js'
+import { keysLeft, type RewarmReport } from '../../model/rewarm.js'
 import {
   changeDigest,
   configDigest,
   heartbeatSchema,
-  keysLeft,
   type LeaseTerms,
   leaseRequestSchema,
-  type RewarmReport,
   type RewarmResumeEntry,
 } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'

@@ -1,0 +1,88 @@
+/**
+ * Heartbeats: what the client tells the coordinator (acked sequence, epoch,
+ * cache size and capacity, origin figures, refusals, rewarm checkpoints) and
+ * what it learns back (the terms to refetch under in degraded mode). One at
+ * a time, so the coordinator never gets an older checkpoint after a newer one.
+ */
+import type { Guard } from './guard.js'
+import { postJson, type Remote } from './http.js'
+import type { Leases } from './leases.js'
+import type { ParsedClientOptions } from './options.js'
+import type { RewarmReports } from './rewarms.js'
+import type { OriginStats } from './stats.js'
+import type { Witness } from './witness.js'
+
+export interface HeartbeatParts {
+  readonly options: Readonly<ParsedClientOptions>
+  readonly remote: Remote
+  readonly guard: Guard
+  readonly witness: Witness
+  readonly stats: OriginStats
+  readonly leases: Leases
+  /** Rewarm checkpoints to report, if any (see Rewarms.take). */
+  readonly rewarms: () => RewarmReports | undefined
+  /** Entries in the cache now. */
+  readonly entries: () => number
+  readonly closed: () => boolean
+  readonly report: (error: unknown) => void
+}
+
+export class Heartbeats {
+  /** The heartbeat in flight, and the one queued behind it. */
+  #beating: Promise<void> | undefined
+  #nextBeat: Promise<void> | undefined
+
+  constructor(private readonly p: HeartbeatParts) {}
+
+  /**
+   * One heartbeat at a time: a later one waits for the one in flight (and
+   * callers meanwhile share the one queued), so the coordinator never gets
+   * an older checkpoint after a newer one.
+   */
+  send(timeoutMs?: number): Promise<void> {
+    if (!this.#beating) {
+      this.#beating = this.#beat(timeoutMs).finally(() => {
+        this.#beating = undefined
+      })
+      return this.#beating
+    }
+    this.#nextBeat ??= this.#beating.then(() => {
+      this.#nextBeat = undefined
+      return this.send(timeoutMs)
+    })
+    return this.#nextBeat
+  }
+
+  /** `timeoutMs`: from when it is sent (a queued one does not spend it waiting). */
+  async #beat(timeoutMs?: number): Promise<void> {
+    const p = this.p
+    const rewarm = p.rewarms()
+    const rejected = p.guard.takeUnreported()
+    try {
+      const answer = await postJson<unknown>(
+        p.remote,
+        `/v1/clients/${encodeURIComponent(p.options.clientId)}/heartbeat`,
+        {
+          ...(p.guard.lastSeq !== undefined && { ackedSeq: p.guard.lastSeq }),
+          ...(p.guard.epoch !== undefined && { epoch: p.guard.epoch }),
+          ...(p.guard.refusing && { refusing: p.guard.refusing }),
+          configDigest: p.witness.digest,
+          entries: p.entries(),
+          capacity: p.options.cache.max,
+          ...p.stats.take(),
+          rejected,
+          ...(rewarm && { rewarm: rewarm.reports }),
+        },
+        timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+      )
+      rewarm?.delivered()
+      // The budgets and fleet size to refetch under if leases cannot be had (degraded mode).
+      p.leases.learn(answer)
+    } catch (error) {
+      // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
+      // heartbeat. Origin figures are not kept: they describe a moment that has passed.
+      p.guard.giveBack(rejected)
+      if (!p.closed()) p.report(error)
+    }
+  }
+}
