@@ -17,13 +17,14 @@ import type { RolloutView } from '../invalidation/rollout.js'
 import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
 import { CohortGate, controlSample } from './cohorts.js'
 import type { Moments } from './moments.js'
-import type { ChangeGate, GatesConfig } from './options.js'
+import type { GatesConfig } from './options.js'
 import { type HeartbeatFigures, samplesOf } from './samples.js'
 import { SampleWindow } from './window.js'
 
 export interface WatchActions {
   pause(rolloutId: string, reason: string): void
-  rollback(rolloutId: string, reason: string): void
+  /** Roll back (config changes), under the urgent budget if `urgent`. */
+  rollback(rolloutId: string, reason: string, urgent: boolean): void
   /** Live clients the rollout reaches in its last wave: where its control sample comes from. */
   lastWaveClients(rolloutId: string): Iterable<string>
 }
@@ -178,7 +179,7 @@ export class GateWatcher {
   #start(r: RolloutView, at: number): void {
     const s = this.o.settings()
     this.#window = this.#window.windowMs === s.baselineMs ? this.#window : this.#resized(s)
-    const own = (r.change as { gate?: ChangeGate }).gate
+    const own = r.gate
     const checks = own === false ? [] : (own?.checks ?? s.checks)
     // A rollback is the remedy, not a change to judge.
     if (checks.length === 0 || r.change.rollbackOf) return
@@ -256,7 +257,7 @@ export class GateWatcher {
     this.#note(w, { kind, reason, at: now })
     w.done = true
     this.#watched.delete(w.id)
-    if (kind === 'rollback') this.o.actions.rollback(w.id, reason)
+    if (kind === 'rollback') this.o.actions.rollback(w.id, reason, s.rollbackClass === 'urgent')
     else this.o.actions.pause(w.id, reason)
   }
 

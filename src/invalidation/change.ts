@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { canonicalJson } from '../canonical-json.js'
+import { changeGateSchema } from '../gates/options.js'
 import { type Change, changeKinds, type Target } from '../model/change.js'
 import { between, deepFreeze, parseOptions } from '../validate.js'
 
@@ -59,6 +60,8 @@ export const changeInputSchema = z
     confirm: z.boolean().optional(),
     idempotencyKey: z.string().min(1).max(200).optional(),
     waves: wavesSchema.partial().optional(),
+    /** The change's own gate: its checks, or `false` for none (default: the gates section). */
+    gate: changeGateSchema.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.kind === 'config') {

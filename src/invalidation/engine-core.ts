@@ -11,7 +11,7 @@ import type { Clock } from '../model/clock.js'
 import { Budgets, type ClassBudget } from './budgets.js'
 import { deliveryCost } from './change.js'
 import { ConfigState } from './config-state.js'
-import type { EngineOptions, SubmitResult } from './engine-options.js'
+import type { EngineOptions, RollbackOptions, SubmitResult } from './engine-options.js'
 import { type EngineParts, restoreSnapshot, takeSnapshot } from './engine-state.js'
 import { changeId } from './ids.js'
 import { Lifecycle } from './lifecycle.js'
@@ -166,7 +166,7 @@ export class EngineCore {
   }
 
   /** See Engine.rollback. */
-  rollback(id: string, reason?: string): RolloutView {
+  rollback(id: string, reason?: string, opts: RollbackOptions = {}): RolloutView {
     const r = this.find(id)
     if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
     this.life.stop(r, 'rolled_back', reason ?? 'rollback')
@@ -176,12 +176,13 @@ export class EngineCore {
       values: { ...r.undo.values },
       ...(r.undo.unset.length > 0 && { unset: [...r.undo.unset] }),
       mode: r.change.mode,
-      priority: r.change.priority,
+      priority: opts.urgent ? 'urgent' : r.change.priority,
       reason: reason ?? `rollback of ${id}`,
       rollbackOf: id,
     })
+    // The same waves under the same budget, without bakes: the remedy is not what is on trial.
     const steps = r.waves.map((w) => w.fraction)
-    const back = this.create(change, `rollback:${id}`, steps, r.bakeMs, new Set(r.delivered))
+    const back = this.create(change, `rollback:${id}`, steps, 0, new Set(r.delivered))
     this.life.start(back)
     return back.view()
   }

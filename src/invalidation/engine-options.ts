@@ -40,3 +40,8 @@ export interface LeaseGrant {
   readonly ttlMs: number
   readonly retryAfterMs: number
 }
+
+export interface RollbackOptions {
+  /** Under the `urgent` budget rather than the change's own. @default false */
+  readonly urgent?: boolean
+}

@@ -17,7 +17,7 @@ import { parseOptions } from '../validate.js'
 import { identityOf, parseChange, requestDigest, wavesSchema } from './change.js'
 import { EngineCore } from './engine-core.js'
 import * as fleet from './engine-fleet.js'
-import type { EngineOptions, LeaseGrant, SubmitResult } from './engine-options.js'
+import type { EngineOptions, LeaseGrant, RollbackOptions, SubmitResult } from './engine-options.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
 import type { Delivery } from './pacer.js'
@@ -202,6 +202,7 @@ export class Engine {
       ...(parsed.reason !== undefined && { reason: parsed.reason }),
     })
     const r = core.create(change, identity, waves.steps, waves.bakeMs)
+    r.gate = parsed.gate
     core.rollouts.remember(key, r.id, digest)
     core.life.start(r)
     return { rollout: r.view(), coalesced: false }
@@ -242,10 +243,11 @@ export class Engine {
 
   /**
    * Undo a config change: a new config change restoring the previous values,
-   * sent in waves under the same budget to the clients that got the original.
+   * sent in the same waves under the same budget (the `urgent` one with
+   * `urgent`), without bakes, to exactly the clients that got the original.
    */
-  rollback(id: string, reason?: string): RolloutView {
-    return this.#core.rollback(id, reason)
+  rollback(id: string, reason?: string, opts?: RollbackOptions): RolloutView {
+    return this.#core.rollback(id, reason, opts)
   }
 
   // ---- fleet ---------------------------------------------------------------

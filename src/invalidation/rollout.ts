@@ -3,6 +3,7 @@
  * is still queued. The engine moves it; this file only holds and reports.
  */
 
+import type { ChangeGate } from '../gates/options.js'
 import type { BudgetClass } from '../model/budget.js'
 import type { Change } from '../model/change.js'
 import type { Timer } from '../model/clock.js'
@@ -42,6 +43,8 @@ export interface RolloutView {
   readonly endedAt?: number
   /** Config changes: keys later config changes took over, left out of `change` once it finished. */
   readonly superseded?: readonly string[]
+  /** The change's own gate (`false`: none); absent, the gates section applies. */
+  readonly gate?: ChangeGate
 }
 
 export class Rollout {
@@ -64,6 +67,8 @@ export class Rollout {
   undo: { values: Record<string, unknown>; unset: string[] } | undefined
   /** Config changes: keys a later config change took over, left out of the change (see supersede). */
   readonly superseded = new Set<string>()
+  /** The change's own gate, if it brought one (`false`: none); else the gates section applies. */
+  gate: ChangeGate | undefined
   #change: Change
 
   constructor(
@@ -154,6 +159,7 @@ export class Rollout {
       createdAt: this.createdAt,
       ...(this.endedAt !== undefined && { endedAt: this.endedAt }),
       ...(this.superseded.size > 0 && { superseded: [...this.superseded] }),
+      ...(this.gate !== undefined && { gate: this.gate }),
     }
   }
 }

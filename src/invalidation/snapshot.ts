@@ -4,8 +4,10 @@
  * are recorded in the same synchronous step that emits them), so it is always
  * consistent.
  */
+
 import { z } from 'zod'
 import { SnapshotError } from '../errors.js'
+import type { ChangeGate } from '../gates/options.js'
 import type { Change } from '../model/change.js'
 import type { WaveRange } from './planner.js'
 import { Rollout, type WaveStats } from './rollout.js'
@@ -37,6 +39,8 @@ export interface RolloutSnapshot {
   undo?: { values: Record<string, unknown>; unset: string[] }
   /** Config changes: keys later changes took over, left out of `change` (absent: none). */
   superseded?: string[]
+  /** The change's own gate (absent: the gates section). */
+  gate?: ChangeGate
 }
 
 export interface EngineSnapshot {
@@ -139,6 +143,7 @@ export const rolloutToSnapshot = (r: Rollout, { sets = true } = {}): RolloutSnap
   // Copies: a rollout trims its undo as later changes take its keys over.
   ...(r.undo && { undo: { values: { ...r.undo.values }, unset: [...r.undo.unset] } }),
   ...(r.superseded.size > 0 && { superseded: [...r.superseded] }),
+  ...(r.gate !== undefined && { gate: r.gate }),
 })
 
 export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
@@ -165,5 +170,6 @@ export const rolloutFromSnapshot = (s: RolloutSnapshot): Rollout => {
   r.coalesced = s.coalesced
   r.undo = s.undo && { values: { ...s.undo.values }, unset: [...s.undo.unset] }
   for (const k of s.superseded ?? []) r.superseded.add(k)
+  r.gate = s.gate
   return r
 }

@@ -139,7 +139,7 @@ const runOnce = (
     settings: () => gates,
     actions: {
       pause: (id, reason) => engine?.pause(id, reason),
-      rollback: (id, reason) => engine?.rollback(id, reason),
+      rollback: (id, reason, urgent) => engine?.rollback(id, reason, { urgent }),
       lastWaveClients: (id) => {
         const r = engine?.get(id)
         const last = r?.waves[r.waves.length - 1]

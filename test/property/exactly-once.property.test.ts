@@ -20,12 +20,15 @@ import { params } from './runs.js'
 const everyLiveClientHasEveryCompletedChange = (sim: FleetSim, size: number) => {
   const views = new Map(sim.engine.list().map((r) => [r.id, r]))
   for (const r of views.values()) {
-    if (r.state !== 'completed') continue
+    if (r.state !== 'completed' && !r.change.rollbackOf) continue
     const seen = sim.received.get(r.id) ?? new Uint8Array(size)
     const original = r.change.rollbackOf ? sim.received.get(r.change.rollbackOf) : undefined
     for (let i = 0; i < size; i++) {
+      // R: a rollback goes only where the original went, whatever its state.
+      if (r.change.rollbackOf && seen[i] === 1 && !original?.[i])
+        throw new Error(`${clientId(i)} got ${r.id}, a rollback of a change it never got`)
       if (!sim.live[i] || !(sim.firstSeq[i]! < r.change.seq)) continue
-      if (r.change.rollbackOf && !original?.[i]) continue
+      if (r.state !== 'completed' || (r.change.rollbackOf && !original?.[i])) continue
       if (seen[i] !== 1) {
         throw new Error(
           `${clientId(i)} is live, predates ${r.id} (seq ${r.change.seq}) and never got it`,
