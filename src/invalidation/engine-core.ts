@@ -17,6 +17,7 @@ import { changeId } from './ids.js'
 import { Lifecycle } from './lifecycle.js'
 import { type EngineConfig, parseEngineConfig } from './options.js'
 import { planWaves } from './planner.js'
+import { rampBack } from './ramp.js'
 import { Registry } from './registry.js'
 import { Rollout, type RolloutView } from './rollout.js'
 import { RolloutBook } from './rollout-book.js'
@@ -173,7 +174,8 @@ export class EngineCore {
     // Copies: the undo is trimmed as the rollback takes its keys over.
     const change = this.newChange({
       kind: 'config',
-      values: { ...r.undo.values },
+      // A ramped key walks back at the same pace; the rest return at once.
+      values: rampBack(r.undo.values, r.change.values ?? {}),
       ...(r.undo.unset.length > 0 && { unset: [...r.undo.unset] }),
       mode: r.change.mode,
       priority: opts.urgent ? 'urgent' : r.change.priority,

@@ -21,6 +21,7 @@ import type { EngineOptions, LeaseGrant, RollbackOptions, SubmitResult } from '.
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
 import type { Delivery } from './pacer.js'
+import { rampedValues } from './ramp.js'
 import * as recovery from './recovery.js'
 import type { RolloutView } from './rollout.js'
 import { type EngineSnapshot, type RolloutSnapshot, rolloutToSnapshot } from './snapshot.js'
@@ -190,12 +191,14 @@ export class Engine {
     const identity = identityOf(parsed)
     const same = core.rollouts.active(identity)
     if (same) return core.coalesce(same, 'target', key, digest)
-    if (parsed.kind === 'config') core.config.check(parsed, this.config.configBytes)
+    const values = parsed.values && rampedValues(parsed.values, core.config.pushed.toJSON())
+    if (parsed.kind === 'config')
+      core.config.check({ ...parsed, ...(values && { values }) }, this.config.configBytes)
 
     const change = core.newChange({
       kind: parsed.kind,
       ...(parsed.target && { target: parsed.target }),
-      ...(parsed.values && { values: parsed.values }),
+      ...(values && { values }),
       ...(parsed.unset && { unset: parsed.unset }),
       mode: parsed.mode,
       priority: parsed.priority,

@@ -7,6 +7,7 @@
  * clock: no extra messages, and a wall clock set forwards or backwards
  * cannot make a value jump (a monotonic reading that goes back holds it).
  */
+import { InvalidOptionError } from '../errors.js'
 
 export interface RampSpec {
   readonly from: number
@@ -18,6 +19,116 @@ export interface RampSpec {
 }
 
 const MINUTE_MS = 60_000
+
+/** A ramped config value on the wire: `{"ramp": {...}}` and nothing else. */
+export interface RampValue {
+  readonly ramp: {
+    readonly to: number
+    readonly from?: number
+    readonly perMinute?: number
+    readonly stepPerMinute?: number
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The ramp a config value asks for, if it is one (`{ramp: {...}}` with numbers, nothing else). */
+export const rampOf = (v: unknown): RampValue['ramp'] | undefined => {
+  if (!isRecord(v) || Object.keys(v).length !== 1 || !isRecord(v.ramp)) return undefined
+  const r = v.ramp
+  if (typeof r.to !== 'number') return undefined
+  for (const k of ['from', 'perMinute', 'stepPerMinute'] as const)
+    if (r[k] !== undefined && typeof r[k] !== 'number') return undefined
+  for (const k of Object.keys(r))
+    if (!['to', 'from', 'perMinute', 'stepPerMinute'].includes(k)) return undefined
+  return r as RampValue['ramp']
+}
+
+/** Anything that says `ramp` but is not a well-formed ramp (a typo must not pass as a plain value). */
+const looksLikeRamp = (v: unknown): boolean => isRecord(v) && Object.hasOwn(v, 'ramp')
+
+/**
+ * A config change's values with each ramp made whole: `from` is the value
+ * the fleet has now (a ramp cannot start from nothing), and the ramp must be
+ * able to run. Returns the values, or a problem per key.
+ */
+export const resolveRamps = (
+  values: Readonly<Record<string, unknown>>,
+  current: Readonly<Record<string, unknown>>,
+): { values: Record<string, unknown>; problems: { key: string; problem: string }[] } => {
+  const out: Record<string, unknown> = {}
+  const problems: { key: string; problem: string }[] = []
+  for (const [key, v] of Object.entries(values)) {
+    const spec = rampOf(v)
+    if (!spec) {
+      if (looksLikeRamp(v))
+        problems.push({
+          key,
+          problem: 'a ramp is {"ramp": {"to": n, "perMinute": p | "stepPerMinute": s}}',
+        })
+      out[key] = v
+      continue
+    }
+    const now = current[key]
+    const nowRamp = rampOf(now)
+    // Where the fleet is heading now: a number, or a ramp's target.
+    const from = typeof now === 'number' ? now : nowRamp ? nowRamp.to : spec.from
+    const full = { ...spec, from: from ?? Number.NaN }
+    const problem = rampProblem(full)
+    if (problem) problems.push({ key, problem })
+    out[key] = { ramp: full }
+  }
+  return { values: out, problems }
+}
+
+/** resolveRamps, refusing a change with any ramp that cannot run (each key named). */
+export const rampedValues = (
+  values: Readonly<Record<string, unknown>>,
+  current: Readonly<Record<string, unknown>>,
+): Record<string, unknown> => {
+  const r = resolveRamps(values, current)
+  const first = r.problems[0]
+  if (!first) return r.values
+  const issues = r.problems.map((p) => ({
+    field: `values.${p.key}`,
+    rule: p.problem,
+    value: values[p.key],
+  }))
+  throw new InvalidOptionError(`values.${first.key}`, first.problem, values[first.key], issues)
+}
+
+/**
+ * The undo of a ramped change, walked back at the same pace: for each key
+ * the change ramped, a ramp from its target to the value it replaced (a
+ * number); other keys as they were.
+ */
+export const rampBack = (
+  undo: Readonly<Record<string, unknown>>,
+  change: Readonly<Record<string, unknown>>,
+): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [key, before] of Object.entries(undo)) {
+    const spec = rampOf(change[key])
+    if (
+      !spec ||
+      typeof before !== 'number' ||
+      rampProblem({ ...spec, from: spec.to, to: before })
+    ) {
+      out[key] = before
+      continue
+    }
+    out[key] = {
+      ramp: {
+        from: spec.to,
+        to: before,
+        ...(spec.perMinute !== undefined && { perMinute: spec.perMinute }),
+        ...(spec.stepPerMinute !== undefined && { stepPerMinute: spec.stepPerMinute }),
+      },
+    }
+  }
+  return out
+}
 
 /** Why a ramp cannot be run, or undefined if it can. */
 export const rampProblem = (r: RampSpec): string | undefined => {

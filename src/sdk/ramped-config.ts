@@ -8,30 +8,7 @@
  * seen again (a reconnect re-sends the config) does not start over.
  */
 import { canonicalJson } from '../canonical-json.js'
-import { RampRun, type RampSpec, rampProblem } from '../invalidation/ramp.js'
-
-/** The wire form of a ramped value. */
-interface RampValue {
-  readonly ramp: {
-    readonly to: number
-    readonly from?: number
-    readonly perMinute?: number
-    readonly stepPerMinute?: number
-  }
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** The ramp a config value asks for, if it is one (`{ramp: {...}}` and nothing else). */
-export const rampOf = (v: unknown): RampValue['ramp'] | undefined => {
-  if (!isRecord(v) || Object.keys(v).length !== 1 || !isRecord(v.ramp)) return undefined
-  const r = v.ramp
-  if (typeof r.to !== 'number') return undefined
-  for (const k of ['from', 'perMinute', 'stepPerMinute'] as const)
-    if (r[k] !== undefined && typeof r[k] !== 'number') return undefined
-  return r as RampValue['ramp']
-}
+import { RampRun, type RampSpec, rampOf, rampProblem } from '../invalidation/ramp.js'
 
 interface Running {
   /** The wire value it came from, as canonical JSON: the same value again keeps it running. */

@@ -6,7 +6,8 @@
  * cannot run lands on its target instead of leaving the key without a value.
  */
 import { describe, expect, it } from 'vitest'
-import { RampedConfig, rampOf } from '../../src/sdk/ramped-config.js'
+import { rampOf } from '../../src/invalidation/ramp.js'
+import { RampedConfig } from '../../src/sdk/ramped-config.js'
 
 const MIN = 60_000
 

@@ -75,3 +75,49 @@ describe('a rollback', () => {
     expect(h.engine.rollback(rollout.id, 'bad', { urgent: true }).budgetClass).toBe('urgent')
   })
 })
+
+describe('a ramped config change', () => {
+  it('starts from the value the fleet has, and is refused when it cannot run', () => {
+    const h = harness({}, { clients: 5 })
+    h.engine.submit({ kind: 'config', values: { rate: 200 } })
+    h.clock.runAll()
+    const up = h.engine.submit({
+      kind: 'config',
+      values: { rate: { ramp: { to: 400, perMinute: 0.1 } } },
+    })
+    expect(up.rollout.change.values).toEqual({
+      rate: { ramp: { from: 200, to: 400, perMinute: 0.1 } },
+    })
+    // Nothing to start from, a bad pace, a misspelt ramp: refused, each key named; nothing made.
+    const before = h.engine.list().length
+    expect(() =>
+      h.engine.submit({ kind: 'config', values: { fresh: { ramp: { to: 5, perMinute: 0.1 } } } }),
+    ).toThrow(/values\.fresh/)
+    expect(() =>
+      h.engine.submit({
+        kind: 'config',
+        values: { x: 1, rate: { ramp: { to: 5, perMinute: 2 } } },
+      }),
+    ).toThrow(/values\.rate.*\(0, 1\]/)
+    expect(() =>
+      h.engine.submit({ kind: 'config', values: { rate: { ramp: { to: 5, perMinte: 0.1 } } } }),
+    ).toThrow(/values\.rate/)
+    expect(h.engine.list()).toHaveLength(before)
+  })
+
+  it('rolls back by ramping back at the same pace', () => {
+    const h = harness({}, { clients: 5 })
+    h.engine.submit({ kind: 'config', values: { rate: 200, other: 'a' } })
+    h.clock.runAll()
+    const up = h.engine.submit({
+      kind: 'config',
+      values: { rate: { ramp: { to: 400, stepPerMinute: 50 } }, other: 'b' },
+    })
+    h.clock.runAll()
+    const back = h.engine.rollback(up.rollout.id, 'bad')
+    expect(back.change.values).toEqual({
+      rate: { ramp: { from: 400, to: 200, stepPerMinute: 50 } },
+      other: 'a',
+    })
+  })
+})
