@@ -224,6 +224,11 @@ const latencyMs = () =>
  * A heartbeat. Fields it does not know are dropped, not refused: an SDK newer
  * than its coordinator (a fleet upgraded app servers first) keeps reporting.
  */
+const boundedMetric = () =>
+  z.number().refine((x) => Number.isFinite(x) && Math.abs(x) <= MAX_METRIC_VALUE, {
+    error: `a number in [-${MAX_METRIC_VALUE}, ${MAX_METRIC_VALUE}]`,
+  })
+
 export const heartbeatSchema = z.object({
   /** Highest log sequence number applied. */
   ackedSeq: nonNegativeInt().optional(),
@@ -262,14 +267,25 @@ export const heartbeatSchema = z.object({
     .record(z.string().max(200), rewarmReportSchema)
     .refine((r) => Object.keys(r).length <= 100, { error: 'at most 100 rewarms' })
     .optional(),
-  /** Named business metrics (counts or rates) for the gates: at most MAX_METRICS, each bounded. */
-  metrics: z
+  /** The interval the figures cover (since the last heartbeat), ms. */
+  intervalMs: intUpTo(1, 86_400_000).optional(),
+  /** App observations since the last heartbeat (count, sum, largest), for the gates: at most MAX_METRICS. */
+  observed: z
     .record(
       z.string().min(1).max(100),
-      z.number().refine((x) => Number.isFinite(x) && Math.abs(x) <= MAX_METRIC_VALUE, {
-        error: `a number in [-${MAX_METRIC_VALUE}, ${MAX_METRIC_VALUE}]`,
+      z.strictObject({
+        n: intUpTo(1, 1e9),
+        sum: boundedMetric(),
+        max: boundedMetric(),
       }),
     )
+    .refine((m) => Object.keys(m).length <= MAX_METRICS, {
+      error: `at most ${MAX_METRICS} metrics`,
+    })
+    .optional(),
+  /** App counts since the last heartbeat (SDK count()), for the gates: at most MAX_METRICS, each bounded. */
+  metrics: z
+    .record(z.string().min(1).max(100), boundedMetric())
     .refine((m) => Object.keys(m).length <= MAX_METRICS, {
       error: `at most ${MAX_METRICS} metrics`,
     })

@@ -12,11 +12,12 @@
 import { EventEmitter } from 'node:events'
 import { NotConnectedError } from '../errors.js'
 import { realClock } from '../limiter/clock.js'
-import { budgetClassOf, type TokenClass } from '../model/budget.js'
+import type { TokenClass } from '../model/budget.js'
 import type { Clock, Timer } from '../model/clock.js'
 import type { HelloMessage, LeaseResponse, SignedStreamMessage } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { parseOptions } from '../validate.js'
+import { type ApplyParts, applyMessage } from './apply.js'
 import { L1 } from './cache.js'
 import { Connection } from './connection.js'
 import { Guard } from './guard.js'
@@ -30,9 +31,11 @@ import {
   type ParsedClientOptions,
   type SlewClientEvents,
 } from './options.js'
+import { RampedConfig } from './ramped-config.js'
 import { type RecallParts, readResumes, recall } from './recall.js'
 import { Refresher } from './refresher.js'
 import { Rewarms } from './rewarms.js'
+import { Signals } from './signals.js'
 import { StaleCap } from './stale-cap.js'
 import { OriginStats } from './stats.js'
 import { Witness } from './witness.js'
@@ -52,14 +55,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #connection: Connection
   readonly #heartbeats: Heartbeats
   readonly #stats = new OriginStats()
+  readonly #signals = new Signals()
+  /** The config values with ramps resolved (what `config.get` answers). */
+  readonly #ramped = new RampedConfig()
   readonly #witness: Witness
-  /** Config values in force: a new object at each change (never mutated), so a digest can be cached. */
-  #config: Readonly<Record<string, unknown>> = {}
   #applied = 0
   #duplicates = 0
   #heartbeat: NodeJS.Timeout | undefined
   #closed = false
   readonly #rewarms: Rewarms<V>
+  readonly #applyParts: ApplyParts<V>
 
   constructor(opts: ClientOptions<V>) {
     super()
@@ -114,6 +119,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       guard: this.#guard,
       witness: this.#witness,
       stats: this.#stats,
+      signals: this.#signals,
       leases: this.#leases,
       rewarms: () => this.#rewarms.take(),
       entries: () => this.#l1.size,
@@ -131,6 +137,15 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       waits: this.#waits,
       closed: () => this.#closed,
       report: (e) => this.#report(e),
+    }
+    this.#applyParts = {
+      guard: this.#guard,
+      l1: this.#l1,
+      staleCap: this.#staleCap,
+      rewarms: this.#rewarms,
+      witness: this.#witness,
+      config: this.#ramped,
+      events: this,
     }
     this.#connection = new Connection({
       options: o,
@@ -207,10 +222,20 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     return this.#l1
   }
 
-  /** Config values rolled out by config changes. */
+  /** Config values rolled out by config changes; a ramped value is the number it is at now. */
   readonly config = {
-    get: (key: string): unknown => this.#config[key],
-    all: (): Readonly<Record<string, unknown>> => ({ ...this.#config }),
+    get: (key: string): unknown => this.#ramped.get(key),
+    all: (): Readonly<Record<string, unknown>> => this.#ramped.all(),
+  }
+
+  /** Count an app event (orders, errors served) for the gates: reported per heartbeat. */
+  count(name: string, n = 1): void {
+    this.#signals.count(name, n)
+  }
+
+  /** Observe an app measurement (a latency) for the gates: summarized per heartbeat. */
+  observe(name: string, value: number): void {
+    this.#signals.observe(name, value)
   }
 
   get connected(): boolean {
@@ -280,43 +305,9 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   #apply(m: Exclude<SignedStreamMessage, HelloMessage>, signed: unknown): void {
-    this.#guard.applied(m)
     this.#applied++
     this.#connection.settled()
-    if (m.type === 'config') {
-      this.#config = { ...m.values }
-      this.emit('config', this.config.all())
-    } else if (m.type === 'reset') {
-      // The gap is gone from the log: mark everything stale (softly), never drop it; the hard
-      // invalidations it names (recovered after a restart) go dead, never served again.
-      for (const h of m.hard ?? []) {
-        if (this.#guard.memory.has(h.id)) continue
-        this.#guard.memory.remember(h.id)
-        this.#l1.invalidate(this.#l1.matching({ target: h.target }), h.id, 'hard', 'invalidate')
-      }
-      const keys = [...this.#l1.lru.keys()]
-      this.#staleCap.submit(keys, (ks) =>
-        this.#l1.invalidate(ks, `reset-${m.epoch}-${m.seq}`, 'soft', 'invalidate'),
-      )
-      this.emit('reset', m.reason)
-    } else {
-      const c = m.change
-      if (c.kind === 'config') {
-        const next = { ...this.#config, ...c.values }
-        for (const k of c.unset ?? []) delete next[k]
-        this.#config = next
-        this.emit('config', this.config.all())
-      } else if (c.kind === 'rewarm') {
-        this.#rewarms.start(c)
-      } else {
-        const cls = budgetClassOf({ kind: c.kind, priority: c.priority })
-        this.#staleCap.submit(this.#l1.matching(c), (ks) =>
-          this.#l1.invalidate(ks, c.id, c.mode, cls),
-        )
-      }
-      this.emit('change', c)
-    }
-    this.#witness.applied(m, signed, this.#config)
+    applyMessage(this.#applyParts, m, signed)
   }
 
   #lease(want: number, cls: TokenClass, timeoutMs: number): Promise<LeaseResponse> {

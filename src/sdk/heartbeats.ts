@@ -9,8 +9,12 @@ import { postJson, type Remote } from './http.js'
 import type { Leases } from './leases.js'
 import type { ParsedClientOptions } from './options.js'
 import type { RewarmReports } from './rewarms.js'
+import type { Signals } from './signals.js'
 import type { OriginStats } from './stats.js'
 import type { Witness } from './witness.js'
+
+/** The longest interval a heartbeat's figures may say they cover (a day). */
+const MAX_INTERVAL_MS = 86_400_000
 
 export interface HeartbeatParts {
   readonly options: Readonly<ParsedClientOptions>
@@ -18,6 +22,7 @@ export interface HeartbeatParts {
   readonly guard: Guard
   readonly witness: Witness
   readonly stats: OriginStats
+  readonly signals: Signals
   readonly leases: Leases
   /** Rewarm checkpoints to report, if any (see Rewarms.take). */
   readonly rewarms: () => RewarmReports | undefined
@@ -31,6 +36,8 @@ export class Heartbeats {
   /** The heartbeat in flight, and the one queued behind it. */
   #beating: Promise<void> | undefined
   #nextBeat: Promise<void> | undefined
+  /** When the figures now being gathered began (monotonic ms). */
+  #since = performance.now()
 
   constructor(private readonly p: HeartbeatParts) {}
 
@@ -58,6 +65,10 @@ export class Heartbeats {
     const p = this.p
     const rewarm = p.rewarms()
     const rejected = p.guard.takeUnreported()
+    const now = performance.now()
+    const intervalMs = Math.min(MAX_INTERVAL_MS, Math.max(1, Math.round(now - this.#since)))
+    this.#since = now
+    const { counts, observed } = p.signals.take()
     try {
       const answer = await postJson<unknown>(
         p.remote,
@@ -70,6 +81,9 @@ export class Heartbeats {
           entries: p.entries(),
           capacity: p.options.cache.max,
           ...p.stats.take(),
+          ...(counts && { metrics: counts }),
+          ...(observed && { observed }),
+          intervalMs,
           rejected,
           ...(rewarm && { rewarm: rewarm.reports }),
         },
@@ -80,7 +94,7 @@ export class Heartbeats {
       p.leases.learn(answer)
     } catch (error) {
       // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
-      // heartbeat. Origin figures are not kept: they describe a moment that has passed.
+      // heartbeat. Origin figures and app signals are not kept: they describe a moment that has passed.
       p.guard.giveBack(rejected)
       if (!p.closed()) p.report(error)
     }

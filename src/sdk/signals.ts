@@ -8,11 +8,12 @@
  * figure clamped to what a heartbeat may carry.
  */
 import { InvalidOptionError } from '../errors.js'
+import { MAX_METRIC_VALUE, MAX_METRICS } from '../protocol/messages.js'
 
-/** Most signal names one client reports (counts and observations together). */
-export const MAX_SIGNALS = 100
+/** Most signal names one client reports (counts and observations together): what a heartbeat carries. */
+export const MAX_SIGNALS = MAX_METRICS
 /** Largest magnitude a count or an observation may have (the coordinator refuses more). */
-export const MAX_SIGNAL_VALUE = 1e12
+export const MAX_SIGNAL_VALUE = MAX_METRIC_VALUE
 
 export const SIGNAL_NAME = /^[\w.:-]{1,100}$/
 const NAME_RULE = 'a signal name: 1-100 of [A-Za-z0-9_.:-]'
