@@ -67,6 +67,9 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
         ),
       )
     }
+    // HEAD (hono runs this handler for it): the headers a GET would get, and no stream: nothing
+    // is admitted or joined, and no response is written twice.
+    if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     if (ctx.state.shuttingDown) {
       return problemResponse(
         problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
