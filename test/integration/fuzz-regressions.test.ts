@@ -71,3 +71,37 @@ describe('HEAD /v1/stream', () => {
     expect(s.status).toBe(200)
   })
 })
+
+describe('a body on GET /v1/stream', () => {
+  for (const framing of ['length', 'chunked'] as const) {
+    it(`is refused (413), by ${framing}: no stream opens, none is left behind`, async () => {
+      const before = await co.inspect()
+      const res = await send(port, {
+        method: 'GET',
+        path: '/v1/stream?clientId=body-1',
+        headers: bearer(CLIENT),
+        // Past what a socket buffers: before, the stream stayed open after its client left.
+        body: Buffer.alloc(5 * 1024 * 1024, 'x'),
+        framing,
+      })
+      expect(res.status).toBe(413)
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+      expect(JSON.parse(res.body)).toMatchObject({ code: 'E_BODY_TOO_LARGE', limitBytes: 0 })
+      await settle()
+      expect(await co.inspect()).toEqual(before)
+    })
+  }
+
+  it('is not a Content-Length of 0', async () => {
+    const res = await send(port, {
+      method: 'GET',
+      path: '/v1/stream?clientId=body-2',
+      headers: bearer(CLIENT),
+      body: Buffer.alloc(0),
+      framing: 'length',
+    })
+    expect(res.status).toBe(200)
+    await settle()
+    expect((await co.inspect()).streams).not.toContain('body-2')
+  })
+})
