@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Coordinator } from '../../src/coordinator/coordinator.js'
+import { DEV_KID, DEV_SIGNING_KEY } from '../../src/protocol/dev-key.js'
+import { signMessage } from '../../src/protocol/sign.js'
 import { closeAfterAll, openStream, startCoordinator } from '../helpers/coordinator.js'
 import { send } from '../helpers/fuzz/http.js'
 import { watchCrashes } from '../helpers/fuzz/probe.js'
@@ -103,5 +105,73 @@ describe('a body on GET /v1/stream', () => {
     expect(res.status).toBe(200)
     await settle()
     expect((await co.inspect()).streams).not.toContain('body-2')
+  })
+})
+
+describe('POST /v1/clients/:id/recall with signed messages of any shape', () => {
+  // The dev key is public: anyone can sign anything with it (a fleet's own key signs only
+  // what its coordinator sent, but a proof is read as data all the same).
+  const sign = (payload: object) => signMessage(payload, DEV_KID, DEV_SIGNING_KEY)
+  const old = { v: 1, fleet: 'default', epoch: 'oldepoch1', seq: 1 }
+  const hard = (change: Record<string, unknown>) =>
+    sign({
+      ...old,
+      type: 'change',
+      change: { seq: 1, kind: 'invalidate', mode: 'hard', priority: 'normal', ...change },
+    })
+  let n = 0
+  const recall = async (body: object) => {
+    const before = await co.inspect()
+    const res = await send(port, {
+      method: 'POST',
+      path: `/v1/clients/recall-${n++}/recall`,
+      headers: { ...bearer(CLIENT), 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ epoch: 'oldepoch1', configDigest: '', ...body })),
+      framing: 'length',
+    })
+    return { res, before, answer: JSON.parse(res.body) as Record<string, unknown> }
+  }
+
+  it.each([
+    ['a change message without its change', { hard: [sign({ ...old, type: 'change' })] }],
+    [
+      'a change message whose change is null',
+      { hard: [sign({ ...old, type: 'change', change: null })] },
+    ],
+    ['a config snapshot without values', { config: [sign({ ...old, type: 'config' })] }],
+    [
+      'a config change without its change',
+      { config: [sign({ ...old, type: 'config', values: {} }), sign({ ...old, type: 'change' })] },
+    ],
+    [
+      'a config change whose unset is not a list',
+      {
+        config: [
+          sign({ ...old, type: 'config', values: {} }),
+          sign({ ...old, type: 'change', change: { id: 'c', kind: 'config', unset: 5 } }),
+        ],
+      },
+    ],
+    [
+      'a hard invalidation whose id is an object',
+      { hard: [hard({ id: { a: 1 }, target: { keys: ['a'] } })] },
+    ],
+  ])('refuses %s (counted), not a 500, and changes nothing', async (_what, body) => {
+    const { res, before, answer } = await recall(body)
+    expect(res.status).toBe(200)
+    expect(answer).toEqual({ adopted: false, recovered: [], refused: 1 })
+    expect(await co.inspect()).toEqual(before)
+  })
+
+  it('recovers the good hard invalidations and refuses a bad one, not a 400 after the first', async () => {
+    const { res, answer } = await recall({
+      hard: [
+        hard({ id: 'chg-old-1', target: { keys: ['a'] } }),
+        hard({ id: 'chg-old-2', target: 5 }),
+      ],
+    })
+    expect(res.status).toBe(200)
+    expect(answer).toEqual({ adopted: false, recovered: ['chg-old-1'], refused: 1 })
+    expect(co.engine.get('chg-old-1').change.mode).toBe('hard')
   })
 })
