@@ -175,3 +175,39 @@ describe('POST /v1/clients/:id/recall with signed messages of any shape', () => 
     expect(co.engine.get('chg-old-1').change.mode).toBe('hard')
   })
 })
+
+describe('POST /v1/changes as NDJSON whose change has a target of another shape', () => {
+  it.each([
+    ['target.keys', '{"kind":"rewarm","target":{"keys":5}}'],
+    ['target.keys', '{"kind":"rewarm","target":{"keys":{"0":"a"}}}'],
+    ['target', '{"kind":"rewarm","target":null}'],
+    ['target', '{"kind":"rewarm","target":"abc"}'],
+    ['target', '{"kind":"rewarm","target":["a","b"]}'],
+  ])('is refused as JSON would be: 400 naming %s (%s)', async (field, head) => {
+    const before = await co.inspect()
+    const res = await send(port, {
+      method: 'POST',
+      path: '/v1/changes',
+      headers: { ...bearer(ADMIN), 'content-type': 'application/x-ndjson' },
+      body: Buffer.from([head, '"k1"', '"k2"'].join('\n')),
+      framing: 'length',
+    })
+    // Before: a list of another shape was dropped for the key lines (202), a string or an
+    // array target spread into an object ("target.0").
+    expect(res.status).toBe(400)
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'E_INVALID_OPTION', field })
+    expect(await co.inspect()).toEqual(before)
+  })
+
+  it('still joins the key lines to a target.keys list', async () => {
+    const res = await send(port, {
+      method: 'POST',
+      path: '/v1/changes?dryRun=1',
+      headers: { ...bearer(ADMIN), 'content-type': 'application/x-ndjson' },
+      body: Buffer.from(['{"kind":"rewarm","target":{"keys":["k0"]}}', '"k1"', 'k2'].join('\n')),
+      framing: 'length',
+    })
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body)).toMatchObject({ dryRun: true, confirmRequired: false })
+  })
+})
