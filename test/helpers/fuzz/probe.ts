@@ -62,6 +62,9 @@ export const materialize = (req: RawRequest, rollouts: readonly string[]): RawRe
   return { ...req, path: fill(req.path, rollouts), body }
 }
 
+/** The request sent last (to name it when what it caused shows late). */
+let previous = '(none)'
+
 const settle = () => new Promise<void>((r) => setImmediate(() => setImmediate(r)))
 
 /** Reads: routes that never change state (the stream does: it connects a client). */
@@ -82,8 +85,9 @@ export const probe = async (
   advanceMs = 0,
 ): Promise<RawResponse> => {
   const req = materialize(raw, t.rollouts)
-  // Seen since the last check (a request before this one, late): reported here, once.
-  expect(crashes.splice(0), `before ${describeRequest(req)}`).toEqual([])
+  // Seen since the last check (late, of the request before this one): reported here, once.
+  expect(crashes.splice(0), `after ${previous}\nbefore ${describeRequest(req)}`).toEqual([])
+  previous = describeRequest(req)
   const before = t.compareState ? await t.co.inspect() : undefined
   const res = await send(t.port, req)
   await settle()
