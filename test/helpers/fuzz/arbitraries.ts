@@ -769,8 +769,15 @@ const bentArb = (route: Route, limits: FuzzLimits): fc.Arbitrary<RawRequest> =>
       route.body === 'none'
         ? // A GET or HEAD carries a body only sometimes (fetch never sends one; a raw client may).
           fc.oneof(
-            { weight: 3, arbitrary: fc.constant(undefined) },
-            { weight: 1, arbitrary: bodyArb('none', limits) },
+            { weight: 4, arbitrary: fc.constant(undefined) },
+            { weight: 2, arbitrary: bodyArb('none', limits) },
+            // More than a socket buffers: a handler that reads no body leaves the rest unread.
+            {
+              weight: 1,
+              arbitrary: fc
+                .integer({ min: 64 * 1024, max: 1024 * 1024 })
+                .map((n) => Buffer.alloc(n, 'x')),
+            },
           )
         : bodyArb(route.body, limits),
       fc.constantFrom('length', 'length', 'length', 'chunked') as fc.Arbitrary<
