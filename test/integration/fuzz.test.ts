@@ -60,7 +60,7 @@ const start = async (withTokens: boolean): Promise<FuzzTarget> => {
     co.engine.submit({ kind: 'config', values: { a: 1 } }),
     co.engine.submit({ kind: 'invalidate', target: { tags: ['t1'] }, mode: 'hard' }),
   ].map((s) => s.rollout.id)
-  return { co, port: Number(new URL(url).port), clock, rollouts, compareState: true }
+  return { co, port: Number(new URL(url).port), clock, rollouts, snapshot: () => co.inspect() }
 }
 
 let authed: FuzzTarget
