@@ -5,6 +5,7 @@
  * the key count (`rewarm.maxBodyBytes`, `rewarm.maxKeys`).
  */
 import type { Context } from 'hono'
+import { InvalidOptionError } from '../errors.js'
 import { problem } from '../protocol/problem.js'
 import { HttpProblem, parseJson } from './http.js'
 import type { JsonLimits } from './json-limits.js'
@@ -52,12 +53,24 @@ export const readNdjsonChange = async (
     }
     keys.push(key)
   }
+  // The key lines join the change's own target.keys: a target or a list of another shape is
+  // refused as it would be in a JSON body, not spread into an object or silently replaced.
+  const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v)
+  if (change.target !== undefined && !isObject(change.target))
+    throw shapeProblem('target', 'an object', change.target)
   const target = (change.target as Record<string, unknown> | undefined) ?? {}
-  const given = Array.isArray(target.keys) ? (target.keys as unknown[]) : []
+  if (target.keys !== undefined && !Array.isArray(target.keys))
+    throw shapeProblem('target.keys', 'an array of strings', target.keys)
+  const given = (target.keys as unknown[] | undefined) ?? []
   const all = [...given, ...keys]
   // Counted as sent, before repeats are dropped: an over-long list is refused, never cut.
   checkKeyCount({ kind: String(change.kind), target: { keys: all as string[] } }, maxKeys)
   return { ...change, target: { ...target, keys: all } }
+}
+
+const shapeProblem = (field: string, rule: string, value: unknown) => {
+  const e = new InvalidOptionError(field, rule, value)
+  return new HttpProblem(problem(400, e.code, e.message, { field, rule, value }))
 }
 
 /** A change listing more keys than allowed (any kind) is refused whole, never cut short. */

@@ -10,6 +10,7 @@
  * reset names it to those that come back later).
  */
 import { z } from 'zod'
+import { parseChange } from '../invalidation/change.js'
 import type { Engine } from '../invalidation/engine.js'
 import type { Change } from '../model/change.js'
 import { configDigest, type SignedStreamMessage } from '../protocol/messages.js'
@@ -23,6 +24,36 @@ export const recallSchema = z.strictObject({
   hard: z.array(z.unknown()).max(100).default([]),
 })
 export type RecallBody = z.infer<typeof recallSchema>
+
+/**
+ * The shape a proven message must have to be read: its signature says who
+ * sent it, not that it is whole (a key signs whatever it is given, and the
+ * dev key is public). Anything else is refused like a bad signature.
+ */
+const names = z.array(z.string())
+const provenChange = z.object({
+  id: z.string().min(1).max(200),
+  kind: z.string(),
+  values: z.record(z.string(), z.unknown()).optional(),
+  unset: names.optional(),
+})
+const provenMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('config'), values: z.record(z.string(), z.unknown()) }),
+  z.object({ type: z.literal('change'), change: provenChange }),
+  z.object({ type: z.enum(['hello', 'reset']) }),
+])
+
+/** A hard invalidation the engine can roll out again (its change parses as one), or undefined. */
+const hardInvalidation = (m: SignedStreamMessage | undefined): Change | undefined => {
+  if (m?.type !== 'change' || m.change.kind !== 'invalidate' || m.change.mode !== 'hard') return
+  try {
+    const { kind, target, mode, priority, reason } = m.change
+    parseChange({ kind, target, mode, priority, ...(reason !== undefined && { reason }) })
+    return m.change
+  } catch {
+    return undefined
+  }
+}
 
 /** Hard invalidations recovered, named in resets (the most recent kept). */
 const MAX_RECOVERED = 100
@@ -73,7 +104,8 @@ export class Recall {
         v.ok &&
         v.message.fleet === this.o.fleet &&
         typeof v.message.epoch === 'string' &&
-        v.message.epoch !== now
+        v.message.epoch !== now &&
+        provenMessage.safeParse(v.message).success
       )
         return v.message
       refused++
@@ -87,16 +119,17 @@ export class Recall {
     const recovered: string[] = []
     for (const raw of body.hard) {
       const m = proven(raw)
-      if (m?.type !== 'change' || m.change.kind !== 'invalidate' || m.change.mode !== 'hard') {
+      const change = hardInvalidation(m)
+      if (!change) {
         if (m) refused++
         continue
       }
-      if (this.#recovered.has(m.change.id)) continue
-      const { created } = engine.recover(m.change)
-      this.#recovered.set(m.change.id, m.change)
+      if (this.#recovered.has(change.id)) continue
+      const { created } = engine.recover(change)
+      this.#recovered.set(change.id, change)
       if (this.#recovered.size > MAX_RECOVERED)
         this.#recovered.delete(this.#recovered.keys().next().value!)
-      if (created) recovered.push(m.change.id)
+      if (created) recovered.push(change.id)
     }
     return { adopted, recovered, refused }
   }

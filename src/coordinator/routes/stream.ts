@@ -43,6 +43,12 @@ const sinceOf = (header: string | undefined, query: number | undefined): number 
 
 export const streamRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/stream', ctx.auth.require('client'), async (c) => {
+    // The stream takes no body: one would lie unread under a stream that lasts hours, and a
+    // socket not read to its end never tells that its client has gone (the stream stays open).
+    if (c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length')))
+      return problemResponse(
+        problem(413, 'E_BODY_TOO_LARGE', 'The stream request takes no body', { limitBytes: 0 }),
+      )
     const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
     const entries = entriesQuery(c)
@@ -67,6 +73,9 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
         ),
       )
     }
+    // HEAD (hono runs this handler for it): the headers a GET would get, and no stream: nothing
+    // is admitted or joined, and no response is written twice.
+    if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     if (ctx.state.shuttingDown) {
       return problemResponse(
         problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
