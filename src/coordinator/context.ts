@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js'
 import type { Engine } from '../invalidation/engine.js'
 import type { Clock } from '../limiter/clock.js'
 import type { Signed } from '../protocol/sign.js'
+import type { RewarmLoop } from '../warmup/rewarm-loop.js'
 import type { Admission } from './admission.js'
 import type { Auth, Caller } from './auth.js'
 import type { CoordinatorEvents } from './coordinator.js'
@@ -15,7 +16,6 @@ import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
 import type { Metrics } from './metrics.js'
 import type { Recall } from './recall.js'
-import type { RewarmControl } from './rewarm-control.js'
 import type { RewarmLedger } from './rewarm-ledger.js'
 import type { Runtime } from './runtime.js'
 import type { Settings } from './settings.js'
@@ -25,7 +25,7 @@ export interface Ctx {
   /** The engine; on a Redis follower, reading it throws (engine routes are proxied to the leader). */
   readonly engine: Engine
   readonly runtime: Runtime
-  readonly rewarm: RewarmControl
+  readonly rewarm: RewarmLoop
   /** What clients prove after this coordinator's state was lost. */
   readonly recall: Recall
   /** Rewarm checkpoints, in the store. */

@@ -23,6 +23,7 @@ import { problem } from '../protocol/problem.js'
 import { MemoryStore } from '../store/memory.js'
 import { RedisStore } from '../store/redis.js'
 import { parseOptions } from '../validate.js'
+import { createRewarmLoop } from '../warmup/rewarm-loop.js'
 import { Admission } from './admission.js'
 import { Auth } from './auth.js'
 import { Connections, DESCRIPTOR_RESERVE, descriptorLimit, serverOptionsOf } from './connections.js'
@@ -40,7 +41,6 @@ import { Recall } from './recall.js'
 import { reach } from './replica/reach.js'
 import { Replica } from './replica/replica.js'
 import { errorProblem, problemResponse } from './respond.js'
-import { RewarmControl } from './rewarm-control.js'
 import { RewarmLedger } from './rewarm-ledger.js'
 import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
@@ -235,8 +235,9 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     },
     clock.now(),
   )
-  const rewarm = new RewarmControl({
-    config: () => current,
+  const rewarm = createRewarmLoop({
+    rewarm: () => current.rewarm,
+    budget: () => current.budgets.rewarm,
     fleet,
     setRate: (rate) => runtime.setRewarmRate(rate),
     now: () => clock.now(),

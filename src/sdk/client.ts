@@ -26,6 +26,7 @@ import type {
 } from '../protocol/messages.js'
 import type { SigningKeys } from '../protocol/sign.js'
 import { parseOptions } from '../validate.js'
+import { OriginStats } from '../warmup/origin-stats.js'
 import { Backoff } from './backoff.js'
 import { L1 } from './cache.js'
 import { Guard, REFUSING_AFTER, type Resume } from './guard.js'
@@ -41,7 +42,6 @@ import {
 import { Refresher, type TokenClass } from './refresher.js'
 import { Rewarms } from './rewarms.js'
 import { StaleCap } from './stale-cap.js'
-import { OriginStats } from './stats.js'
 import { StreamConnection } from './stream.js'
 import { Witness } from './witness.js'
 

@@ -13,7 +13,7 @@
  * slew: the clients rewarm their hot sets, hottest first, and every origin
  * call takes a token from the fleet's rewarm budget, whose rate follows the
  * origin (AIMD) through the coordinator's own control path (the clients'
- * measured origin calls, heartbeats, `RewarmControl`); a call that finds no
+ * measured origin calls, heartbeats, the rewarm loop); a call that finds no
  * token within `maxWait` is shed (the reader gets its fallback at once),
  * one-off requests after the refill. The origin stays under capacity, every
  * fetch counts, the hit rate comes back.
@@ -26,7 +26,7 @@ import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId } from './fleet.js'
 import { Origin } from './origin.js'
-import { rewarmControlPath } from './rewarm.js'
+import { rewarmControlPath } from './rewarm-path.js'
 import { mulberry32 } from './rng.js'
 
 export const metastableSchema = z.strictObject({
