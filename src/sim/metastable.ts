@@ -19,6 +19,7 @@
  * fetch counts, the hit rate comes back.
  */
 import { z } from 'zod'
+import { burstOf } from '../invalidation/budgets.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { RefreshDriver } from '../refresh/driver.js'
@@ -196,7 +197,7 @@ export interface MetastableHooks {
 
 /** The slew run's budget: burst a tenth of the rate; tokens leased for this long, ms. */
 const LEASE_TTL_MS = 250
-const budgetOf = (o: Opts) => ({ ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) })
+const budgetOf = (o: Opts) => ({ ratePerSec: o.budget, burst: burstOf(o.budget) })
 
 const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const clock = new VirtualClock(0)

@@ -10,6 +10,7 @@
  * (`createRewarmLoop`) sets the rate from those every `rewarm.intervalMs`.
  */
 import { z } from 'zod'
+import { burstOf } from '../invalidation/budgets.js'
 import { stepsSchema } from '../invalidation/change.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
@@ -177,7 +178,7 @@ const parse = (input: unknown) => {
 /** The rewarm budget slew runs under: burst a tenth of the rate. */
 const budgetOf = (o: ReturnType<typeof parse>) => ({
   ratePerSec: o.budget,
-  burst: Math.max(1, o.budget / 10),
+  burst: burstOf(o.budget),
 })
 
 /** What both runs report: completion, time over the latency target, and the origin's load. */

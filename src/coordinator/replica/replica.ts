@@ -16,6 +16,7 @@
  */
 import { hostname } from 'node:os'
 import { type Config, liveFields } from '../../config/schema.js'
+import { tokenParams } from '../../invalidation/budgets.js'
 import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
 import { newEpoch } from '../../invalidation/ids.js'
 import type { Clock } from '../../limiter/clock.js'
@@ -205,8 +206,7 @@ export class Replica implements Runtime {
     const params = this.o.config().budgets[cls]
     if (cls !== 'rewarm' || this.#rewarmRate === undefined) return params
     // The leader's adaptive rate, as the engine's setTokenRate applies it.
-    const ratePerSec = Math.min(params.ratePerSec, this.#rewarmRate)
-    return { ratePerSec, burst: Math.min(params.burst, Math.max(1, ratePerSec / 10)) }
+    return tokenParams(params, this.#rewarmRate)
   }
 
   setRewarmRate(ratePerSec: number): void {
