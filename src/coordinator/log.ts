@@ -60,9 +60,16 @@ export const helloFrame = (
     }),
   )
 
-/** `id:` + `event:` + `data:` lines; JSON has no raw newlines, so one data line. */
+/**
+ * One SSE frame: `id:` + `event:` + `data:` lines, from data already in
+ * JSON (as the store keeps it); JSON has no raw newlines, so one data line.
+ */
+export const sseJsonFrame = (event: string, json: string, id?: number): string =>
+  `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${json}\n\n`
+
+/** One SSE frame of `data`, as JSON. */
 export const sseFrame = (event: string, data: unknown, id?: number): string =>
-  `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+  sseJsonFrame(event, JSON.stringify(data), id)
 
 export class DeliveryLog {
   readonly #entries: LogEntry[] = []

@@ -14,7 +14,7 @@ import { catchUp, type LogPosition, lostReason, predates } from '../catch-up.js'
 import { ConfigFrames } from '../config-frame.js'
 import type { FleetTracker } from '../fleet.js'
 import type { Connection, StreamHub } from '../hub.js'
-import { helloFrame, type Signer } from '../log.js'
+import { helloFrame, type Signer, sseJsonFrame } from '../log.js'
 import type { StreamOpen } from '../runtime.js'
 import type { FleetEvent } from './fleet-events.js'
 import type { LogMeta } from './persister.js'
@@ -300,8 +300,8 @@ export class Streams {
   }
 }
 
-const frame = (seq: number, event: string, data: string) =>
-  `id: ${seq}\nevent: ${event}\ndata: ${data}\n\n`
+/** A log entry's frame: its signed message (JSON) under its sequence number. */
+const frame = (seq: number, event: string, json: string) => sseJsonFrame(event, json, seq)
 
 /** A log entry's metadata: its SSE event type and the epoch it was signed in (absent: unknown). */
 const metaOf = (meta: string | undefined): Partial<Pick<LogMeta, 'epoch'>> & { type?: string } =>
