@@ -13,7 +13,6 @@ import { bindIssues } from '../config/check.js'
 import { resolveSecrets, type Secrets } from '../config/load.js'
 import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
 import { AddressInUseError, invalidOptions } from '../errors.js'
-import { budgetClassOf } from '../invalidation/change.js'
 import { Engine, type GateContext, type GateResult } from '../invalidation/engine.js'
 import { newEpoch } from '../invalidation/ids.js'
 import { type Clock, realClock } from '../limiter/clock.js'
@@ -28,6 +27,7 @@ import { Admission } from './admission.js'
 import { Auth } from './auth.js'
 import { Connections, DESCRIPTOR_RESERVE, descriptorLimit, serverOptionsOf } from './connections.js'
 import type { App, Ctx, Env } from './context.js'
+import { onDelivered } from './delivered.js'
 import { sameMachineOnly } from './dev-guard.js'
 import { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
@@ -128,6 +128,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     onSign: () => metrics.eventsSigned.inc(),
   }
   const fleet = new FleetTracker()
+  const delivered = onDelivered(fleet, metrics)
   let closed = false
   let runtime: Runtime
   let listening: Listening | undefined
@@ -162,10 +163,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       deliver: (d) => {
         const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
         hub.send(d.clientIds, entry.frame)
-        fleet.delivered(d.clientIds, entry.seq, d.change.id, d.wave)
-        const cls = budgetClassOf(d.change)
-        metrics.deliveries.inc({ class: cls }, d.clientIds.length)
-        metrics.deliveredCost.inc({ class: cls }, d.cost)
+        delivered(d, entry.seq)
       },
     })
     memEngine = engine

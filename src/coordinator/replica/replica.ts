@@ -17,13 +17,19 @@
 import { hostname } from 'node:os'
 import { type Config, liveFields } from '../../config/schema.js'
 import { tokenParams } from '../../invalidation/budgets.js'
-import { Engine, type GateContext, type GateResult } from '../../invalidation/engine.js'
+import {
+  type Delivery,
+  Engine,
+  type GateContext,
+  type GateResult,
+} from '../../invalidation/engine.js'
 import { newEpoch } from '../../invalidation/ids.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { Admission, AdmissionDecision } from '../admission.js'
+import { onDelivered } from '../delivered.js'
 import type { FleetTracker } from '../fleet.js'
 import type { StreamHub } from '../hub.js'
 import type { Signer } from '../log.js'
@@ -100,9 +106,11 @@ export class Replica implements Runtime {
   /** Not before this (ms): after a loss or an outage, the other replicas register their streams first. */
   #leadAfter = 0
   readonly #streams: Streams
+  readonly #delivered: (d: Delivery, seq: number) => void
   readonly #loops: Promise<void>[] = []
 
   constructor(private readonly o: ReplicaOptions) {
+    this.#delivered = onDelivered(o.fleet, o.metrics)
     this.#streams = new Streams({
       id: this.id,
       store: o.store,
@@ -424,18 +432,7 @@ export class Replica implements Runtime {
       coldStart,
       snapshot,
       ...(this.o.gate && { gate: this.o.gate }),
-      deliver: (d) => {
-        const seq = persister.deliver(d)
-        this.o.fleet.delivered(d.clientIds, seq, d.change.id, d.wave)
-        this.o.metrics.deliveries.inc(
-          { class: d.change.priority === 'urgent' ? 'urgent' : d.change.kind },
-          d.clientIds.length,
-        )
-        this.o.metrics.deliveredCost.inc(
-          { class: d.change.priority === 'urgent' ? 'urgent' : d.change.kind },
-          d.cost,
-        )
-      },
+      deliver: (d) => this.#delivered(d, persister.deliver(d)),
       onEvent: (e) => persister.touch(e.rolloutId),
     })
     persister.engine = engine
