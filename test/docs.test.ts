@@ -3,16 +3,17 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { errorCodes } from '../src/errors.js'
-import { httpErrorCodes } from '../src/protocol/problem.js'
+import { errorCodes, httpOnlyCodes, httpStatus } from '../src/error-codes.js'
 
 const root = join(import.meta.dirname, '..')
 const readme = readFileSync(join(root, 'README.md'), 'utf8')
 
 describe('README', () => {
-  it('documents every error code', () => {
-    for (const code of [...Object.keys(errorCodes), ...Object.keys(httpErrorCodes)])
+  it('documents every error code, and each HTTP-only one with its status', () => {
+    for (const code of Object.keys(errorCodes))
       expect(readme).toMatch(new RegExp(`\\| \`${code}\` +\\|`))
+    for (const code of httpOnlyCodes)
+      expect(readme).toMatch(new RegExp(`\\| \`${code}\` +\\| ${httpStatus[code]} +\\|`))
   })
 
   it('shows examples/engine-quickstart.ts verbatim, and it runs as described', () => {

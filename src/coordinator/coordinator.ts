@@ -216,7 +216,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
     const e = memEngine ?? replica?.engine
     if (!e)
       throw new HttpProblem(
-        problem(503, 'E_STORE_UNAVAILABLE', 'This replica does not lead the fleet right now', {
+        problem('E_STORE_UNAVAILABLE', 'This replica does not lead the fleet right now', {
           retryAfterMs: 1000,
         }),
         { 'retry-after': '1' },
@@ -294,7 +294,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
       maxSize,
       onError: () =>
         problemResponse(
-          problem(413, 'E_BODY_TOO_LARGE', `The ${what} is too large`, { limitBytes: maxSize }),
+          problem('E_BODY_TOO_LARGE', `The ${what} is too large`, { limitBytes: maxSize }),
         ),
     })
   const limitBody = limitOf(initial.limits.bodyBytes, 'request body')
@@ -328,7 +328,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   configRoutes(app, ctx)
   streamRoutes(app, ctx)
   opsRoutes(app, ctx)
-  app.notFound(() => problemResponse(problem(404, 'E_NOT_FOUND', 'No such route')))
+  app.notFound(() => problemResponse(problem('E_NOT_FOUND', 'No such route')))
   app.onError((error) => {
     if (error instanceof HttpProblem) return problemResponse(error.problem, error.headers)
     const p = errorProblem(error)

@@ -26,9 +26,7 @@ export const readNdjsonChange = async (
     'The first NDJSON line (the change) is not valid JSON',
   ) as Record<string, unknown>
   if (change === null || typeof change !== 'object' || Array.isArray(change)) {
-    throw new HttpProblem(
-      problem(400, 'E_BAD_JSON', 'The first NDJSON line must be the change object'),
-    )
+    throw new HttpProblem(problem('E_BAD_JSON', 'The first NDJSON line must be the change object'))
   }
   const keys: string[] = []
   for (const line of lines) {
@@ -39,13 +37,13 @@ export const readNdjsonChange = async (
         key = JSON.parse(line)
       } catch {
         throw new HttpProblem(
-          problem(400, 'E_BAD_JSON', `A key line is not a valid JSON string: ${line.slice(0, 80)}`),
+          problem('E_BAD_JSON', `A key line is not a valid JSON string: ${line.slice(0, 80)}`),
         )
       }
     }
     if (typeof key !== 'string' || key === '') {
       throw new HttpProblem(
-        problem(400, 'E_INVALID_OPTION', 'Expected every key line to be a non-empty string', {
+        problem('E_INVALID_OPTION', 'Expected every key line to be a non-empty string', {
           field: 'keys',
         }),
       )
@@ -68,7 +66,7 @@ export const checkKeyCount = (
   const n = change.target?.keys?.length ?? 0
   if (n > maxKeys) {
     throw new HttpProblem(
-      problem(413, 'E_BODY_TOO_LARGE', `A change may list at most ${maxKeys} keys`, {
+      problem('E_BODY_TOO_LARGE', `A change may list at most ${maxKeys} keys`, {
         detail: `got more than ${maxKeys}; split it into several changes, or use target.hotSet`,
         field: 'target.keys',
         limit: maxKeys,

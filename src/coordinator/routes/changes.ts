@@ -179,7 +179,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
     }
     if (needsConfirm && !confirmed) {
       throw new HttpProblem(
-        problem(422, 'E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
+        problem('E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
           detail: `it touches ${(radius * 100).toFixed(1)}% of the fleet, over confirmAbove = ${limit * 100}%`,
           blastRadius: radius,
           confirmAbove: limit,

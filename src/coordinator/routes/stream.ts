@@ -29,7 +29,6 @@ const entriesQuery = (c: Parameters<typeof intQuery>[0]): number | undefined => 
   if (n === undefined || n <= MAX_ENTRIES) return n
   throw new HttpProblem(
     problem(
-      400,
       'E_INVALID_OPTION',
       `Expected \`entries\` to be an integer in [0, ${MAX_ENTRIES}], got \`${n}\``,
       { field: 'entries', rule: `an integer in [0, ${MAX_ENTRIES}]`, value: n },
@@ -54,22 +53,17 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
       ctx.metrics.streamsRefused.inc({ reason: 'wrong-fleet' })
       ctx.fleet.turnedAway(clientId, 'wrong-fleet', ctx.clock.now(), theirs)
       return problemResponse(
-        problem(
-          409,
-          'E_WRONG_FLEET',
-          `This coordinator serves fleet \`${fleet}\`, not \`${theirs}\``,
-          {
-            detail:
-              "set the SDK's `fleet` option to this fleet (or leave it out to take the coordinator's), or connect to the coordinator of your fleet",
-            fleet,
-            clientFleet: theirs,
-          },
-        ),
+        problem('E_WRONG_FLEET', `This coordinator serves fleet \`${fleet}\`, not \`${theirs}\``, {
+          detail:
+            "set the SDK's `fleet` option to this fleet (or leave it out to take the coordinator's), or connect to the coordinator of your fleet",
+          fleet,
+          clientFleet: theirs,
+        }),
       )
     }
     if (ctx.state.shuttingDown) {
       return problemResponse(
-        problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
+        problem('E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
         {
           'retry-after': '1',
         },
@@ -84,7 +78,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
         retryAfterMs: decision.retryAfterMs,
       })
       return problemResponse(
-        problem(503, 'E_OVERLOADED', 'Too many new streams; come back later', {
+        problem('E_OVERLOADED', 'Too many new streams; come back later', {
           detail: `admission is limited to ${ctx.config().admission.ratePerSec}/s`,
           retryAfterMs: decision.retryAfterMs,
         }),
