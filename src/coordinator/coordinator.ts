@@ -106,6 +106,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const fleet = new FleetTracker()
   const hub: StreamHub = new StreamHub({
     pingMs: initial.stream.pingMs,
+    now: () => clock.now(),
     onClose: (clientId) => {
       if (!closed) runtime.disconnected(clientId)
       metrics.streams.set(hub.size)

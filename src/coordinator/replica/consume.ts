@@ -60,7 +60,7 @@ export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
     }
     while (lost && o.term()?.engine === engine) {
       try {
-        const { joined, left } = await resyncFleet(engine, clients, o.store, Date.now())
+        const { joined, left } = await resyncFleet(engine, clients, o.store, o.now())
         o.notice(
           `slew: replica ${o.self}: the events stream was trimmed past what the leader read; who is connected was read again from presence (${joined} joined, ${left} left)`,
         )

@@ -75,6 +75,7 @@ export class Leadership {
       signer: o.signer,
       hub: o.hub,
       fleet: o.fleet,
+      now: () => o.clock.now(),
       closed: () => this.#closed,
       settle: () => this.#settle(),
       moving: () => this.#moving !== undefined,
@@ -97,7 +98,7 @@ export class Leadership {
       await this.o.connect?.()
       // Alive before any stream of ours is in presence: a leader reaps the clients of replicas
       // it does not see alive, and one that started a moment ago would look dead.
-      await this.o.store.heartbeatReplica(this.o.id, Date.now() + 2 * this.o.leaseMs)
+      await this.o.store.heartbeatReplica(this.o.id, this.o.clock.now() + 2 * this.o.leaseMs)
       // The fleet's epoch lives in the store: every replica signs with it, and a new one starts
       // when the store's state is lost.
       this.o.signer.epoch = await this.o.store.epoch(this.#candidate())
@@ -175,13 +176,13 @@ export class Leadership {
     if (this.#closed) return
     const { store, leaseMs } = this.o
     try {
-      await store.heartbeatReplica(this.o.id, Date.now() + 2 * leaseMs)
+      await store.heartbeatReplica(this.o.id, this.o.clock.now() + 2 * leaseMs)
       await this.#settle()
       if (this.#down !== undefined) {
         // Back after an outage, its state kept: a leader may have let this replica's clients
         // go meanwhile (its liveness ran out), so they are registered again.
         this.#unregistered ??= { ids: this.streams.settled(), old: false }
-        this.#leadAfter = Math.max(this.#leadAfter, Date.now() + leaseMs)
+        this.#leadAfter = Math.max(this.#leadAfter, this.o.clock.now() + leaseMs)
         this.#down = undefined
       }
       const again = this.#unregistered
@@ -192,7 +193,7 @@ export class Leadership {
       if (this.#leading) {
         if (!(await store.renewLeader(this.o.id, this.#fence, leaseMs, this.o.clock.now())))
           this.#stop('lost the leader lease')
-        else if (this.#engine) await reapDeparted(this.#engine, store, Date.now())
+        else if (this.#engine) await reapDeparted(this.#engine, store, this.o.clock.now())
       } else {
         const rate = await store.stateField(STATE.rewarmRate)
         if (rate !== undefined) this.#rewarmRate = Number(rate)
@@ -201,7 +202,7 @@ export class Leadership {
           this.#sharedConfig = shared
           this.o.adopt({ ...this.o.current(), ...(JSON.parse(shared) as Partial<Config>) })
         }
-        if (Date.now() >= this.#leadAfter) {
+        if (this.o.clock.now() >= this.#leadAfter) {
           const fence = await store.acquireLeader(this.o.id, leaseMs, this.o.clock.now())
           if (fence > 0) await this.#lead(fence)
         }
@@ -244,7 +245,7 @@ export class Leadership {
   async #move(epoch: string, first: boolean): Promise<void> {
     const was = this.o.signer.epoch
     this.#stop(`the store lost the fleet's state (epoch ${was} is gone)`)
-    this.#leadAfter = Date.now() + this.o.leaseMs
+    this.#leadAfter = this.o.clock.now() + this.o.leaseMs
     if (first) await this.#spent()
     const moved = await this.streams.move(epoch, was)
     this.#unregistered = { ids: moved, old: true }
@@ -263,7 +264,7 @@ export class Leadership {
   }
 
   #candidate(): string {
-    return newEpoch(Date.now(), this.o.random)
+    return newEpoch(this.o.clock.now(), this.o.random)
   }
 
   async #lead(fence: number): Promise<void> {

@@ -58,7 +58,7 @@ export class Replica implements Runtime {
     })
     this.#fleetSize = new FleetSize(
       () => this.fleet().then((m) => m.length),
-      () => Date.now(),
+      () => o.clock.now(),
     )
   }
 
@@ -155,7 +155,7 @@ export class Replica implements Runtime {
   }
 
   fleet(): Promise<FleetMember[]> {
-    return fleetMembers(this.o.store, Date.now())
+    return fleetMembers(this.o.store, this.o.clock.now())
   }
 
   /** The live config changed (on the leader): its engine takes it, the followers are told. */

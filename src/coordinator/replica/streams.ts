@@ -33,6 +33,7 @@ export interface StreamsOptions {
   readonly hub: StreamHub
   /** Clients' health as last heard (their cache sizes, for presence). */
   readonly fleet: FleetTracker
+  readonly now: () => number
   readonly closed: () => boolean
   /**
    * Before a stream is caught up: any move to a new epoch is over, and the
@@ -213,7 +214,7 @@ export class Streams {
     const bounds = await store.bounds()
     at.last = bounds.last
     const log: LogPosition = { epoch: this.o.signer.epoch, last: bounds.last, floor: bounds.floor }
-    await this.#announce(clientId, open.entries, Date.now(), predates(open, log))
+    await this.#announce(clientId, open.entries, Math.floor(this.o.now()), predates(open, log))
     hub.write(
       clientId,
       helloFrame(this.o.signer, { seq: bounds.last, clientId, nonce: open.nonce }),

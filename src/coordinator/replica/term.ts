@@ -69,6 +69,7 @@ export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
     signer: o.signer,
     logMaxLength: c.log.maxEntries,
     lastSeq: bounds.last,
+    now: () => clock.now(),
     failed: o.failed,
   })
   const engine = new Engine({
