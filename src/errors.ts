@@ -1,26 +1,12 @@
 /**
- * Every error slew raises, in one place, each with a stable `code`.
- * The coordinator turns these into problem+json; the CLI into exit code 2.
+ * Every error slew raises, in one place, each with a stable `code` (the
+ * codes, their HTTP statuses and meanings: error-codes.ts). The coordinator
+ * turns these into problem+json; the CLI into exit code 2.
  */
 
-export type ErrorCode =
-  | 'E_INVALID_OPTION'
-  | 'E_UNKNOWN_FLAG'
-  | 'E_ILLEGAL_TRANSITION'
-  | 'E_UNKNOWN_ROLLOUT'
-  | 'E_NOT_CONFIG_CHANGE'
-  | 'E_SNAPSHOT_INVALID'
-  | 'E_CLOSED'
-  | 'E_HTTP'
-  | 'E_NOT_CONNECTED'
-  | 'E_FENCED'
-  | 'E_OVER_BUDGET'
-  | 'E_STORE_UNAVAILABLE'
-  | 'E_WRONG_FLEET'
-  | 'E_REFUSING'
-  | 'E_ADDRESS_IN_USE'
-  | 'E_IDEMPOTENCY_CONFLICT'
-  | 'E_CONFIG_TOO_LARGE'
+import type { ErrorCode } from './error-codes.js'
+
+export { type ErrorCode, errorCodes } from './error-codes.js'
 
 export class SlewError extends Error {
   readonly code: ErrorCode
@@ -279,32 +265,6 @@ export class ConfigTooLargeError extends SlewError {
     )
   }
 }
-
-/** Codes and what they mean; a test checks that every code is documented here and in the README. */
-export const errorCodes: Readonly<Record<ErrorCode, string>> = Object.freeze({
-  E_INVALID_OPTION: 'an option or input broke a rule; the error names the field, rule and value',
-  E_UNKNOWN_FLAG: 'the CLI was given a flag it does not know',
-  E_ILLEGAL_TRANSITION:
-    'a rollout was asked to move to a state it cannot reach from its current one',
-  E_UNKNOWN_ROLLOUT: 'no rollout has that id',
-  E_NOT_CONFIG_CHANGE: 'rollback was asked of a change that is not a config change',
-  E_SNAPSHOT_INVALID: 'an engine snapshot could not be restored',
-  E_CLOSED: 'the object was closed and cannot be used',
-  E_HTTP: 'the coordinator answered with an error (problem+json); see status and problemCode',
-  E_NOT_CONNECTED: 'the SDK could not reach the coordinator (start() gave up)',
-  E_FENCED: 'a state write carried a stale fencing token: the replica is no longer the leader',
-  E_OVER_BUDGET: "a reader's refetch found no token within refetch.maxWaitMs and was shed",
-  E_STORE_UNAVAILABLE: 'the store (Redis) could not be reached; nothing was changed',
-  E_WRONG_FLEET:
-    "the SDK's `fleet` option names another fleet than the coordinator serves; nothing would apply",
-  E_REFUSING:
-    'the SDK refused a run of well-formed stream messages for one reason; changes are not applied',
-  E_ADDRESS_IN_USE: 'the listen address is in use by another process (pick another with --port)',
-  E_IDEMPOTENCY_CONFLICT:
-    'a push reused an idempotency key with another change; the first change stands (HTTP 409)',
-  E_CONFIG_TOO_LARGE:
-    "a config change would take the fleet's config values over limits.configBytes (HTTP 413)",
-})
 
 /** One broken rule: the field (a path such as `budgets.invalidate.ratePerSec`), the rule and what it got. */
 export interface OptionIssue {

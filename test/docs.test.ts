@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { validateConfig } from '../src/config/check.js'
 import { configSchema } from '../src/config/schema.js'
-import { errorCodes } from '../src/errors.js'
-import { httpErrorCodes } from '../src/protocol/problem.js'
+import { errorCodes, httpOnlyCodes, httpStatus } from '../src/error-codes.js'
 
 const root = join(import.meta.dirname, '..')
 const read = (file: string) => readFileSync(join(root, file), 'utf8')
@@ -22,10 +21,12 @@ const codeBlocks = (text: string) =>
   [...text.matchAll(/^```.*\n([\s\S]*?)^```/gm)].map((m) => m[1]!)
 
 describe('docs', () => {
-  it('documents every error code (docs/errors.md)', () => {
+  it('documents every error code (docs/errors.md), and each HTTP-only one with its status', () => {
     const errors = read('docs/errors.md')
-    for (const code of [...Object.keys(errorCodes), ...Object.keys(httpErrorCodes)])
+    for (const code of Object.keys(errorCodes))
       expect(errors).toMatch(new RegExp(`\\| \`${code}\` +\\|`))
+    for (const code of httpOnlyCodes)
+      expect(errors).toMatch(new RegExp(`\\| \`${code}\` +\\| ${httpStatus[code]} +\\|`))
   })
 
   it('shows examples/engine-quickstart.ts verbatim (docs/engine.md), and it runs as described', () => {

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../model/budget.js'
 import { between, nonNegativeInt } from '../validate.js'
-import { aimdSchema } from '../warmup/aimd.js'
+import { rewarmSchema } from '../warmup/rewarm-options.js'
 
 export const scopes = ['push', 'admin', 'client', 'read'] as const
 export type Scope = (typeof scopes)[number]
@@ -146,24 +146,7 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
     })
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
-  rewarm: aimdSchema
-    .extend({
-      /** Most keys one rewarm change may list, at most 10 million (larger sets: several changes, or hotSet). @default 100000 */
-      maxKeys: between(1, 10_000_000, { int: true }).default(100_000),
-      /** Largest NDJSON body of keys, bytes (at most 1 GiB). @default 16 MiB */
-      maxBodyBytes: between(1, 1024 ** 3, { int: true }).default(16 * 1024 * 1024),
-      /** Control interval, ms, in [10, 3600000]. @default 1000 */
-      intervalMs: between(10, 3_600_000).default(1000),
-      /** How long clients' rewarm checkpoints are kept after their last report, ms (at most 30 days). @default 7 days */
-      checkpointTtlMs: between(1, 30 * 86_400_000, { int: true }).default(7 * 24 * 3600 * 1000),
-      /**
-       * A client that has not reported its unfinished rewarm for this long counts
-       * as gone (its keys orphaned), even if connected: it restarted without
-       * continuing, or stopped reporting. @default 60000
-       */
-      staleAfterMs: between(1, 86_400_000).default(60_000),
-    })
-    .prefault({}),
+  rewarm: rewarmSchema.prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({

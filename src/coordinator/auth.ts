@@ -94,7 +94,7 @@ export class Auth {
       const token = match ? this.identify(match[1]!.trim()) : undefined
       if (!token) {
         return problemResponse(
-          problem(401, 'E_UNAUTHORIZED', 'A valid bearer token is required', {
+          problem('E_UNAUTHORIZED', 'A valid bearer token is required', {
             detail: match ? 'the token is not known' : 'no Authorization: Bearer header',
           }),
           { 'www-authenticate': 'Bearer' },
@@ -103,7 +103,7 @@ export class Auth {
       if (!token.scopes.has(scope)) {
         // Neither the token's name nor its scopes: whoever holds a leaked token learns nothing more.
         return problemResponse(
-          problem(403, 'E_FORBIDDEN', `This route needs the \`${scope}\` scope`, { scope }),
+          problem('E_FORBIDDEN', `This route needs the \`${scope}\` scope`, { scope }),
         )
       }
       c.set('caller', { who: token.name, actsAs: token.actsAs })
@@ -116,6 +116,6 @@ export class Auth {
 export const checkActsAs = (caller: Caller, clientId: string): void => {
   if (!caller.actsAs(clientId))
     throw new HttpProblem(
-      problem(403, 'E_FORBIDDEN', 'This token may not act as this client', { clientId }),
+      problem('E_FORBIDDEN', 'This token may not act as this client', { clientId }),
     )
 }

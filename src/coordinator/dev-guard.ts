@@ -34,7 +34,7 @@ export const sameMachineOnly = (): MiddlewareHandler =>
     const origin = c.req.header('origin')
     if (origin !== undefined && !isLoopbackOrigin(origin))
       return problemResponse(
-        problem(403, 'E_FORBIDDEN', 'Requests from web pages of other sites are refused', {
+        problem('E_FORBIDDEN', 'Requests from web pages of other sites are refused', {
           detail:
             'with no auth tokens configured, only programs and pages on this machine may change state',
         }),
@@ -42,7 +42,7 @@ export const sameMachineOnly = (): MiddlewareHandler =>
     const type = c.req.header('content-type') ?? ''
     if (!JSON_TYPE.test(type))
       return problemResponse(
-        problem(415, 'E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
+        problem('E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
           detail: `got \`${type || 'none'}\`; with no auth tokens configured, a request that changes state must say it is JSON, even with no body`,
         }),
       )

@@ -1,9 +1,11 @@
 /**
  * What the coordinator knows of each client beyond the engine: its last
- * heartbeat (health for gates and the fleet view) and which of its
- * deliveries it has acknowledged (per-wave acked counts).
+ * heartbeat (health for gates, the fleet view and the rewarm loop: see
+ * warmup/fleet-health.ts) and which of its deliveries it has acknowledged
+ * (per-wave acked counts).
  */
 import type { Heartbeat } from '../protocol/messages.js'
+import { FleetHealth, type ClientHealth as Health } from '../warmup/fleet-health.js'
 
 /** One delivery as the log records it. */
 export interface DeliveryRecord {
@@ -19,11 +21,7 @@ interface Pending {
   readonly wave: number
 }
 
-export interface ClientHealth extends Heartbeat {
-  readonly at: number
-  /** Which heartbeat this was, counting every client's (see `beats`). */
-  readonly n: number
-}
+export type ClientHealth = Health<Heartbeat>
 
 /** Deliveries a client has not acknowledged yet are kept up to this many. */
 const MAX_PENDING = 1000
@@ -37,12 +35,10 @@ export interface TurnedAway {
   readonly detail?: string
 }
 
-export class FleetTracker {
-  readonly #health = new Map<string, ClientHealth>()
+export class FleetTracker extends FleetHealth<Heartbeat> {
   readonly #pending = new Map<string, Pending[]>()
   /** rolloutId → acked count per wave. */
   readonly #acked = new Map<string, number[]>()
-  #beats = 0
   readonly #turnedAway = new Map<string, TurnedAway>()
 
   delivered(clientIds: Iterable<string>, seq: number, rolloutId: string, wave: number): void {
@@ -57,8 +53,8 @@ export class FleetTracker {
     }
   }
 
-  heartbeat(clientId: string, hb: Heartbeat, at: number): void {
-    this.#health.set(clientId, { ...hb, at, n: ++this.#beats })
+  override heartbeat(clientId: string, hb: Heartbeat, at: number): void {
+    super.heartbeat(clientId, hb, at)
     this.#turnedAway.delete(clientId)
     if (hb.ackedSeq !== undefined) this.ack(clientId, hb.ackedSeq)
   }
@@ -112,7 +108,7 @@ export class FleetTracker {
     let count = 0
     const reasons = new Set<string>()
     for (const [id, list] of this.#pending) {
-      const refusing = this.#health.get(id)?.refusing
+      const refusing = this.health(id)?.refusing
       if (!refusing || !ids.has(id) || !list.some((p) => p.rolloutId === rolloutId)) continue
       count++
       reasons.add(refusing.reason)
@@ -132,7 +128,7 @@ export class FleetTracker {
     const refusing = new Map<string, string[]>()
     const configSplit: string[] = []
     for (const id of ids) {
-      const h = this.#health.get(id)
+      const h = this.health(id)
       if (!h) continue
       if (h.refusing) {
         const list = refusing.get(h.refusing.reason) ?? []
@@ -160,47 +156,13 @@ export class FleetTracker {
     for (const [id, seq] of ackedSeqs) this.ack(id, seq)
   }
 
-  health(clientId: string): ClientHealth | undefined {
-    return this.#health.get(clientId)
-  }
-
-  /** Heartbeats received so far: a mark for `originHealth`. */
-  get beats(): number {
-    return this.#beats
-  }
-
   /** Acked clients per wave of a rollout. */
   acked(rolloutId: string): readonly number[] {
     return this.#acked.get(rolloutId) ?? []
   }
 
-  /**
-   * The origin as the fleet saw it lately: from the heartbeats received after
-   * mark `after` (a `beats` value) and not before time `since`, the median and
-   * p99 latency and the error rate, each weighted by the calls behind it.
-   * Undefined figures: no calls reported.
-   */
-  originHealth(
-    since: number,
-    after = 0,
-  ): { p50?: number; p99?: number; errorRate?: number; samples: number } {
-    let calls = 0
-    let p50 = 0
-    let p99 = 0
-    let errors = 0
-    for (const h of this.#health.values()) {
-      if (h.at < since || h.n <= after || !h.calls) continue
-      calls += h.calls
-      p50 += (h.latencyP50 ?? 0) * h.calls
-      p99 += (h.latencyP99 ?? 0) * h.calls
-      errors += (h.errorRate ?? 0) * h.calls
-    }
-    if (calls === 0) return { samples: 0 }
-    return { p50: p50 / calls, p99: p99 / calls, errorRate: errors / calls, samples: calls }
-  }
-
-  forget(clientId: string): void {
-    this.#health.delete(clientId)
+  override forget(clientId: string): void {
+    super.forget(clientId)
     this.#pending.delete(clientId)
   }
 }

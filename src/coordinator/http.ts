@@ -26,7 +26,7 @@ export const readJson = async (c: Context, limits: JsonLimits): Promise<unknown>
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new HttpProblem(
-      problem(415, 'E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
+      problem('E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {
         detail: `got \`${type || 'none'}\``,
       }),
     )
@@ -40,7 +40,7 @@ export const parseJson = (text: string, limits: JsonLimits, what: string): unkno
   try {
     value = JSON.parse(text)
   } catch (error) {
-    throw new HttpProblem(problem(400, 'E_BAD_JSON', what, { detail: (error as Error).message }))
+    throw new HttpProblem(problem('E_BAD_JSON', what, { detail: (error as Error).message }))
   }
   const wrong = bodyProblem(value, limits)
   if (wrong) throw new HttpProblem(wrong)
@@ -53,7 +53,7 @@ export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.outp
   if (result.success) return result.data
   const e = toInvalidOption(result.error, body)
   throw new HttpProblem(
-    problem(400, e.code, e.message, { field: e.field, rule: e.rule, value: e.value }),
+    problem(e.code, e.message, { field: e.field, rule: e.rule, value: e.value }),
   )
 }
 
@@ -66,16 +66,11 @@ export const nonNegativeIntOf = (field: string, raw: string): number => {
   const n = Number(raw)
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) {
     throw new HttpProblem(
-      problem(
-        400,
-        'E_INVALID_OPTION',
-        `Expected \`${field}\` to be an integer >= 0, got \`${raw}\``,
-        {
-          field,
-          rule: 'an integer >= 0',
-          value: raw,
-        },
-      ),
+      problem('E_INVALID_OPTION', `Expected \`${field}\` to be an integer >= 0, got \`${raw}\``, {
+        field,
+        rule: 'an integer >= 0',
+        value: raw,
+      }),
     )
   }
   return n
@@ -103,7 +98,7 @@ export const patternQuery = (
   if (raw === undefined || raw === '') return undefined
   if (!pattern.test(raw))
     throw new HttpProblem(
-      problem(400, 'E_INVALID_OPTION', `Expected \`${name}\` to be ${rule}, got \`${raw}\``, {
+      problem('E_INVALID_OPTION', `Expected \`${name}\` to be ${rule}, got \`${raw}\``, {
         field: name,
         rule,
         value: raw,

@@ -17,6 +17,8 @@ export interface Connection {
 
 export interface HubOptions {
   readonly pingMs: number
+  /** The clock's time, ms (pings and connection times carry it). */
+  readonly now: () => number
   readonly maxBufferedBytes?: number
   /** A stream ended, for whatever reason. */
   readonly onClose: (clientId: string, conn: Connection) => void
@@ -30,7 +32,7 @@ export class StreamHub {
   constructor(private readonly opts: HubOptions) {
     this.#maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024
     this.#ping = setInterval(
-      () => this.broadcast(sseFrame('ping', { at: Date.now() })),
+      () => this.broadcast(sseFrame('ping', { at: Math.floor(opts.now()) })),
       opts.pingMs,
     )
     this.#ping.unref()
@@ -56,7 +58,7 @@ export class StreamHub {
   /** Register a stream; an older stream of the same client is ended first. */
   add(clientId: string, res: ServerResponse, nonce?: string): Connection {
     this.#conns.get(clientId)?.res.end()
-    const conn: Connection = { clientId, res, connectedAt: Date.now(), nonce }
+    const conn: Connection = { clientId, res, connectedAt: Math.floor(this.opts.now()), nonce }
     this.#conns.set(clientId, conn)
     res.on('close', () => {
       if (this.#conns.get(clientId) === conn) {

@@ -7,10 +7,10 @@ import type { Config } from '../config/schema.js'
 import type { Engine } from '../invalidation/engine.js'
 import type { EngineSnapshot } from '../invalidation/snapshot.js'
 import type { Store } from '../store/store.js'
+import type { RewarmLoop } from '../warmup/rewarm-loop.js'
 import type { Admission } from './admission.js'
 import type { FleetTracker } from './fleet.js'
 import type { StreamHub } from './hub.js'
-import type { RewarmControl } from './rewarm-control.js'
 import type { RewarmLedger } from './rewarm-ledger.js'
 import type { Runtime } from './runtime.js'
 import { redact, type Settings } from './settings.js'
@@ -51,7 +51,7 @@ export const inspectState = async (o: {
   readonly runtime: Runtime
   readonly settings: Settings
   readonly config: Config
-  readonly rewarm: RewarmControl
+  readonly rewarm: RewarmLoop
   readonly ledger: RewarmLedger
   readonly ledgerStore: Pick<Store, 'rewarm'>
   readonly shuttingDown: boolean

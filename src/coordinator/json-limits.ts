@@ -79,18 +79,18 @@ const forbidden = (field: string, key: string): Problem => {
     'a key other than __proto__, constructor or prototype',
     key,
   )
-  return problem(400, e.code, e.message, { field, rule: e.rule, value: key })
+  return problem(e.code, e.message, { field, rule: e.rule, value: key })
 }
 
 const tooDeep = (field: string, limit: number, setting: string): Problem =>
-  problem(400, 'E_JSON_TOO_DEEP', `JSON may nest at most ${limit} deep`, {
+  problem('E_JSON_TOO_DEEP', `JSON may nest at most ${limit} deep`, {
     detail: `\`${field}\` is nested deeper; the limit is ${setting}`,
     field,
     limit,
   })
 
 const tooLarge = (title: string, field: string, limit: number, setting: string): Problem =>
-  problem(413, 'E_JSON_TOO_LARGE', title, { detail: `the limit is ${setting}`, field, limit })
+  problem('E_JSON_TOO_LARGE', title, { detail: `the limit is ${setting}`, field, limit })
 
 /** What is wrong with a parsed body's shape (a 400 / 413 problem), or undefined. */
 export const bodyProblem = (body: unknown, limits: JsonLimits): Problem | undefined => {

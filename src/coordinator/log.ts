@@ -5,7 +5,7 @@
  * away gets a `reset` (soft stale-all), never a flush. Each message is
  * signed and framed once, however many clients receive it.
  */
-import type { SignedStreamMessage } from '../protocol/messages.js'
+import type { GoawayMessage, SignedStreamMessage } from '../protocol/messages.js'
 import { type Signed, type SigningKeys, signMessage } from '../protocol/sign.js'
 
 type Unsequenced<M> = M extends unknown ? Omit<M, 'seq' | 'v' | 'fleet' | 'epoch'> : never
@@ -28,6 +28,18 @@ export interface Signer {
   /** Called once per message signed (metrics: once per message, however many receive it). */
   readonly onSign?: () => void
 }
+
+/**
+ * The coordinator's signer: the active key of `signing`, and a new epoch
+ * (a memory store's state lives as long as this process; on Redis the
+ * replica takes the store's epoch before anything is signed).
+ */
+export const createSigner = (
+  fleet: string,
+  signing: { readonly activeKid: string; readonly keys: SigningKeys },
+  epoch: string,
+  onSign: () => void,
+): Signer => ({ fleet, epoch, kid: signing.activeKid, keys: signing.keys, onSign })
 
 /** A message for the fleet's clients, signed with the active key (version, fleet and epoch added). */
 export const signFor = <T extends object>(
@@ -60,9 +72,20 @@ export const helloFrame = (
     }),
   )
 
-/** `id:` + `event:` + `data:` lines; JSON has no raw newlines, so one data line. */
+/**
+ * One SSE frame: `id:` + `event:` + `data:` lines, from data already in
+ * JSON (as the store keeps it); JSON has no raw newlines, so one data line.
+ */
+export const sseJsonFrame = (event: string, json: string, id?: number): string =>
+  `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${json}\n\n`
+
+/** The `goaway` that ends a stream at shutdown: come back after `retryAfterMs`. */
+export const goawayFrame = (reason: string, retryAfterMs: number): string =>
+  sseFrame('goaway', { type: 'goaway', retryAfterMs, reason } satisfies GoawayMessage)
+
+/** One SSE frame of `data`, as JSON. */
 export const sseFrame = (event: string, data: unknown, id?: number): string =>
-  `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+  sseJsonFrame(event, JSON.stringify(data), id)
 
 export class DeliveryLog {
   readonly #entries: LogEntry[] = []

@@ -27,9 +27,7 @@ export const readNdjsonChange = async (
     'The first NDJSON line (the change) is not valid JSON',
   ) as Record<string, unknown>
   if (change === null || typeof change !== 'object' || Array.isArray(change)) {
-    throw new HttpProblem(
-      problem(400, 'E_BAD_JSON', 'The first NDJSON line must be the change object'),
-    )
+    throw new HttpProblem(problem('E_BAD_JSON', 'The first NDJSON line must be the change object'))
   }
   const keys: string[] = []
   for (const line of lines) {
@@ -40,13 +38,13 @@ export const readNdjsonChange = async (
         key = JSON.parse(line)
       } catch {
         throw new HttpProblem(
-          problem(400, 'E_BAD_JSON', `A key line is not a valid JSON string: ${line.slice(0, 80)}`),
+          problem('E_BAD_JSON', `A key line is not a valid JSON string: ${line.slice(0, 80)}`),
         )
       }
     }
     if (typeof key !== 'string' || key === '') {
       throw new HttpProblem(
-        problem(400, 'E_INVALID_OPTION', 'Expected every key line to be a non-empty string', {
+        problem('E_INVALID_OPTION', 'Expected every key line to be a non-empty string', {
           field: 'keys',
         }),
       )
@@ -70,7 +68,7 @@ export const readNdjsonChange = async (
 
 const shapeProblem = (field: string, rule: string, value: unknown) => {
   const e = new InvalidOptionError(field, rule, value)
-  return new HttpProblem(problem(400, e.code, e.message, { field, rule, value }))
+  return new HttpProblem(problem(e.code, e.message, { field, rule, value }))
 }
 
 /** A change listing more keys than allowed (any kind) is refused whole, never cut short. */
@@ -81,7 +79,7 @@ export const checkKeyCount = (
   const n = change.target?.keys?.length ?? 0
   if (n > maxKeys) {
     throw new HttpProblem(
-      problem(413, 'E_BODY_TOO_LARGE', `A change may list at most ${maxKeys} keys`, {
+      problem('E_BODY_TOO_LARGE', `A change may list at most ${maxKeys} keys`, {
         detail: `got more than ${maxKeys}; split it into several changes, or use target.hotSet`,
         field: 'target.keys',
         limit: maxKeys,

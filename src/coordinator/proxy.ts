@@ -23,7 +23,7 @@ export const toLeader =
     if (runtime.leading) return next()
     const noLeader = (detail: string) =>
       problemResponse(
-        problem(503, 'E_STORE_UNAVAILABLE', 'No leader to answer this right now', {
+        problem('E_STORE_UNAVAILABLE', 'No leader to answer this right now', {
           detail,
           retryAfterMs: 1000,
         }),

@@ -1,85 +1,102 @@
 /** The embedded runtime: one process, the engine here, the log and the fleet in memory. */
 
-import type { Engine } from '../invalidation/engine.js'
+import { Engine } from '../invalidation/engine.js'
 import type { TokenClass } from '../model/budget.js'
-import type { Heartbeat, ResetMessage } from '../protocol/messages.js'
-import type { Admission } from './admission.js'
+import type { Heartbeat } from '../protocol/messages.js'
+import { MemoryStore } from '../store/memory.js'
 import { catchUp, predates } from './catch-up.js'
 import { ConfigFrames } from './config-frame.js'
-import type { FleetTracker } from './fleet.js'
-import type { StreamHub } from './hub.js'
-import { type DeliveryLog, helloFrame } from './log.js'
-import type { FleetMember, Runtime } from './runtime.js'
+import { onDelivered } from './delivered.js'
+import { DeliveryLog, helloFrame } from './log.js'
+import { engineConfigOf, type FleetMember, type Runtime, type RuntimeParts } from './runtime.js'
 
-export const memoryRuntime = (
-  p: {
-    engine: Engine
-    log: DeliveryLog
-    hub: StreamHub
-    admission: Admission
-    fleet: FleetTracker
-    /** Hard invalidations recovered after the state was lost: a reset names them. */
-    recovered: () => { id: string; target: NonNullable<ResetMessage['hard']>[number]['target'] }[]
-    now: () => number
-  },
-  /** A new client's config frame, signed once per config version. */
-  configFrames = new ConfigFrames(),
-): Runtime => ({
-  kind: 'memory',
-  leading: true,
-  leaderUrl: async () => undefined,
-  admit: async () => p.admission.decide(),
-  async connected(open) {
-    const { clientId } = open
-    const at = { epoch: p.log.signer.epoch, last: p.log.seq, floor: p.log.oldest - 1 }
-    p.hub.write(clientId, helloFrame(p.log.signer, { seq: at.last, clientId, nonce: open.nonce }))
-    const next = catchUp(open, at)
-    if (next.kind === 'config') {
-      // Signed once per version of the stable config (its values object), not per client.
-      const values = p.engine.stableConfigValues
-      p.hub.write(
-        clientId,
-        configFrames.frame(values, at, (seq) => p.log.frame({ type: 'config', seq, values })),
-      )
-    } else if (next.kind === 'reset') {
-      const hard = p.recovered()
-      p.hub.write(
-        clientId,
-        p.log.frame({
-          type: 'reset',
-          seq: at.last,
-          reason: next.reason,
-          ...(hard.length > 0 && { hard }),
-        }),
-      )
-    } else {
-      const missed = p.log.after(next.after, clientId)
-      for (const e of missed === 'gap' ? [] : missed) p.hub.write(clientId, e.frame)
-    }
-    p.engine.join(clientId, {
-      ...(open.entries !== undefined && { entries: open.entries }),
-      predates: predates(open, at),
-    })
-  },
-  disconnected(clientId) {
-    p.engine.leave(clientId)
-  },
-  lease: async (clientId, want, cls: TokenClass) => p.engine.lease(clientId, want, cls),
-  async heartbeat(clientId, hb: Heartbeat) {
-    if (hb.entries !== undefined) p.engine.report(clientId, hb.entries, hb.capacity)
-    p.fleet.heartbeat(clientId, hb, p.now())
-  },
-  sentRewarm: async (changeId, clientId, maxAgeMs) =>
-    p.engine.sentRewarm(changeId, clientId, maxAgeMs),
-  tokenBudget: (cls) => p.engine.tokenParams(cls),
-  fleet: async (): Promise<FleetMember[]> =>
-    [...p.hub.connections()].map((c) => ({ clientId: c.clientId, connectedAt: c.connectedAt })),
-  fleetSize: async () => p.hub.size,
-  setRewarmRate: (rate) => {
-    p.engine.setTokenRate('rewarm', rate)
-  },
-  durable: async () => {},
-  seq: () => p.log.seq,
-  readiness: async () => ({ ready: true }),
-  close: async () => {},
-})
+export const memoryRuntime = (o: RuntimeParts): Runtime => {
+  const { clock, hub, fleet } = o
+  // Sequence numbers count within this process's epoch (clients reset their count at a new
+  // epoch, so a clock that went back is harmless); from the clock, for readable numbers.
+  const log = new DeliveryLog(
+    o.signer,
+    o.config.log.maxEntries,
+    Math.floor(clock.now()) * 1000,
+    o.config.log.maxBytes,
+  )
+  const delivered = onDelivered(fleet, o.metrics)
+  const engine = new Engine({
+    clock,
+    epoch: o.signer.epoch,
+    // A memory store starts with nothing: it may have spent its burst just before it died.
+    coldStart: true,
+    config: engineConfigOf(o.config),
+    ...(o.gate && { gate: o.gate }),
+    deliver: (d) => {
+      const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
+      hub.send(d.clientIds, entry.frame)
+      delivered(d, entry.seq)
+    },
+  })
+  // A new client's config frame, signed once per config version.
+  const configFrames = new ConfigFrames()
+  return {
+    kind: 'memory',
+    leading: true,
+    engine,
+    store: new MemoryStore(() => clock.now()),
+    start: async () => {},
+    configure: (next) => engine.reconfigure(engineConfigOf(next)),
+    leaderUrl: async () => undefined,
+    admit: async () => o.admission.decide(),
+    async connected(open) {
+      const { clientId } = open
+      const at = { epoch: log.signer.epoch, last: log.seq, floor: log.oldest - 1 }
+      hub.write(clientId, helloFrame(log.signer, { seq: at.last, clientId, nonce: open.nonce }))
+      const next = catchUp(open, at)
+      if (next.kind === 'config') {
+        // Signed once per version of the stable config (its values object), not per client.
+        const values = engine.stableConfigValues
+        hub.write(
+          clientId,
+          configFrames.frame(values, at, (seq) => log.frame({ type: 'config', seq, values })),
+        )
+      } else if (next.kind === 'reset') {
+        const hard = o.recall.hard()
+        hub.write(
+          clientId,
+          log.frame({
+            type: 'reset',
+            seq: at.last,
+            reason: next.reason,
+            ...(hard.length > 0 && { hard }),
+          }),
+        )
+      } else {
+        const missed = log.after(next.after, clientId)
+        for (const e of missed === 'gap' ? [] : missed) hub.write(clientId, e.frame)
+      }
+      engine.join(clientId, {
+        ...(open.entries !== undefined && { entries: open.entries }),
+        predates: predates(open, at),
+      })
+    },
+    disconnected(clientId) {
+      engine.leave(clientId)
+    },
+    lease: async (clientId, want, cls: TokenClass) => engine.lease(clientId, want, cls),
+    async heartbeat(clientId, hb: Heartbeat) {
+      if (hb.entries !== undefined) engine.report(clientId, hb.entries, hb.capacity)
+      fleet.heartbeat(clientId, hb, clock.now())
+    },
+    sentRewarm: async (changeId, clientId, maxAgeMs) =>
+      engine.sentRewarm(changeId, clientId, maxAgeMs),
+    tokenBudget: (cls) => engine.tokenParams(cls),
+    fleet: async (): Promise<FleetMember[]> =>
+      [...hub.connections()].map((c) => ({ clientId: c.clientId, connectedAt: c.connectedAt })),
+    fleetSize: async () => hub.size,
+    setRewarmRate: (rate) => {
+      engine.setTokenRate('rewarm', rate)
+    },
+    durable: async () => {},
+    seq: () => log.seq,
+    readiness: async () => ({ ready: true }),
+    close: async () => engine.close(),
+  }
+}

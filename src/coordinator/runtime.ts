@@ -3,11 +3,21 @@
  * Redis: where admission, leases, the log and the fleet's presence live, and
  * whether the engine runs in this process. Routes talk to a Runtime.
  */
-import type { LeaseGrant } from '../invalidation/engine.js'
+import type { Config } from '../config/schema.js'
+import type { Engine, GateContext, GateResult, LeaseGrant } from '../invalidation/engine.js'
+import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import type { TokenClass } from '../model/budget.js'
 import type { Heartbeat } from '../protocol/messages.js'
-import type { AdmissionDecision } from './admission.js'
+import { problem } from '../protocol/problem.js'
+import type { Store } from '../store/store.js'
+import type { Admission, AdmissionDecision } from './admission.js'
+import type { FleetTracker } from './fleet.js'
+import { HttpProblem } from './http.js'
+import type { StreamHub } from './hub.js'
+import type { Signer } from './log.js'
+import type { Metrics } from './metrics.js'
+import type { Recall } from './recall.js'
 
 export interface FleetMember {
   readonly clientId: string
@@ -37,6 +47,18 @@ export interface Runtime {
   readonly kind: 'memory' | 'redis'
   /** Does the engine run here now (so engine routes are answered here)? */
   readonly leading: boolean
+  /** The engine, while it runs here (memory: always; Redis: on the leader). */
+  readonly engine: Engine | undefined
+  /** Where rewarm checkpoints live: on Redis they outlive this process; in memory, they live as long as it. */
+  readonly store: Pick<Store, 'setRewarm' | 'rewarm' | 'rewarmOf'>
+  /**
+   * Start (once listening). On Redis: resolves once started, or — if Redis
+   * cannot be reached within a few seconds — once it has said so, trying on
+   * in the background.
+   */
+  start(): Promise<void>
+  /** The live config changed (PUT /v1/config): the engine takes its part. */
+  configure(next: Config): void
   /** Where the engine runs, when not here (undefined: no leader right now). */
   leaderUrl(): Promise<string | undefined>
   /** Admission control for a new stream (B3). */
@@ -73,3 +95,48 @@ export interface Runtime {
   readiness(): Promise<Readiness>
   close(): Promise<void>
 }
+
+/** What either runtime is built from: the coordinator's parts they share. */
+export interface RuntimeParts {
+  readonly config: Config
+  /** The config in force (it changes with PUT /v1/config). */
+  readonly current: () => Config
+  readonly signer: Signer
+  readonly clock: Clock
+  readonly random: () => number
+  readonly hub: StreamHub
+  readonly fleet: FleetTracker
+  readonly metrics: Metrics
+  readonly admission: Admission
+  readonly recall: Recall
+  readonly gate?: ((ctx: GateContext) => GateResult) | undefined
+  readonly notice: (line: string) => void
+  /** This coordinator's URL, once listening. */
+  readonly url: () => string | undefined
+  /** A follower adopts the leader's live config. */
+  readonly adopt: (config: Config) => void
+}
+
+/** The engine, where it runs here; a 503 (come back in a second) where it does not. */
+export const engineOf = (runtime: Runtime): Engine => {
+  const engine = runtime.engine
+  if (engine) return engine
+  throw new HttpProblem(
+    problem('E_STORE_UNAVAILABLE', 'This replica does not lead the fleet right now', {
+      retryAfterMs: 1000,
+    }),
+    { 'retry-after': '1' },
+  )
+}
+
+/** The engine's part of the config. */
+export const engineConfigOf = (c: Config) => ({
+  fleet: c.fleet,
+  shards: c.shards,
+  budgets: c.budgets,
+  waves: c.waves,
+  leases: c.leases,
+  defaultEntries: c.defaultEntries,
+  retainFinished: c.retainFinished,
+  configBytes: c.limits.configBytes,
+})

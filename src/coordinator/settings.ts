@@ -55,15 +55,10 @@ export class Settings {
     )
     if (fixed.length > 0) {
       throw new HttpProblem(
-        problem(
-          409,
-          'E_CONFIG_NEEDS_RESTART',
-          'That part of the config only changes with a restart',
-          {
-            detail: `fixed while running: ${fixed.map((c) => c.path).join(', ')}`,
-            fields: fixed.map((c) => c.path),
-          },
-        ),
+        problem('E_CONFIG_NEEDS_RESTART', 'That part of the config only changes with a restart', {
+          detail: `fixed while running: ${fixed.map((c) => c.path).join(', ')}`,
+          fields: fixed.map((c) => c.path),
+        }),
       )
     }
     return { next, changes }

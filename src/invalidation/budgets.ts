@@ -21,6 +21,23 @@ export interface ClassBudget {
   readonly asking: Asking
 }
 
+/**
+ * The burst that goes with a token rate: a tenth of a second's worth, at
+ * least one token. The adaptive rewarm rate's burst shrinks with it, so a
+ * rate cut is not undone by a burst; the simulator's budgets start from it.
+ */
+export const burstOf = (ratePerSec: number): number => Math.max(1, ratePerSec / 10)
+
+/**
+ * The bucket parameters for granting tokens at `ratePerSec` under a class's
+ * configured `budget`: never above its rate nor its burst, and the burst at
+ * most `burstOf` the rate in force.
+ */
+export const tokenParams = (budget: GcraParams, ratePerSec: number): GcraParams => {
+  const rate = Math.min(budget.ratePerSec, Math.max(1e-3, ratePerSec))
+  return { ratePerSec: rate, burst: Math.min(budget.burst, burstOf(rate)) }
+}
+
 export class Budgets {
   readonly byClass = new Map<BudgetClass, ClassBudget>()
 
@@ -75,10 +92,9 @@ export class Budgets {
    * burst. Returns the rate in force.
    */
   setTokenRate(cls: BudgetClass, budget: GcraParams, ratePerSec: number): number {
-    const rate = Math.min(budget.ratePerSec, Math.max(1e-3, ratePerSec))
-    const burst = Math.min(budget.burst, Math.max(1, rate / 10))
-    this.get(cls).tokens.params = { ratePerSec: rate, burst }
-    return rate
+    const params = tokenParams(budget, ratePerSec)
+    this.get(cls).tokens.params = params
+    return params.ratePerSec
   }
 
   /** Stop every pacer's timer. */

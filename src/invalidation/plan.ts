@@ -7,9 +7,11 @@
 
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { SlidingPeak } from '../limiter/window.js'
-import { budgetClassOf, parseChange } from './change.js'
+import { budgetClassOf, deliveryCost, parseChange } from './change.js'
 import { Engine } from './engine.js'
-import type { EngineConfigInput } from './options.js'
+import type { EngineConfig, EngineConfigInput } from './options.js'
+import type { RolloutView } from './rollout.js'
+import { shardOf } from './shard.js'
 
 export interface PlannedWave {
   readonly index: number
@@ -68,7 +70,7 @@ export const planChange = (
   engine.close()
   const budget = engine.config.budgets[budgetClassOf(done.change)]
   const totalCost = done.deliveredCost
-  const bakes = Math.max(0, done.waves.length - 1) * done.bakeMs
+  const bakes = bakesMs(done)
   return {
     waves: done.waves.map((w) => ({
       index: w.index,
@@ -86,5 +88,64 @@ export const planChange = (
     peakUnitsPerSec: peak.peak,
     originBoundPerSec: budget.burst + budget.ratePerSec * (1 + engine.config.leases.ttlMs / 1000),
     budget: { ratePerSec: budget.ratePerSec, burst: budget.burst },
+  }
+}
+
+/** The bakes between a rollout's waves, ms (none after the last). */
+const bakesMs = (r: Pick<RolloutView, 'waves' | 'bakeMs'>): number =>
+  Math.max(0, r.waves.length - 1) * r.bakeMs
+
+/** A wave of a submitted rollout: who is in it now and what delivering to them costs. */
+export interface EstimatedWave {
+  readonly index: number
+  readonly shards: [number, number]
+  readonly fraction: number
+  readonly clients: number
+  readonly cost: number
+}
+
+/** A client as the engine knows it (`Engine.clients()`). */
+export interface EstimateClient {
+  readonly id: string
+  readonly live: boolean
+  readonly entries: number | undefined
+  readonly capacity?: number
+}
+
+/**
+ * The plan of a rollout just submitted, in closed form (the answer to a
+ * push): the live clients in each wave now, their delivery cost, and about
+ * how long it takes — the cost past the burst at the class's rate, plus
+ * the bakes — and the most cost per second it sends.
+ */
+export const estimateRollout = (
+  r: Pick<RolloutView, 'id' | 'change' | 'waves' | 'bakeMs'>,
+  clients: Iterable<EstimateClient>,
+  config: Pick<EngineConfig, 'budgets' | 'shards' | 'defaultEntries'>,
+): { waves: EstimatedWave[]; estimatedMs: number; peakUnitsPerSec: number } => {
+  const waves = r.waves.map((w) => ({
+    index: w.index,
+    shards: [w.lo, w.hi] as [number, number],
+    fraction: w.fraction,
+    clients: 0,
+    cost: 0,
+  }))
+  const budget = config.budgets[budgetClassOf(r.change)]
+  for (const client of clients) {
+    if (!client.live) continue
+    const shard = shardOf(client.id, r.id, config.shards)
+    const w = waves.find((x) => shard >= x.shards[0] && shard < x.shards[1])
+    if (!w) continue
+    w.clients++
+    const entries = client.entries ?? config.defaultEntries
+    w.cost += deliveryCost(r.change, entries, client.capacity, budget.burst)
+  }
+  const cost = waves.reduce((n, w) => n + w.cost, 0)
+  return {
+    waves,
+    estimatedMs: Math.round(
+      (Math.max(0, cost - budget.burst) / budget.ratePerSec) * 1000 + bakesMs(r),
+    ),
+    peakUnitsPerSec: Math.min(cost, budget.burst + budget.ratePerSec),
   }
 }

@@ -4,13 +4,14 @@
  * what it learns back (the terms to refetch under in degraded mode). One at
  * a time, so the coordinator never gets an older checkpoint after a newer one.
  */
+
+import type { OriginStats } from '../warmup/origin-stats.js'
 import type { Guard } from './guard.js'
 import { postJson, type Remote } from './http.js'
 import type { Leases } from './leases.js'
 import type { ParsedClientOptions } from './options.js'
 import type { RewarmReports } from './rewarms.js'
 import type { Signals } from './signals.js'
-import type { OriginStats } from './stats.js'
 import type { Witness } from './witness.js'
 
 /** The longest interval a heartbeat's figures may say they cover (a day). */

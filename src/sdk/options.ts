@@ -6,6 +6,7 @@ import { z } from 'zod'
 import type { Change } from '../model/change.js'
 import type { Clock } from '../model/clock.js'
 import { between, nonNegative, positive, positiveInt } from '../validate.js'
+import { REWARM_HEARTBEAT_MS } from '../warmup/rewarm-options.js'
 
 export const optionsSchema = z.strictObject({
   /** Coordinator base URL, e.g. http://127.0.0.1:7070 */
@@ -67,7 +68,7 @@ export const optionsSchema = z.strictObject({
   /** Heartbeat interval, ms. @default 10000 */
   heartbeatMs: positive().default(10_000),
   /** Heartbeat interval while a rewarm runs (the coordinator's adaptive rate feeds on it), ms. @default 1000 */
-  rewarmHeartbeatMs: positive().default(1000),
+  rewarmHeartbeatMs: positive().default(REWARM_HEARTBEAT_MS),
   reconnect: z
     .strictObject({
       baseMs: positive().default(1000),

@@ -13,12 +13,13 @@
  * slew: the clients rewarm their hot sets, hottest first, and every origin
  * call takes a token from the fleet's rewarm budget, whose rate follows the
  * origin (AIMD) through the coordinator's own control path (the clients'
- * measured origin calls, heartbeats, `RewarmControl`); a call that finds no
+ * measured origin calls, heartbeats, the rewarm loop); a call that finds no
  * token within `maxWait` is shed (the reader gets its fallback at once),
  * one-off requests after the refill. The origin stays under capacity, every
  * fetch counts, the hit rate comes back.
  */
 import { z } from 'zod'
+import { burstOf } from '../invalidation/budgets.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { RefreshDriver } from '../refresh/driver.js'
@@ -26,7 +27,7 @@ import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId } from './fleet.js'
 import { Origin } from './origin.js'
-import { rewarmControlPath } from './rewarm.js'
+import { rewarmControlPath } from './rewarm-path.js'
 import { mulberry32 } from './rng.js'
 
 export const metastableSchema = z.strictObject({
@@ -196,7 +197,7 @@ export interface MetastableHooks {
 
 /** The slew run's budget: burst a tenth of the rate; tokens leased for this long, ms. */
 const LEASE_TTL_MS = 250
-const budgetOf = (o: Opts) => ({ ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) })
+const budgetOf = (o: Opts) => ({ ratePerSec: o.budget, burst: burstOf(o.budget) })
 
 const runSlew = (o: Opts, p: Float64Array, hooks: MetastableHooks) => {
   const clock = new VirtualClock(0)

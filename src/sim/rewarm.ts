@@ -6,23 +6,20 @@
  * fetches under leased rewarm tokens, and the fleet token rate follows the
  * origin (AIMD on latency and errors), never above the budget — through the
  * coordinator's own control path: each client measures its origin calls
- * (`OriginStats`) and heartbeats them every second to the `FleetTracker`,
- * and `RewarmControl` sets the rate from those every `rewarm.intervalMs`.
+ * (`OriginStats`) and heartbeats them every second, and the rewarm loop
+ * (`createRewarmLoop`) sets the rate from those every `rewarm.intervalMs`.
  */
 import { z } from 'zod'
-import { configSchema } from '../config/schema.js'
-import { FleetTracker } from '../coordinator/fleet.js'
-import { RewarmControl } from '../coordinator/rewarm-control.js'
+import { burstOf } from '../invalidation/budgets.js'
 import { stepsSchema } from '../invalidation/change.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { RefreshDriver } from '../refresh/driver.js'
-import { optionsSchema as clientOptionsSchema } from '../sdk/options.js'
-import { OriginStats } from '../sdk/stats.js'
 import { nonNegative, parseOptions, positive, positiveInt } from '../validate.js'
 import { CapacityOrigin } from './capacity-origin.js'
 import { clientId, clientIndex } from './fleet.js'
 import { Origin } from './origin.js'
+import { rewarmControlPath } from './rewarm-path.js'
 import { mulberry32 } from './rng.js'
 
 export const rewarmSchema = z.strictObject({
@@ -173,76 +170,6 @@ const runSlew = (o: ReturnType<typeof parse>, hooks: RewarmHooks) => {
   }
 }
 
-/** How often a client heartbeats while a rewarm runs: the SDK's `rewarmHeartbeatMs` default. */
-const HEARTBEAT_MS: number = clientOptionsSchema.shape.rewarmHeartbeatMs.parse(undefined)
-
-/**
- * The coordinator's rewarm control path on a virtual clock, as a live one runs
- * it: every client measures its own origin calls (`OriginStats`) and
- * heartbeats them every second (each from its own moment); each heartbeat is
- * taken as the coordinator's memory runtime takes it (the engine learns the
- * cache size, the `FleetTracker` the origin figures); `RewarmControl` sets the
- * engine's rewarm token rate from them every `rewarm.intervalMs`; and leases
- * tell it what was granted, as the lease route does.
- */
-export const rewarmControlPath = (o: {
-  readonly clock: VirtualClock
-  readonly engine: Engine
-  /** The origin's latency target, ms (`rewarm.targetLatencyMs`). */
-  readonly target: number
-  readonly clients: number
-  readonly seed: number
-  /** Client i's cache, as its heartbeat reports it. */
-  readonly cache: (i: number) => { entries: number; capacity: number }
-}) => {
-  const config = configSchema.parse({
-    budgets: o.engine.config.budgets,
-    rewarm: { targetLatencyMs: o.target },
-  })
-  const fleet = new FleetTracker()
-  const stats = Array.from({ length: o.clients }, () => new OriginStats())
-  const rates: number[] = []
-  const control = new RewarmControl({
-    config: () => config,
-    fleet,
-    setRate: (rate) => o.engine.setTokenRate('rewarm', rate),
-    now: () => o.clock.now(),
-    clock: o.clock,
-    observe: (_, rate) => rates.push(rate),
-  })
-  control.start()
-  const random = mulberry32(o.seed ^ 0xbea7)
-  const timers = Array.from({ length: o.clients }, (_, i) => {
-    const id = clientId(i)
-    const beat = () => {
-      const { entries, capacity } = o.cache(i)
-      o.engine.report(id, entries, capacity)
-      fleet.heartbeat(id, { entries, capacity, ...stats[i]!.take() }, o.clock.now())
-      timers[i] = o.clock.setTimer(HEARTBEAT_MS, beat)
-    }
-    return o.clock.setTimer(random() * HEARTBEAT_MS, beat)
-  })
-  return {
-    /** The rate each control step set. */
-    rates,
-    /** Client i leases rewarm tokens. */
-    lease: (i: number, want: number) => {
-      const g = o.engine.lease(clientId(i), want, 'rewarm')
-      control.granted(g.granted)
-      return g
-    },
-    /** Client i's origin calls answered: each one's latency, the `ok` served first. */
-    observe: (i: number, ok: number, latencies: readonly number[]) => {
-      for (let j = 0; j < latencies.length; j++) stats[i]!.observe(latencies[j]!, j < ok)
-    },
-    /** The run is over: no more heartbeats nor control steps. */
-    stop: () => {
-      control.stop()
-      for (const t of timers) t.cancel()
-    },
-  }
-}
-
 const parse = (input: unknown) => {
   const o = parseOptions(rewarmSchema, input)
   return { ...o, budget: o.budget ?? 3 * o.capacity, target: o.target ?? 2 * o.latency }
@@ -251,7 +178,7 @@ const parse = (input: unknown) => {
 /** The rewarm budget slew runs under: burst a tenth of the rate. */
 const budgetOf = (o: ReturnType<typeof parse>) => ({
   ratePerSec: o.budget,
-  burst: Math.max(1, o.budget / 10),
+  burst: burstOf(o.budget),
 })
 
 /** What both runs report: completion, time over the latency target, and the origin's load. */

@@ -1,7 +1,7 @@
 /** The SDK's origin figures stay within what a heartbeat may carry: one hung call never voids a heartbeat. */
 import { describe, expect, it } from 'vitest'
 import { heartbeatSchema } from '../../src/protocol/messages.js'
-import { OriginStats } from '../../src/sdk/stats.js'
+import { OriginStats } from '../../src/warmup/origin-stats.js'
 
 describe('origin stats', () => {
   it('clamps a call that took over an hour, and the figures pass the heartbeat schema', () => {

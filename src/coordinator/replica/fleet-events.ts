@@ -9,7 +9,7 @@ import type { Heartbeat } from '../../protocol/messages.js'
 import type { Store } from '../../store/store.js'
 import type { FleetTracker } from '../fleet.js'
 import type { ClientRecords } from './client-records.js'
-import type { PresenceRecord } from './restore.js'
+import { readPresence } from './presence.js'
 
 /** One event: `c` the client, `r` the replica it is connected to. */
 export type FleetEvent =
@@ -95,14 +95,10 @@ export const resyncFleet = async (
   engine: Engine,
   clients: ClientRecords,
   store: Store,
+  now: number,
 ): Promise<{ joined: number; left: number }> => {
-  const [presence, replicas] = await Promise.all([store.presence(), store.replicas()])
-  const now = Date.now()
   const connected = new Map<string, number | undefined>()
-  for (const [clientId, raw] of Object.entries(presence)) {
-    const p = JSON.parse(raw) as PresenceRecord
-    if ((replicas[p.r] ?? 0) > now) connected.set(clientId, p.e)
-  }
+  for (const p of await readPresence(store, now)) if (p.alive) connected.set(p.clientId, p.record.e)
   const live = new Set<string>()
   for (const c of engine.clients()) if (c.live) live.add(c.id)
   let left = 0
@@ -121,13 +117,9 @@ export const resyncFleet = async (
 }
 
 /** Clients of replicas that died are gone: the engine stops waiting for them. */
-export const reapDeparted = async (engine: Engine, store: Store): Promise<void> => {
-  const [presence, replicas] = await Promise.all([store.presence(), store.replicas()])
-  const now = Date.now()
-  for (const [clientId, raw] of Object.entries(presence)) {
-    const p = JSON.parse(raw) as PresenceRecord
+export const reapDeparted = async (engine: Engine, store: Store, now: number): Promise<void> => {
+  for (const p of await readPresence(store, now)) {
     // Only if it still points at the dead replica: the client may be back elsewhere by now.
-    if ((replicas[p.r] ?? 0) <= now && (await store.dropPresence(clientId, raw)))
-      engine.leave(clientId)
+    if (!p.alive && (await store.dropPresence(p.clientId, p.raw))) engine.leave(p.clientId)
   }
 }

@@ -48,6 +48,8 @@ export interface PersisterOptions {
   readonly logMaxLength: number
   /** The next log sequence number must exceed this. */
   readonly lastSeq: number
+  /** The wall clock, ms (sequence numbers start from it). */
+  readonly now: () => number
   /** Called once, with the error of the first commit that fails. */
   readonly failed: (error: unknown) => void
 }
@@ -71,7 +73,7 @@ export class Persister {
 
   /** A log sequence number: after the last, and from the wall clock (ms × 1000). */
   nextSeq(): number {
-    this.#seq = Math.max(this.#seq + 1, Date.now() * 1000)
+    this.#seq = Math.max(this.#seq + 1, Math.floor(this.o.now()) * 1000)
     return this.#seq
   }
 

@@ -16,6 +16,7 @@ import {
 } from '../../invalidation/snapshot.js'
 import type { Store } from '../../store/store.js'
 import type { ClientRecord } from './client-records.js'
+import { presenceOf } from './presence.js'
 
 export const STATE = {
   head: 'head',
@@ -48,11 +49,11 @@ export const loadSnapshot = async (
   ])
   const headJson = state[STATE.head]
   const head = headJson ? (JSON.parse(headJson) as Partial<EngineSnapshot>) : {}
-  const live = new Set<string>()
-  for (const [id, raw] of Object.entries(presence)) {
-    const p = JSON.parse(raw) as PresenceRecord
-    if ((replicas[p.r] ?? 0) > now) live.add(id)
-  }
+  const live = new Set(
+    presenceOf(presence, replicas, now)
+      .filter((p) => p.alive)
+      .map((p) => p.clientId),
+  )
   const clients: EngineSnapshot['clients'] = []
   const records = new Map<string, ClientRecord>()
   for (const [field, raw] of Object.entries(state)) {

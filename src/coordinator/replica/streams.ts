@@ -14,7 +14,7 @@ import { catchUp, type LogPosition, lostReason, predates } from '../catch-up.js'
 import { ConfigFrames } from '../config-frame.js'
 import type { FleetTracker } from '../fleet.js'
 import type { Connection, StreamHub } from '../hub.js'
-import { helloFrame, type Signer } from '../log.js'
+import { helloFrame, type Signer, sseJsonFrame } from '../log.js'
 import type { StreamOpen } from '../runtime.js'
 import type { FleetEvent } from './fleet-events.js'
 import type { LogMeta } from './persister.js'
@@ -33,6 +33,7 @@ export interface StreamsOptions {
   readonly hub: StreamHub
   /** Clients' health as last heard (their cache sizes, for presence). */
   readonly fleet: FleetTracker
+  readonly now: () => number
   readonly closed: () => boolean
   /**
    * Before a stream is caught up: any move to a new epoch is over, and the
@@ -213,7 +214,7 @@ export class Streams {
     const bounds = await store.bounds()
     at.last = bounds.last
     const log: LogPosition = { epoch: this.o.signer.epoch, last: bounds.last, floor: bounds.floor }
-    await this.#announce(clientId, open.entries, Date.now(), predates(open, log))
+    await this.#announce(clientId, open.entries, Math.floor(this.o.now()), predates(open, log))
     hub.write(
       clientId,
       helloFrame(this.o.signer, { seq: bounds.last, clientId, nonce: open.nonce }),
@@ -300,8 +301,8 @@ export class Streams {
   }
 }
 
-const frame = (seq: number, event: string, data: string) =>
-  `id: ${seq}\nevent: ${event}\ndata: ${data}\n\n`
+/** A log entry's frame: its signed message (JSON) under its sequence number. */
+const frame = (seq: number, event: string, json: string) => sseJsonFrame(event, json, seq)
 
 /** A log entry's metadata: its SSE event type and the epoch it was signed in (absent: unknown). */
 const metaOf = (meta: string | undefined): Partial<Pick<LogMeta, 'epoch'>> & { type?: string } =>

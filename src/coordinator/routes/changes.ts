@@ -1,9 +1,7 @@
 /** POST/GET /v1/changes and the controls: pause, resume, abort, rollback. */
-import { deliveryCost, type ParsedChange, parseChange } from '../../invalidation/change.js'
-import { planChange } from '../../invalidation/plan.js'
+import { type ParsedChange, parseChange } from '../../invalidation/change.js'
+import { estimateRollout, planChange } from '../../invalidation/plan.js'
 import type { RolloutView } from '../../invalidation/rollout.js'
-import { shardOf } from '../../invalidation/shard.js'
-import { budgetClassOf } from '../../model/budget.js'
 import { controlSchema } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
@@ -29,32 +27,8 @@ const blastRadius = (ctx: Ctx, c: ParsedChange): number => {
 }
 
 /** The wave plan of a live rollout: who is in each wave now, what it costs, about how long. */
-const planOf = (ctx: Ctx, r: RolloutView) => {
-  const waves = r.waves.map((w) => ({
-    index: w.index,
-    shards: [w.lo, w.hi],
-    fraction: w.fraction,
-    clients: 0,
-    cost: 0,
-  }))
-  const fallback = ctx.engine.config.defaultEntries
-  const budget = ctx.engine.config.budgets[budgetClassOf(r.change)]
-  for (const client of ctx.engine.clients()) {
-    if (!client.live) continue
-    const shard = shardOf(client.id, r.id, ctx.engine.config.shards)
-    const w = waves.find((x) => shard >= x.shards[0]! && shard < x.shards[1]!)
-    if (!w) continue
-    w.clients++
-    w.cost += deliveryCost(r.change, client.entries ?? fallback, client.capacity, budget.burst)
-  }
-  const cost = waves.reduce((n, w) => n + w.cost, 0)
-  const bakes = Math.max(0, waves.length - 1) * r.bakeMs
-  return {
-    waves,
-    estimatedMs: Math.round((Math.max(0, cost - budget.burst) / budget.ratePerSec) * 1000 + bakes),
-    peakUnitsPerSec: Math.min(cost, budget.burst + budget.ratePerSec),
-  }
-}
+const planOf = (ctx: Ctx, r: RolloutView) =>
+  estimateRollout(r, ctx.engine.clients(), ctx.engine.config)
 
 /** Share of the fleet reached: each started wave counts its slice times the share of it delivered. */
 const progressOf = (r: RolloutView): number => {
@@ -205,7 +179,7 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
     }
     if (needsConfirm && !confirmed) {
       throw new HttpProblem(
-        problem(422, 'E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
+        problem('E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
           detail: `it touches ${(radius * 100).toFixed(1)}% of the fleet, over confirmAbove = ${limit * 100}%`,
           blastRadius: radius,
           confirmAbove: limit,

@@ -36,7 +36,6 @@ export const checkClientId = (id: string | undefined): string => {
   if (!id || !CLIENT_ID.test(id)) {
     throw new HttpProblem(
       problem(
-        400,
         'E_INVALID_OPTION',
         `Expected \`clientId\` to be 1-200 of [A-Za-z0-9_.:@-], got \`${id ?? ''}\``,
         {
@@ -117,7 +116,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const changeId = c.req.param('changeId')
     if (changeId.length > 200)
       throw new HttpProblem(
-        problem(400, 'E_INVALID_OPTION', 'Expected `changeId` to be at most 200 characters', {
+        problem('E_INVALID_OPTION', 'Expected `changeId` to be at most 200 characters', {
           field: 'changeId',
           rule: 'at most 200 characters',
         }),
@@ -125,7 +124,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const report = await ctx.ledger.one(changeId, id)
     if (!report)
       throw new HttpProblem(
-        problem(404, 'E_NOT_FOUND', 'No rewarm checkpoint for this client and change', {
+        problem('E_NOT_FOUND', 'No rewarm checkpoint for this client and change', {
           clientId: id,
           changeId,
         }),
@@ -139,7 +138,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const nonce = c.req.query('nonce') ?? ''
     if (!NONCE.test(nonce))
       throw new HttpProblem(
-        problem(400, 'E_INVALID_OPTION', 'Expected `nonce` to be 8-64 of [A-Za-z0-9_-]', {
+        problem('E_INVALID_OPTION', 'Expected `nonce` to be 8-64 of [A-Za-z0-9_-]', {
           field: 'nonce',
           rule: '8-64 of [A-Za-z0-9_-]',
           value: nonce,

@@ -52,7 +52,7 @@ export const configRoutes = (app: App, ctx: Ctx): void => {
     const target = ctx.settings.find(body.version ?? current - 1)
     if (!target) {
       throw new HttpProblem(
-        problem(404, 'E_NOT_FOUND', `No config version ${body.version ?? current - 1}`, {
+        problem('E_NOT_FOUND', `No config version ${body.version ?? current - 1}`, {
           versions: ctx.settings.history().length,
         }),
       )

@@ -29,7 +29,6 @@ const entriesQuery = (c: Parameters<typeof intQuery>[0]): number | undefined => 
   if (n === undefined || n <= MAX_ENTRIES) return n
   throw new HttpProblem(
     problem(
-      400,
       'E_INVALID_OPTION',
       `Expected \`entries\` to be an integer in [0, ${MAX_ENTRIES}], got \`${n}\``,
       { field: 'entries', rule: `an integer in [0, ${MAX_ENTRIES}]`, value: n },
@@ -47,7 +46,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     // socket not read to its end never tells that its client has gone (the stream stays open).
     if (c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length')))
       return problemResponse(
-        problem(413, 'E_BODY_TOO_LARGE', 'The stream request takes no body', { limitBytes: 0 }),
+        problem('E_BODY_TOO_LARGE', 'The stream request takes no body', { limitBytes: 0 }),
       )
     const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
@@ -60,17 +59,12 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
       ctx.metrics.streamsRefused.inc({ reason: 'wrong-fleet' })
       ctx.fleet.turnedAway(clientId, 'wrong-fleet', ctx.clock.now(), theirs)
       return problemResponse(
-        problem(
-          409,
-          'E_WRONG_FLEET',
-          `This coordinator serves fleet \`${fleet}\`, not \`${theirs}\``,
-          {
-            detail:
-              "set the SDK's `fleet` option to this fleet (or leave it out to take the coordinator's), or connect to the coordinator of your fleet",
-            fleet,
-            clientFleet: theirs,
-          },
-        ),
+        problem('E_WRONG_FLEET', `This coordinator serves fleet \`${fleet}\`, not \`${theirs}\``, {
+          detail:
+            "set the SDK's `fleet` option to this fleet (or leave it out to take the coordinator's), or connect to the coordinator of your fleet",
+          fleet,
+          clientFleet: theirs,
+        }),
       )
     }
     // HEAD (hono runs this handler for it): the headers a GET would get, and no stream: nothing
@@ -78,7 +72,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     if (c.req.method === 'HEAD') return c.body(null, 200, SSE_HEADERS)
     if (ctx.state.shuttingDown) {
       return problemResponse(
-        problem(503, 'E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
+        problem('E_OVERLOADED', 'The coordinator is shutting down', { retryAfterMs: 1000 }),
         {
           'retry-after': '1',
         },
@@ -93,7 +87,7 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
         retryAfterMs: decision.retryAfterMs,
       })
       return problemResponse(
-        problem(503, 'E_OVERLOADED', 'Too many new streams; come back later', {
+        problem('E_OVERLOADED', 'Too many new streams; come back later', {
           detail: `admission is limited to ${ctx.config().admission.ratePerSec}/s`,
           retryAfterMs: decision.retryAfterMs,
         }),

@@ -1,5 +1,5 @@
 /**
- * The coordinator's rewarm control loop on the real fleet tracker: each
+ * The rewarm control loop on the coordinator's fleet tracker: each
  * heartbeat's origin figures count in one control step (a step that counted
  * the previous interval's again reacted to old news), and a heartbeat's
  * rewarm progress is not kept as health.
@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../src/config/schema.js'
 import { FleetTracker } from '../../src/coordinator/fleet.js'
-import { RewarmControl } from '../../src/coordinator/rewarm-control.js'
+import { createRewarmLoop } from '../../src/warmup/rewarm-loop.js'
 
 describe('rewarm control loop', () => {
   it('counts each heartbeat in one control step', () => {
@@ -15,8 +15,9 @@ describe('rewarm control loop', () => {
     const fleet = new FleetTracker()
     let now = 0
     const seen: number[] = []
-    const control = new RewarmControl({
-      config: () => config,
+    const control = createRewarmLoop({
+      rewarm: () => config.rewarm,
+      budget: () => config.budgets.rewarm,
       fleet,
       setRate: () => {},
       now: () => now,

@@ -1,0 +1,78 @@
+/**
+ * The fleet's health as its heartbeats report it: each client's last report
+ * and, across the fleet, the origin's latency and error rate lately — what
+ * the rewarm loop sets its rate from. The coordinator keeps more per client
+ * (see coordinator/fleet.ts); the simulator only this.
+ */
+
+/** What a heartbeat says of the origin calls since the previous one (the SDK's OriginStats). */
+export interface HealthReport {
+  /** Origin calls made. */
+  readonly calls?: number | undefined
+  readonly latencyP50?: number | undefined
+  readonly latencyP99?: number | undefined
+  readonly errorRate?: number | undefined
+}
+
+export type ClientHealth<H extends HealthReport = HealthReport> = H & {
+  readonly at: number
+  /** Which heartbeat this was, counting every client's (see `beats`). */
+  readonly n: number
+}
+
+/** The origin as the fleet saw it; undefined figures: no calls reported. */
+export interface OriginHealthFigures {
+  readonly p50?: number
+  readonly p99?: number
+  readonly errorRate?: number
+  readonly samples: number
+}
+
+export class FleetHealth<H extends HealthReport = HealthReport> {
+  readonly #health = new Map<string, ClientHealth<H>>()
+  #beats = 0
+
+  /** Keep `clientId`'s report, received at `at`. */
+  heartbeat(clientId: string, hb: H, at: number): void {
+    this.#health.set(clientId, { ...hb, at, n: ++this.#beats })
+  }
+
+  health(clientId: string): ClientHealth<H> | undefined {
+    return this.#health.get(clientId)
+  }
+
+  /** Every client's last report. */
+  reports(): IterableIterator<[clientId: string, health: ClientHealth<H>]> {
+    return this.#health.entries()
+  }
+
+  /** Heartbeats received so far: a mark for `originHealth`. */
+  get beats(): number {
+    return this.#beats
+  }
+
+  /**
+   * The origin as the fleet saw it lately: from the heartbeats received after
+   * mark `after` (a `beats` value) and not before time `since`, the median and
+   * p99 latency and the error rate, each weighted by the calls behind it.
+   */
+  originHealth(since: number, after = 0): OriginHealthFigures {
+    let calls = 0
+    let p50 = 0
+    let p99 = 0
+    let errors = 0
+    for (const h of this.#health.values()) {
+      if (h.at < since || h.n <= after || !h.calls) continue
+      calls += h.calls
+      p50 += (h.latencyP50 ?? 0) * h.calls
+      p99 += (h.latencyP99 ?? 0) * h.calls
+      errors += (h.errorRate ?? 0) * h.calls
+    }
+    if (calls === 0) return { samples: 0 }
+    return { p50: p50 / calls, p99: p99 / calls, errorRate: errors / calls, samples: calls }
+  }
+
+  forget(clientId: string): void {
+    this.#health.delete(clientId)
+  }
+}
