@@ -1,0 +1,211 @@
+/**
+ * One run of the regression scenario: a config change rolled out over the
+ * fleet by the real engine, watched by the real gate; the clients report
+ * their metric each heartbeat interval, a little late.
+ */
+import type { z } from 'zod'
+import { type GatesInput, gatesSchema } from '../gates/options.js'
+import { GateWatcher } from '../gates/watcher.js'
+import { Engine } from '../invalidation/engine.js'
+import type { EngineEvent } from '../invalidation/events.js'
+import { shardOf } from '../invalidation/shard.js'
+import { VirtualClock } from '../limiter/virtual-clock.js'
+import { clientId } from './fleet.js'
+import type { RegressionRun, regressionSchema } from './regression.js'
+import { mulberry32 } from './rng.js'
+
+const TICK_MS = 100
+/** Clients outside the cohorts report this often; this many of them are simulated. */
+const ORDINARY_HEARTBEAT_MS = 10_000
+const ORDINARY_SAMPLE = 1_000
+/** A run ends by itself well before this (completion plus the watch after). */
+const HORIZON_MS = 60 * 60_000
+
+export interface Sum {
+  sum: number
+  n: number
+}
+
+/** One rollout of a (possibly bad) config change over the fleet. */
+export const runOnce = (
+  o: z.output<typeof regressionSchema>,
+  gatesInput: GatesInput,
+  runIndex: number,
+  trace?: { treated: Sum[]; control: Sum[]; marks: { firstDelivery?: number; action?: number } },
+): RegressionRun => {
+  const random = mulberry32(o.seed * 1_000_003 + runIndex)
+  const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+  const base = o.base ?? (o.metric === 'errorRate' ? 0.01 : 120)
+  const noise = o.noise ?? (o.metric === 'errorRate' ? 100 : 0.2)
+  const bad = base * (1 + o.effect)
+  /** One interval's figure from a client that ran the bad value for `share` of it. */
+  const sample = (share: number): number => {
+    const level = base + (bad - base) * share
+    if (o.metric === 'latencyP99') return level * Math.exp(noise * gauss())
+    // Errors out of `noise` calls: the binomial's normal approximation, clamped.
+    const calls = Math.round(noise)
+    const p = Math.min(1, level)
+    const k = Math.round(calls * p + Math.sqrt(calls * p * (1 - p)) * gauss())
+    return Math.min(calls, Math.max(0, k)) / calls
+  }
+
+  const clock = new VirtualClock(0)
+  const gates = gatesSchema.parse(gatesInput)
+  const shards = 100
+  const ids = Array.from({ length: o.clients }, (_, i) => clientId(i))
+  const applied = new Map<string, number>()
+  /** When each client first ran the change (for exposure). */
+  const exposureAt = new Map<string, number>()
+  const deliveries: number[] = []
+  let engine: Engine | undefined
+  const watcher: GateWatcher = new GateWatcher({
+    settings: () => gates,
+    actions: {
+      pause: (id, reason) => engine?.pause(id, reason),
+      rollback: (id, reason, urgent) => engine?.rollback(id, reason, { urgent }),
+      lastWaveClients: (id) => {
+        const r = engine?.get(id)
+        const last = r?.waves[r.waves.length - 1]
+        if (!r || !last) return []
+        return ids.filter((c) => {
+          const s = shardOf(c, id, shards)
+          return s >= last.lo && s < last.hi
+        })
+      },
+    },
+  })
+  let changeId = ''
+  let rollbackId: string | undefined
+  let firstDelivery: number | undefined
+  let lastWaveAt: number | undefined
+  let secondWaveAt: number | undefined
+  let rollbackStart: number | undefined
+  let rollbackEnd: number | undefined
+  let toRevert = 0
+  engine = new Engine({
+    clock,
+    config: {
+      shards,
+      waves: { steps: o.steps, bakeMs: o.bake },
+      budgets: { config: { ratePerSec: o.budget, burst: Math.max(1, o.budget / 10) } },
+    },
+    gate: (ctx) => watcher.gate(ctx),
+    deliver: (d) => {
+      for (const c of d.clientIds) {
+        deliveries.push(d.at)
+        if (d.change.id === changeId) {
+          firstDelivery ??= d.at
+          applied.set(c, d.at)
+          if (!exposureAt.has(c)) exposureAt.set(c, d.at)
+          watcher.delivered(changeId, c)
+        } else if (d.change.id === rollbackId) applied.delete(c)
+      }
+    },
+    onEvent: (e: EngineEvent) => {
+      // The change's id, known from its start (its first wave may go out within submit()).
+      if (e.type === 'state' && e.from === 'planned' && changeId === '') changeId = e.rolloutId
+      watcher.onEvent(e, (id) => engine?.get(id))
+      if (e.type === 'wave' && e.phase === 'started' && e.rolloutId === changeId) {
+        if (e.wave === o.steps.length - 1) lastWaveAt = e.at
+        if (e.wave === 1) secondWaveAt = e.at
+      }
+      if (e.type === 'state' && e.rolloutId === rollbackId && e.to === 'completed')
+        rollbackEnd = e.at
+    },
+  })
+  for (const id of ids) engine.join(id, { entries: 1 })
+  // The fleet's baseline before the change: a minute of ordinary heartbeats from a sample.
+  for (let t = 0; t < 60_000; t += 1_000)
+    for (let i = 0; i < Math.min(200, ids.length); i++)
+      watcher.heartbeat(ids[i]!, figures(o.metric, sample(0)), t)
+  clock.advanceTo(60_000)
+  engine.submit({
+    kind: 'config',
+    values: { feature: 'on' },
+    reason: 'sim',
+    confirm: true,
+  })
+
+  let exposure = 0
+  let acted: number | undefined
+  // Everyone else heartbeats at the ordinary pace; a sample of them stands for the fleet.
+  const ordinary = ids.slice(0, Math.min(ids.length, ORDINARY_SAMPLE))
+  /** Heartbeats sent and not yet arrived, in arrival order. */
+  const inFlight: { at: number; id: string; x: number }[] = []
+  const send = (id: string, t: number, intervalMs: number) => {
+    const from = applied.get(id)
+    const share = from === undefined ? 0 : Math.min(1, Math.max(0, (t - from) / intervalMs))
+    const at = t + random() * o.lag
+    inFlight.push({ at, id, x: sample(share) })
+  }
+  const end = 60_000 + HORIZON_MS
+  for (let t = 60_000; t < end; t += TICK_MS) {
+    // Cohort clients report every gates.heartbeatMs on the interval just ended.
+    const sent = inFlight.length
+    const watched = watcher.watchedClients()
+    if (t % gates.heartbeatMs === 0) for (const id of watched) send(id, t, gates.heartbeatMs)
+    if (t % ORDINARY_HEARTBEAT_MS === 0)
+      for (const id of ordinary) if (!watched.has(id)) send(id, t, ORDINARY_HEARTBEAT_MS)
+    if (inFlight.length > sent) inFlight.sort((a, b) => a.at - b.at)
+    while (inFlight.length > 0 && inFlight[0]!.at <= t + TICK_MS) {
+      const h = inFlight.shift()!
+      clock.advanceTo(Math.max(clock.now(), h.at))
+      watcher.heartbeat(h.id, figures(o.metric, h.x), h.at)
+      if (trace && watched.has(h.id)) {
+        const sec = Math.floor((h.at - 60_000) / 1000)
+        const into = applied.has(h.id) ? trace.treated : trace.control
+        into[sec] ??= { sum: 0, n: 0 }
+        into[sec].sum += h.x
+        into[sec].n++
+      }
+    }
+    clock.advanceTo(t + TICK_MS)
+    watcher.tick(clock.now())
+    const rec = watcher.record(changeId)
+    if (acted === undefined && rec?.action) {
+      acted = rec.action.at
+      if (rec.action.kind === 'rollback') {
+        rollbackId = engine.list().find((r) => r.change.rollbackOf === changeId)?.id
+        rollbackStart = acted
+        toRevert = applied.size
+      }
+    }
+    const state = engine.get(changeId).state
+    if (rollbackEnd !== undefined || state === 'paused') break
+    if (rollbackId === undefined && !watcher.isWatched(changeId) && state === 'completed') break
+  }
+  const stop = clock.now()
+  if (trace) {
+    if (firstDelivery !== undefined) trace.marks.firstDelivery = (firstDelivery - 60_000) / 1000
+    if (acted !== undefined) trace.marks.action = (acted - 60_000) / 1000
+  }
+  for (const [id, from] of exposureAt) {
+    const until = applied.has(id) ? stop : Math.min(stop, rollbackEnd ?? stop)
+    exposure += Math.max(0, until - from) / 1000
+  }
+  let peak = 0
+  for (let i = 0, j = 0; i < deliveries.length; i++) {
+    while (deliveries[j]! < deliveries[i]! - 1000) j++
+    peak = Math.max(peak, i - j + 1)
+  }
+  const rec = watcher.record(changeId)
+  return {
+    ...(acted !== undefined &&
+      firstDelivery !== undefined && { detectionMs: acted - firstDelivery }),
+    ...(rec?.action && { action: rec.action.kind }),
+    early: acted !== undefined && (lastWaveAt === undefined || acted < lastWaveAt),
+    inFirstWave: acted !== undefined && (secondWaveAt === undefined || acted < secondWaveAt),
+    exposure: exposure / o.clients,
+    ...(rollbackStart !== undefined &&
+      rollbackEnd !== undefined && {
+        rollbackMs: rollbackEnd - rollbackStart,
+        idealRollbackMs: (toRevert / o.budget) * 1000,
+      }),
+    reverted: toRevert,
+    peakPerSec: peak,
+    finalState: engine.get(changeId).state,
+  }
+}
+
+const figures = (metric: 'errorRate' | 'latencyP99', x: number) =>
+  metric === 'errorRate' ? { calls: 1, errorRate: x } : { calls: 1, latencyP99: x }
