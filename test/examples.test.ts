@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { createClient, devSigningKeys } from '../src/sdk/index.js'
 import { startCoordinator, waitFor } from './helpers/coordinator.js'
 
 const root = join(import.meta.dirname, '..')
@@ -31,6 +32,13 @@ const tryItBlocks = () => {
       .filter(Boolean)
       .map((l) => l.replace(/\s+#.*$/, '')),
   )
+}
+
+/** A README section's first `sh` block, as command lines without their comments. */
+const shBlockOf = (heading: string) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const section = new RegExp(`^## ${heading}\\n([\\s\\S]*?)(?=^## )`, 'm').exec(readme)![1]!
+  return /^```sh\n([\s\S]*?)^```/m.exec(section)![1]!.split('\n').filter(Boolean)
 }
 
 /** The `slew` commands of the tour (the first block): the push and the watch. */
@@ -139,6 +147,44 @@ describe('examples', () => {
       const runOut = output(run)
       expect(await new Promise<number | null>((r) => run.on('exit', r)), runOut.join('\n')).toBe(0)
       expect(runOut.at(-1), line).toMatch(/^completed|units, done at/)
+    }
+  })
+
+  it("the README's config ramp runs as written: the value moves from 200 towards 400", {
+    timeout: 60_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({ waves: { steps: [1], bakeMs: 0 } })
+    const client = createClient({
+      url,
+      clientId: 'ramp-app',
+      signingKeys: devSigningKeys,
+      load: async (k) => k,
+    })
+    try {
+      await client.start()
+      const lines = shBlockOf('Config ramps')
+      expect(lines).toHaveLength(2)
+      for (const line of lines) {
+        const cli = sh(line, { SLEW_URL: url })
+        const out = output(cli)
+        expect(await new Promise<number | null>((r) => cli.on('exit', r)), out.join('\n')).toBe(0)
+        if (line === lines[0])
+          await waitFor('the rate of 200', () => client.config.get('send.ratePerSec') === 200)
+      }
+      const rate = () => client.config.get('send.ratePerSec') as number
+      await waitFor('the ramp to start', () => typeof rate() === 'number' && rate() > 200)
+      const a = rate()
+      await new Promise((r) => setTimeout(r, 500))
+      expect(rate()).toBeGreaterThan(a)
+      expect(rate()).toBeLessThan(220)
+      const stored = co.engine
+        .list()
+        .map((r) => r.change.values?.['send.ratePerSec'])
+        .filter((v) => typeof v === 'object')
+      expect(stored).toEqual([{ ramp: { from: 200, to: 400, perMinute: 0.1 } }])
+    } finally {
+      await client.close()
+      await co.close()
     }
   })
 
