@@ -118,7 +118,7 @@ export class GateWatcher {
         const r = view(e.rolloutId)
         if (r) this.#start(r, e.at)
       } else if (e.to === 'completed') this.#completed(e.rolloutId, e.at)
-      else if (e.to === 'aborted' || e.to === 'rolled_back' || e.to === 'failed')
+      else if (e.to === 'aborted' || e.to === 'rolling_back' || e.to === 'failed')
         this.#stop(e.rolloutId)
     } else if (e.type === 'wave' && e.phase === 'started') {
       const w = this.#watched.get(e.rolloutId)

@@ -72,6 +72,7 @@ export class EngineCore {
       finished: (r) => {
         this.rollouts.finished(r)
         if (r.change.kind === 'config') this.config.finished(r, this.rollouts.values())
+        if (r.change.rollbackOf) this.#rollbackEnded(r)
       },
       closed: () => this.closed,
     })
@@ -166,11 +167,19 @@ export class EngineCore {
     return { rollout: r.view(), coalesced: by }
   }
 
+  /** A rollback is over: the change it undoes is rolled back (or failed, if the rollback did not complete). */
+  #rollbackEnded(back: Rollout): void {
+    const original = this.rollouts.get(back.change.rollbackOf!)
+    if (original?.state !== 'rolling_back') return
+    if (back.state === 'completed') this.life.move(original, 'rolled_back', original.reason)
+    else this.life.move(original, 'failed', `its rollback ${back.id} ended ${back.state}`)
+  }
+
   /** See Engine.rollback. */
   rollback(id: string, reason?: string, opts: RollbackOptions = {}): RolloutView {
     const r = this.find(id)
     if (r.change.kind !== 'config' || !r.undo) throw new NotConfigChangeError(id, r.change.kind)
-    this.life.stop(r, 'rolled_back', reason ?? 'rollback')
+    this.life.stop(r, 'rolling_back', reason ?? 'rollback')
     // Copies: the undo is trimmed as the rollback takes its keys over.
     const change = this.newChange({
       kind: 'config',

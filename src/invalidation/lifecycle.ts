@@ -33,7 +33,8 @@ export class Lifecycle {
     const at = this.h.clock.now()
     r.state = to
     r.reason = reason
-    if (!isActive(to)) {
+    // Over once: leaving the active states (rolling_back → rolled_back is not a second end).
+    if (!isActive(to) && isActive(from)) {
       r.endedAt = at
       this.h.finished(r)
     }
@@ -58,7 +59,7 @@ export class Lifecycle {
     this.drained(r)
   }
 
-  stop(r: Rollout, to: 'aborted' | 'failed' | 'rolled_back', reason?: string): void {
+  stop(r: Rollout, to: 'aborted' | 'failed' | 'rolling_back', reason?: string): void {
     this.move(r, to, reason)
     r.cancelTimer()
     r.queue.clear()

@@ -1,6 +1,8 @@
 /**
  * The rollout state machine:
  *   planned → rolling ⇄ paused → completed / aborted / rolled_back / failed
+ * A rollback moves a config change to rolling_back while the rollback runs,
+ * then to rolled_back when it completes (failed if it cannot).
  * Only the transitions listed here are legal; any other raises
  * E_ILLEGAL_TRANSITION and changes nothing.
  */
@@ -12,6 +14,7 @@ export const rolloutStates = [
   'paused',
   'completed',
   'aborted',
+  'rolling_back',
   'rolled_back',
   'failed',
 ] as const
@@ -19,10 +22,12 @@ export type RolloutState = (typeof rolloutStates)[number]
 
 const legal: Readonly<Record<RolloutState, readonly RolloutState[]>> = Object.freeze({
   planned: ['rolling', 'paused', 'aborted'],
-  rolling: ['paused', 'completed', 'aborted', 'rolled_back', 'failed'],
-  paused: ['rolling', 'aborted', 'rolled_back', 'failed'],
+  rolling: ['paused', 'completed', 'aborted', 'rolling_back', 'failed'],
+  paused: ['rolling', 'aborted', 'rolling_back', 'failed'],
   // A completed config change can still be rolled back (in waves, like any change).
-  completed: ['rolled_back'],
+  completed: ['rolling_back'],
+  // Its rollback runs: done when that completes; failed if that is aborted or fails.
+  rolling_back: ['rolled_back', 'failed'],
   aborted: [],
   rolled_back: [],
   failed: [],

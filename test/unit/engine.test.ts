@@ -162,7 +162,8 @@ describe('engine: control', () => {
     expect(got.size).toBeGreaterThan(0)
     expect(got.size).toBeLessThan(40)
     const back = h.engine.rollback(rollout.id)
-    expect(h.engine.get(rollout.id).state).toBe('rolled_back')
+    // Rolling back while its rollback runs; rolled back once that completes.
+    expect(h.engine.get(rollout.id).state).toBe('rolling_back')
     expect(back.change).toMatchObject({
       kind: 'config',
       values: { 'feature.x': 1 },
@@ -171,6 +172,7 @@ describe('engine: control', () => {
     })
     h.clock.runAll()
     expect(h.engine.get(back.id).state).toBe('completed')
+    expect(h.engine.get(rollout.id).state).toBe('rolled_back')
     expect(new Set(h.received(back.id).keys())).toEqual(new Set(got.keys()))
     // Paced like any change: 5 per second, never all at once.
     const times = h.deliveries.filter((d) => d.change.id === back.id).map((d) => d.at)
@@ -191,8 +193,9 @@ describe('engine: control', () => {
       state: 'paused',
       reason: 'gate failed after wave 0',
     })
-    expect(h.engine.get(cfg.id).state).toBe('rolled_back')
-    // The rollback itself fails the same gate: it pauses rather than undoing the undo.
+    // The rollback itself fails the same gate: it pauses rather than undoing the undo, and
+    // the change stays rolling back (not rolled back) until its rollback completes.
+    expect(h.engine.get(cfg.id).state).toBe('rolling_back')
     const back = h.engine.list().find((r) => r.change.rollbackOf === cfg.id)!
     expect(back).toMatchObject({ state: 'paused', reason: 'gate failed after wave 0' })
     expect(h.engine.list()).toHaveLength(3)

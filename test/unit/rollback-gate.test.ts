@@ -121,3 +121,42 @@ describe('a ramped config change', () => {
     })
   })
 })
+
+describe('a change being rolled back', () => {
+  const setup = () => {
+    const h = harness(
+      { budgets: { config: { ratePerSec: 10, burst: 1 } }, waves: { steps: [1], bakeMs: 0 } },
+      { clients: 30 },
+    )
+    const { rollout } = h.engine.submit({ kind: 'config', values: { flag: 'on' } })
+    h.clock.runAll()
+    const back = h.engine.rollback(rollout.id, 'bad')
+    return { h, id: rollout.id, back: back.id }
+  }
+
+  it('is rolling_back while its rollback runs, through a restart, then rolled_back', () => {
+    const { h, id, back } = setup()
+    expect(h.engine.get(id)).toMatchObject({ state: 'rolling_back', reason: 'bad' })
+    h.clock.advance(1000)
+    h.restart()
+    expect(h.engine.get(id).state).toBe('rolling_back')
+    h.clock.runAll()
+    expect(h.engine.get(back).state).toBe('completed')
+    expect(h.engine.get(id)).toMatchObject({ state: 'rolled_back', reason: 'bad' })
+    expect(
+      h.events
+        .filter((e) => e.type === 'state' && e.rolloutId === id)
+        .map((e) => e.type === 'state' && e.to),
+    ).toEqual(['rolling', 'completed', 'rolling_back', 'rolled_back'])
+  })
+
+  it('fails, saying why, when its rollback is aborted: never silently rolled back', () => {
+    const { h, id, back } = setup()
+    h.clock.advance(500)
+    h.engine.abort(back, 'stop it')
+    expect(h.engine.get(id)).toMatchObject({
+      state: 'failed',
+      reason: `its rollback ${back} ended aborted`,
+    })
+  })
+})
