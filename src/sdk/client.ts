@@ -62,6 +62,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   #applied = 0
   #duplicates = 0
   #heartbeat: NodeJS.Timeout | undefined
+  /** The interval the heartbeat timer runs at now. */
+  #paceMs = 0
   #closed = false
   readonly #rewarms: Rewarms<V>
   readonly #applyParts: ApplyParts<V>
@@ -122,6 +124,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       signals: this.#signals,
       leases: this.#leases,
       rewarms: () => this.#rewarms.take(),
+      pace: (ms) => this.#pace(ms),
       entries: () => this.#l1.size,
       closed: () => this.#closed,
       report: (e) => this.#report(e),
@@ -185,8 +188,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     if (opts.since !== undefined) this.#guard.lastSeq = opts.since
     if (opts.epoch !== undefined) this.#guard.epoch = opts.epoch
     const first = this.#connection.start()
-    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), this.options.heartbeatMs)
-    this.#heartbeat.unref()
+    this.#pace(undefined)
     return first
   }
 
@@ -324,6 +326,16 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   }
 
   /** 'error' events only when someone listens: an unheard one must not crash the app (S). */
+  /** Heartbeat every `asked` ms while a gate compares this client (never slower than configured). */
+  #pace(asked: number | undefined): void {
+    const ms = Math.min(asked ?? this.options.heartbeatMs, this.options.heartbeatMs)
+    if (this.#closed || (ms === this.#paceMs && this.#heartbeat)) return
+    clearInterval(this.#heartbeat)
+    this.#paceMs = ms
+    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), ms)
+    this.#heartbeat.unref()
+  }
+
   #report(error: unknown): void {
     if (this.listenerCount('error') > 0) this.emit('error', error)
   }

@@ -17,6 +17,12 @@ import type { Witness } from './witness.js'
 /** The longest interval a heartbeat's figures may say they cover (a day). */
 const MAX_INTERVAL_MS = 86_400_000
 
+/** The heartbeat interval a coordinator's answer asks for (a gate compares this client), if any. */
+const askedPace = (answer: unknown): number | undefined => {
+  const ms = (answer as { heartbeatMs?: unknown } | null)?.heartbeatMs
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 100 ? ms : undefined
+}
+
 export interface HeartbeatParts {
   readonly options: Readonly<ParsedClientOptions>
   readonly remote: Remote
@@ -27,6 +33,8 @@ export interface HeartbeatParts {
   readonly leases: Leases
   /** Rewarm checkpoints to report, if any (see Rewarms.take). */
   readonly rewarms: () => RewarmReports | undefined
+  /** The coordinator asked for heartbeats this often (undefined: the configured pace). */
+  readonly pace: (heartbeatMs: number | undefined) => void
   /** Entries in the cache now. */
   readonly entries: () => number
   readonly closed: () => boolean
@@ -93,6 +101,7 @@ export class Heartbeats {
       rewarm?.delivered()
       // The budgets and fleet size to refetch under if leases cannot be had (degraded mode).
       p.leases.learn(answer)
+      p.pace(askedPace(answer))
     } catch (error) {
       // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
       // heartbeat. Origin figures and app signals are not kept: they describe a moment that has passed.
