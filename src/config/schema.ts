@@ -4,6 +4,7 @@
  * One zod schema; every field has a default, so an empty file is valid.
  */
 import { z } from 'zod'
+import { gatesSchema } from '../gates/options.js'
 import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../model/budget.js'
 import { between, nonNegativeInt } from '../validate.js'
@@ -147,6 +148,8 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
     .prefault({}),
   /** Rewarm: the adaptive fleet rate (AIMD on the origin's latency and errors, from heartbeats). */
   rewarm: rewarmSchema.prefault({}),
+  /** Guarded rollouts: what every rollout is watched on, and what a verdict does. */
+  gates: gatesSchema.prefault({}),
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({
@@ -181,4 +184,5 @@ export const liveFields = [
   'admission',
   'confirmAbove',
   'rewarm',
+  'gates',
 ] as const satisfies readonly (keyof Config)[]

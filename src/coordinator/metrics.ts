@@ -96,6 +96,18 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'Client heartbeats received',
       registers: [registry],
     }),
+    gateVerdicts: new Counter({
+      name: 'slew_gate_verdicts_total',
+      help: 'Changes of a gate check verdict (pass, fail, inconclusive, no-data, idle), by check',
+      labelNames: ['verdict', 'check'] as const,
+      registers: [registry],
+    }),
+    gateEffect: new Gauge({
+      name: 'slew_gate_effect',
+      help: 'The latest look at a watched rollout: the effect (treated - control) of each check, its estimate and interval bounds',
+      labelNames: ['check', 'bound'] as const,
+      registers: [registry],
+    }),
     checkpointsRefused: new Counter({
       name: 'slew_rewarm_checkpoints_refused_total',
       help: 'Rewarm checkpoints not kept: of no rewarm this coordinator sent the client (lately)',

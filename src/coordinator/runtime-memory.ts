@@ -7,6 +7,7 @@ import { MemoryStore } from '../store/memory.js'
 import { catchUp, predates } from './catch-up.js'
 import { ConfigFrames } from './config-frame.js'
 import { onDelivered } from './delivered.js'
+import { coordinatorGates } from './gates.js'
 import { DeliveryLog, helloFrame } from './log.js'
 import { engineConfigOf, type FleetMember, type Runtime, type RuntimeParts } from './runtime.js'
 
@@ -21,17 +22,38 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     o.config.log.maxBytes,
   )
   const delivered = onDelivered(fleet, o.metrics)
-  const engine = new Engine({
+  const gates = coordinatorGates({
+    settings: () => o.current().gates,
+    clock,
+    engine: () => engine,
+    clients: function* () {
+      for (const c of hub.connections()) yield c.clientId
+    },
+    extra: o.gate,
+    acted: (id, record) => o.notice(`gate: ${record.action?.kind} ${id}: ${record.action?.reason}`),
+    look: (record, changed) => {
+      for (const c of changed) o.metrics.gateVerdicts.inc({ check: c.metric, verdict: c.verdict })
+      for (const c of record.checks) {
+        if (!c.effect) continue
+        o.metrics.gateEffect.set({ check: c.metric, bound: 'estimate' }, c.effect.estimate)
+        o.metrics.gateEffect.set({ check: c.metric, bound: 'lower' }, c.effect.lower)
+        o.metrics.gateEffect.set({ check: c.metric, bound: 'upper' }, c.effect.upper)
+      }
+    },
+  })
+  const engine: Engine = new Engine({
     clock,
     epoch: o.signer.epoch,
     // A memory store starts with nothing: it may have spent its burst just before it died.
     coldStart: true,
     config: engineConfigOf(o.config),
-    ...(o.gate && { gate: o.gate }),
+    gate: gates.gate,
+    onEvent: gates.onEvent,
     deliver: (d) => {
       const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
       hub.send(d.clientIds, entry.frame)
       delivered(d, entry.seq)
+      gates.delivered(d.change.id, d.clientIds)
     },
   })
   // A new client's config frame, signed once per config version.
@@ -84,6 +106,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     async heartbeat(clientId, hb: Heartbeat) {
       if (hb.entries !== undefined) engine.report(clientId, hb.entries, hb.capacity)
       fleet.heartbeat(clientId, hb, clock.now())
+      gates.heartbeat(clientId, hb)
     },
     sentRewarm: async (changeId, clientId, maxAgeMs) =>
       engine.sentRewarm(changeId, clientId, maxAgeMs),
@@ -96,7 +119,12 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     },
     durable: async () => {},
     seq: () => log.seq,
+    gateRecord: (id) => gates.record(id),
+    heartbeatMs: (clientId) => gates.heartbeatMs(clientId),
     readiness: async () => ({ ready: true }),
-    close: async () => engine.close(),
+    close: async () => {
+      gates.close()
+      engine.close()
+    },
   }
 }

@@ -4,6 +4,7 @@
  * whether the engine runs in this process. Routes talk to a Runtime.
  */
 import type { Config } from '../config/schema.js'
+import type { GateRecord } from '../gates/watcher.js'
 import type { Engine, GateContext, GateResult, LeaseGrant } from '../invalidation/engine.js'
 import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
@@ -91,6 +92,10 @@ export interface Runtime {
   durable(): Promise<void>
   /** The latest log sequence number known here. */
   seq(): number
+  /** What a rollout's gate saw and did (where the gates run). */
+  gateRecord(rolloutId: string): GateRecord | undefined
+  /** The heartbeat interval to ask of a client now: shorter while a gate compares it. */
+  heartbeatMs(clientId: string): number | undefined
   /** Ready to serve: on Redis, the store is reachable and a leader known. */
   readiness(): Promise<Readiness>
   close(): Promise<void>

@@ -27,6 +27,11 @@ export const defaultChecks: readonly z.input<typeof checkSchema>[] = [
 ]
 
 export const gatesSchema = z.strictObject({
+  /**
+   * Watch every rollout (`slew serve`, memory store; the Redis store refuses
+   * it until its leader runs the gates). @default false
+   */
+  enabled: z.boolean().default(false),
   /** False pauses allowed per rollout, over all its checks and looks. @default 0.01 */
   alpha: between(1e-9, 0.5).default(0.01),
   /** Samples per cohort and check before a wave may pass. @default 20 */

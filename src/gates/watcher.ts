@@ -68,6 +68,8 @@ export interface GateWatcherOptions {
   /** The gates section as it is now (it is live). */
   settings(): GatesConfig
   actions: WatchActions
+  /** Each look at a gate, with what it saw (for metrics). */
+  onLook?: (rolloutId: string, record: GateRecord, changed: readonly CheckEvidence[]) => void
 }
 
 export class GateWatcher {
@@ -179,6 +181,7 @@ export class GateWatcher {
   #start(r: RolloutView, at: number): void {
     const s = this.o.settings()
     this.#window = this.#window.windowMs === s.baselineMs ? this.#window : this.#resized(s)
+    if (!s.enabled) return
     const own = r.gate
     const checks = own === false ? [] : (own?.checks ?? s.checks)
     // A rollback is the remedy, not a change to judge.
@@ -239,12 +242,15 @@ export class GateWatcher {
 
   #look(w: Watched, now: number): Verdict {
     const report = w.gate.evaluate(now)
+    const before = new Map(w.record.checks.map((c) => [c.metric, c.verdict]))
+    const changed = report.checks.filter((c) => before.get(c.metric) !== c.verdict)
     const last = w.record.history[w.record.history.length - 1]
     const history =
       last?.verdict === report.verdict
         ? w.record.history
         : [...w.record.history, { verdict: report.verdict, at: now }].slice(-MAX_HISTORY)
     this.#set(w, { ...w.record, verdict: report.verdict, checks: report.checks, history })
+    this.o.onLook?.(w.id, w.record, changed)
     return report.verdict
   }
 

@@ -50,7 +50,7 @@ export const runOnce = (
   }
 
   const clock = new VirtualClock(0)
-  const gates = gatesSchema.parse(gatesInput)
+  const gates = gatesSchema.parse({ enabled: true, ...gatesInput })
   const shards = 100
   const ids = Array.from({ length: o.clients }, (_, i) => clientId(i))
   const applied = new Map<string, number>()

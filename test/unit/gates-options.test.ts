@@ -11,6 +11,7 @@ describe('gates config', () => {
   it('protects a user who configures nothing', () => {
     const gates = gatesSchema.parse({})
     expect(gates).toEqual({
+      enabled: false,
       alpha: 0.01,
       minSamples: 20,
       maxBakeMs: 60_000,
@@ -53,5 +54,21 @@ describe('gates config', () => {
     expect(changeGateSchema.safeParse(true).success).toBe(false)
     expect(changeGateSchema.safeParse({ checks: [] }).success).toBe(false)
     expect(gatesSchema.safeParse({ checks: [] }).success).toBe(true)
+  })
+})
+
+describe('gates on the Redis store', () => {
+  it('are refused, naming the field, until its leader runs them', async () => {
+    const { validateConfig } = await import('../../src/config/check.js')
+    const redis = { store: { kind: 'redis', url: 'redis://127.0.0.1:6379' } }
+    expect(validateConfig({ ...redis, gates: { enabled: true } }, {}).issues).toEqual([
+      {
+        field: 'gates.enabled',
+        rule: 'false with store.kind redis (gates run on the memory store in this version)',
+        value: true,
+      },
+    ])
+    expect(validateConfig({ ...redis, gates: { enabled: false } }, {}).issues).toEqual([])
+    expect(validateConfig({ gates: { enabled: true } }, {}).issues).toEqual([])
   })
 })

@@ -172,6 +172,15 @@ export class Replica implements Runtime {
     return this.#leadership.streams.seq
   }
 
+  // The Redis store runs no gates yet (config check refuses gates.enabled with it).
+  gateRecord(): undefined {
+    return undefined
+  }
+
+  heartbeatMs(): undefined {
+    return undefined
+  }
+
   async close(): Promise<void> {
     await this.#leadership.close()
     await this.o.disconnect?.()

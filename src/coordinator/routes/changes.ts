@@ -98,6 +98,12 @@ const rewarmProgress = async (ctx: Ctx, r: RolloutView, connected: Connected) =>
 }
 
 /** A rollout as the API shows it: the engine's view plus acks and progress. */
+/** What the rollout's gate saw and did, where gates run. */
+const gateOf = (ctx: Ctx, id: string) => {
+  const gate = ctx.runtime.gateRecord(id)
+  return gate ? { gate } : {}
+}
+
 export const present = async (
   ctx: Ctx,
   r: RolloutView,
@@ -137,6 +143,8 @@ export const present = async (
     /** Config changes: keys later changes took over, left out of `change.values` once it finished. */
     ...(r.superseded && { superseded: r.superseded }),
     ...(r.change.kind === 'rewarm' && { rewarm: await rewarmProgress(ctx, r, connected) }),
+    ...(r.gate !== undefined && { ownGate: r.gate }),
+    ...gateOf(ctx, r.id),
     createdAt: r.createdAt,
     ...(r.bakeUntil !== undefined && { bakeUntil: r.bakeUntil }),
     ...(r.endedAt !== undefined && { endedAt: r.endedAt }),

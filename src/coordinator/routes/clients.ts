@@ -107,7 +107,14 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
       if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
     }
     ctx.metrics.heartbeats.inc()
-    return c.json({ ok: true, seq: ctx.runtime.seq(), ...(await leaseTerms(ctx)) })
+    // A client a gate compares is asked to heartbeat faster while it does.
+    const heartbeatMs = ctx.runtime.heartbeatMs(id)
+    return c.json({
+      ok: true,
+      seq: ctx.runtime.seq(),
+      ...(await leaseTerms(ctx)),
+      ...(heartbeatMs !== undefined && { heartbeatMs }),
+    })
   })
 
   // A client's own rewarm checkpoint: a restarted client continues from it.
