@@ -188,6 +188,17 @@ describe('examples', () => {
     }
   })
 
+  it("the README's guarded-rollout simulation runs as written and catches the change", {
+    timeout: 60_000,
+  }, async () => {
+    const lines = shBlockOf('Guarded rollouts').map((l) => l.replace(/\s+#.*$/, ''))
+    expect(lines).toEqual(['node dist/cli/main.js simulate --scenario regression --runs 5'])
+    const run = sh(lines[0]!, {})
+    const out = output(run)
+    expect(await new Promise<number | null>((r) => run.on('exit', r)), out.join('\n')).toBe(0)
+    expect(out.join('\n')).toMatch(/caught in the first wave\s+100\.0 %/)
+  })
+
   it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {
     const header = readFileSync(join(root, 'examples', 'slew.config.yaml'), 'utf8')
     const validate = /^# Validate: (.+?) {2,}\(/m.exec(header)![1]!
