@@ -40,9 +40,42 @@ export interface RolloutJson {
     ratePerSec: number
     etaMs: number
   }
+  /** What its gate saw and did (gates enabled). */
+  gate?: {
+    mode: string
+    verdict: string
+    checks: {
+      metric: string
+      verdict: string
+      reason: string
+      treated: { clients: number; samples: number; mean: number }
+      control: { clients: number; samples: number; mean: number }
+      effect?: { estimate: number; lower: number; upper: number }
+      threshold: number
+    }[]
+    action?: { kind: string; reason: string; at: number }
+  }
   createdAt: number
   endedAt?: number
 }
+
+const num = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3))
+
+/** The gate's evidence, one line per check (and one for what it did). */
+const gateLines = (g: NonNullable<RolloutJson['gate']>, createdAt: number): string[] => [
+  `  gate (${g.mode}): ${g.verdict}`,
+  ...g.checks.map(
+    (c) =>
+      `    ${c.metric}: ${c.verdict} (${c.reason}); treated ${num(c.treated.mean)} from ${int(c.treated.samples)} samples of ${int(c.treated.clients)} clients, ${g.mode === 'cohort' ? 'control' : 'baseline'} ${num(c.control.mean)} from ${int(c.control.samples)}${
+        c.effect
+          ? `; effect ${num(c.effect.estimate)} [${num(c.effect.lower)}, ${num(c.effect.upper)}]`
+          : ''
+      }, matters from ${num(c.threshold)}`,
+  ),
+  ...(g.action
+    ? [`    ${g.action.kind} after ${duration(g.action.at - createdAt)}: ${g.action.reason}`]
+    : []),
+]
 
 const targetText = (c: RolloutJson['change']): string => {
   if (c.kind === 'config') return `set ${Object.keys(c.values ?? {}).join(',') || '-'}`
@@ -113,6 +146,7 @@ export const detail = (r: RolloutJson, now = realClock.now()): string =>
         }`,
     ),
     ...(r.warnings ?? []).map((w) => `  warning: ${w}`),
+    ...(r.gate ? gateLines(r.gate, r.createdAt) : []),
     ...(r.change.reason ? [`  reason: ${r.change.reason}`] : []),
     ...(r.endedAt ? [`  ended after ${duration(r.endedAt - r.createdAt)}`] : []),
   ].join('\n')

@@ -6,7 +6,7 @@
  * change without the effect completes; a check whose metric goes silent on
  * the treated clients holds (no-data) instead of rolling back.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -117,6 +117,16 @@ describe('guarded rollouts from slew serve', () => {
       () => clients.every((c) => c.config.get('feature') === undefined),
       10_000,
     )
+    // slew status prints the evidence: the verdict, each check's cohorts and effect, the action.
+    const status = spawnSync(process.execPath, [bin, 'status', bad, '--url', url], {
+      encoding: 'utf8',
+    })
+    expect(status.status, status.stderr).toBe(0)
+    expect(status.stdout).toMatch(/gate \(cohort\): fail/)
+    expect(status.stdout).toMatch(
+      /errorRate: fail \(regression shown\); treated [\d.]+ from \d+ samples of \d+ clients, control/,
+    )
+    expect(status.stdout).toMatch(/rollback after [\d.]+ m?s: gate failed on errorRate/)
     const metrics = await (await fetch(`${url}/metrics`)).text()
     const failed = metrics
       .split('\n')
