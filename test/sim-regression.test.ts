@@ -22,6 +22,15 @@ describe('the regression scenario', () => {
     expect(r.peakPerSec).toBeLessThanOrEqual(r.budget * 1.1)
   })
 
+  it('rolls back within 1.1 × its ideal (clients to revert ÷ rate), never over the budget', () => {
+    // A first wave of 2,000 clients: most have the change when it is caught.
+    const r = simulateRegression({ clients: 10_000, runs: 3, steps: [0.2, 1], effect: 2 })
+    expect(r.runs.every((run) => run.reverted > 1_000)).toBe(true)
+    expect(r.rollbackRatio).toBeLessThanOrEqual(1.1)
+    // B1: burst (100) + rate (1,000/s) × 1 s in any second.
+    expect(r.peakPerSec).toBeLessThanOrEqual(1_100)
+  })
+
   it('catches p99 latency +50 % within 5 s in the first wave', () => {
     const r = simulateRegression({ clients: 10_000, runs: 20, metric: 'latencyP99', effect: 0.5 })
     expect(r.detectionMs.p95).toBeLessThanOrEqual(5_000)
