@@ -4,7 +4,8 @@
  * A config change that makes the clients that apply it fail 5× more is
  * rolled back by the gate and every client ends on the old value; the same
  * change without the effect completes; a check whose metric goes silent on
- * the treated clients holds (no-data) instead of rolling back.
+ * the treated clients holds (no-data) instead of rolling back; an invalidation,
+ * judged by the origin's health against its baseline, completes.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -19,7 +20,12 @@ const CLIENTS = 50
 
 interface Rollout {
   state: string
-  gate?: { verdict: string; action?: { kind: string; reason: string }; checks: unknown[] }
+  gate?: {
+    mode: string
+    verdict: string
+    action?: { kind: string; reason: string }
+    checks: unknown[]
+  }
 }
 
 describe('guarded rollouts from slew serve', () => {
@@ -106,7 +112,7 @@ describe('guarded rollouts from slew serve', () => {
     )
     const caught = await rollout(bad)
     expect(caught.gate?.action?.kind).toBe('rollback')
-    expect(caught.gate?.verdict).toBe('fail')
+    expect(caught.gate).toMatchObject({ mode: 'cohort', verdict: 'fail' })
     await waitFor(
       'the rollback to complete',
       async () => (await rollout(bad)).state === 'rolled_back',
@@ -156,5 +162,23 @@ describe('guarded rollouts from slew serve', () => {
     const held = await rollout(quiet)
     expect(held.state).toBe('rolling')
     expect(held.gate?.action).toBeUndefined()
+
+    // 4: an invalidation is judged by the origin's health against its baseline: it completes.
+    const res = await post(`${url}/v1/changes`, {
+      kind: 'invalidate',
+      target: { prefixes: ['k'] },
+      confirm: true,
+      reason: 'test',
+    })
+    expect(res.status).toBe(202)
+    const inv = ((await res.json()) as { id: string }).id
+    await waitFor(
+      'the invalidation to complete',
+      async () => (await rollout(inv)).state === 'completed',
+      60_000,
+    )
+    const judged = await rollout(inv)
+    expect(judged.gate).toMatchObject({ mode: 'baseline', verdict: 'pass' })
+    expect(judged.gate?.action).toBeUndefined()
   })
 })
