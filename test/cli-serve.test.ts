@@ -3,11 +3,12 @@
  * through the CLI; SIGTERM tells every stream to come back later, jittered,
  * and the process exits 0.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { serveIn } from './helpers/cli.js'
 import { waitFor } from './helpers/coordinator.js'
 
 const bin = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js')
@@ -42,17 +43,10 @@ describe('slew serve', () => {
       join(dir, 'slew.config.yaml'),
       'waves: { steps: [0.5, 1], bakeMs: 100 }\nstream: { drainMs: 4000 }\n',
     )
-    server = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    server.stdout!.on('data', (b: Buffer) => {
-      out += b.toString()
-    })
-    await waitFor('serve to listen', () => /listening on http/.test(out), 20_000)
-    expect(out).toContain('slew.config.yaml')
-    const url = /listening on (http:\/\/\S+)/.exec(out)![1]!
+    const serving = await serveIn(dir)
+    server = serving.server
+    expect(serving.printed.out).toContain('slew.config.yaml')
+    const url = serving.url
     const cli = (...args: string[]) =>
       spawnSync(process.execPath, [bin, ...args], {
         encoding: 'utf8',

@@ -1,6 +1,7 @@
 /** The `slew` command as a user runs it: the built bin in a real process, its exit code and output. */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { waitFor } from './coordinator.js'
 
 export const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
 
@@ -15,4 +16,23 @@ export const slewIn = (at: { cwd?: string; env?: Record<string, string> }, ...ar
     ...(at.env !== undefined && { env: { PATH: process.env.PATH ?? '', ...at.env } }),
   })
   return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+/**
+ * `slew serve --port 0` as ops start it, in `dir` (where its config file
+ * is): the process, everything it has printed so far, and where it listens.
+ */
+export const serveIn = async (dir: string) => {
+  const server = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const printed = { out: '' }
+  const take = (b: Buffer) => {
+    printed.out += b.toString()
+  }
+  server.stdout!.on('data', take)
+  server.stderr!.on('data', take)
+  await waitFor('serve to listen', () => /listening on http/.test(printed.out), 20_000)
+  return { server, printed, url: /listening on (http:\/\/\S+)/.exec(printed.out)![1]! }
 }

@@ -7,12 +7,13 @@
  * the treated clients holds (no-data) instead of rolling back; an invalidation,
  * judged by the origin's health against its baseline, completes.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
+import { serveIn } from '../helpers/cli.js'
 import { post, waitFor } from '../helpers/coordinator.js'
 
 const bin = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js')
@@ -55,19 +56,9 @@ describe('guarded rollouts from slew serve', () => {
         },
       }),
     )
-    server = spawn(process.execPath, [bin, 'serve', '--port', '0'], {
-      cwd: dir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    server.stdout!.on('data', (b: Buffer) => {
-      out += b.toString()
-    })
-    server.stderr!.on('data', (b: Buffer) => {
-      out += b.toString()
-    })
-    await waitFor('serve to listen', () => /listening on http/.test(out), 20_000)
-    const url = /listening on (http:\/\/\S+)/.exec(out)![1]!
+    const serving = await serveIn(dir)
+    server = serving.server
+    const url = serving.url
 
     // 50 app servers: origin calls fail at 2 %, at 10 % on a client running feature=bad.
     let n = 0
