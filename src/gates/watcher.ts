@@ -50,6 +50,9 @@ export interface GateRecord {
 
 const MAX_HISTORY = 50
 
+/** Origin latency figures: what a rewarm's control loop holds at its target on purpose. */
+const LATENCY_METRICS: ReadonlySet<string> = new Set(['latencyP50', 'latencyP99'])
+
 interface Watched {
   readonly id: string
   readonly kind: 'invalidate' | 'rewarm' | 'config'
@@ -183,10 +186,14 @@ export class GateWatcher {
     this.#window = this.#window.windowMs === s.baselineMs ? this.#window : this.#resized(s)
     if (!s.enabled) return
     const own = r.gate
-    const checks = own === false ? [] : (own?.checks ?? s.checks)
+    const kind = r.change.kind
+    // A rewarm's own control loop drives origin latency up to its target on purpose: the
+    // default checks judge it on errors only (a rewarm's own gate may say otherwise).
+    const defaults =
+      kind === 'rewarm' ? s.checks.filter((c) => !LATENCY_METRICS.has(c.metric)) : s.checks
+    const checks = own === false ? [] : (own?.checks ?? defaults)
     // A rollback is the remedy, not a change to judge.
     if (checks.length === 0 || r.change.rollbackOf) return
-    const kind = r.change.kind
     const baseline = this.#window.snapshot(at)
     const mode: GateMode = kind === 'config' ? 'cohort' : 'baseline'
     const w: Watched = {

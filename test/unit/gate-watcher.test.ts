@@ -1,0 +1,62 @@
+/**
+ * What the watcher watches each kind of change on: a config change by
+ * cohorts on every check; an invalidation by the origin against its
+ * baseline on every check; a rewarm against its baseline on errors only
+ * (its control loop drives latency to its target on purpose), unless it
+ * brings its own gate; nothing when disabled, for a rollback, or gate: false.
+ */
+import { describe, expect, it } from 'vitest'
+import { gatesSchema } from '../../src/gates/options.js'
+import { GateWatcher } from '../../src/gates/watcher.js'
+import { harness } from '../helpers/engine.js'
+
+const setup = (enabled = true) => {
+  const settings = gatesSchema.parse({ enabled })
+  const h = harness({ waves: { steps: [0.5, 1], bakeMs: 1000 } }, { clients: 10 })
+  const w = new GateWatcher({
+    settings: () => settings,
+    actions: { pause: () => {}, rollback: () => {}, lastWaveClients: () => [] },
+  })
+  const look = (id: string) => {
+    for (const e of h.events) w.onEvent(e, (x) => h.engine.get(x))
+    h.events.length = 0
+    w.tick(h.clock.now())
+    return w.record(id)
+  }
+  return { h, look }
+}
+
+const metrics = (r: ReturnType<ReturnType<typeof setup>['look']>) => r?.checks.map((c) => c.metric)
+
+describe('the gate watcher', () => {
+  it('watches each kind on what fits it', () => {
+    const { h, look } = setup()
+    const cfg = h.engine.submit({ kind: 'config', values: { a: 1 } }).rollout.id
+    expect(look(cfg)?.mode).toBe('cohort')
+    expect(metrics(look(cfg))).toEqual(['errorRate', 'latencyP99'])
+    const inv = h.engine.submit({ kind: 'invalidate', target: { keys: ['k'] } }).rollout.id
+    expect(look(inv)?.mode).toBe('baseline')
+    expect(metrics(look(inv))).toEqual(['errorRate', 'latencyP99'])
+    const rw = h.engine.submit({ kind: 'rewarm', target: { keys: ['r'] } }).rollout.id
+    expect(metrics(look(rw))).toEqual(['errorRate'])
+    const own = h.engine.submit({
+      kind: 'rewarm',
+      target: { keys: ['s'] },
+      gate: { checks: [{ metric: 'latencyP99', worse: 'higher', minEffect: 1, relative: true }] },
+    }).rollout.id
+    expect(metrics(look(own))).toEqual(['latencyP99'])
+  })
+
+  it('watches nothing when disabled, for gate: false, or for a rollback', () => {
+    const off = setup(false)
+    const a = off.h.engine.submit({ kind: 'config', values: { a: 1 } }).rollout.id
+    expect(off.look(a)).toBeUndefined()
+    const { h, look } = setup()
+    const none = h.engine.submit({ kind: 'config', values: { b: 1 }, gate: false }).rollout.id
+    expect(look(none)).toBeUndefined()
+    const c = h.engine.submit({ kind: 'config', values: { c: 1 } }).rollout.id
+    h.clock.runAll()
+    const back = h.engine.rollback(c, 'test').id
+    expect(look(back)).toBeUndefined()
+  })
+})
