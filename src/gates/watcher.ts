@@ -49,6 +49,8 @@ export interface GateRecord {
 }
 
 const MAX_HISTORY = 50
+/** Records of ended gates kept for the API (beside those still watching). */
+const MAX_RECORDS = 1000
 
 /** Origin latency figures: what a rewarm's control loop holds at its target on purpose. */
 const LATENCY_METRICS: ReadonlySet<string> = new Set(['latencyP50', 'latencyP99'])
@@ -183,7 +185,8 @@ export class GateWatcher {
 
   #start(r: RolloutView, at: number): void {
     const s = this.o.settings()
-    this.#window = this.#window.windowMs === s.baselineMs ? this.#window : this.#resized(s)
+    // The baseline's span is live: a new one starts a new window.
+    if (this.#window.windowMs !== s.baselineMs) this.#window = new SampleWindow(s.baselineMs)
     if (!s.enabled) return
     const own = r.gate
     const kind = r.change.kind
@@ -283,15 +286,14 @@ export class GateWatcher {
     this.#records.set(w.id, record)
   }
 
-  #resized(s: GatesConfig): SampleWindow {
-    return new SampleWindow(s.baselineMs)
-  }
-
+  /** Keep the records of at most MAX_RECORDS ended gates (oldest go first); watched ones stay. */
   #trimRecords(): void {
-    while (this.#records.size > 1000) {
-      const oldest = this.#records.keys().next().value as string
-      if (this.#watched.has(oldest)) break
-      this.#records.delete(oldest)
+    let over = this.#records.size - this.#watched.size - MAX_RECORDS
+    for (const id of this.#records.keys()) {
+      if (over <= 0) break
+      if (this.#watched.has(id)) continue
+      this.#records.delete(id)
+      over--
     }
   }
 }

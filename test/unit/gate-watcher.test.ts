@@ -60,3 +60,30 @@ describe('the gate watcher', () => {
     expect(look(back)).toBeUndefined()
   })
 })
+
+describe('gate records', () => {
+  it('keep at most 1,000 of ended gates, however long an older one stays watched', () => {
+    const { h, look } = setup()
+    // Held: rolling with its gate open for the whole test.
+    const held = h.engine.submit({
+      kind: 'config',
+      values: { held: 1 },
+      waves: { steps: [0.5, 1], bakeMs: 86_400_000 },
+    }).rollout.id
+    look(held)
+    const ended: string[] = []
+    for (let i = 0; i < 1_100; i++) {
+      const id = h.engine.submit({
+        kind: 'config',
+        values: { [`k${i}`]: i },
+        gate: { checks: [{ metric: 'x', worse: 'higher', minEffect: 1 }] },
+      }).rollout.id
+      h.engine.abort(id, 'test')
+      look(id)
+      ended.push(id)
+    }
+    expect(look(held)).toBeDefined()
+    expect(look(ended[0]!)).toBeUndefined()
+    expect(look(ended.at(-1)!)).toBeDefined()
+  })
+})
