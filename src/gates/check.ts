@@ -9,10 +9,12 @@
  *   smallest effect that matters (a smaller regression does not matter);
  * - `inconclusive`: neither yet (too few samples, or too wide);
  * - `no-data`: a cohort with clients stopped reporting while the other
- *   reports, or both went silent after reporting: hold, never roll back;
- * - `idle`: neither cohort has reported anything: nothing to harm.
+ *   reports, or both stopped reporting an app signal: hold, never roll back;
+ * - `idle`: neither cohort has reported anything, or neither made origin
+ *   calls lately (a quiet fleet: nothing to harm).
  */
 import type { Moments } from './moments.js'
+import { ORIGIN_METRICS } from './samples.js'
 import { differenceInterval, type Interval } from './sequence.js'
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'no-data' | 'idle'
@@ -83,6 +85,14 @@ export const thresholdOf = (spec: CheckSpec, control: Moments): number => {
 const silent = (c: Cohort, ctx: CheckContext): boolean =>
   c.lastSampleAt === undefined || ctx.now - c.lastSampleAt > ctx.silentAfterMs
 
+/**
+ * Origin figures are sampled only from intervals with origin calls: their
+ * silence is a fleet with nothing to fetch (idle), not a signal that
+ * stopped (no-data), as an app signal's silence is.
+ */
+export const quietWhenSilent = (metric: string): boolean =>
+  (ORIGIN_METRICS as readonly string[]).includes(metric)
+
 export const evaluateCheck = (
   spec: CheckSpec,
   treated: Cohort,
@@ -103,6 +113,8 @@ export const evaluateCheck = (
   if (tSilent && cSilent) {
     if (treated.moments.n === 0 && control.moments.n === 0)
       return { ...base, verdict: 'idle', reason: 'no activity in either cohort' }
+    if (quietWhenSilent(spec.metric))
+      return { ...base, verdict: 'idle', reason: 'no origin calls in either cohort lately' }
     return { ...base, verdict: 'no-data', reason: 'both cohorts went silent' }
   }
   if (tSilent && treated.clients > 0)

@@ -11,7 +11,13 @@
  * rewarm) is judged, and how a change is watched once no control is left.
  */
 import { fnv1a32 } from '../invalidation/shard.js'
-import { type CheckEvidence, type CheckSpec, evaluateCheck, type Verdict } from './check.js'
+import {
+  type CheckEvidence,
+  type CheckSpec,
+  evaluateCheck,
+  quietWhenSilent,
+  type Verdict,
+} from './check.js'
 import { addSample, EMPTY, type Moments } from './moments.js'
 
 export interface CohortGateOptions {
@@ -159,6 +165,16 @@ export class CohortGate {
         const b = this.#baseline.get(check.metric) ?? EMPTY
         if (b.n < 2) return noBaseline(check.metric, treated, now, ctx.alpha)
         const frozen = { clients: 0, moments: b, lastSampleAt: b.n > 0 ? now : undefined }
+        // No origin calls lately anywhere: a quiet fleet, as quiet as the baseline's "both".
+        const quiet =
+          quietWhenSilent(check.metric) &&
+          (treated.lastSampleAt === undefined || now - treated.lastSampleAt > silentAfterMs)
+        if (quiet)
+          return {
+            ...evaluateCheck(check, treated, frozen, ctx),
+            verdict: 'idle' as const,
+            reason: 'no origin calls lately',
+          }
         return evaluateCheck(check, treated, frozen, ctx)
       }
       const c = this.#c.get(check.metric)

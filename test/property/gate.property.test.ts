@@ -137,10 +137,15 @@ describe('the cohort gate', () => {
     expect(evaluateCheck(ERRORS, cohort(live, 9_000), cohort(EMPTY), ctx(10_000)).verdict).toBe(
       'no-data',
     )
-    // Both reported, then went silent.
+    // Both reported, then went silent: an app signal that stopped holds; origin figures that
+    // stopped are a fleet with no origin calls, nothing to harm.
+    const ORDERS = { metric: 'orders', worse: 'lower' as const, minEffect: 0.1, relative: true }
+    expect(
+      evaluateCheck(ORDERS, cohort(live, 1_000), cohort(live, 1_000), ctx(10_000)).verdict,
+    ).toBe('no-data')
     expect(
       evaluateCheck(ERRORS, cohort(live, 1_000), cohort(live, 1_000), ctx(10_000)).verdict,
-    ).toBe('no-data')
+    ).toBe('idle')
     // Too few samples to pass, however alike.
     const few = fill(5, same)
     expect(evaluateCheck(ERRORS, cohort(few, 9_000), cohort(few, 9_000), ctx(10_000)).verdict).toBe(

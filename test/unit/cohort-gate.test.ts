@@ -106,8 +106,18 @@ describe('CohortGate', () => {
     expect(r.verdict).toBe('fail')
     expect(r.checks[0]!.treated).toMatchObject({ clients: 50, samples: 50 })
     expect(r.checks[0]!.control).toMatchObject({ samples: 100 })
-    // The fleet that was reporting went silent: hold, not judge.
-    expect(g.evaluate(61_000).verdict).toBe('no-data')
+    // The fleet makes no origin calls any more: nothing to harm, nothing held.
+    expect(g.evaluate(61_000).checks[0]).toMatchObject({
+      verdict: 'idle',
+      reason: 'no origin calls lately',
+    })
+    // An app signal the fleet was reporting went silent: hold, not judge.
+    const orders = new CohortGate(
+      { ...options, checks: [{ metric: 'orders', worse: 'lower', minEffect: 1 }] },
+      { orders: Array.from({ length: 100 }, () => 50).reduce(addSample, EMPTY) },
+    )
+    orders.sample('app-1', { orders: 48 }, 1_000)
+    expect(orders.evaluate(61_000).verdict).toBe('no-data')
     // With no baseline for a metric, nothing to compare: idle until clients report.
     const none = new CohortGate(options, {})
     none.sample('app-1', { errorRate: 0.5 }, 0)
