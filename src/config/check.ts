@@ -24,18 +24,6 @@ export interface BindAuth {
  * (or anyone could push) and its own signing keys (the dev key is public, so
  * anyone could sign). None, one or both issues, on `listen.host`.
  */
-/** Gates run where the engine's events and the heartbeats meet: one process, for now. */
-export const gatesIssues = (config: Config): OptionIssue[] =>
-  config.gates.enabled && config.store.kind === 'redis'
-    ? [
-        {
-          field: 'gates.enabled',
-          rule: 'false with store.kind redis (gates run on the memory store in this version)',
-          value: true,
-        },
-      ]
-    : []
-
 export const bindIssues = (host: string, auth: BindAuth): OptionIssue[] => {
   if (isLoopback(host)) return []
   const issues: OptionIssue[] = []
@@ -98,7 +86,7 @@ export const validateConfig = (input: unknown, env: NodeJS.ProcessEnv): ConfigCh
   if (parsed.success) {
     const config = deepFreeze(parsed.data)
     const { secrets, issues } = readSecrets(config, env)
-    issues.push(...bindIssues(config.listen.host, bindAuthOf(config)), ...gatesIssues(config))
+    issues.push(...bindIssues(config.listen.host, bindAuthOf(config)))
     return issues.length > 0 ? { issues } : { issues, valid: { config, secrets } }
   }
   const issues = [...optionIssues(parsed.error, input), ...secretIssuesOf(input, env)]

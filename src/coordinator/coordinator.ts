@@ -6,10 +6,8 @@
  */
 import { EventEmitter } from 'node:events'
 import type { ServerType } from '@hono/node-server'
-import { gatesIssues } from '../config/check.js'
 import { resolveSecrets, type Secrets } from '../config/load.js'
 import { type Config, type ConfigInput, configSchema } from '../config/schema.js'
-import { invalidOptions } from '../errors.js'
 import type { Engine, GateContext, GateResult } from '../invalidation/engine.js'
 import { newEpoch } from '../invalidation/ids.js'
 import { realClock } from '../limiter/clock.js'
@@ -90,8 +88,6 @@ export interface Coordinator {
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
   // 1. The options, parsed once.
   const initial = parseOptions(configSchema, opts.config ?? {})
-  const unsupported = gatesIssues(initial)
-  if (unsupported.length > 0) throw invalidOptions(unsupported)
   const secrets = opts.secrets ?? resolveSecrets(initial, process.env)
   const notice = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const clock = opts.clock ?? realClock

@@ -7,7 +7,7 @@ import { MemoryStore } from '../store/memory.js'
 import { catchUp, predates } from './catch-up.js'
 import { ConfigFrames } from './config-frame.js'
 import { onDelivered } from './delivered.js'
-import { coordinatorGates } from './gates.js'
+import { runtimeGates } from './gates.js'
 import { DeliveryLog, helloFrame } from './log.js'
 import { engineConfigOf, type FleetMember, type Runtime, type RuntimeParts } from './runtime.js'
 
@@ -22,25 +22,13 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     o.config.log.maxBytes,
   )
   const delivered = onDelivered(fleet, o.metrics)
-  const gates = coordinatorGates({
-    settings: () => o.current().gates,
-    clock,
-    engine: () => engine,
-    clients: function* () {
+  const gates = runtimeGates(
+    o,
+    () => engine,
+    function* () {
       for (const c of hub.connections()) yield c.clientId
     },
-    extra: o.gate,
-    acted: (id, record) => o.notice(`gate: ${record.action?.kind} ${id}: ${record.action?.reason}`),
-    look: (record, changed) => {
-      for (const c of changed) o.metrics.gateVerdicts.inc({ check: c.metric, verdict: c.verdict })
-      for (const c of record.checks) {
-        if (!c.effect) continue
-        o.metrics.gateEffect.set({ check: c.metric, bound: 'estimate' }, c.effect.estimate)
-        o.metrics.gateEffect.set({ check: c.metric, bound: 'lower' }, c.effect.lower)
-        o.metrics.gateEffect.set({ check: c.metric, bound: 'upper' }, c.effect.upper)
-      }
-    },
-  })
+  )
   const engine: Engine = new Engine({
     clock,
     epoch: o.signer.epoch,

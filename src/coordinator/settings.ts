@@ -5,10 +5,8 @@
  * (budgets, waves, leases, admission, confirmAbove, …) change while running.
  */
 
-import { gatesIssues } from '../config/check.js'
 import { diffConfig, merge } from '../config/load.js'
 import { type Config, configSchema, liveFields } from '../config/schema.js'
-import { invalidOptions } from '../errors.js'
 import { problem } from '../protocol/problem.js'
 import { parseOptions } from '../validate.js'
 import { HttpProblem } from './http.js'
@@ -51,8 +49,6 @@ export class Settings {
   /** Validate `partial` over the current config; what would change. Throws 400/409 problems. */
   plan(partial: unknown): { next: Config; changes: Change[] } {
     const next = parseOptions(configSchema, merge(this.current.config, partial))
-    const unsupported = gatesIssues(next)
-    if (unsupported.length > 0) throw invalidOptions(unsupported)
     const changes = diffConfig(this.current.config, next)
     const fixed = changes.filter(
       (c) => !liveFields.some((f) => c.path === f || c.path.startsWith(`${f}.`)),

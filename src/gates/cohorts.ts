@@ -40,6 +40,17 @@ interface Tally {
   lastSampleAt?: number
 }
 
+/**
+ * A gate's running figures, per cohort and metric: what a new leader needs
+ * to go on with the same statistic (its looks and its false-pause budget)
+ * where the last one left it. Who is in each cohort is not kept: treated is
+ * who was delivered the change, the control is drawn again (the same draw).
+ */
+export interface GateTallies {
+  readonly treated: Readonly<Record<string, Tally>>
+  readonly control: Readonly<Record<string, Tally>>
+}
+
 /** Worst first: a fail wins, then missing data, then undecided. */
 const ORDER: readonly Verdict[] = ['fail', 'no-data', 'inconclusive', 'pass', 'idle']
 
@@ -55,10 +66,14 @@ export const combine = (verdicts: readonly Verdict[]): Verdict => {
  */
 export const controlSample = (candidates: Iterable<string>, size: number, salt: string): string[] =>
   [...candidates]
-    .map((id) => [fnv1a32(`control:${salt}:${id}`), id] as const)
+    .map((id) => [controlRank(id, salt), id] as const)
     .sort((a, b) => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))
     .slice(0, Math.max(0, size))
     .map(([, id]) => id)
+
+/** Where a client ranks for a control sample salted `salt` (lower is drawn first). */
+export const controlRank = (clientId: string, salt: string): number =>
+  fnv1a32(`control:${salt}:${clientId}`)
 
 /** A baseline gate's check with no figures from before: nothing to compare with, so nothing held. */
 const noBaseline = (
@@ -114,10 +129,33 @@ export class CohortGate {
     return this.#control.has(id)
   }
 
+  /** Its running figures (see GateTallies). */
+  tallies(): GateTallies {
+    const copy = (m: Map<string, Tally>) =>
+      Object.fromEntries([...m].map(([k, t]) => [k, { ...t }] as const))
+    return { treated: copy(this.#t), control: copy(this.#c) }
+  }
+
+  /** Go on from figures a gate of the same checks kept (a new leader's first step). */
+  restore(tallies: GateTallies): void {
+    const known = new Set(this.options.checks.map((c) => c.metric))
+    const load = (into: Map<string, Tally>, from: Readonly<Record<string, Tally>>) => {
+      for (const [metric, t] of Object.entries(from))
+        if (known.has(metric)) into.set(metric, { ...t })
+    }
+    load(this.#t, tallies.treated)
+    load(this.#c, tallies.control)
+  }
+
   /** The clients in either cohort. */
   *members(): Iterable<string> {
     yield* this.#treated
     yield* this.#control
+  }
+
+  /** The control cohort's clients. */
+  controls(): Iterable<string> {
+    return this.#control
   }
 
   isTreated(id: string): boolean {

@@ -27,11 +27,8 @@ export const defaultChecks: readonly z.input<typeof checkSchema>[] = [
 ]
 
 export const gatesSchema = z.strictObject({
-  /**
-   * Watch every rollout (`slew serve`, memory store; the Redis store refuses
-   * it until its leader runs the gates). @default false
-   */
-  enabled: z.boolean().default(false),
+  /** Watch every rollout (false: waves pass on their bakes alone). @default true */
+  enabled: z.boolean().default(true),
   /** False pauses allowed per rollout, over all its checks and looks. @default 0.01 */
   alpha: between(1e-9, 0.5).default(0.01),
   /** Samples per cohort and check before a wave may pass. @default 20 */
@@ -40,6 +37,11 @@ export const gatesSchema = z.strictObject({
   maxBakeMs: between(0, 86_400_000).default(60_000),
   /** How often the clients a gate compares send heartbeats while it watches, ms. @default 1000 */
   heartbeatMs: between(100, 600_000).default(1_000),
+  /**
+   * The most clients asked to heartbeat every `heartbeatMs` at once; when
+   * gates compare more, a fixed share of them is. @default 2000
+   */
+  maxPaced: between(0, 10_000_000, { int: true }).default(2_000),
   /** How long a completed change is still watched (latent bugs), ms. @default 300000 */
   watchAfterMs: between(0, 7 * 86_400_000).default(300_000),
   /** The fleet's figures before a rollout, its baseline: over this long, ms. @default 300000 */

@@ -15,9 +15,10 @@
 import type { EngineEvent, GateContext, GateResult } from '../invalidation/events.js'
 import type { RolloutView } from '../invalidation/rollout.js'
 import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
-import { CohortGate, controlSample } from './cohorts.js'
+import { CohortGate, controlSample, type GateTallies } from './cohorts.js'
 import type { Moments } from './moments.js'
 import type { GatesConfig } from './options.js'
+import { paceRank } from './pacing.js'
 import { type HeartbeatFigures, samplesOf } from './samples.js'
 import { SampleWindow } from './window.js'
 
@@ -63,10 +64,30 @@ interface Watched {
   gate: CohortGate
   mode: GateMode
   record: GateRecord
+  /** Clients sent the change (baseline mode: its gate counts every client, these are paced). */
+  readonly reached: Set<string>
   /** The wave whose bake is being extended, and when the gate was first asked after it. */
   asked?: { wave: number; at: number }
   until?: number
   done: boolean
+}
+
+/**
+ * One rollout's gate as the store keeps it (JSON): enough for a new leader
+ * to go on with the same statistic, its evidence and its watch after.
+ */
+export interface GateState {
+  readonly v: 1
+  readonly kind: Watched['kind']
+  readonly mode: GateMode
+  readonly checks: readonly CheckSpec[]
+  readonly baseline: Readonly<Record<string, Moments>>
+  readonly record: GateRecord
+  readonly tallies: GateTallies
+  readonly asked?: { readonly wave: number; readonly at: number }
+  readonly until?: number
+  /** The gate ended (acted, or its rollout did): its record is kept, nothing watched. */
+  readonly done: boolean
 }
 
 export interface GateWatcherOptions {
@@ -75,12 +96,18 @@ export interface GateWatcherOptions {
   actions: WatchActions
   /** Each look at a gate, with what it saw (for metrics). */
   onLook?: (rolloutId: string, record: GateRecord, changed: readonly CheckEvidence[]) => void
+  /** A gate's state changed (to keep it: see stateOf). */
+  onChange?: (rolloutId: string) => void
 }
 
 export class GateWatcher {
   readonly #watched = new Map<string, Watched>()
   readonly #records = new Map<string, GateRecord>()
+  /** Ended gates, as stateOf gives them (their record, nothing watched). */
+  readonly #ended = new Map<string, GateState>()
   #window: SampleWindow
+  /** See `share`. */
+  #share = 1
 
   constructor(private readonly o: GateWatcherOptions) {
     this.#window = new SampleWindow(o.settings().baselineMs)
@@ -96,26 +123,130 @@ export class GateWatcher {
     return this.#watched.has(rolloutId)
   }
 
-  /** Should this client heartbeat at `gates.heartbeatMs`? (It is in a cohort being compared.) */
+  /**
+   * Should this client heartbeat at `gates.heartbeatMs`? It is in a cohort
+   * being compared (a config change), or was sent a change judged against
+   * the baseline, while that rollout rolls or bakes.
+   */
   watching(clientId: string): boolean {
-    for (const w of this.#watched.values())
-      if (
-        w.mode === 'cohort' &&
-        !w.done &&
-        (w.gate.isControl(clientId) || w.gate.isTreated(clientId))
-      )
+    if (paceRank(clientId) >= this.#share) return false
+    for (const w of this.#watched.values()) {
+      if (w.done) continue
+      if (w.mode === 'cohort' && (w.gate.isControl(clientId) || w.gate.isTreated(clientId)))
         return true
+      if (w.mode === 'baseline' && w.reached.has(clientId)) return true
+    }
     return false
   }
 
   /** Every client `watching()` is true for. */
   watchedClients(): Set<string> {
     const out = new Set<string>()
+    for (const id of this.#compared()) if (paceRank(id) < this.#share) out.add(id)
+    return out
+  }
+
+  /** The share of compared clients paced (by paceRank), so at most `maxPaced` are; set each tick. */
+  get share(): number {
+    return this.#share
+  }
+
+  /** Every client a gate compares now (cohorts of rolling config changes, reached clients of the rest). */
+  #compared(): Set<string> {
+    const out = new Set<string>()
     for (const w of this.#watched.values()) {
-      if (w.mode !== 'cohort' || w.done) continue
-      for (const id of w.gate.members()) out.add(id)
+      if (w.done) continue
+      if (w.mode === 'cohort') for (const id of w.gate.members()) out.add(id)
+      if (w.mode === 'baseline') for (const id of w.reached) out.add(id)
     }
     return out
+  }
+
+  /** The gates watching now that pace clients: their mode and control cohort. */
+  *pacing(): Iterable<{ id: string; mode: 'cohort' | 'baseline'; control: Iterable<string> }> {
+    for (const w of this.#watched.values()) {
+      if (w.done || w.mode === 'watch-after') continue
+      yield { id: w.id, mode: w.mode, control: w.gate.controls() }
+    }
+  }
+
+  /** A rollout's gate as the store keeps it (undefined: it has none). */
+  stateOf(rolloutId: string): GateState | undefined {
+    const w = this.#watched.get(rolloutId)
+    if (!w) {
+      const record = this.#records.get(rolloutId)
+      return record && this.#ended.get(rolloutId)
+    }
+    return {
+      v: 1,
+      kind: w.kind,
+      mode: w.mode,
+      checks: w.checks,
+      baseline: w.baseline,
+      record: w.record,
+      tallies: w.gate.tallies(),
+      ...(w.asked && { asked: w.asked }),
+      ...(w.until !== undefined && { until: w.until }),
+      done: false,
+    }
+  }
+
+  /**
+   * Go on watching a rollout a previous leader watched, from the state it
+   * kept (or, with none, as if it had just started: a baseline gate then has
+   * no baseline and holds nothing). `treated`: the clients sent its change.
+   */
+  resume(
+    r: RolloutView,
+    state: GateState | undefined,
+    treated: Iterable<string>,
+    at: number,
+  ): void {
+    if (state?.done) {
+      this.#ended.set(r.id, state)
+      this.#records.set(r.id, state.record)
+      this.#trimRecords()
+      return
+    }
+    const active = r.state === 'rolling' || r.state === 'paused'
+    if (!state) {
+      if (!active) return
+      this.#start(r, at)
+    } else {
+      if (!active && !(r.state === 'completed' && state.mode === 'watch-after')) {
+        this.#ended.set(r.id, { ...state, done: true })
+        this.#records.set(r.id, state.record)
+        return
+      }
+      const gate = this.#gate(
+        state.checks,
+        state.mode === 'cohort' ? undefined : state.baseline,
+        this.#watchedAfter(r),
+      )
+      gate.restore(state.tallies)
+      const w: Watched = {
+        id: r.id,
+        kind: state.kind,
+        checks: state.checks,
+        baseline: state.baseline,
+        mode: state.mode,
+        gate,
+        record: state.record,
+        reached: new Set(),
+        ...(state.asked && { asked: { ...state.asked } }),
+        ...(state.until !== undefined && { until: state.until }),
+        done: false,
+      }
+      this.#watched.set(r.id, w)
+      this.#records.set(r.id, w.record)
+    }
+    const w = this.#watched.get(r.id)
+    if (!w) return
+    for (const c of treated) this.delivered(r.id, c)
+    if (w.mode === 'cohort')
+      w.gate.addControl(
+        controlSample(this.o.actions.lastWaveClients(r.id), r.delivered + r.queued, r.id),
+      )
   }
 
   /** The engine's events, with a way to read the rollout they concern. */
@@ -140,7 +271,10 @@ export class GateWatcher {
 
   /** `clientId` was sent rollout `rolloutId`'s change. */
   delivered(rolloutId: string, clientId: string): void {
-    this.#watched.get(rolloutId)?.gate.applied(clientId)
+    const w = this.#watched.get(rolloutId)
+    if (!w) return
+    w.gate.applied(clientId)
+    if (w.mode === 'baseline') w.reached.add(clientId)
   }
 
   heartbeat(clientId: string, hb: HeartbeatFigures, at: number): void {
@@ -152,6 +286,8 @@ export class GateWatcher {
 
   /** Look at every gate now; act on a regression shown. */
   tick(now: number): void {
+    const compared = this.#watched.size > 0 ? this.#compared().size : 0
+    this.#share = Math.min(1, this.o.settings().maxPaced / Math.max(1, compared))
     for (const w of [...this.#watched.values()]) {
       if (w.done) continue
       if (w.until !== undefined && now > w.until) {
@@ -184,6 +320,7 @@ export class GateWatcher {
   }
 
   #start(r: RolloutView, at: number): void {
+    if (this.#watched.has(r.id)) return
     const s = this.o.settings()
     // The baseline's span is live: a new one starts a new window.
     if (this.#window.windowMs !== s.baselineMs) this.#window = new SampleWindow(s.baselineMs)
@@ -205,13 +342,15 @@ export class GateWatcher {
       checks,
       baseline,
       mode,
-      gate: this.#gate(checks, mode === 'cohort' ? undefined : baseline),
+      gate: this.#gate(checks, mode === 'cohort' ? undefined : baseline, this.#watchedAfter(r)),
       record: { mode, verdict: 'idle', checks: [], history: [] },
+      reached: new Set(),
       done: false,
     }
     this.#watched.set(r.id, w)
     this.#records.set(r.id, w.record)
     this.#trimRecords()
+    this.o.onChange?.(r.id)
   }
 
   #completed(id: string, at: number): void {
@@ -224,21 +363,40 @@ export class GateWatcher {
     }
     // No control is left: the same checks against the fleet's own figures from before.
     w.mode = 'watch-after'
-    w.gate = this.#gate(w.checks, w.baseline)
+    w.gate = this.#gate(w.checks, w.baseline, true)
+    w.reached.clear()
     w.until = at + s.watchAfterMs
     this.#set(w, { ...w.record, mode: 'watch-after', until: w.until })
+  }
+
+  /** Will the rollout be watched after it completes (so its alpha is split)? */
+  #watchedAfter(_r: RolloutView): boolean {
+    return this.o.settings().watchAfterMs > 0
   }
 
   #stop(id: string): void {
     const w = this.#watched.get(id)
     if (!w) return
-    w.done = true
-    this.#watched.delete(id)
+    this.#end(w)
   }
 
-  #gate(checks: readonly CheckSpec[], baseline?: Readonly<Record<string, Moments>>): CohortGate {
+  /** The gate is over: its record stays (and is kept as ended), nothing more is watched. */
+  #end(w: Watched): void {
+    const state = this.stateOf(w.id)
+    w.done = true
+    this.#watched.delete(w.id)
+    if (state) this.#ended.set(w.id, { ...state, done: true })
+    this.o.onChange?.(w.id)
+  }
+
+  /** A gate on `checks` at the rollout's share of alpha (half each for rolling and watching after). */
+  #gate(
+    checks: readonly CheckSpec[],
+    baseline: Readonly<Record<string, Moments>> | undefined,
+    watchedAfter: boolean,
+  ): CohortGate {
     const s = this.o.settings()
-    const alpha = s.watchAfterMs > 0 ? s.alpha / 2 : s.alpha
+    const alpha = watchedAfter ? s.alpha / 2 : s.alpha
     return new CohortGate(
       {
         checks,
@@ -271,8 +429,7 @@ export class GateWatcher {
     const reason = `gate failed on ${failed.join(', ')} (${w.mode})`
     const kind = w.mode === 'watch-after' ? 'rollback' : s.onFail[w.kind]
     this.#note(w, { kind, reason, at: now })
-    w.done = true
-    this.#watched.delete(w.id)
+    this.#end(w)
     if (kind === 'rollback') this.o.actions.rollback(w.id, reason, s.rollbackClass === 'urgent')
     else this.o.actions.pause(w.id, reason)
   }
@@ -284,6 +441,7 @@ export class GateWatcher {
   #set(w: Watched, record: GateRecord): void {
     w.record = record
     this.#records.set(w.id, record)
+    this.o.onChange?.(w.id)
   }
 
   /** Keep the records of at most MAX_RECORDS ended gates (oldest go first); watched ones stay. */
@@ -293,6 +451,7 @@ export class GateWatcher {
       if (over <= 0) break
       if (this.#watched.has(id)) continue
       this.#records.delete(id)
+      this.#ended.delete(id)
       over--
     }
   }

@@ -87,3 +87,65 @@ describe('gate records', () => {
     expect(look(ended.at(-1)!)).toBeDefined()
   })
 })
+
+describe('a gate kept in the store and resumed (a new leader)', () => {
+  it('goes on with the same statistic: the same records, looks and verdicts as if never moved', () => {
+    const settings = gatesSchema.parse({ minSamples: 5, watchAfterMs: 0 })
+    const h = harness({ waves: { steps: [0.5, 1], bakeMs: 60_000 } }, { clients: 20 })
+    const ids = [...h.engine.clients()].map((c) => c.id)
+    const make = () =>
+      new GateWatcher({
+        settings: () => settings,
+        actions: {
+          pause: () => {},
+          rollback: () => {},
+          lastWaveClients: (id) => {
+            const r = h.engine.get(id)
+            const reached = new Set(
+              h.deliveries.filter((d) => d.change.id === id).flatMap((d) => d.clientIds),
+            )
+            return r ? ids.filter((c) => !reached.has(c)) : []
+          },
+        },
+      })
+    const a = make()
+    const id = h.engine.submit({ kind: 'config', values: { f: 1 } }).rollout.id
+    h.clock.advance(10)
+    for (const e of h.events) a.onEvent(e, (x) => h.engine.get(x))
+    const treated = h.deliveries.flatMap((d) => d.clientIds)
+    for (const c of treated) a.delivered(id, c)
+    expect(treated.length).toBeGreaterThan(0)
+    // Every client fails about 1 % of its calls, give or take: three rounds of heartbeats.
+    const round = (w: GateWatcher[], at: number) => {
+      ids.forEach((c, i) => {
+        const errorRate = 0.01 + ((i * 7 + at / 1000) % 5) / 1000
+        for (const x of w) x.heartbeat(c, { calls: 50, errorRate, latencyP99: 10 + (i % 3) }, at)
+      })
+    }
+    round([a], 1000)
+    round([a], 2000)
+    a.tick(2000)
+    const kept = JSON.parse(JSON.stringify(a.stateOf(id))) as Parameters<GateWatcher['resume']>[1]
+    const b = make()
+    b.resume(h.engine.get(id), kept, treated, 2000)
+    expect(b.record(id)).toEqual(a.record(id))
+    expect(b.watchedClients()).toEqual(a.watchedClients())
+    round([a, b], 3000)
+    a.tick(3000)
+    b.tick(3000)
+    expect(b.record(id)).toEqual(a.record(id))
+    expect(b.record(id)?.checks[0]?.treated.samples).toBe(3 * treated.length)
+    expect(b.record(id)?.checks[0]?.control.samples).toBeGreaterThan(0)
+    // An ended gate comes back as its record only.
+    h.events.length = 0
+    h.engine.abort(id, 'test')
+    for (const e of h.events) b.onEvent(e, (x) => h.engine.get(x))
+    const ended = JSON.parse(JSON.stringify(b.stateOf(id))) as typeof kept
+    expect(ended?.done).toBe(true)
+    const c = make()
+    c.resume(h.engine.get(id), ended, treated, 4000)
+    expect(c.record(id)).toEqual(b.record(id))
+    expect(c.record(id)?.checks[0]?.treated.samples).toBe(3 * treated.length)
+    expect(c.isWatched(id)).toBe(false)
+  })
+})

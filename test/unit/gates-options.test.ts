@@ -11,11 +11,12 @@ describe('gates config', () => {
   it('protects a user who configures nothing', () => {
     const gates = gatesSchema.parse({})
     expect(gates).toEqual({
-      enabled: false,
+      enabled: true,
       alpha: 0.01,
       minSamples: 20,
       maxBakeMs: 60_000,
       heartbeatMs: 1_000,
+      maxPaced: 2_000,
       watchAfterMs: 300_000,
       baselineMs: 300_000,
       onFail: { config: 'rollback', invalidate: 'pause', rewarm: 'pause' },
@@ -57,18 +58,13 @@ describe('gates config', () => {
   })
 })
 
-describe('gates on the Redis store', () => {
-  it('are refused, naming the field, until its leader runs them', async () => {
+describe('gates by default', () => {
+  it('are on with no gates section, on either store, watching error rate and p99 latency', async () => {
     const { validateConfig } = await import('../../src/config/check.js')
     const redis = { store: { kind: 'redis', url: 'redis://127.0.0.1:6379' } }
-    expect(validateConfig({ ...redis, gates: { enabled: true } }, {}).issues).toEqual([
-      {
-        field: 'gates.enabled',
-        rule: 'false with store.kind redis (gates run on the memory store in this version)',
-        value: true,
-      },
-    ])
-    expect(validateConfig({ ...redis, gates: { enabled: false } }, {}).issues).toEqual([])
-    expect(validateConfig({ gates: { enabled: true } }, {}).issues).toEqual([])
+    expect(validateConfig(redis, {}).issues).toEqual([])
+    const g = gatesSchema.parse({})
+    expect(g.enabled).toBe(true)
+    expect(g.checks.map((c) => c.metric)).toEqual(['errorRate', 'latencyP99'])
   })
 })

@@ -7,7 +7,26 @@ import {
 import { heartbeatSchema, rejectReasons } from '../../src/protocol/messages.js'
 
 describe('heartbeatEvent', () => {
-  it('carries what the leader reads, not business metrics or rewarm reports', () => {
+  it('carries what the leader reads, the signals the gates compare, not rewarm reports', () => {
+    const hb = heartbeatSchema.parse({
+      ackedSeq: 7,
+      calls: 5,
+      errorRate: 0.1,
+      intervalMs: 1000,
+      metrics: { orders: 3 },
+      observed: { checkoutMs: { n: 2, sum: 30, max: 20 } },
+      rewarm: { 'chg-1': { done: 1, total: 2, cursor: 1 } },
+    })
+    const { rewarm: _r, ...leader } = hb
+    expect(JSON.parse(heartbeatEvent('app-1', hb, 'replica-1'))).toEqual({
+      t: 'hb',
+      c: 'app-1',
+      h: leader,
+      r: 'replica-1',
+    })
+  })
+
+  it('leaves the signals out, not the health, when they would pass the cap', () => {
     const hb = heartbeatSchema.parse({
       ackedSeq: 7,
       entries: 10,
@@ -48,7 +67,7 @@ describe('heartbeatEvent', () => {
   })
 
   it('past the cap (a field grown beyond the schema), keeps the figures only', () => {
-    const hb = { ackedSeq: 1, entries: 2, capacity: 3, configDigest: 'x'.repeat(5000) }
+    const hb = { ackedSeq: 1, entries: 2, capacity: 3, configDigest: 'x'.repeat(20_000) }
     const event = heartbeatEvent('app-1', hb, 'replica-1')
     expect(Buffer.byteLength(event)).toBeLessThanOrEqual(HEARTBEAT_EVENT_BYTES)
     expect(JSON.parse(event).h).toEqual({ ackedSeq: 1, entries: 2, capacity: 3 })

@@ -7,6 +7,7 @@
 import type { Engine } from '../../invalidation/engine.js'
 import type { Store } from '../../store/store.js'
 import type { FleetTracker } from '../fleet.js'
+import type { CoordinatorGates } from '../gates.js'
 import type { ClientRecords } from './client-records.js'
 import { applyFleetEvent, type FleetEvent, resyncFleet } from './fleet-events.js'
 
@@ -22,7 +23,9 @@ export interface ConsumeOptions {
   readonly now: () => number
   readonly notice: (line: string) => void
   /** The term's engine and client records while the term lasts; undefined once it is over. */
-  readonly term: () => { engine: Engine; clients: ClientRecords } | undefined
+  readonly term: () =>
+    | { engine: Engine; clients: ClientRecords; gates?: CoordinatorGates | undefined }
+    | undefined
 }
 
 export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
@@ -47,7 +50,7 @@ export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
     }
     const term = o.term()
     if (!term) return
-    const { engine, clients } = term
+    const { engine, clients, gates } = term
     for (const { id, event } of events) {
       last = id
       let e: FleetEvent
@@ -56,7 +59,7 @@ export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
       } catch {
         continue
       }
-      applyFleetEvent(e, { engine, clients, self: o.self, fleet: o.fleet, now: o.now() })
+      applyFleetEvent(e, { engine, clients, gates, self: o.self, fleet: o.fleet, now: o.now() })
     }
     while (lost && o.term()?.engine === engine) {
       try {

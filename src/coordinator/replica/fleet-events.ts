@@ -19,8 +19,9 @@ export type FleetEvent =
 
 /**
  * What the leader reads of a heartbeat: cache size, acks, origin health,
- * refusals, config and epoch. Business metrics stay with the replica that
- * took the heartbeat, rewarm reports go to the ledger's store directly.
+ * refusals, config and epoch, and the app's signals the gates compare
+ * (counts and observations, with the interval they cover). Rewarm reports
+ * go to the ledger's store directly.
  */
 const LEADER_FIELDS = [
   'ackedSeq',
@@ -34,32 +35,50 @@ const LEADER_FIELDS = [
   'refusing',
   'configDigest',
   'epoch',
+  'intervalMs',
+  'metrics',
+  'observed',
 ] as const satisfies readonly (keyof Heartbeat)[]
 export type LeaderHeartbeat = Pick<Heartbeat, (typeof LEADER_FIELDS)[number]>
 
 /**
- * The most bytes one heartbeat event takes; the schema keeps what the
- * leader reads well below it (a heartbeat may be a MiB: its metrics stay out).
+ * The most bytes one heartbeat event takes. A heartbeat with a hundred
+ * long-named signals can pass it: then the event leaves its signals out
+ * (and, past the schema's bounds, keeps its cache figures only).
  */
-export const HEARTBEAT_EVENT_BYTES = 2048
+export const HEARTBEAT_EVENT_BYTES = 8192
 
-/** A heartbeat as the leader gets it: its fields, at most HEARTBEAT_EVENT_BYTES (else its figures only). */
-export const heartbeatEvent = (clientId: string, hb: Heartbeat, replica: string): string => {
+const SIGNALS: ReadonlySet<string> = new Set(['metrics', 'observed'])
+const WITHOUT_SIGNALS = LEADER_FIELDS.filter((f) => !SIGNALS.has(f))
+const CACHE_FIGURES = ['ackedSeq', 'entries', 'capacity'] as const
+
+const eventOf = (
+  clientId: string,
+  hb: Heartbeat,
+  replica: string,
+  fields: readonly (keyof LeaderHeartbeat)[],
+): string => {
   const h: Record<string, unknown> = {}
-  for (const f of LEADER_FIELDS) if (hb[f] !== undefined) h[f] = hb[f]
-  const event = JSON.stringify({ t: 'hb', c: clientId, h, r: replica } satisfies FleetEvent)
-  if (Buffer.byteLength(event) <= HEARTBEAT_EVENT_BYTES) return event
-  const { ackedSeq, entries, capacity } = hb
-  const figures: LeaderHeartbeat = {
-    ...(ackedSeq !== undefined && { ackedSeq }),
-    ...(entries !== undefined && { entries }),
-    ...(capacity !== undefined && { capacity }),
+  for (const f of fields) if (hb[f] !== undefined) h[f] = hb[f]
+  return JSON.stringify({ t: 'hb', c: clientId, h, r: replica } satisfies FleetEvent)
+}
+
+/**
+ * A heartbeat as the leader gets it: its fields, at most
+ * HEARTBEAT_EVENT_BYTES (else without its signals, else its cache figures).
+ */
+export const heartbeatEvent = (clientId: string, hb: Heartbeat, replica: string): string => {
+  for (const fields of [LEADER_FIELDS, WITHOUT_SIGNALS]) {
+    const event = eventOf(clientId, hb, replica, fields)
+    if (Buffer.byteLength(event) <= HEARTBEAT_EVENT_BYTES) return event
   }
-  return JSON.stringify({ t: 'hb', c: clientId, h: figures, r: replica } satisfies FleetEvent)
+  return eventOf(clientId, hb, replica, CACHE_FIGURES)
 }
 
 export interface Apply {
   readonly engine: Engine
+  /** The gates, fed every client's heartbeat once (this replica's own too). */
+  readonly gates?: { heartbeat(clientId: string, hb: LeaderHeartbeat): void } | undefined
   /** The engine's clients and their records in the store. */
   readonly clients: ClientRecords
   /** This replica's id: its own clients' heartbeats it took in already. */
@@ -76,6 +95,7 @@ export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
     a.engine.leave(e.c)
   } else if (e.t === 'hb') {
     a.clients.heard(e.c, e.h)
+    a.gates?.heartbeat(e.c, e.h)
     // Its own clients' health is counted once, by the rewarm loop, not again when the event
     // comes back; their acks are (counting them is idempotent), so one taken in while a
     // takeover was rebuilding the tracker still counts.

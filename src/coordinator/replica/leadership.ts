@@ -14,12 +14,14 @@
  * so the engine it builds sees every client still connected.
  */
 import { type Config, liveFields } from '../../config/schema.js'
+import { type PaceRule, pacedBy } from '../../gates/pacing.js'
 import type { Engine } from '../../invalidation/engine.js'
 import { newEpoch } from '../../invalidation/ids.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { TokenClass } from '../../model/budget.js'
 import type { Store } from '../../store/store.js'
 import { onDelivered } from '../delivered.js'
+import { type CoordinatorGates, runtimeGates } from '../gates.js'
 import type { Readiness, RuntimeParts } from '../runtime.js'
 import type { ClientRecords } from './client-records.js'
 import { consumeFleetEvents } from './consume.js'
@@ -45,6 +47,9 @@ export class Leadership {
   #engine: Engine | undefined
   #persister: Persister | undefined
   #clients: ClientRecords | undefined
+  #gates: CoordinatorGates | undefined
+  /** Which clients the gates pace: the leader's last published, or a follower's last read. */
+  #pacing: { json: string; rules: PaceRule[] } = { json: '[]', rules: [] }
   #fence = 0
   /**
    * Counts this replica's terms as leader: what a term started (its commits, its event
@@ -90,6 +95,22 @@ export class Leadership {
 
   get engine(): Engine | undefined {
     return this.#engine
+  }
+
+  /** The gates, while this replica leads. */
+  get gates(): CoordinatorGates | undefined {
+    return this.#gates
+  }
+
+  /**
+   * The heartbeat interval to ask of a client: the leader's gates decide
+   * (exactly, for the clients they compare); a follower applies the rule the
+   * leader published at its last tick.
+   */
+  heartbeatMs(clientId: string): number | undefined {
+    const fast = this.o.current().gates.heartbeatMs
+    if (this.#gates) return this.#gates.heartbeatMs(clientId)
+    return pacedBy(this.#pacing.rules, clientId) ? fast : undefined
   }
 
   /** Connect and start; throws (StoreUnavailableError) if the store cannot be reached: try again. */
@@ -194,10 +215,15 @@ export class Leadership {
       if (this.#leading) {
         if (!(await store.renewLeader(this.o.id, this.#fence, leaseMs, this.o.clock.now())))
           this.#stop('lost the leader lease')
-        else if (this.#engine) await reapDeparted(this.#engine, store, this.o.clock.now())
+        else if (this.#engine) {
+          await reapDeparted(this.#engine, store, this.o.clock.now())
+          this.#sharePacing()
+        }
       } else {
         const rate = await store.stateField(STATE.rewarmRate)
         if (rate !== undefined) this.#rewarmRate = Number(rate)
+        const pacing = (await store.stateField(STATE.pacing)) ?? '[]'
+        if (pacing !== this.#pacing.json) this.#pacing = { json: pacing, rules: parseRules(pacing) }
         const shared = await store.stateField(STATE.config)
         if (shared && shared !== this.#sharedConfig) {
           this.#sharedConfig = shared
@@ -277,6 +303,23 @@ export class Leadership {
       fence,
       epoch,
       config: this.o.current(),
+      gates: (engine, persister) =>
+        runtimeGates(
+          this.o,
+          engine,
+          function* () {
+            for (const c of engine()?.clients() ?? []) if (c.live) yield c.id
+          },
+          (id, state) => {
+            // A rollout pruned meanwhile keeps no gate.
+            if (
+              engine()
+                ?.list()
+                .some((r) => r.id === id)
+            )
+              persister.set(STATE.gate(id), JSON.stringify(state))
+          },
+        ),
       delivered: onDelivered(this.o.fleet, this.o.metrics),
       current: () => this.o.signer.epoch === epoch && this.#term === term && !this.#closed,
       failed: (error) => {
@@ -286,6 +329,7 @@ export class Leadership {
     if (!t) return
     this.#clients = t.clients
     this.#engine = t.engine
+    this.#gates = t.gates
     this.#persister = t.persister
     this.#fence = fence
     this.#leading = true
@@ -305,20 +349,42 @@ export class Leadership {
         term: () => {
           const engine = this.#engine
           const clients = this.#clients
-          return live() && engine && clients ? { engine, clients } : undefined
+          const gates = this.#gates
+          return live() && engine && clients ? { engine, clients, gates } : undefined
         },
       }),
     )
+  }
+
+  /** The leader shares which clients its gates pace, when that changed. */
+  #sharePacing(): void {
+    const rules = this.#gates?.paceRules() ?? []
+    const json = JSON.stringify(rules)
+    if (json === this.#pacing.json) return
+    this.#pacing = { json, rules }
+    this.#persister?.set(STATE.pacing, json)
   }
 
   /** Stop leading: drop the engine; its state is whatever the store committed. */
   #stop(reason: string): void {
     if (!this.#leading) return
     this.#leading = false
+    this.#gates?.close()
+    this.#gates = undefined
     this.#engine?.close()
     this.#engine = undefined
     this.#persister = undefined
     this.#clients = undefined
     if (!this.#closed) this.o.notice(`slew: replica ${this.o.id} stops leading: ${reason}`)
+  }
+}
+
+/** The pace rules a leader published; anything unreadable paces no one. */
+const parseRules = (json: string): PaceRule[] => {
+  try {
+    const rules = JSON.parse(json) as unknown
+    return Array.isArray(rules) ? (rules as PaceRule[]) : []
+  } catch {
+    return []
   }
 }

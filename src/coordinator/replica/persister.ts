@@ -146,7 +146,11 @@ export class Persister {
         })
       } catch {
         // Pruned: it no longer needs keeping.
-        ops.push({ op: 'del', field: STATE.rollout(id) }, { op: 'drop', set: STATE.delivered(id) })
+        ops.push(
+          { op: 'del', field: STATE.rollout(id) },
+          { op: 'drop', set: STATE.delivered(id) },
+          { op: 'del', field: STATE.gate(id) },
+        )
       }
     }
     this.#touched.clear()

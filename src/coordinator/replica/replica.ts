@@ -7,6 +7,7 @@
  */
 import { hostname } from 'node:os'
 import type { Config } from '../../config/schema.js'
+import type { GateRecord } from '../../gates/watcher.js'
 import { tokenParams } from '../../invalidation/budgets.js'
 import type { Engine } from '../../invalidation/engine.js'
 import type { GcraParams } from '../../limiter/gcra.js'
@@ -172,13 +173,13 @@ export class Replica implements Runtime {
     return this.#leadership.streams.seq
   }
 
-  // The Redis store runs no gates yet (config check refuses gates.enabled with it).
-  gateRecord(): undefined {
-    return undefined
+  /** What a rollout's gate saw and did (the leader runs the gates; followers send reads to it). */
+  gateRecord(rolloutId: string): GateRecord | undefined {
+    return this.#leadership.gates?.record(rolloutId)
   }
 
-  heartbeatMs(): undefined {
-    return undefined
+  heartbeatMs(clientId: string): number | undefined {
+    return this.#leadership.heartbeatMs(clientId)
   }
 
   async close(): Promise<void> {

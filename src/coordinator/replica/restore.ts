@@ -28,6 +28,10 @@ export const STATE = {
   rollout: (id: string) => `rollout:${id}`,
   client: (id: string) => `client:${id}`,
   delivered: (id: string) => `delivered:${id}`,
+  /** A rollout's gate (GateState JSON): a new leader goes on with it. */
+  gate: (id: string) => `gate:${id}`,
+  /** Which clients the gates pace now (PaceRule[] JSON): the replicas answer heartbeats with it. */
+  pacing: 'pacing',
 } as const
 
 export interface PresenceRecord {
@@ -41,7 +45,12 @@ export const loadSnapshot = async (
   store: Store,
   fleet: string,
   now: number,
-): Promise<{ snapshot: EngineSnapshot; records: Map<string, ClientRecord> }> => {
+): Promise<{
+  snapshot: EngineSnapshot
+  records: Map<string, ClientRecord>
+  /** Each rollout's gate as the last leader kept it (GateState JSON). */
+  gates: Map<string, string>
+}> => {
   const [state, presence, replicas] = await Promise.all([
     store.state(),
     store.presence(),
@@ -97,5 +106,8 @@ export const loadSnapshot = async (
     stableConfigValues: head.stableConfigValues ?? {},
     ...(head.stableConfigSeqs && { stableConfigSeqs: head.stableConfigSeqs }),
   }
-  return { snapshot, records }
+  const gates = new Map<string, string>()
+  for (const [field, raw] of Object.entries(state))
+    if (field.startsWith('gate:')) gates.set(field.slice('gate:'.length), raw)
+  return { snapshot, records, gates }
 }

@@ -5,16 +5,13 @@
  * commits under this term's fencing token.
  */
 import type { Config } from '../../config/schema.js'
-import {
-  type Delivery,
-  Engine,
-  type GateContext,
-  type GateResult,
-} from '../../invalidation/engine.js'
+import type { GateState } from '../../gates/watcher.js'
+import { type Delivery, Engine } from '../../invalidation/engine.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { Store } from '../../store/store.js'
 import type { FleetTracker } from '../fleet.js'
+import type { CoordinatorGates } from '../gates.js'
 import type { Signer } from '../log.js'
 import { engineConfigOf } from '../runtime.js'
 import { ackedSeqs, ClientRecords } from './client-records.js'
@@ -25,6 +22,8 @@ import { loadSnapshot, STATE } from './restore.js'
 export interface Term {
   readonly engine: Engine
   readonly persister: Persister
+  /** The term's gates, going on from where the last leader's left off. */
+  readonly gates: CoordinatorGates
   readonly clients: ClientRecords
   /** The last fleet event before the term: its consumer reads on from there. */
   readonly lastEvent: string
@@ -41,7 +40,8 @@ export interface TermOptions {
   readonly clock: Clock
   readonly signer: Signer
   readonly fleet: FleetTracker
-  readonly gate?: ((ctx: GateContext) => GateResult) | undefined
+  /** The term's gates, on its engine, keeping their state with the persister. */
+  readonly gates: (engine: () => Engine | undefined, persister: Persister) => CoordinatorGates
   /** A delivery is in the log at `seq`. */
   readonly delivered: (d: Delivery, seq: number) => void
   /** The term is still this replica's (same epoch, same term, not closed) after the reads. */
@@ -54,7 +54,7 @@ export interface TermOptions {
 export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
   const { store, config: c, clock } = o
   const lastEvent = await store.lastEventId()
-  const { snapshot, records } = await loadSnapshot(store, c.fleet, clock.now())
+  const { snapshot, records, gates: kept } = await loadSnapshot(store, c.fleet, clock.now())
   const deliveries = await loadDeliveries(store, new Set(snapshot.rollouts.map((r) => r.change.id)))
   const bounds = await store.bounds()
   // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
@@ -72,19 +72,41 @@ export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
     now: () => clock.now(),
     failed: o.failed,
   })
+  let made: Engine | undefined
+  const gates = o.gates(() => made, persister)
   const engine = new Engine({
     clock,
     config: engineConfigOf(c),
     epoch: o.epoch,
     coldStart,
     snapshot,
-    ...(o.gate && { gate: o.gate }),
-    deliver: (d) => o.delivered(d, persister.deliver(d)),
-    onEvent: (e) => persister.touch(e.rolloutId),
+    gate: gates.gate,
+    deliver: (d) => {
+      o.delivered(d, persister.deliver(d))
+      gates.delivered(d.change.id, d.clientIds)
+    },
+    onEvent: (e) => {
+      persister.touch(e.rolloutId)
+      gates.onEvent(e)
+    },
   })
+  made = engine
   persister.engine = engine
+  // Each rollout's gate goes on from the state the last leader kept (its figures, its looks).
+  for (const r of snapshot.rollouts) {
+    const raw = kept.get(r.change.id)
+    let state: GateState | undefined
+    try {
+      state = raw ? (JSON.parse(raw) as GateState) : undefined
+    } catch {
+      state = undefined
+    }
+    if (state && state.v !== 1) state = undefined
+    const view = engine.list().find((v) => v.id === r.change.id)
+    if (view) gates.resume(view, state, r.delivered)
+  }
   const clients = new ClientRecords(engine, records, (id, r) => persister.client(id, r))
-  return { engine, persister, clients, lastEvent, restored: snapshot.rollouts.length }
+  return { engine, persister, gates, clients, lastEvent, restored: snapshot.rollouts.length }
 }
 
 /**
