@@ -13,6 +13,7 @@
  * Pure: the caller feeds times, so the coordinator and simulator agree.
  */
 import type { EngineEvent, GateContext, GateResult } from '../invalidation/events.js'
+import { rampDurationMs, rampOf } from '../invalidation/ramp.js'
 import type { RolloutView } from '../invalidation/rollout.js'
 import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
 import { CohortGate, controlSample, type GateTallies } from './cohorts.js'
@@ -255,7 +256,7 @@ export class GateWatcher {
       if (e.from === 'planned' && e.to === 'rolling') {
         const r = view(e.rolloutId)
         if (r) this.#start(r, e.at)
-      } else if (e.to === 'completed') this.#completed(e.rolloutId, e.at)
+      } else if (e.to === 'completed') this.#completed(e.rolloutId, e.at, view)
       else if (e.to === 'aborted' || e.to === 'rolling_back' || e.to === 'failed')
         this.#stop(e.rolloutId)
     } else if (e.type === 'wave' && e.phase === 'started') {
@@ -353,11 +354,14 @@ export class GateWatcher {
     this.o.onChange?.(r.id)
   }
 
-  #completed(id: string, at: number): void {
+  #completed(id: string, at: number, view: (id: string) => RolloutView | undefined): void {
     const w = this.#watched.get(id)
     if (!w) return
     const s = this.o.settings()
-    if (w.kind !== 'config' || s.watchAfterMs === 0) {
+    // A ramp goes on moving on the clients after the last delivery: it is watched until it
+    // reaches its target on the last client reached, and watchAfterMs more.
+    const ramping = w.kind === 'config' ? longestRampMs(view(id)) : 0
+    if (w.kind !== 'config' || s.watchAfterMs + ramping === 0) {
       this.#stop(id)
       return
     }
@@ -365,13 +369,13 @@ export class GateWatcher {
     w.mode = 'watch-after'
     w.gate = this.#gate(w.checks, w.baseline, true)
     w.reached.clear()
-    w.until = at + s.watchAfterMs
+    w.until = at + ramping + s.watchAfterMs
     this.#set(w, { ...w.record, mode: 'watch-after', until: w.until })
   }
 
   /** Will the rollout be watched after it completes (so its alpha is split)? */
-  #watchedAfter(_r: RolloutView): boolean {
-    return this.o.settings().watchAfterMs > 0
+  #watchedAfter(r: RolloutView): boolean {
+    return this.o.settings().watchAfterMs > 0 || longestRampMs(r) > 0
   }
 
   #stop(id: string): void {
@@ -455,4 +459,16 @@ export class GateWatcher {
       over--
     }
   }
+}
+
+/** How long the change's slowest ramp takes on a client, ms (0: it ramps nothing). */
+const longestRampMs = (r: RolloutView | undefined): number => {
+  let ms = 0
+  for (const v of Object.values(r?.change.values ?? {})) {
+    const ramp = rampOf(v)
+    if (ramp?.from === undefined) continue
+    const d = rampDurationMs({ ...ramp, from: ramp.from })
+    if (Number.isFinite(d)) ms = Math.max(ms, d)
+  }
+  return ms
 }

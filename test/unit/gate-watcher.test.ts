@@ -149,3 +149,36 @@ describe('a gate kept in the store and resumed (a new leader)', () => {
     expect(c.isWatched(id)).toBe(false)
   })
 })
+
+describe('a ramped config change', () => {
+  it('is watched until its ramp ends on the last client reached, with no watch after set', () => {
+    const settings = gatesSchema.parse({ watchAfterMs: 0 })
+    const h = harness({ waves: { steps: [0.5, 1], bakeMs: 1000 } }, { clients: 10 })
+    const w = new GateWatcher({
+      settings: () => settings,
+      actions: { pause: () => {}, rollback: () => {}, lastWaveClients: () => [] },
+    })
+    const feed = () => {
+      for (const e of h.events) w.onEvent(e, (x) => h.engine.get(x))
+      h.events.length = 0
+    }
+    // 100 → 200 at 50 a minute: two minutes on each client after it applied it.
+    const id = h.engine.submit({
+      kind: 'config',
+      values: { rate: { ramp: { from: 100, to: 200, stepPerMinute: 50 } } },
+    }).rollout.id
+    const plain = h.engine.submit({ kind: 'config', values: { other: 1 } }).rollout.id
+    h.clock.runAll()
+    feed()
+    const r = h.engine.get(id)
+    expect(r.state).toBe('completed')
+    expect(w.isWatched(plain)).toBe(false)
+    expect(w.record(id)).toMatchObject({ mode: 'watch-after' })
+    const until = w.record(id)!.until!
+    expect(until - (r.endedAt ?? 0)).toBeCloseTo(120_000, -1)
+    w.tick(until - 1)
+    expect(w.isWatched(id)).toBe(true)
+    w.tick(until + 1)
+    expect(w.isWatched(id)).toBe(false)
+  })
+})
