@@ -9,7 +9,13 @@ import { ConfigFrames } from './config-frame.js'
 import { onDelivered } from './delivered.js'
 import { runtimeGates } from './gates.js'
 import { DeliveryLog, helloFrame } from './log.js'
-import { engineConfigOf, type FleetMember, type Runtime, type RuntimeParts } from './runtime.js'
+import {
+  engineConfigOf,
+  type FleetMember,
+  heldRampsOf,
+  type Runtime,
+  type RuntimeParts,
+} from './runtime.js'
 
 export const memoryRuntime = (o: RuntimeParts): Runtime => {
   const { clock, hub, fleet } = o
@@ -29,6 +35,8 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
       for (const c of hub.connections()) yield c.clientId
     },
   )
+  // Ramps that stand still (a paused rollout ramps them), told with every heartbeat's answer.
+  const held = heldRampsOf(() => engine, clock)
   const engine: Engine = new Engine({
     clock,
     epoch: o.signer.epoch,
@@ -36,7 +44,10 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     coldStart: true,
     config: engineConfigOf(o.config),
     gate: gates.gate,
-    onEvent: gates.onEvent,
+    onEvent: (e) => {
+      if (e.type === 'state') held.invalidate()
+      gates.onEvent(e)
+    },
     deliver: (d) => {
       const entry = log.append({ type: 'change', change: d.change }, d.clientIds)
       hub.send(d.clientIds, entry.frame)
@@ -109,6 +120,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     seq: () => log.seq,
     gateRecord: (id) => gates.record(id),
     heartbeatMs: (clientId) => gates.heartbeatMs(clientId),
+    heldRamps: held,
     readiness: async () => ({ ready: true }),
     close: async () => {
       gates.close()

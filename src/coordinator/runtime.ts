@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js'
 import type { GateRecord } from '../gates/watcher.js'
 import type { Engine, GateContext, GateResult, LeaseGrant } from '../invalidation/engine.js'
+import { heldRampKeys } from '../invalidation/ramp.js'
 import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import type { TokenClass } from '../model/budget.js'
@@ -96,6 +97,8 @@ export interface Runtime {
   gateRecord(rolloutId: string): GateRecord | undefined
   /** The heartbeat interval to ask of a client now: shorter while a gate compares it. */
   heartbeatMs(clientId: string): number | undefined
+  /** Config keys whose ramps stand still now (a paused rollout ramps them): clients hold them. */
+  heldRamps(): readonly string[]
   /** Ready to serve: on Redis, the store is reachable and a leader known. */
   readiness(): Promise<Readiness>
   close(): Promise<void>
@@ -145,3 +148,23 @@ export const engineConfigOf = (c: Config) => ({
   retainFinished: c.retainFinished,
   configBytes: c.limits.configBytes,
 })
+
+/** How long a held-ramps answer is reused (heartbeats come thousands a second). */
+const HELD_RAMPS_TTL_MS = 250
+
+/** heldRampKeys of an engine's rollouts, computed at most every HELD_RAMPS_TTL_MS or after `invalidate`. */
+export const heldRampsOf = (engine: () => Engine | undefined, clock: Clock) => {
+  let cached: { at: number; keys: readonly string[] } | undefined
+  const get = (): readonly string[] => {
+    const now = clock.now()
+    if (cached && now - cached.at < HELD_RAMPS_TTL_MS && now >= cached.at) return cached.keys
+    const e = engine()
+    cached = { at: now, keys: e ? heldRampKeys(e.list()) : [] }
+    return cached.keys
+  }
+  /** A rollout changed state: the next answer is computed afresh. */
+  const invalidate = () => {
+    cached = undefined
+  }
+  return Object.assign(get, { invalidate })
+}

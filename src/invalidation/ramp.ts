@@ -130,6 +130,25 @@ export const rampBack = (
   return out
 }
 
+/**
+ * The keys whose ramps stand still now: those a paused config rollout
+ * ramps (the gate paused it on a fail, or a person did). Clients hold them
+ * where they are until it resumes.
+ */
+export const heldRampKeys = (
+  rollouts: Iterable<{
+    readonly state: string
+    readonly change: { readonly kind: string; readonly values?: Readonly<Record<string, unknown>> }
+  }>,
+): string[] => {
+  const keys = new Set<string>()
+  for (const r of rollouts) {
+    if (r.state !== 'paused' || r.change.kind !== 'config') continue
+    for (const [key, v] of Object.entries(r.change.values ?? {})) if (rampOf(v)) keys.add(key)
+  }
+  return [...keys].sort()
+}
+
 /** Why a ramp cannot be run, or undefined if it can. */
 export const rampProblem = (r: RampSpec): string | undefined => {
   if (!Number.isFinite(r.from)) return 'a ramp needs a numeric value to start from'
@@ -179,14 +198,38 @@ export const rampDurationMs = (r: RampSpec): number => {
 export class RampRun {
   #start: number | undefined
   #elapsed = 0
+  #held = false
+  /** The latest monotonic reading: time held is time the ramp does not count. */
+  #latest = Number.NEGATIVE_INFINITY
 
   constructor(readonly spec: RampSpec) {}
 
   /** The value at monotonic time `mono` (ms). */
   at(mono: number): number {
     if (this.#start === undefined) this.#start = mono
-    this.#elapsed = Math.max(this.#elapsed, mono - this.#start)
+    this.#latest = Math.max(this.#latest, mono)
+    if (!this.#held) this.#elapsed = Math.max(this.#elapsed, mono - this.#start)
     return rampValue(this.spec, this.#elapsed)
+  }
+
+  /** Stop where it is at `mono` (its rollout is paused): it moves no further until released. */
+  hold(mono: number): void {
+    if (this.#held) return
+    this.at(mono)
+    this.#held = true
+  }
+
+  /** Go on from where it was held, at the same pace. */
+  release(mono: number): void {
+    if (!this.#held) return
+    this.at(mono)
+    this.#held = false
+    // From the latest reading: a reading back in time after it cannot count twice.
+    this.#start = this.#latest - this.#elapsed
+  }
+
+  get held(): boolean {
+    return this.#held
   }
 
   get done(): boolean {

@@ -125,6 +125,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       leases: this.#leases,
       rewarms: () => this.#rewarms.take(),
       pace: (ms) => this.#pace(ms),
+      hold: (keys) => this.#ramped.hold(keys),
       entries: () => this.#l1.size,
       closed: () => this.#closed,
       report: (e) => this.#report(e),

@@ -23,6 +23,12 @@ const askedPace = (answer: unknown): number | undefined => {
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 100 ? ms : undefined
 }
 
+/** Config keys whose ramps the coordinator says stand still (their rollout is paused). */
+const heldRamps = (answer: unknown): Set<string> => {
+  const keys = (answer as { holdRamps?: unknown } | null)?.holdRamps
+  return new Set(Array.isArray(keys) ? keys.filter((k) => typeof k === 'string') : [])
+}
+
 export interface HeartbeatParts {
   readonly options: Readonly<ParsedClientOptions>
   readonly remote: Remote
@@ -35,6 +41,8 @@ export interface HeartbeatParts {
   readonly rewarms: () => RewarmReports | undefined
   /** The coordinator asked for heartbeats this often (undefined: the configured pace). */
   readonly pace: (heartbeatMs: number | undefined) => void
+  /** Hold these config keys' ramps where they are; let the rest go on. */
+  readonly hold: (keys: ReadonlySet<string>) => void
   /** Entries in the cache now. */
   readonly entries: () => number
   readonly closed: () => boolean
@@ -102,6 +110,7 @@ export class Heartbeats {
       // The budgets and fleet size to refetch under if leases cannot be had (degraded mode).
       p.leases.learn(answer)
       p.pace(askedPace(answer))
+      p.hold(heldRamps(answer))
     } catch (error) {
       // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
       // heartbeat. Origin figures and app signals are not kept: they describe a moment that has passed.

@@ -61,6 +61,18 @@ export class RampedConfig {
     return Object.fromEntries(Object.keys(this.#raw).map((k) => [k, this.#value(k, at)]))
   }
 
+  /**
+   * Hold the ramps of `keys` where they are (their rollout is paused) and
+   * let every other ramp go on from where it was held.
+   */
+  hold(keys: ReadonlySet<string>): void {
+    const at = this.now()
+    for (const [key, r] of this.#ramps) {
+      if (keys.has(key)) r.run?.hold(at)
+      else r.run?.release(at)
+    }
+  }
+
   /** Keys whose ramps have not reached their target yet. */
   ramping(): string[] {
     const at = this.now()

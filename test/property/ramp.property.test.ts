@@ -2,7 +2,8 @@
  * Config ramps (issue 14, item 5): whatever the monotonic readings a client
  * takes (repeated, out of order, far apart), its value moves only towards
  * `to`, never past it, and in any one minute by at most the ramp's pace:
- * `perMinute` of the value at the minute's start, or `stepPerMinute` units.
+ * `perMinute` of the value at the minute's start, or `stepPerMinute` units;
+ * held (its rollout paused), it does not move at all until released.
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -39,18 +40,24 @@ const rampArb: fc.Arbitrary<RampSpec> = fc.oneof(
     .map(({ from, to, minutes }) => ({ from, to, stepPerMinute: Math.abs(to - from) / minutes })),
 )
 
-/** Monotonic readings' steps in ms: mostly forwards, sometimes repeated or back. */
+/**
+ * Monotonic readings' steps in ms: mostly forwards, sometimes repeated or
+ * back; before some, the ramp is held or released.
+ */
 const readingsArb = fc.array(
-  fc.oneof(
-    { weight: 6, arbitrary: fc.integer({ min: 0, max: 120_000 }) },
-    { weight: 1, arbitrary: fc.constant(0) },
-    { weight: 2, arbitrary: fc.integer({ min: -600_000, max: -1 }) },
+  fc.tuple(
+    fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 120_000 }) },
+      { weight: 1, arbitrary: fc.constant(0) },
+      { weight: 2, arbitrary: fc.integer({ min: -600_000, max: -1 }) },
+    ),
+    fc.constantFrom('go', 'go', 'go', 'go', 'hold', 'release'),
   ),
   { minLength: 2, maxLength: 60 },
 )
 
 describe('a config ramp', () => {
-  it('moves towards its target at most its pace per minute, whatever the clock does', () => {
+  it('moves towards its target at most its pace per minute, whatever the clock and holds do', () => {
     fc.assert(
       fc.property(rampArb, readingsArb, (spec, steps) => {
         expect(rampProblem(spec)).toBeUndefined()
@@ -58,10 +65,18 @@ describe('a config ramp', () => {
         let mono = 1_000_000
         const seen: Array<{ t: number; v: number }> = []
         let elapsed = 0
-        for (const d of steps) {
+        let held: number | undefined
+        for (const [d, op] of steps) {
           mono += d
+          if (op === 'hold') run.hold(mono)
+          if (op === 'release') run.release(mono)
           const v = run.at(mono)
-          elapsed = Math.max(elapsed, mono - (1_000_000 + steps[0]!))
+          // Held, it stands where it was held, however the clock moves.
+          if (run.held) {
+            held ??= v
+            expect(v).toBe(held)
+          } else held = undefined
+          elapsed = Math.max(elapsed, mono - (1_000_000 + steps[0]![0]))
           seen.push({ t: elapsed, v })
         }
         const lo = Math.min(spec.from, spec.to)

@@ -176,5 +176,20 @@ describe('gates on Redis replicas', () => {
     )
     expect((await rollout(good)).gate?.action).toBeUndefined()
     expect(clients.every((c) => c.config.get('feature') === 'good')).toBe(true)
+
+    // 3: a ramp paused stands still: every replica tells its clients so with the heartbeat answer.
+    const ramp = await push({ rate: 100 })
+    await waitFor('rate 100', async () => (await rollout(ramp)).state === 'completed', 60_000)
+    const ramped = await push({ rate: { ramp: { to: 1000, stepPerMinute: 100 } } })
+    expect((await post(`${follower.url}/v1/changes/${ramped}/pause`, {})).status).toBe(200)
+    const held = async (at: string) => {
+      const res = await post(`${at}/v1/clients/app-0/heartbeat`, {})
+      return ((await res.json()) as { holdRamps?: string[] }).holdRamps
+    }
+    for (const at of [follower.url, back.url])
+      await waitFor('the ramp held', async () => (await held(at))?.join() === 'rate')
+    expect((await post(`${follower.url}/v1/changes/${ramped}/resume`, {})).status).toBe(200)
+    for (const at of [follower.url, back.url])
+      await waitFor('the ramp released', async () => (await held(at)) === undefined)
   })
 })

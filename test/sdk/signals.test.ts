@@ -79,4 +79,54 @@ describe('app signals', () => {
     expect(b).toBeLessThan(6_100)
     expect(client.config.all().rate).toBeGreaterThanOrEqual(b)
   })
+
+  it('a paused rollout holds its ramp where each client is, and resumed it goes on', {
+    timeout: 30_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({
+      waves: { steps: [0.5, 1], bakeMs: 60_000 },
+      confirmAbove: 1,
+      gates: { enabled: false },
+    })
+    closers.push(() => co.close())
+    const fleet = ['app-3', 'app-4'].map((clientId) =>
+      createClient<string>({
+        url,
+        clientId,
+        signingKeys: devSigningKeys,
+        heartbeatMs: 60_000,
+        load: async (key) => key,
+      }),
+    )
+    for (const c of fleet) closers.push(() => c.close())
+    await Promise.all(fleet.map((c) => c.start()))
+    const rate = (c: (typeof fleet)[number]) => c.config.get('rate') as number
+    const res = await post(`${url}/v1/changes`, {
+      kind: 'config',
+      values: { rate: 100 },
+      waves: { steps: [1], bakeMs: 0 },
+    })
+    expect(res.status).toBe(202)
+    await waitFor('rate 100', () => fleet.every((c) => rate(c) === 100))
+    // The first wave's client takes the ramp; the second waits for a bake of a minute.
+    const pushed = await post(`${url}/v1/changes`, {
+      kind: 'config',
+      values: { rate: { ramp: { to: 6_100, stepPerMinute: 6_000 } } },
+    })
+    expect(pushed.status).toBe(202)
+    const id = ((await pushed.json()) as { id: string }).id
+    await waitFor('the ramp to start', () => fleet.some((c) => rate(c) > 100))
+    const ramping = fleet.find((c) => rate(c) > 100)!
+    expect((await post(`${url}/v1/changes/${id}/pause`, { reason: 'hold it' })).status).toBe(200)
+    await ramping.heartbeat()
+    const held = rate(ramping)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(rate(ramping)).toBe(held)
+    expect((await post(`${url}/v1/changes/${id}/resume`, {})).status).toBe(200)
+    await ramping.heartbeat()
+    await new Promise((r) => setTimeout(r, 300))
+    expect(rate(ramping)).toBeGreaterThan(held)
+    // It goes on from where it stood: about 30 in 300 ms, not the 300 ms of the pause too.
+    expect(rate(ramping) - held).toBeLessThan(100)
+  })
 })

@@ -71,4 +71,28 @@ describe('RampedConfig', () => {
     expect(c.get('rate')).toBeUndefined()
     expect(c.all()).toEqual({})
   })
+
+  it('holds the ramps the coordinator names where they are, and goes on from there', () => {
+    let now = 0
+    const c = new RampedConfig(() => now)
+    c.set({ rate: 200, other: 10 })
+    c.set({
+      rate: { ramp: { to: 400, stepPerMinute: 50 } },
+      other: { ramp: { to: 20, stepPerMinute: 1 } },
+    })
+    now = 1 * MIN
+    c.hold(new Set(['rate']))
+    now = 5 * MIN
+    expect(c.get('rate')).toBe(250)
+    expect(c.get('other')).toBe(15)
+    // Released: on from 250 at the same pace, not a jump to where it would have been.
+    c.hold(new Set())
+    now = 6 * MIN
+    expect(c.get('rate')).toBe(300)
+    // A ramp back while held starts where the client stands.
+    c.hold(new Set(['rate']))
+    c.set({ rate: { ramp: { to: 200, stepPerMinute: 50 } }, other: 10 })
+    now = 7 * MIN
+    expect(c.get('rate')).toBe(250)
+  })
 })

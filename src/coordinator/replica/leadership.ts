@@ -23,6 +23,7 @@ import type { Store } from '../../store/store.js'
 import { onDelivered } from '../delivered.js'
 import { type CoordinatorGates, runtimeGates } from '../gates.js'
 import type { Readiness, RuntimeParts } from '../runtime.js'
+import { heldRampsOf } from '../runtime.js'
 import type { ClientRecords } from './client-records.js'
 import { consumeFleetEvents } from './consume.js'
 import { reapDeparted } from './fleet-events.js'
@@ -50,6 +51,9 @@ export class Leadership {
   #gates: CoordinatorGates | undefined
   /** Which clients the gates pace: the leader's last published, or a follower's last read. */
   #pacing: { json: string; rules: PaceRule[] } = { json: '[]', rules: [] }
+  /** Config keys whose ramps stand still: the leader's engine says, a follower reads what it published. */
+  #held: { json: string; keys: readonly string[] } = { json: '[]', keys: [] }
+  readonly #leaderHeld: () => readonly string[]
   #fence = 0
   /**
    * Counts this replica's terms as leader: what a term started (its commits, its event
@@ -75,6 +79,7 @@ export class Leadership {
   readonly #loops: Promise<void>[] = []
 
   constructor(private readonly o: LeadershipOptions) {
+    this.#leaderHeld = heldRampsOf(() => this.#engine, o.clock)
     this.streams = new Streams({
       id: o.id,
       store: o.store,
@@ -100,6 +105,11 @@ export class Leadership {
   /** The gates, while this replica leads. */
   get gates(): CoordinatorGates | undefined {
     return this.#gates
+  }
+
+  /** Config keys whose ramps stand still: the leader's engine says; a follower, what it published. */
+  heldRamps(): readonly string[] {
+    return this.#engine ? this.#leaderHeld() : this.#held.keys
   }
 
   /**
@@ -224,6 +234,8 @@ export class Leadership {
         if (rate !== undefined) this.#rewarmRate = Number(rate)
         const pacing = (await store.stateField(STATE.pacing)) ?? '[]'
         if (pacing !== this.#pacing.json) this.#pacing = { json: pacing, rules: parseRules(pacing) }
+        const held = (await store.stateField(STATE.heldRamps)) ?? '[]'
+        if (held !== this.#held.json) this.#held = { json: held, keys: parseKeys(held) }
         const shared = await store.stateField(STATE.config)
         if (shared && shared !== this.#sharedConfig) {
           this.#sharedConfig = shared
@@ -356,13 +368,20 @@ export class Leadership {
     )
   }
 
-  /** The leader shares which clients its gates pace, when that changed. */
+  /** The leader shares which clients its gates pace, and which ramps stand still, when they changed. */
   #sharePacing(): void {
     const rules = this.#gates?.paceRules() ?? []
     const json = JSON.stringify(rules)
-    if (json === this.#pacing.json) return
-    this.#pacing = { json, rules }
-    this.#persister?.set(STATE.pacing, json)
+    if (json !== this.#pacing.json) {
+      this.#pacing = { json, rules }
+      this.#persister?.set(STATE.pacing, json)
+    }
+    const keys = this.#leaderHeld()
+    const held = JSON.stringify(keys)
+    if (held !== this.#held.json) {
+      this.#held = { json: held, keys }
+      this.#persister?.set(STATE.heldRamps, held)
+    }
   }
 
   /** Stop leading: drop the engine; its state is whatever the store committed. */
@@ -384,6 +403,16 @@ const parseRules = (json: string): PaceRule[] => {
   try {
     const rules = JSON.parse(json) as unknown
     return Array.isArray(rules) ? (rules as PaceRule[]) : []
+  } catch {
+    return []
+  }
+}
+
+/** The held ramp keys a leader published; anything unreadable holds none. */
+const parseKeys = (json: string): string[] => {
+  try {
+    const keys = JSON.parse(json) as unknown
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : []
   } catch {
     return []
   }

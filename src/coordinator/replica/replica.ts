@@ -182,6 +182,10 @@ export class Replica implements Runtime {
     return this.#leadership.heartbeatMs(clientId)
   }
 
+  heldRamps(): readonly string[] {
+    return this.#leadership.heldRamps()
+  }
+
   async close(): Promise<void> {
     await this.#leadership.close()
     await this.o.disconnect?.()

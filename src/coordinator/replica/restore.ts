@@ -32,6 +32,8 @@ export const STATE = {
   gate: (id: string) => `gate:${id}`,
   /** Which clients the gates pace now (PaceRule[] JSON): the replicas answer heartbeats with it. */
   pacing: 'pacing',
+  /** Config keys whose ramps stand still (a paused rollout ramps them), JSON: followers answer with it. */
+  heldRamps: 'heldRamps',
 } as const
 
 export interface PresenceRecord {

@@ -109,11 +109,14 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     ctx.metrics.heartbeats.inc()
     // A client a gate compares is asked to heartbeat faster while it does.
     const heartbeatMs = ctx.runtime.heartbeatMs(id)
+    // A paused rollout's ramps stand still on every client until it resumes.
+    const holdRamps = ctx.runtime.heldRamps()
     return c.json({
       ok: true,
       seq: ctx.runtime.seq(),
       ...(await leaseTerms(ctx)),
       ...(heartbeatMs !== undefined && { heartbeatMs }),
+      ...(holdRamps.length > 0 && { holdRamps }),
     })
   })
 
