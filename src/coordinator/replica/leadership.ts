@@ -342,6 +342,9 @@ export class Leadership {
     this.#clients = t.clients
     this.#engine = t.engine
     this.#gates = t.gates
+    // What the last leader published is written over at this term's first tick, whatever it was.
+    this.#pacing = { json: '', rules: [] }
+    this.#held = { json: '', keys: [] }
     this.#persister = t.persister
     this.#fence = fence
     this.#leading = true
