@@ -105,21 +105,50 @@ export const regressionPlot = (r: RegressionResult): string => {
 const regressionReport = (r: RegressionResult, wallMs: number, svg?: string): string => {
   const o = r.options
   const ms = (x: number | undefined) => (x === undefined ? '-' : duration(x))
+  const pct = (x: number, digits = 1) => `${(x * 100).toFixed(digits)} %`
+  const detection = (d: RegressionResult['detectionMs']) =>
+    `${ms(d.p50)} / ${ms(d.p95)} / ${ms(d.p99)}`
+  const p = r.peer
+  const rows: [string, string, string?][] = [
+    ['detection p50 / p95 / p99', detection(r.detectionMs), p && detection(p.detectionMs)],
+    ['caught before the last wave (power)', pct(r.power), p && pct(p.power)],
+    ['caught in the first wave', pct(r.caughtInFirstWave), p && pct(p.caughtInFirstWave)],
+    [
+      p ? 'false pauses or rollbacks (noise only)' : 'false pauses (noise only)',
+      pct(r.falsePauseRate, 2),
+      p && pct(p.falsePauseRate, 2),
+    ],
+    [
+      'exposure, client-seconds ÷ fleet (mean)',
+      p ? r.exposure.mean.toPrecision(3) : fixed(r.exposure.mean),
+      p?.exposure.mean.toPrecision(3),
+    ],
+    [
+      'rollback p50 (ideal)',
+      `${ms(r.rollbackMs.p50)} (${ms(r.idealRollbackMs.p50)})`,
+      p && `${ms(p.rollbackMs.p50)} (${ms(p.idealRollbackMs.p50)})`,
+    ],
+    [
+      'peak deliveries in any 1 s (budget)',
+      `${int(r.peakPerSec)} (${int(r.budget)}/s)`,
+      p && `${int(p.peakPerSec)} (${int(r.budget)}/s)`,
+    ],
+  ]
+  const ratio = (x: number | undefined) =>
+    x === undefined ? '-' : `${x.toPrecision(2)}${x > 0 && x < 1 ? ` (1/${fixed(1 / x, 0)})` : ''}`
   return [
     `regression: ${int(o.runs)} rollouts of a config change over ${int(o.clients)} clients; ${o.metric} ${o.effect === 0 ? 'unchanged (noise only)' : `× ${fixed(1 + o.effect)} on the clients that apply it`}`,
     '',
-    table([
-      [
-        'detection p50 / p95 / p99',
-        `${ms(r.detectionMs.p50)} / ${ms(r.detectionMs.p95)} / ${ms(r.detectionMs.p99)}`,
-      ],
-      ['caught before the last wave (power)', `${(r.power * 100).toFixed(1)} %`],
-      ['caught in the first wave', `${(r.caughtInFirstWave * 100).toFixed(1)} %`],
-      ['false pauses (noise only)', `${(r.falsePauseRate * 100).toFixed(2)} %`],
-      ['exposure, client-seconds ÷ fleet (mean)', fixed(r.exposure.mean)],
-      ['rollback p50 (ideal)', `${ms(r.rollbackMs.p50)} (${ms(r.idealRollbackMs.p50)})`],
-      ['peak deliveries in any 1 s (budget)', `${int(r.peakPerSec)} (${int(r.budget)}/s)`],
-    ]),
+    p
+      ? table([['', 'slew gate', 'peer'], ...rows.map(([k, a, b]) => [k, a, b ?? ''])])
+      : table(rows.map(([k, a]) => [k, a])),
+    ...(p
+      ? [
+          '',
+          `peer: a threshold analysis (Flagger, Argo Rollouts) of the treated clients' mean every ${duration(p.intervalMs)} against ${fixed(p.threshold * (o.metric === 'errorRate' ? 100 : 1))}${o.metric === 'errorRate' ? ' %' : ' ms'}, rolling back after ${int(p.failures)} failed check${p.failures === 1 ? '' : 's'} in a row; the same runs (seeds, fleet, waves, change).`,
+          `slew ÷ peer: detection p95 ${ratio(p.detectionRatio)}, exposure ${ratio(p.exposureRatio)}`,
+        ]
+      : []),
     '',
     `${svg ? `Plot: ${svg}. ` : ''}(${duration(wallMs)} wall)`,
   ].join('\n')
@@ -154,10 +183,11 @@ export const runScenario = (
     bar.done()
     if (flags.svg !== undefined) writeOutput('svg', flags.svg, regressionPlot(r))
     const wallMs = Math.round(performance.now() - started)
-    const { runs: _runs, trace: _trace, ...figures } = r
+    const { runs: _runs, trace: _trace, peer, ...figures } = r
+    const peerFigures = peer && (({ runs: _peerRuns, ...rest }) => rest)(peer)
     out(
       flags.json
-        ? JSON.stringify({ ...figures, wallMs }, null, 2)
+        ? JSON.stringify({ ...figures, ...(peerFigures && { peer: peerFigures }), wallMs }, null, 2)
         : regressionReport(r, wallMs, flags.svg),
     )
     return 0

@@ -61,7 +61,11 @@ regression: --runs (20) gated rollouts of a config change over --clients
 that apply it; --noise (origin calls per interval, or the p99's lognormal
 sigma), heartbeats up to --lag ms late (500), --steps, --bake, --budget
 (config deliveries/s, 1000), --seed. Prints detection p50/p95/p99, power,
-false pauses, exposure, rollback time against its ideal.
+false pauses, exposure, rollback time against its ideal. --peer also runs
+each rollout judged by a threshold analysis (Flagger, Argo Rollouts): the
+treated clients' mean every --peer-interval-ms (60000) against a threshold
+halfway to the bad level, rolling back after --peer-failures (5) failed
+checks in a row; prints its figures and ours ÷ its.
 `
 
 const spec = {
@@ -96,6 +100,9 @@ const spec = {
   base: { type: 'string' },
   effect: { type: 'string' },
   lag: { type: 'string' },
+  peer: { type: 'boolean' },
+  'peer-interval-ms': { type: 'string' },
+  'peer-failures': { type: 'string' },
   json: { type: 'boolean' },
   svg: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -154,6 +161,10 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
     if (value === undefined || common.includes(flag)) continue
     if (!takes.includes(flag)) {
       throw new InvalidOptionError(flag, `not set (not a flag of --scenario ${scenario})`, value)
+    }
+    if (typeof value === 'boolean') {
+      options[camel(flag)] = value
+      continue
     }
     const text = value as string
     options[camel(flag)] =
