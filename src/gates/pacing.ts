@@ -25,8 +25,33 @@ export interface PaceRule {
   readonly share?: number
 }
 
-/** Where a client ranks for being paced, in [0, 1): the same for every rollout. */
-export const paceRank = (clientId: string): number => fnv1a32(`pace:${clientId}`) / 2 ** 32
+/**
+ * Where a client ranks for being paced, in [0, 1): the same for every
+ * rollout. FNV-1a alone barely mixes its last characters, so ids that
+ * differ at the end (app-1, app-2, …) would rank alongside their shards and
+ * control ranks; a finalizer (MurmurHash3's fmix32) decorrelates them, so a
+ * share of the compared clients is that share of them, whichever they are.
+ */
+export const paceRank = (clientId: string): number => fmix32(fnv1a32(`pace:${clientId}`)) / 2 ** 32
+
+const fmix32 = (h: number): number => {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}
+
+/**
+ * The share of `compared` clients to pace so that at most `maxPaced` are:
+ * each is paced by its rank alone, so the count is binomial around the
+ * target; aiming three standard deviations below maxPaced keeps it under.
+ */
+export const paceShare = (maxPaced: number, compared: number): number => {
+  const target = Math.max(0, maxPaced - 3 * Math.sqrt(maxPaced))
+  return compared <= maxPaced ? 1 : Math.min(1, target / compared)
+}
 
 /** Does any rule pace this client? */
 export const pacedBy = (rules: readonly PaceRule[], clientId: string): boolean => {

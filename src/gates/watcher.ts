@@ -19,7 +19,7 @@ import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
 import { CohortGate, controlSample, type GateTallies } from './cohorts.js'
 import type { Moments } from './moments.js'
 import type { GatesConfig } from './options.js'
-import { paceRank } from './pacing.js'
+import { paceRank, paceShare } from './pacing.js'
 import { type HeartbeatFigures, samplesOf } from './samples.js'
 import { SampleWindow } from './window.js'
 
@@ -67,6 +67,8 @@ interface Watched {
   record: GateRecord
   /** Clients sent the change (baseline mode: its gate counts every client, these are paced). */
   readonly reached: Set<string>
+  /** Clients the change will have reached once its current wave is out. */
+  expected: number
   /** The wave whose bake is being extended, and when the gate was first asked after it. */
   asked?: { wave: number; at: number }
   until?: number
@@ -152,6 +154,21 @@ export class GateWatcher {
     return this.#share
   }
 
+  /** The share paced, for the clients compared now (each tick, and as a wave starts). */
+  #reshare(): void {
+    let compared = 0
+    if (this.#watched.size > 0) {
+      compared = this.#compared().size
+      for (const w of this.#watched.values())
+        if (!w.done && w.mode !== 'watch-after')
+          compared += Math.max(
+            0,
+            w.expected - (w.mode === 'cohort' ? w.gate.treatedClients : w.reached.size),
+          )
+    }
+    this.#share = paceShare(this.o.settings().maxPaced, compared)
+  }
+
   /** Every client a gate compares now (cohorts of rolling config changes, reached clients of the rest). */
   #compared(): Set<string> {
     const out = new Set<string>()
@@ -234,6 +251,7 @@ export class GateWatcher {
         gate,
         record: state.record,
         reached: new Set(),
+        expected: r.delivered + r.queued,
         ...(state.asked && { asked: { ...state.asked } }),
         ...(state.until !== undefined && { until: state.until }),
         done: false,
@@ -266,6 +284,10 @@ export class GateWatcher {
         // Keep the control as large as the treated cohort will be after this wave.
         const size = r.delivered + r.queued
         w.gate.addControl(controlSample(this.o.actions.lastWaveClients(r.id), size, r.id))
+        // The wave's clients join the treated as they get it: counted in from its start, so the
+        // share never paces more than maxPaced while the wave goes out.
+        w.expected = size
+        this.#reshare()
       }
     }
   }
@@ -287,8 +309,7 @@ export class GateWatcher {
 
   /** Look at every gate now; act on a regression shown. */
   tick(now: number): void {
-    const compared = this.#watched.size > 0 ? this.#compared().size : 0
-    this.#share = Math.min(1, this.o.settings().maxPaced / Math.max(1, compared))
+    this.#reshare()
     for (const w of [...this.#watched.values()]) {
       if (w.done) continue
       if (w.until !== undefined && now > w.until) {
@@ -346,6 +367,7 @@ export class GateWatcher {
       gate: this.#gate(checks, mode === 'cohort' ? undefined : baseline, this.#watchedAfter(r)),
       record: { mode, verdict: 'idle', checks: [], history: [] },
       reached: new Set(),
+      expected: 0,
       done: false,
     }
     this.#watched.set(r.id, w)

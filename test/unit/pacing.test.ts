@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { controlSample } from '../../src/gates/cohorts.js'
-import { controlRule, type PaceRule, pacedBy } from '../../src/gates/pacing.js'
+import { controlRule, type PaceRule, pacedBy, paceRank, paceShare } from '../../src/gates/pacing.js'
 import { shardOf } from '../../src/invalidation/shard.js'
 
 describe('pace rules', () => {
@@ -47,5 +47,35 @@ describe('pace rules', () => {
 
   it('pace no one without rules', () => {
     expect(pacedBy([], 'app-1')).toBe(false)
+  })
+})
+
+describe('the paced share', () => {
+  it('paces at most maxPaced of the compared clients, for any rollout, with ids of either shape', () => {
+    const clients = 10_000
+    const shapes = [
+      Array.from({ length: clients }, (_, i) => `app-${i}`),
+      Array.from({ length: clients }, (_, i) => `web-${String(i).padStart(5, '0')}.prod`),
+    ]
+    for (const maxPaced of [100, 2_000]) {
+      for (const ids of shapes) {
+        for (let r = 0; r < 40; r++) {
+          const id = `chg-test-${r}`
+          // The third wave of [0.01, 0.05, 0.25, 1] on 100 shards, with its control.
+          const treated = ids.filter((c) => shardOf(c, id, 100) < 25)
+          const control = controlSample(
+            ids.filter((c) => shardOf(c, id, 100) >= 25),
+            treated.length,
+            id,
+          )
+          const compared = [...treated, ...control]
+          const share = paceShare(maxPaced, compared.length)
+          const paced = compared.filter((c) => paceRank(c) < share).length
+          expect(paced).toBeLessThanOrEqual(maxPaced)
+          expect(paced).toBeGreaterThan(maxPaced * 0.4)
+        }
+      }
+    }
+    expect(paceShare(2_000, 1_500)).toBe(1)
   })
 })
