@@ -331,9 +331,20 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   #pace(asked: number | undefined): void {
     const ms = Math.min(asked ?? this.options.heartbeatMs, this.options.heartbeatMs)
     if (this.#closed || (ms === this.#paceMs && this.#heartbeat)) return
+    const changed = this.#paceMs !== 0
     clearInterval(this.#heartbeat)
     this.#paceMs = ms
-    this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), ms)
+    const every = () => {
+      this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), ms)
+      this.#heartbeat.unref()
+    }
+    if (!changed) return every()
+    // A new pace starts at a random phase: the clients a gate stops comparing in one second
+    // would otherwise all come back together one interval later.
+    this.#heartbeat = setTimeout(() => {
+      every()
+      void this.#sendHeartbeat()
+    }, Math.random() * ms)
     this.#heartbeat.unref()
   }
 
