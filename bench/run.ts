@@ -6,6 +6,7 @@
 import { cpus } from 'node:os'
 import { configMemoryTable } from './config-memory.js'
 import { fanout } from './fanout.js'
+import { heartbeatLoad } from './heartbeat-load.js'
 import { redisBudget } from './redis-budget.js'
 import { replicas } from './replicas.js'
 import { sdkGet } from './sdk-get.js'
@@ -41,6 +42,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'redis-budget': redisBudget,
   replicas,
   'config-memory': configMemoryTable,
+  'heartbeat-load': heartbeatLoad,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
