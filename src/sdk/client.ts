@@ -338,7 +338,10 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       this.#heartbeat = setInterval(() => void this.#sendHeartbeat(), ms)
       this.#heartbeat.unref()
     }
-    if (!changed) return every()
+    if (!changed) {
+      every()
+      return
+    }
     // A new pace starts at a random phase: the clients a gate stops comparing in one second
     // would otherwise all come back together one interval later.
     this.#heartbeat = setTimeout(() => {
