@@ -39,6 +39,13 @@ const cases: Record<string, Record<string, boolean>> = {
     '../coordinator/fleet.js': true,
     '../config/schema.js': true,
   },
+  'src/watch/x.ts': {
+    '../gates/moments.js': false,
+    '../model/clock.js': false,
+    '../coordinator/fleet.js': true,
+    '../store/redis.js': true,
+    ioredis: true,
+  },
   'src/model/x.ts': {
     './clock.js': false,
     '../validate.js': false,

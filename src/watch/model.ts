@@ -1,0 +1,231 @@
+/**
+ * What a business metric should be now, and how noisy it is, learned online
+ * from its fleet-wide series (one value per step, a second by default):
+ *
+ * - level and trend: Holt's double exponential smoothing;
+ * - noise: the median absolute deviation of recent one-step residuals
+ *   (× 1.4826, a standard deviation for normal noise), robust to the
+ *   spikes it is there to judge;
+ * - seasonality, with a `period`: the median of the same phase (a bucket of
+ *   `bucketMs`) over the last `history` periods, the smoothing run on what
+ *   is left. Until that much history exists the model says so and falls
+ *   back to the non-seasonal one: never silently.
+ *
+ * An observation far outside the expected band moves the model only as far
+ * as the band's edge (a Huber step), so an incident is not learned as the
+ * new normal while it lasts. Pure and clock-free: the caller says when.
+ */
+
+export interface ModelOptions {
+  /**
+   * Level smoothing, (0, 1]: slow enough (a time constant of 200 steps) that
+   * a drop the watch must see over tens of seconds is not learned first.
+   * @default 0.005
+   */
+  readonly alpha?: number
+  /** Trend smoothing, [0, 1]. @default 0.0005 */
+  readonly beta?: number
+  /** Residuals the noise is measured over. @default 600 */
+  readonly noiseWindow?: number
+  /** The seasonal period, ms (absent: none). */
+  readonly periodMs?: number
+  /** Periods of history the seasonal median takes. @default 3 */
+  readonly history?: number
+  /** The phase buckets' width, ms. @default 60000 */
+  readonly bucketMs?: number
+  /** How far out (noise units) an observation still moves the model fully. @default 3 */
+  readonly clip?: number
+}
+
+export interface Expectation {
+  /** The value expected at `at`. */
+  readonly expected: number
+  /** Its noise: one standard deviation of a single step's value. */
+  readonly noise: number
+  /** Seasonal, or the level-and-trend model (and why, when a period is set). */
+  readonly mode: 'seasonal' | 'level'
+  /** Why the seasonal model is not in use yet (with a period set). */
+  readonly learning?: string
+  /** Steps seen: fewer than a few dozen and the noise is a guess. */
+  readonly steps: number
+}
+
+const MAD_TO_SD = 1.4826
+/** Residuals between two measures of the noise (a sort of the window each time). */
+const NOISE_EVERY = 10
+
+/** Holt's level and trend over a series, with a robust noise estimate of its residuals. */
+class Holt {
+  level: number | undefined
+  trend = 0
+  readonly #residuals: number[] = []
+  #next = 0
+  /** The noise as last measured, and residuals added since (it is measured again every few). */
+  #noise = Number.POSITIVE_INFINITY
+  #stale = 0
+
+  constructor(
+    private readonly alpha: number,
+    private readonly beta: number,
+    private readonly window: number,
+  ) {}
+
+  forecast(): number | undefined {
+    return this.level === undefined ? undefined : this.level + this.trend
+  }
+
+  /** The residuals' median absolute value × 1.4826, measured again every NOISE_EVERY residuals. */
+  noise(): number {
+    const r = this.#residuals
+    if (r.length < 2) return Number.POSITIVE_INFINITY
+    if (this.#stale > 0 && (this.#stale >= NOISE_EVERY || r.length < NOISE_EVERY * 4)) {
+      this.#noise = MAD_TO_SD * median(r.map(Math.abs).sort((a, b) => a - b))
+      this.#stale = 0
+    }
+    return this.#noise
+  }
+
+  observe(y: number, clip: number): void {
+    const f = this.forecast()
+    if (f === undefined) {
+      this.level = y
+      return
+    }
+    const residual = y - f
+    // The residual is kept as seen (the noise sees the spike); the update is clipped.
+    if (this.#residuals.length < this.window) this.#residuals.push(residual)
+    else this.#residuals[this.#next] = residual
+    this.#next = (this.#next + 1) % this.window
+    this.#stale++
+    const n = this.noise()
+    const band = Number.isFinite(n) && n > 0 ? clip * n : Number.POSITIVE_INFINITY
+    const used = f + Math.max(-band, Math.min(band, residual))
+    const level = this.alpha * used + (1 - this.alpha) * f
+    this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
+    this.level = level
+  }
+}
+
+/** The median of a sorted, non-empty array. */
+const median = (sorted: readonly number[]): number => {
+  const m = sorted.length >> 1
+  return sorted.length % 2 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2
+}
+
+export class SeriesModel {
+  readonly #o: Required<Omit<ModelOptions, 'periodMs'>> & { periodMs?: number | undefined }
+  readonly #plain: Holt
+  readonly #deseasoned: Holt
+  /** Per phase bucket of each period kept: sum and count of its values. */
+  readonly #sums: Float64Array
+  readonly #counts: Float64Array
+  readonly #buckets: number
+  /** The first and latest step's time. */
+  #first: number | undefined
+  #last: number | undefined
+  #steps = 0
+
+  constructor(o: ModelOptions = {}) {
+    this.#o = {
+      alpha: o.alpha ?? 0.005,
+      beta: o.beta ?? 0.0005,
+      noiseWindow: o.noiseWindow ?? 600,
+      history: o.history ?? 3,
+      bucketMs: o.bucketMs ?? 60_000,
+      clip: o.clip ?? 3,
+      periodMs: o.periodMs,
+    }
+    const { alpha, beta, noiseWindow, periodMs, bucketMs, history } = this.#o
+    this.#plain = new Holt(alpha, beta, noiseWindow)
+    this.#deseasoned = new Holt(alpha, beta, noiseWindow)
+    this.#buckets = periodMs ? Math.max(1, Math.round(periodMs / bucketMs)) : 0
+    // One period more than the median takes: the current one fills while those before are read.
+    this.#sums = new Float64Array(this.#buckets * (history + 1))
+    this.#counts = new Float64Array(this.#buckets * (history + 1))
+  }
+
+  /** What the series should be at `at` (ms), before its value there is seen. */
+  expect(at: number): Expectation {
+    const seasonal = this.#seasonal(at)
+    const steps = this.#steps
+    if (typeof seasonal === 'number') {
+      const f = this.#deseasoned.forecast() ?? 0
+      return { expected: seasonal + f, noise: this.#deseasoned.noise(), mode: 'seasonal', steps }
+    }
+    const expected = this.#plain.forecast() ?? Number.NaN
+    const noise = this.#plain.noise()
+    return {
+      expected,
+      noise,
+      mode: 'level',
+      ...(this.#buckets > 0 && { learning: seasonal }),
+      steps,
+    }
+  }
+
+  /** The series' value at `at` (ms); steps come in time order. */
+  observe(at: number, value: number): void {
+    if (!Number.isFinite(value) || (this.#last !== undefined && at < this.#last)) return
+    const seasonal = this.#seasonal(at)
+    this.#first ??= at
+    this.#last = at
+    this.#steps++
+    this.#plain.observe(value, this.#o.clip)
+    if (typeof seasonal === 'number') this.#deseasoned.observe(value - seasonal, this.#o.clip)
+    if (this.#buckets > 0) {
+      const slot = this.#slot(at)
+      // A new period's bucket starts over (its count was of `history` periods ago).
+      if (this.#slotPeriod[slot] !== this.#period(at)) {
+        this.#slotPeriod[slot] = this.#period(at)
+        this.#sums[slot] = 0
+        this.#counts[slot] = 0
+      }
+      this.#sums[slot] = this.#sums[slot]! + value
+      this.#counts[slot] = this.#counts[slot]! + 1
+    }
+  }
+
+  /** Which period each slot's figures belong to. */
+  readonly #slotPeriod: number[] = []
+
+  #period(at: number): number {
+    return Math.floor(at / this.#o.periodMs!)
+  }
+
+  #phase(at: number): number {
+    const p = this.#o.periodMs!
+    return Math.min(this.#buckets - 1, Math.floor((((at % p) + p) % p) / this.#o.bucketMs))
+  }
+
+  #slot(at: number): number {
+    return this.#slotOf(this.#period(at), this.#phase(at))
+  }
+
+  #slotOf(period: number, phase: number): number {
+    const ring = this.#o.history + 1
+    return (((period % ring) + ring) % ring) * this.#buckets + phase
+  }
+
+  /**
+   * The seasonal level at `at`: the median of the same phase's means over
+   * the last `history` periods; or, while fewer exist, why not (a string).
+   */
+  #seasonal(at: number): number | string | undefined {
+    if (this.#buckets === 0) return undefined
+    const { history, periodMs } = this.#o
+    const have = this.#first === undefined ? 0 : (at - this.#first) / periodMs!
+    if (have < history)
+      return `learning seasonality: ${Math.floor(have * 10) / 10} of ${history} periods of history`
+    const now = this.#period(at)
+    const phase = this.#phase(at)
+    const means: number[] = []
+    for (let k = 1; k <= history; k++) {
+      const period = now - k
+      const slot = this.#slotOf(period, phase)
+      if (this.#slotPeriod[slot] !== period || !this.#counts[slot]) continue
+      means.push(this.#sums[slot]! / this.#counts[slot]!)
+    }
+    if (means.length === 0) return 'no history at this phase (a gap in the series)'
+    return median(means.sort((a, b) => a - b))
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The business watch's model (issue 15, item 2): the expected value and its
+ * noise, learned online. On a steady series its noise is the series' own
+ * and its z-scores stay in the normal's range; a drop does not become the
+ * new normal while it lasts; with a period it says it is learning until it
+ * has `history` periods, then follows the season within the noise.
+ */
+import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../../src/sim/rng.js'
+import { SeriesModel } from '../../src/watch/model.js'
+
+const normal = (random: () => number) => () =>
+  Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+
+describe('the series model', () => {
+  it('learns a steady series: its level, its noise, z-scores in the normal range', () => {
+    const gauss = normal(mulberry32(1))
+    const m = new SeriesModel()
+    let t = 0
+    for (; t < 600_000; t += 1000) m.observe(t, 100 + 10 * gauss())
+    const e = m.expect(t)
+    expect(e.mode).toBe('level')
+    expect(e.learning).toBeUndefined()
+    expect(Math.abs(e.expected - 100)).toBeLessThan(3)
+    expect(e.noise).toBeGreaterThan(8.5)
+    expect(e.noise).toBeLessThan(11.5)
+    let far = 0
+    const n = 20_000
+    for (let i = 0; i < n; i++, t += 1000) {
+      const x = 100 + 10 * gauss()
+      const { expected, noise } = m.expect(t)
+      if (Math.abs(x - expected) / noise > 4) far++
+      m.observe(t, x)
+    }
+    // The normal's two-sided tail beyond 4 sd is 6.3e-5; the estimates' own error adds a little.
+    expect(far / n).toBeLessThan(0.001)
+  })
+
+  it('does not learn a drop as the new normal while it lasts a minute', () => {
+    const gauss = normal(mulberry32(2))
+    const m = new SeriesModel()
+    let t = 0
+    for (; t < 600_000; t += 1000) m.observe(t, 100 + 10 * gauss())
+    for (const end = t + 60_000; t < end; t += 1000) m.observe(t, 90 + 10 * gauss())
+    expect(m.expect(t).expected).toBeGreaterThan(96)
+  })
+
+  it('says it is learning the season until it has the history, then follows it', () => {
+    const gauss = normal(mulberry32(3))
+    const periodMs = 3_600_000
+    const m = new SeriesModel({ periodMs, history: 3, bucketMs: 60_000 })
+    const truth = (t: number) => 100 + 50 * Math.sin((2 * Math.PI * t) / periodMs)
+    let t = 0
+    for (; t < 3 * periodMs; t += 1000) {
+      if (t % 600_000 === 0) {
+        const e = m.expect(t)
+        expect(e.mode).toBe('level')
+        expect(e.learning).toMatch(/learning seasonality: [\d.]+ of 3 periods of history/)
+      }
+      m.observe(t, truth(t) + 5 * gauss())
+    }
+    let off = 0
+    let steps = 0
+    for (const end = t + periodMs; t < end; t += 1000, steps++) {
+      const e = m.expect(t)
+      expect(e.mode).toBe('seasonal')
+      if (Math.abs(e.expected - truth(t)) > 3 * 5) off++
+      m.observe(t, truth(t) + 5 * gauss())
+    }
+    expect(off / steps).toBeLessThan(0.01)
+    const e = m.expect(t)
+    expect(e.noise).toBeGreaterThan(4)
+    expect(e.noise).toBeLessThan(7)
+  })
+
+  it('ignores values out of order or not finite', () => {
+    const m = new SeriesModel()
+    m.observe(2000, 10)
+    m.observe(1000, 1e9)
+    m.observe(3000, Number.NaN)
+    m.observe(4000, 10)
+    const e = m.expect(5000)
+    expect(e.steps).toBe(2)
+    expect(e.expected).toBe(10)
+  })
+})
