@@ -35,6 +35,8 @@ export interface ModelOptions {
   readonly bucketMs?: number
   /** How far out (noise units) an observation still moves the model fully. @default 3 */
   readonly clip?: number
+  /** One step, ms: a forecast further ahead extends the trend over the steps between. @default 1000 */
+  readonly stepMs?: number
 }
 
 export interface Expectation {
@@ -58,6 +60,8 @@ const NOISE_EVERY = 10
 class Holt {
   level: number | undefined
   trend = 0
+  /** Observations seen: the trend is learned only once the level has settled. */
+  #seen = 0
   readonly #residuals: number[] = []
   #next = 0
   /** The noise as last measured, and residuals added since (it is measured again every few). */
@@ -70,8 +74,9 @@ class Holt {
     private readonly window: number,
   ) {}
 
-  forecast(): number | undefined {
-    return this.level === undefined ? undefined : this.level + this.trend
+  /** The forecast `ahead` steps after the last observation. */
+  forecast(ahead = 1): number | undefined {
+    return this.level === undefined ? undefined : this.level + this.trend * ahead
   }
 
   /** The residuals' median absolute value × 1.4826, measured again every NOISE_EVERY residuals. */
@@ -86,6 +91,7 @@ class Holt {
   }
 
   observe(y: number, clip: number): void {
+    this.#seen++
     const f = this.forecast()
     if (f === undefined) {
       this.level = y
@@ -100,8 +106,11 @@ class Holt {
     const n = this.noise()
     const band = Number.isFinite(n) && n > 0 ? clip * n : Number.POSITIVE_INFINITY
     const used = f + Math.max(-band, Math.min(band, residual))
-    const level = this.alpha * used + (1 - this.alpha) * f
-    this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
+    // Until the level has settled (a window of steps), faster, as a running mean.
+    const a = Math.max(this.alpha, 1 / this.#seen)
+    const level = a * used + (1 - a) * f
+    if (this.#seen > this.window)
+      this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
     this.level = level
   }
 }
@@ -133,6 +142,7 @@ export class SeriesModel {
       history: o.history ?? 3,
       bucketMs: o.bucketMs ?? 60_000,
       clip: o.clip ?? 3,
+      stepMs: o.stepMs ?? 1000,
       periodMs: o.periodMs,
     }
     const { alpha, beta, noiseWindow, periodMs, bucketMs, history } = this.#o
@@ -148,11 +158,12 @@ export class SeriesModel {
   expect(at: number): Expectation {
     const seasonal = this.#seasonal(at)
     const steps = this.#steps
+    const ahead = this.#last === undefined ? 1 : Math.max(1, (at - this.#last) / this.#o.stepMs)
     if (typeof seasonal === 'number') {
-      const f = this.#deseasoned.forecast() ?? 0
+      const f = this.#deseasoned.forecast(ahead) ?? 0
       return { expected: seasonal + f, noise: this.#deseasoned.noise(), mode: 'seasonal', steps }
     }
-    const expected = this.#plain.forecast() ?? Number.NaN
+    const expected = this.#plain.forecast(ahead) ?? Number.NaN
     const noise = this.#plain.noise()
     return {
       expected,
@@ -163,15 +174,21 @@ export class SeriesModel {
     }
   }
 
-  /** The series' value at `at` (ms); steps come in time order. */
-  observe(at: number, value: number): void {
+  /**
+   * The series' value at `at` (ms); steps come in time order. With `learn`
+   * false (an incident is open) the level and trend stand still: the
+   * anomaly is not learned as the new normal.
+   */
+  observe(at: number, value: number, learn = true): void {
     if (!Number.isFinite(value) || (this.#last !== undefined && at < this.#last)) return
     const seasonal = this.#seasonal(at)
     this.#first ??= at
     this.#last = at
     this.#steps++
-    this.#plain.observe(value, this.#o.clip)
-    if (typeof seasonal === 'number') this.#deseasoned.observe(value - seasonal, this.#o.clip)
+    if (learn) {
+      this.#plain.observe(value, this.#o.clip)
+      if (typeof seasonal === 'number') this.#deseasoned.observe(value - seasonal, this.#o.clip)
+    }
     if (this.#buckets > 0) {
       const slot = this.#slot(at)
       // A new period's bucket starts over (its count was of `history` periods ago).

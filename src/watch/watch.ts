@@ -1,0 +1,184 @@
+/**
+ * One metric watched against its model. `threshold` and `forMs` name the
+ * smallest deviation that matters: one that puts a `forMs` window's mean
+ * `threshold` noise units off, in the bad direction — per step, δ =
+ * threshold ÷ √(steps in forMs). The watch accumulates the evidence for
+ * such a deviation with a one-sided CUSUM of each step's deviation (noise
+ * units, positive worse) less δ/2, so a large drop opens an incident within
+ * a few steps and a small one as its evidence adds up, and it opens at the
+ * height a noise-only series would reach less than once in `quietSteps`
+ * steps (Siegmund's approximation of the CUSUM's run length). The model
+ * learns each step only `learnAfterMs` later, so a change is judged
+ * against what came before it, and not at all if an incident is open by
+ * then. An incident closes once the evidence has stayed under half its
+ * height for `clearMs`. Pure: the caller feeds closed steps in order.
+ */
+import { type Expectation, type ModelOptions, SeriesModel } from './model.js'
+
+export interface WatchSpec {
+  readonly metric: string
+  /** Which direction is bad. */
+  readonly worse: 'lower' | 'higher'
+  /** With forMs: the smallest deviation that matters, noise units of a forMs window's mean. */
+  readonly threshold: number
+  readonly forMs: number
+  /** Back within bounds this long closes an incident, ms. */
+  readonly clearMs: number
+}
+
+export interface WatchTuning {
+  /** One step, ms. @default 1000 */
+  readonly stepMs?: number
+  /**
+   * A noise-only series opens an incident less than once in this many steps,
+   * by the CUSUM's run length; the model's own error adds to that, so it is
+   * set well above the rate aimed for. @default 26 weeks of steps
+   */
+  readonly quietSteps?: number
+  /** Steps the model learns before the watch may open an incident. @default 10 minutes of steps */
+  readonly warmupSteps?: number
+  /** How long after a step the model learns it, ms. @default 120000 */
+  readonly learnAfterMs?: number
+}
+
+export interface Incident {
+  readonly metric: string
+  readonly openedAt: number
+  /** When the deviation began: the step the evidence started building from. */
+  readonly since: number
+  /** Means over the steps since it began: what was expected, what was seen. */
+  readonly expected: number
+  readonly observed: number
+  closedAt?: number
+}
+
+export interface StepReport {
+  readonly at: number
+  readonly value: number
+  readonly expectation: Expectation
+  /** The evidence after this step (opens an incident at `height`). */
+  readonly evidence: number
+  readonly opened?: Incident
+  readonly closed?: Incident
+}
+
+const WEEK_MS = 7 * 86_400_000
+
+/**
+ * The CUSUM height whose in-control run length is about `steps` for
+ * reference k (Siegmund: ARL ≈ (e^{2kh'} − 2kh' − 1) / 2k², h' = h + 1.166),
+ * found by bisection.
+ */
+export const cusumHeight = (k: number, steps: number): number => {
+  const arl = (h: number) => {
+    const x = 2 * k * (h + 1.166)
+    return (Math.exp(x) - x - 1) / (2 * k * k)
+  }
+  let lo = 0
+  let hi = 1
+  while (arl(hi) < steps && hi < 1e6) hi *= 2
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2
+    if (arl(mid) < steps) lo = mid
+    else hi = mid
+  }
+  return hi
+}
+
+export class MetricWatch {
+  readonly model: SeriesModel
+  /** The per-step reference: half the smallest deviation that matters. */
+  readonly k: number
+  /** The evidence at which an incident opens. */
+  readonly height: number
+  readonly #warmup: number
+  readonly #learnAfterMs: number
+  /** Steps seen and not learned yet, oldest first. */
+  readonly #pending: { at: number; value: number }[] = []
+  #s = 0
+  /** The steps the evidence has been building over: since when, sums of expected and seen. */
+  #run: { since: number; expected: number; value: number; n: number } | undefined
+  #open: Incident | undefined
+  #calmSince: number | undefined
+
+  constructor(
+    readonly spec: WatchSpec,
+    model: ModelOptions = {},
+    tuning: WatchTuning = {},
+  ) {
+    const stepMs = tuning.stepMs ?? 1000
+    this.model = new SeriesModel({ stepMs, ...model })
+    this.#learnAfterMs = tuning.learnAfterMs ?? 120_000
+    const n = Math.max(1, spec.forMs / stepMs)
+    this.k = spec.threshold / Math.sqrt(n) / 2
+    this.height = cusumHeight(this.k, tuning.quietSteps ?? (26 * WEEK_MS) / stepMs)
+    this.#warmup = tuning.warmupSteps ?? 600_000 / stepMs
+  }
+
+  get open(): Incident | undefined {
+    return this.#open
+  }
+
+  /** One closed step of the series. */
+  step(at: number, value: number): StepReport {
+    const e = this.model.expect(at)
+    const usable =
+      e.steps + this.#pending.length >= this.#warmup &&
+      Number.isFinite(e.expected) &&
+      Number.isFinite(e.noise) &&
+      e.noise > 0
+    let opened: Incident | undefined
+    let closed: Incident | undefined
+    if (usable) {
+      const raw = (value - e.expected) / e.noise
+      const d = this.spec.worse === 'lower' ? -raw : raw
+      this.#s = Math.max(0, this.#s + d - this.k)
+      if (this.#s > 0) {
+        this.#run ??= { since: at, expected: 0, value: 0, n: 0 }
+        this.#run.expected += e.expected
+        this.#run.value += value
+        this.#run.n++
+      } else this.#run = undefined
+      if (!this.#open && this.#s >= this.height && this.#run) {
+        const r = this.#run
+        opened = {
+          metric: this.spec.metric,
+          openedAt: at,
+          since: r.since,
+          expected: r.expected / r.n,
+          observed: r.value / r.n,
+        }
+        this.#open = opened
+        this.#calmSince = undefined
+      } else if (this.#open) {
+        // Open, more evidence says nothing new: capped, the metric's return shows within seconds.
+        this.#s = Math.min(this.#s, this.height)
+        // Back within bounds: the evidence under half the height (noise alone rarely reaches it).
+        if (this.#s >= this.height / 2) this.#calmSince = undefined
+        else {
+          this.#calmSince ??= at
+          if (at - this.#calmSince >= this.spec.clearMs) {
+            this.#open.closedAt = at
+            closed = this.#open
+            this.#open = undefined
+            this.#calmSince = undefined
+          }
+        }
+      }
+    }
+    // Learned later, unless an incident is open by then: a drop is not learned as the new normal.
+    this.#pending.push({ at, value })
+    while (this.#pending.length > 0 && at - this.#pending[0]!.at >= this.#learnAfterMs) {
+      const p = this.#pending.shift()!
+      this.model.observe(p.at, p.value, !this.#open)
+    }
+    return {
+      at,
+      value,
+      expectation: e,
+      evidence: this.#s,
+      ...(opened && { opened }),
+      ...(closed && { closed }),
+    }
+  }
+}

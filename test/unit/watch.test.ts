@@ -1,0 +1,99 @@
+/**
+ * One metric watched (issue 15, item 3): a drop opens an incident — a
+ * large one within seconds, a small one as its evidence adds up — the
+ * model does not learn it while it lasts, and the incident closes after
+ * the metric has been back for clearMs. Noise alone opens none over a
+ * simulated week.
+ */
+import { describe, expect, it } from 'vitest'
+import { mulberry32 } from '../../src/sim/rng.js'
+import { cusumHeight, MetricWatch, type WatchSpec } from '../../src/watch/watch.js'
+
+const spec: WatchSpec = {
+  metric: 'orders',
+  worse: 'lower',
+  threshold: 4,
+  forMs: 10_000,
+  clearMs: 60_000,
+}
+
+/** Counts at `rate` per second, Poisson by its normal approximation. */
+const counts = (seed: number) => {
+  const random = mulberry32(seed)
+  return (rate: number) => {
+    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+    return Math.max(0, Math.round(rate + Math.sqrt(rate) * z))
+  }
+}
+
+const run = (
+  w: MetricWatch,
+  from: number,
+  until: number,
+  rate: number,
+  count: (r: number) => number,
+) => {
+  const opened: number[] = []
+  const closed: number[] = []
+  for (let t = from; t < until; t += 1000) {
+    const r = w.step(t, count(rate))
+    if (r.opened) opened.push(t)
+    if (r.closed) closed.push(t)
+  }
+  return { opened, closed }
+}
+
+describe('a metric watch', () => {
+  it('sets its height from the run length a noise-only series must have', () => {
+    // Siegmund's approximation, checked against its inverse.
+    const k = 0.5
+    const h = cusumHeight(k, 1e6)
+    const x = 2 * k * (h + 1.166)
+    expect((Math.exp(x) - x - 1) / (2 * k * k)).toBeCloseTo(1e6, -2)
+  })
+
+  it('opens nothing on noise alone over a simulated week', { timeout: 60_000 }, () => {
+    const w = new MetricWatch(spec)
+    const { opened } = run(w, 0, 7 * 86_400_000, 100, counts(1))
+    expect(opened).toEqual([])
+  })
+
+  it('catches a halving within seconds, holds the model, and closes once back', () => {
+    const w = new MetricWatch(spec)
+    const count = counts(2)
+    run(w, 0, 900_000, 100, count)
+    const before = w.model.expect(900_000).expected
+    const drop = run(w, 900_000, 960_000, 50, count)
+    expect(drop.opened).toHaveLength(1)
+    expect(drop.opened[0]! - 900_000).toBeLessThanOrEqual(5_000)
+    expect(w.open).toMatchObject({ metric: 'orders', since: 900_000 })
+    expect(w.open!.observed).toBeLessThan(w.open!.expected * 0.6)
+    expect(Math.abs(w.model.expect(960_000).expected - before)).toBeLessThan(1)
+    const back = run(w, 960_000, 1_100_000, 100, count)
+    expect(back.closed).toHaveLength(1)
+    expect(back.closed[0]! - 960_000).toBeGreaterThanOrEqual(60_000)
+    expect(w.open).toBeUndefined()
+  })
+
+  it('catches a 10 % drop as fast as its rate allows', () => {
+    // The evidence a 10 % drop brings grows with the rate: 1,000/s is 3.2 noise units a second.
+    for (const [rate, within] of [
+      [1_000, 10_000],
+      [100, 60_000],
+    ] as const) {
+      const w = new MetricWatch(spec)
+      const count = counts(3)
+      run(w, 0, 900_000, rate, count)
+      const { opened } = run(w, 900_000, 1_020_000, rate * 0.9, count)
+      expect(opened.length, `${rate}/s`).toBe(1)
+      expect(opened[0]! - 900_000, `${rate}/s`).toBeLessThanOrEqual(within)
+    }
+  })
+
+  it('ignores a rise when lower is worse', () => {
+    const w = new MetricWatch(spec)
+    const count = counts(4)
+    run(w, 0, 900_000, 100, count)
+    expect(run(w, 900_000, 1_000_000, 200, count).opened).toEqual([])
+  })
+})
