@@ -11,7 +11,7 @@ import { type Config, type ConfigInput, configSchema } from '../config/schema.js
 import type { Engine, GateContext, GateResult } from '../invalidation/engine.js'
 import { newEpoch } from '../invalidation/ids.js'
 import { realClock } from '../limiter/clock.js'
-import type { Clock } from '../model/clock.js'
+import type { Clock, Timer } from '../model/clock.js'
 import { DEV_KID, DEV_SIGNING_KEY } from '../protocol/dev-key.js'
 import { parseOptions } from '../validate.js'
 import { Admission } from './admission.js'
@@ -19,7 +19,7 @@ import { createApp } from './app.js'
 import { Auth } from './auth.js'
 import type { Connections } from './connections.js'
 import { type App, createContext } from './context.js'
-import { FleetTracker } from './fleet.js'
+import { FleetTracker, FORGET_AFTER_MS } from './fleet.js'
 import { StreamHub } from './hub.js'
 import { type CoordinatorState, inspectState } from './inspect.js'
 import { bind, closeServer, type Listening } from './listen.js'
@@ -85,6 +85,9 @@ export interface Coordinator {
   inspect(): Promise<CoordinatorState>
 }
 
+/** How often clients gone for good are looked for. */
+const SWEEP_EVERY_MS = 60_000
+
 export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator => {
   // 1. The options, parsed once.
   const initial = parseOptions(configSchema, opts.config ?? {})
@@ -147,6 +150,14 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   )
   const rewarm = coordinatorRewarmLoop({ runtime, current: () => current, fleet, clock, metrics })
   rewarm.start()
+  // Clients gone for an hour (not connected here, not heard from) are forgotten.
+  let sweeping: Timer | undefined
+  const sweep = () => {
+    const now = clock.now()
+    fleet.sweep((id, at) => hub.has(id) || (at !== undefined && now - at < FORGET_AFTER_MS))
+    sweeping = clock.setTimer(SWEEP_EVERY_MS, sweep)
+  }
+  sweeping = clock.setTimer(SWEEP_EVERY_MS, sweep)
   const ledger = new RewarmLedger(runtime.store, {
     now: () => clock.now(),
     ttlMs: () => current.rewarm.checkpointTtlMs,
@@ -185,6 +196,7 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const close = async () => {
     if (closed) return
     closed = true
+    sweeping?.cancel()
     rewarm.stop()
     await runtime.close()
     hub.close()

@@ -165,4 +165,26 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
     super.forget(clientId)
     this.#pending.delete(clientId)
   }
+
+  /**
+   * Forget the clients `keep` does not name: what it knows of each (health,
+   * deliveries awaiting its ack). Clients come and go under new ids (a
+   * deploy, an autoscaler): without this their records would grow forever.
+   * Returns how many were forgotten.
+   */
+  sweep(keep: (clientId: string, lastHeardAt: number | undefined) => boolean): number {
+    const ids = new Set<string>()
+    for (const [id] of this.reports()) ids.add(id)
+    for (const id of this.#pending.keys()) ids.add(id)
+    let gone = 0
+    for (const id of ids) {
+      if (keep(id, this.health(id)?.at)) continue
+      this.forget(id)
+      gone++
+    }
+    return gone
+  }
 }
+
+/** A client neither connected nor heard from for this long is forgotten (its health, its pending acks). */
+export const FORGET_AFTER_MS = 3_600_000
