@@ -9,8 +9,9 @@ import { engineConfigSchema } from '../invalidation/options.js'
 import { budgetSchema } from '../model/budget.js'
 import { between, nonNegativeInt } from '../validate.js'
 import { rewarmSchema } from '../warmup/rewarm-options.js'
+import { watchSchema } from '../watch/options.js'
 
-export const scopes = ['push', 'admin', 'client', 'read'] as const
+export const scopes = ['push', 'admin', 'client', 'read', 'metrics'] as const
 export type Scope = (typeof scopes)[number]
 
 const secretRef = z
@@ -150,6 +151,8 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
   rewarm: rewarmSchema.prefault({}),
   /** Guarded rollouts: what every rollout is watched on, and what a verdict does. */
   gates: gatesSchema.prefault({}),
+  /** Business metrics watched: an incident pauses every rolling rollout (fixed: a restart changes it). */
+  watch: watchSchema,
   /** Several coordinators on one Redis (store.kind: redis). */
   replication: z
     .strictObject({

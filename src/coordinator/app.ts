@@ -15,11 +15,14 @@ import { errorProblem, problemResponse } from './respond.js'
 import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
 import { configRoutes } from './routes/config.js'
+import { metricsRoutes } from './routes/metrics.js'
 import { opsRoutes } from './routes/ops.js'
 import { streamRoutes } from './routes/stream.js'
 
 /** Paths whose routes need the engine: on a follower, the leader answers them. */
 const LEADER_PATHS = [
+  '/v1/metrics',
+  '/v1/incidents',
   '/v1/changes',
   '/v1/changes/*',
   '/v1/config',
@@ -66,6 +69,7 @@ export const createApp = (ctx: Ctx): App => {
   changesRoutes(app, ctx)
   clientsRoutes(app, ctx)
   configRoutes(app, ctx)
+  metricsRoutes(app, ctx)
   streamRoutes(app, ctx)
   opsRoutes(app, ctx)
   app.notFound(() => problemResponse(problem('E_NOT_FOUND', 'No such route')))

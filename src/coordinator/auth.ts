@@ -42,10 +42,11 @@ export const clientIdMatcher = (patterns: readonly string[]): ((id: string) => b
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
 const implied: Record<Scope, readonly Scope[]> = {
-  admin: ['admin', 'push', 'read'],
+  admin: ['admin', 'push', 'read', 'metrics'],
   push: ['push'],
   read: ['read'],
   client: ['client'],
+  metrics: ['metrics'],
 }
 
 interface KnownToken {

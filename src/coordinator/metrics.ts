@@ -102,6 +102,11 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       labelNames: ['verdict', 'check'] as const,
       registers: [registry],
     }),
+    incidentsOpen: new Gauge({
+      name: 'slew_incidents_open',
+      help: 'Business-watch incidents open now (each paused every rolling rollout)',
+      registers: [registry],
+    }),
     gateEffect: new Gauge({
       name: 'slew_gate_effect',
       help: 'The latest look at a watched rollout: the effect (treated - control) of each check, its estimate and interval bounds',

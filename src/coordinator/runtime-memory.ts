@@ -10,6 +10,7 @@ import { onDelivered } from './delivered.js'
 import { runtimeGates } from './gates.js'
 import { DeliveryLog, helloFrame } from './log.js'
 import {
+  businessWatch,
   engineConfigOf,
   type FleetMember,
   heldRampsOf,
@@ -55,6 +56,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
       gates.delivered(d.change.id, d.clientIds)
     },
   })
+  const business = businessWatch(o, () => engine)
   // A new client's config frame, signed once per config version.
   const configFrames = new ConfigFrames()
   return {
@@ -106,6 +108,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
       if (hb.entries !== undefined) engine.report(clientId, hb.entries, hb.capacity)
       fleet.heartbeat(clientId, hb, clock.now())
       gates.heartbeat(clientId, hb)
+      business?.heartbeat(hb, clock.now())
     },
     sentRewarm: async (changeId, clientId, maxAgeMs) =>
       engine.sentRewarm(changeId, clientId, maxAgeMs),
@@ -121,8 +124,10 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     gateRecord: (id) => gates.record(id),
     heartbeatMs: (clientId) => gates.heartbeatMs(clientId),
     heldRamps: held,
+    business,
     readiness: async () => ({ ready: true }),
     close: async () => {
+      business?.close()
       gates.close()
       engine.close()
     },

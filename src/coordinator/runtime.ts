@@ -14,6 +14,7 @@ import type { Heartbeat } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
 import type { Store } from '../store/store.js'
 import type { Admission, AdmissionDecision } from './admission.js'
+import { BusinessWatch } from './business.js'
 import type { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import type { StreamHub } from './hub.js'
@@ -99,6 +100,8 @@ export interface Runtime {
   heartbeatMs(clientId: string): number | undefined
   /** Config keys whose ramps stand still now (a paused rollout ramps them): clients hold them. */
   heldRamps(): readonly string[]
+  /** The business watch, where the engine runs and metrics are watched (`watch` config). */
+  readonly business: BusinessWatch | undefined
   /** Ready to serve: on Redis, the store is reachable and a leader known. */
   readiness(): Promise<Readiness>
   close(): Promise<void>
@@ -167,4 +170,34 @@ export const heldRampsOf = (engine: () => Engine | undefined, clock: Clock) => {
     cached = undefined
   }
   return Object.assign(get, { invalidate })
+}
+
+/** The business watch of a runtime whose engine runs here (none without `watch` config). */
+export const businessWatch = (
+  o: RuntimeParts,
+  engine: () => Engine | undefined,
+): BusinessWatch | undefined => {
+  const specs = o.config.watch
+  if (specs.length === 0) return undefined
+  return new BusinessWatch({
+    specs,
+    clock: o.clock,
+    notice: o.notice,
+    changed: (open) => o.metrics.incidentsOpen.set(open),
+    pauseAll: (reason) => {
+      const e = engine()
+      if (!e) return []
+      const paused: string[] = []
+      for (const r of e.list()) {
+        if (r.state !== 'rolling') continue
+        try {
+          e.pause(r.id, reason)
+          paused.push(r.id)
+        } catch {
+          // It moved on meanwhile (completed): nothing to pause.
+        }
+      }
+      return paused
+    },
+  })
 }

@@ -3,8 +3,9 @@
  * second by default), from points measured elsewhere (`POST /v1/metrics`:
  * each lands in its step) and from the SDK's counts (each heartbeat's count
  * spread evenly over the interval it covers). A step is closed once it is
- * `settleMs` old (heartbeats arrive up to an interval late); closed steps
- * are taken in order, each once, by the model. History is bounded: the
+ * `settleMs` old (heartbeats arrive up to an interval late) and, past the
+ * newest step with a value, once the series has been silent `silentMs`;
+ * closed steps are taken in order, each once, by the model. History is bounded: the
  * last `keepSteps` steps of each metric, at most `maxMetrics` metrics.
  * Pure: the caller says when.
  */
@@ -18,6 +19,12 @@ export interface SeriesOptions {
   readonly settleMs?: number
   /** Metrics kept at most; a new one beyond is refused (add returns false). @default 100 */
   readonly maxMetrics?: number
+  /**
+   * Seconds after the newest with a value are taken (as 0) only once the
+   * series has been silent this long, ms: a source that posts in batches is
+   * not judged on seconds it has not sent yet, one that stopped is. @default 60000
+   */
+  readonly silentMs?: number
 }
 
 export interface Step {
@@ -44,6 +51,7 @@ export class SeriesBook {
   readonly keepSteps: number
   readonly settleMs: number
   readonly maxMetrics: number
+  readonly silentMs: number
   readonly #series = new Map<string, Series>()
 
   constructor(o: SeriesOptions = {}) {
@@ -51,6 +59,7 @@ export class SeriesBook {
     this.keepSteps = o.keepSteps ?? 3600
     this.settleMs = o.settleMs ?? 2000
     this.maxMetrics = o.maxMetrics ?? 100
+    this.silentMs = o.silentMs ?? 60_000
   }
 
   metrics(): string[] {
@@ -87,7 +96,11 @@ export class SeriesBook {
   take(metric: string, now: number): Step[] {
     const s = this.#series.get(metric)
     if (!s || s.first === Number.POSITIVE_INFINITY) return []
-    const closed = Math.floor((now - this.settleMs) / this.stepMs) - 1
+    const settled = Math.floor((now - this.settleMs) / this.stepMs) - 1
+    const closed = Math.min(
+      settled,
+      Math.max(s.newest, Math.floor((now - this.silentMs) / this.stepMs) - 1),
+    )
     const out: Step[] = []
     const from = Math.max(s.next ?? s.first, closed - this.keepSteps + 1)
     for (let k = from; k <= closed; k++) out.push({ at: k * this.stepMs, value: this.#value(s, k) })

@@ -1,7 +1,8 @@
 /**
  * Fleet-wide series (issue 15, item 1): points land in their second, a
  * heartbeat's count is spread over the interval it covers, a second is
- * taken once it has settled and only once, history is bounded, and a new
+ * taken once it has settled and only once (past the newest value, once the
+ * series has been silent a minute), history is bounded, and a new
  * metric past the bound is refused rather than growing without end.
  */
 import { describe, expect, it } from 'vitest'
@@ -22,8 +23,11 @@ describe('the series book', () => {
     expect(b.add('orders', 10_500, 5)).toBe(false)
     expect(b.take('orders', 13_000)).toEqual([])
     const rest = b.take('orders', 20_000)
-    expect(rest.map((s) => s.value)).toEqual([2, 2, 2, 1, 0, 0, 0])
+    expect(rest.map((s) => s.value)).toEqual([2, 2, 2, 1])
     expect(rest.reduce((n, s) => n + s.value, 0) + 10).toBeCloseTo(17)
+    // Silent for a minute: the seconds since are taken, as 0 (a source that stopped is judged).
+    expect(b.take('orders', 30_000)).toEqual([])
+    expect(b.take('orders', 78_000).map((s) => s.value)).toEqual([0, 0, 0])
   })
 
   it('keeps a bounded history and a bounded number of metrics', () => {

@@ -6,6 +6,7 @@
  */
 import type { Engine } from '../../invalidation/engine.js'
 import type { Store } from '../../store/store.js'
+import type { BusinessWatch } from '../business.js'
 import type { FleetTracker } from '../fleet.js'
 import type { CoordinatorGates } from '../gates.js'
 import type { ClientRecords } from './client-records.js'
@@ -24,7 +25,12 @@ export interface ConsumeOptions {
   readonly notice: (line: string) => void
   /** The term's engine and client records while the term lasts; undefined once it is over. */
   readonly term: () =>
-    | { engine: Engine; clients: ClientRecords; gates?: CoordinatorGates | undefined }
+    | {
+        engine: Engine
+        clients: ClientRecords
+        gates?: CoordinatorGates | undefined
+        business?: BusinessWatch | undefined
+      }
     | undefined
 }
 
@@ -50,7 +56,7 @@ export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
     }
     const term = o.term()
     if (!term) return
-    const { engine, clients, gates } = term
+    const { engine, clients, gates, business } = term
     for (const { id, event } of events) {
       last = id
       let e: FleetEvent
@@ -59,7 +65,15 @@ export const consumeFleetEvents = async (o: ConsumeOptions): Promise<void> => {
       } catch {
         continue
       }
-      applyFleetEvent(e, { engine, clients, gates, self: o.self, fleet: o.fleet, now: o.now() })
+      applyFleetEvent(e, {
+        engine,
+        clients,
+        gates,
+        business,
+        self: o.self,
+        fleet: o.fleet,
+        now: o.now(),
+      })
     }
     while (lost && o.term()?.engine === engine) {
       try {

@@ -20,10 +20,11 @@ import { newEpoch } from '../../invalidation/ids.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { TokenClass } from '../../model/budget.js'
 import type { Store } from '../../store/store.js'
+import type { BusinessWatch } from '../business.js'
 import { onDelivered } from '../delivered.js'
 import { type CoordinatorGates, runtimeGates } from '../gates.js'
 import type { Readiness, RuntimeParts } from '../runtime.js'
-import { heldRampsOf } from '../runtime.js'
+import { businessWatch, heldRampsOf } from '../runtime.js'
 import type { ClientRecords } from './client-records.js'
 import { consumeFleetEvents } from './consume.js'
 import { reapDeparted } from './fleet-events.js'
@@ -49,6 +50,7 @@ export class Leadership {
   #persister: Persister | undefined
   #clients: ClientRecords | undefined
   #gates: CoordinatorGates | undefined
+  #business: BusinessWatch | undefined
   /** Which clients the gates pace: the leader's last published, or a follower's last read. */
   #pacing: { json: string; rules: PaceRule[] } = { json: '[]', rules: [] }
   /** Config keys whose ramps stand still: the leader's engine says, a follower reads what it published. */
@@ -100,6 +102,11 @@ export class Leadership {
 
   get engine(): Engine | undefined {
     return this.#engine
+  }
+
+  /** The business watch, while this replica leads (with `watch` config). */
+  get business(): BusinessWatch | undefined {
+    return this.#business
   }
 
   /** The gates, while this replica leads. */
@@ -342,6 +349,8 @@ export class Leadership {
     this.#clients = t.clients
     this.#engine = t.engine
     this.#gates = t.gates
+    // Its series start empty: a new leader learns the model again (its warm-up) before judging.
+    this.#business = businessWatch(this.o, () => this.#engine)
     // What the last leader published is written over at this term's first tick, whatever it was.
     this.#pacing = { json: '', rules: [] }
     this.#held = { json: '', keys: [] }
@@ -365,7 +374,8 @@ export class Leadership {
           const engine = this.#engine
           const clients = this.#clients
           const gates = this.#gates
-          return live() && engine && clients ? { engine, clients, gates } : undefined
+          const business = this.#business
+          return live() && engine && clients ? { engine, clients, gates, business } : undefined
         },
       }),
     )
@@ -393,6 +403,8 @@ export class Leadership {
     this.#leading = false
     this.#gates?.close()
     this.#gates = undefined
+    this.#business?.close()
+    this.#business = undefined
     this.#engine?.close()
     this.#engine = undefined
     this.#persister = undefined

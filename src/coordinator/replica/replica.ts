@@ -16,6 +16,7 @@ import type { Heartbeat } from '../../protocol/messages.js'
 import { RedisStore } from '../../store/redis.js'
 import type { Store } from '../../store/store.js'
 import type { AdmissionDecision } from '../admission.js'
+import type { BusinessWatch } from '../business.js'
 import {
   engineConfigOf,
   type FleetMember,
@@ -184,6 +185,10 @@ export class Replica implements Runtime {
 
   heldRamps(): readonly string[] {
     return this.#leadership.heldRamps()
+  }
+
+  get business(): BusinessWatch | undefined {
+    return this.#leadership.business
   }
 
   async close(): Promise<void> {

@@ -185,6 +185,20 @@ export const changesRoutes = (app: App, ctx: Ctx): void => {
       const confirmRequired = needsConfirm && !confirmed
       return c.json({ dryRun: true, blastRadius: radius, confirmRequired, plan }, 200)
     }
+    // While the business watch has an incident open, any push is a decision a person makes.
+    const incident = ctx.runtime.business?.open()[0]
+    if (incident && !confirmed) {
+      throw new HttpProblem(
+        problem(
+          'E_CONFIRM_REQUIRED',
+          'An incident is open: a push needs "confirm": true and a reason',
+          {
+            detail: `${incident.id}: ${incident.metric} ${incident.observed.toFixed(1)}/s against ${incident.expected.toFixed(1)}/s expected, since ${new Date(incident.since).toISOString()}`,
+            incident: incident.id,
+          },
+        ),
+      )
+    }
     if (needsConfirm && !confirmed) {
       throw new HttpProblem(
         problem('E_CONFIRM_REQUIRED', 'This change needs "confirm": true and a reason', {
