@@ -42,6 +42,8 @@ export interface WatchStatus {
   readonly noise?: number
   /** The latest second judged, and its value. */
   readonly last?: { readonly at: number; readonly value: number }
+  /** While the model learns the series (after a start or a leader change), no incident opens. */
+  readonly warmingUp?: string
 }
 
 export interface BusinessParts {
@@ -63,7 +65,12 @@ export class BusinessWatch {
   #timer: Timer | undefined
 
   constructor(private readonly p: BusinessParts) {
-    this.#book = new SeriesBook({ settleMs: SETTLE_MS, maxMetrics: Math.max(1, p.specs.length) })
+    // Seconds before it started are not judged: their counts went to no one (or another leader).
+    this.#book = new SeriesBook({
+      settleMs: SETTLE_MS,
+      maxMetrics: Math.max(1, p.specs.length),
+      floorMs: p.clock.now(),
+    })
     for (const s of p.specs)
       this.#watches.set(
         s.metric,
@@ -138,9 +145,13 @@ export class BusinessWatch {
     return [...this.#watches].map(([metric, w]) => {
       const e = w.model.expect(now)
       const last = this.#last.get(metric)
+      const left = w.warmupLeft
       return {
         metric,
         mode: e.mode,
+        ...(left > 0 && {
+          warmingUp: `learning the series: ${left} more seconds before it judges`,
+        }),
         ...(e.learning !== undefined && { learning: e.learning }),
         ...(Number.isFinite(e.expected) && { expected: e.expected }),
         ...(Number.isFinite(e.noise) && { noise: e.noise }),

@@ -154,6 +154,11 @@ export class SeriesModel {
     this.#counts = new Float64Array(this.#buckets * (history + 1))
   }
 
+  /** Steps seen so far. */
+  get steps(): number {
+    return this.#steps
+  }
+
   /** What the series should be at `at` (ms), before its value there is seen. */
   expect(at: number): Expectation {
     const seasonal = this.#seasonal(at)

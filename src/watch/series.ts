@@ -20,6 +20,13 @@ export interface SeriesOptions {
   /** Metrics kept at most; a new one beyond is refused (add returns false). @default 100 */
   readonly maxMetrics?: number
   /**
+   * No spread count before this (ms) is kept: a book that starts mid-stream
+   * (a coordinator started, a new leader) would otherwise see only part of
+   * the heartbeats' counts for the seconds before it, and judge them as
+   * drops. Points are whole where they come from, and kept. @default -Infinity
+   */
+  readonly floorMs?: number
+  /**
    * Seconds after the newest with a value are taken (as 0) only once the
    * series has been silent this long, ms: a source that posts in batches is
    * not judged on seconds it has not sent yet, one that stopped is. @default 60000
@@ -52,6 +59,7 @@ export class SeriesBook {
   readonly settleMs: number
   readonly maxMetrics: number
   readonly silentMs: number
+  readonly floorMs: number
   readonly #series = new Map<string, Series>()
 
   constructor(o: SeriesOptions = {}) {
@@ -60,6 +68,7 @@ export class SeriesBook {
     this.settleMs = o.settleMs ?? 2000
     this.maxMetrics = o.maxMetrics ?? 100
     this.silentMs = o.silentMs ?? 60_000
+    this.floorMs = o.floorMs ?? Number.NEGATIVE_INFINITY
   }
 
   metrics(): string[] {
@@ -71,8 +80,9 @@ export class SeriesBook {
    * new and `maxMetrics` are kept already, or the step is no longer kept.
    */
   add(metric: string, at: number, value: number): boolean {
+    if (!Number.isFinite(value) || !Number.isFinite(at)) return false
     const s = this.#of(metric)
-    if (!s || !Number.isFinite(value) || !Number.isFinite(at)) return false
+    if (!s) return false
     return this.#into(s, Math.floor(at / this.stepMs), value)
   }
 
@@ -84,7 +94,7 @@ export class SeriesBook {
     const first = Math.floor(from / this.stepMs)
     const last = Math.floor((to - 1e-9) / this.stepMs)
     let kept = false
-    for (let k = Math.max(first, last - this.keepSteps + 1); k <= last; k++) {
+    for (let k = Math.max(first, last - this.keepSteps + 1, this.#floorStep()); k <= last; k++) {
       const lo = Math.max(from, k * this.stepMs)
       const hi = Math.min(to, (k + 1) * this.stepMs)
       kept = this.#into(s, k, (value * (hi - lo)) / (to - from)) || kept
@@ -118,6 +128,13 @@ export class SeriesBook {
       if (k >= 0 && k * this.stepMs >= from) out.push({ at: k * this.stepMs, value: s.sums[i]! })
     }
     return out.sort((a, b) => a.at - b.at)
+  }
+
+  /** The first whole step at or after floorMs. */
+  #floorStep(): number {
+    return Number.isFinite(this.floorMs)
+      ? Math.ceil(this.floorMs / this.stepMs)
+      : Number.NEGATIVE_INFINITY
   }
 
   #of(metric: string): Series | undefined {

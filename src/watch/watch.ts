@@ -119,6 +119,11 @@ export class MetricWatch {
     return this.#open
   }
 
+  /** Steps the model still has to learn before the watch judges (0: it judges). */
+  get warmupLeft(): number {
+    return Math.max(0, this.#warmup - (this.model.steps + this.#pending.length))
+  }
+
   /** One closed step of the series. */
   step(at: number, value: number): StepReport {
     const e = this.model.expect(at)

@@ -39,6 +39,12 @@ describe('the business watch', () => {
       (await (await fetch(`${url}/v1/changes/${id}`)).json()) as { state: string; reason?: string }
     await waitFor('the first wave', async () => (await change()).state === 'rolling')
 
+    // Before any history, the watch says it is learning, not that all is well.
+    const first = (await (await fetch(`${url}/v1/incidents`)).json()) as {
+      watching: { warmingUp?: string }[]
+    }
+    expect(first.watching[0]?.warmingUp).toMatch(/learning the series: 600 more seconds/)
+
     // Bad points change nothing: an unknown metric, a value that is not a number.
     const bad = await post(`${url}/v1/metrics`, {
       series: [
@@ -76,6 +82,7 @@ describe('the business watch', () => {
     expect(incident).toMatchObject({ metric: 'orders', paused: [id] })
     expect(incident.observed).toBeLessThan(incident.expected * 0.7)
     expect(seen.watching[0]).toMatchObject({ metric: 'orders', mode: 'level' })
+    expect(seen.watching[0]).not.toHaveProperty('warmingUp')
     expect(await change()).toMatchObject({
       state: 'paused',
       reason: expect.stringMatching(/incident inc-1: orders/),

@@ -50,4 +50,16 @@ describe('the series book', () => {
     expect(b.add('a', Number.POSITIVE_INFINITY, 1)).toBe(false)
     expect(b.spread('a', 0, 1000, Number.NaN)).toBe(false)
   })
+
+  it('keeps no spread count from before its floor: a book started mid-stream sees no partial seconds', () => {
+    const b = new SeriesBook({ floorMs: 10_500 })
+    // A heartbeat's count over 5 s … 15 s: only the whole seconds from 11 s on are kept.
+    expect(b.spread('orders', 5_000, 15_000, 10)).toBe(true)
+    expect(b.take('orders', 18_000).map((s) => [s.at, s.value])).toEqual([
+      [11_000, 1],
+      [12_000, 1],
+      [13_000, 1],
+      [14_000, 1],
+    ])
+  })
 })
