@@ -17,6 +17,19 @@ const MAX_INCIDENTS = 200
 const SETTLE_MS = 12_000
 /** How far ahead of now a posted point may be (clocks differ a little). */
 const AHEAD_MS = 5_000
+/** Judged seconds kept per metric for a new leader's model (its warm-up, and more). */
+const RECENT_STEPS = 900
+/** How often the history is handed to `persist`. */
+const PERSIST_EVERY_MS = 10_000
+
+/** A metric's history as the store keeps it (JSON): a new leader's model goes on from it. */
+export interface WatchHistory {
+  readonly v: 1
+  /** Judged seconds, consecutive from `from` (ms). */
+  readonly recent: { readonly from: number; readonly values: readonly number[] }
+  /** The model's seasonal means, `[at, mean]`, oldest first. */
+  readonly seasonal: readonly (readonly [number, number])[]
+}
 
 export interface IncidentView {
   readonly id: string
@@ -54,6 +67,10 @@ export interface BusinessParts {
   readonly notice: (line: string) => void
   /** An incident opened or closed (for metrics). */
   readonly changed?: (open: number) => void
+  /** Each metric's history (see WatchHistory), every few seconds: where it is kept. */
+  readonly persist?: (metric: string, history: WatchHistory) => void
+  /** Histories a previous leader kept, by metric. */
+  readonly kept?: ReadonlyMap<string, WatchHistory>
 }
 
 export class BusinessWatch {
@@ -61,8 +78,11 @@ export class BusinessWatch {
   readonly #watches = new Map<string, MetricWatch>()
   readonly #incidents: IncidentView[] = []
   readonly #last = new Map<string, { at: number; value: number }>()
+  /** Judged seconds per metric, the latest RECENT_STEPS (consecutive). */
+  readonly #recent = new Map<string, { at: number; value: number }[]>()
   #seq = 0
   #timer: Timer | undefined
+  #persistedAt: number
 
   constructor(private readonly p: BusinessParts) {
     // Seconds before it started are not judged: their counts went to no one (or another leader).
@@ -79,8 +99,18 @@ export class BusinessWatch {
           history: s.history,
         }),
       )
+    for (const [metric, h] of p.kept ?? []) this.#restore(metric, h)
+    this.#persistedAt = p.clock.now()
     const tick = () => {
-      this.tick(p.clock.now())
+      const now = p.clock.now()
+      this.tick(now)
+      if (p.persist && now - this.#persistedAt >= PERSIST_EVERY_MS) {
+        this.#persistedAt = now
+        for (const metric of this.#watches.keys()) {
+          const h = this.history(metric)
+          if (h) p.persist(metric, h)
+        }
+      }
       this.#timer = p.clock.setTimer(1000, tick)
     }
     this.#timer = p.clock.setTimer(1000, tick)
@@ -125,10 +155,47 @@ export class BusinessWatch {
       for (const step of this.#book.take(metric, now)) {
         const r = watch.step(step.at, step.value)
         this.#last.set(metric, step)
+        let recent = this.#recent.get(metric)
+        if (!recent || (recent.length > 0 && recent.at(-1)!.at !== step.at - 1000)) {
+          // A gap: what is kept must be consecutive seconds.
+          recent = []
+          this.#recent.set(metric, recent)
+        }
+        recent.push(step)
+        if (recent.length > RECENT_STEPS) recent.shift()
         if (r.opened) this.#opened(watch, r.opened)
         if (r.closed) this.#closed(metric, r.closed)
       }
     }
+  }
+
+  /** A metric's history to keep (undefined: nothing judged yet). */
+  history(metric: string): WatchHistory | undefined {
+    const w = this.#watches.get(metric)
+    const recent = this.#recent.get(metric)
+    if (!w || !recent || recent.length === 0) return undefined
+    return {
+      v: 1,
+      recent: { from: recent[0]!.at, values: recent.map((s) => s.value) },
+      seasonal: w.model.seasonal().map((s) => [s.at, s.mean] as const),
+    }
+  }
+
+  /** A new leader's model goes on from what the last one kept: its season, its recent seconds. */
+  #restore(metric: string, h: WatchHistory): void {
+    const w = this.#watches.get(metric)
+    if (!w || h?.v !== 1 || !Array.isArray(h.recent?.values)) return
+    const from = h.recent.from
+    for (const [at, mean] of h.seasonal ?? []) if (at < from) w.model.seed(at, mean)
+    const recent: { at: number; value: number }[] = []
+    h.recent.values.forEach((value, i) => {
+      const at = from + i * 1000
+      w.replay(at, value)
+      recent.push({ at, value })
+    })
+    this.#recent.set(metric, recent)
+    const last = recent.at(-1)
+    if (last) this.#last.set(metric, last)
   }
 
   /** Incidents, newest first. */

@@ -14,7 +14,7 @@ import type { Heartbeat } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
 import type { Store } from '../store/store.js'
 import type { Admission, AdmissionDecision } from './admission.js'
-import { BusinessWatch } from './business.js'
+import { BusinessWatch, type WatchHistory } from './business.js'
 import type { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import type { StreamHub } from './hub.js'
@@ -176,11 +176,16 @@ export const heldRampsOf = (engine: () => Engine | undefined, clock: Clock) => {
 export const businessWatch = (
   o: RuntimeParts,
   engine: () => Engine | undefined,
+  store?: {
+    persist: (metric: string, history: WatchHistory) => void
+    kept: ReadonlyMap<string, WatchHistory>
+  },
 ): BusinessWatch | undefined => {
   const specs = o.config.watch
   if (specs.length === 0) return undefined
   return new BusinessWatch({
     specs,
+    ...(store && { persist: store.persist, kept: store.kept }),
     clock: o.clock,
     notice: o.notice,
     changed: (open) => o.metrics.incidentsOpen.set(open),

@@ -159,6 +159,39 @@ export class SeriesModel {
     return this.#steps
   }
 
+  /** The seasonal buckets' width, ms (0: no period). */
+  get bucketMs(): number {
+    return this.#buckets > 0 ? this.#o.bucketMs : 0
+  }
+
+  /**
+   * The seasonal means kept, oldest first: what a new leader seeds its model
+   * with (`seed`), so the season is not learned again.
+   */
+  seasonal(): { at: number; mean: number }[] {
+    const out: { at: number; mean: number }[] = []
+    if (this.#buckets === 0) return out
+    const { periodMs, bucketMs } = this.#o
+    for (let slot = 0; slot < this.#counts.length; slot++) {
+      const period = this.#slotPeriod[slot]
+      const n = this.#counts[slot]!
+      if (period === undefined || n === 0) continue
+      const phase = slot % this.#buckets
+      out.push({ at: period * periodMs! + phase * bucketMs, mean: this.#sums[slot]! / n })
+    }
+    return out.sort((a, b) => a.at - b.at)
+  }
+
+  /** A seasonal bucket's mean from before (see `seasonal`); before any step is observed. */
+  seed(at: number, mean: number): void {
+    if (this.#buckets === 0 || !Number.isFinite(mean)) return
+    const slot = this.#slot(at)
+    this.#slotPeriod[slot] = this.#period(at)
+    this.#sums[slot] = mean
+    this.#counts[slot] = 1
+    this.#first = Math.min(this.#first ?? at, at)
+  }
+
   /** What the series should be at `at` (ms), before its value there is seen. */
   expect(at: number): Expectation {
     const seasonal = this.#seasonal(at)

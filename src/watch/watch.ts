@@ -119,6 +119,14 @@ export class MetricWatch {
     return this.#open
   }
 
+  /**
+   * A step a previous leader judged, learned without being judged again (a
+   * new leader's model goes on from its history); before any `step`.
+   */
+  replay(at: number, value: number): void {
+    this.model.observe(at, value, true)
+  }
+
   /** Steps the model still has to learn before the watch judges (0: it judges). */
   get warmupLeft(): number {
     return Math.max(0, this.#warmup - (this.model.steps + this.#pending.length))

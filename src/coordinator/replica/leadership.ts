@@ -349,8 +349,11 @@ export class Leadership {
     this.#clients = t.clients
     this.#engine = t.engine
     this.#gates = t.gates
-    // Its series start empty: a new leader learns the model again (its warm-up) before judging.
-    this.#business = businessWatch(this.o, () => this.#engine)
+    // The watch's models go on from the history the last leader kept (its season, its recent seconds).
+    this.#business = businessWatch(this.o, () => this.#engine, {
+      kept: t.watchHistory,
+      persist: (metric, history) => t.persister.set(STATE.watch(metric), JSON.stringify(history)),
+    })
     // What the last leader published is written over at this term's first tick, whatever it was.
     this.#pacing = { json: '', rules: [] }
     this.#held = { json: '', keys: [] }

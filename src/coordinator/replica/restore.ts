@@ -30,6 +30,8 @@ export const STATE = {
   delivered: (id: string) => `delivered:${id}`,
   /** A rollout's gate (GateState JSON): a new leader goes on with it. */
   gate: (id: string) => `gate:${id}`,
+  /** A watched metric's history (WatchHistory JSON): a new leader's model goes on from it. */
+  watch: (metric: string) => `watch:${metric}`,
   /** Which clients the gates pace now (PaceRule[] JSON): the replicas answer heartbeats with it. */
   pacing: 'pacing',
   /** Config keys whose ramps stand still (a paused rollout ramps them), JSON: followers answer with it. */
@@ -52,6 +54,8 @@ export const loadSnapshot = async (
   records: Map<string, ClientRecord>
   /** Each rollout's gate as the last leader kept it (GateState JSON). */
   gates: Map<string, string>
+  /** Each watched metric's history as the last leader kept it (WatchHistory JSON). */
+  watch: Map<string, string>
 }> => {
   const [state, presence, replicas] = await Promise.all([
     store.state(),
@@ -111,5 +115,8 @@ export const loadSnapshot = async (
   const gates = new Map<string, string>()
   for (const [field, raw] of Object.entries(state))
     if (field.startsWith('gate:')) gates.set(field.slice('gate:'.length), raw)
-  return { snapshot, records, gates }
+  const watch = new Map<string, string>()
+  for (const [field, raw] of Object.entries(state))
+    if (field.startsWith('watch:')) watch.set(field.slice('watch:'.length), raw)
+  return { snapshot, records, gates, watch }
 }

@@ -10,6 +10,7 @@ import { type Delivery, Engine } from '../../invalidation/engine.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { Store } from '../../store/store.js'
+import type { WatchHistory } from '../business.js'
 import type { FleetTracker } from '../fleet.js'
 import type { CoordinatorGates } from '../gates.js'
 import type { Signer } from '../log.js'
@@ -29,6 +30,8 @@ export interface Term {
   readonly lastEvent: string
   /** Rollouts restored. */
   readonly restored: number
+  /** Each watched metric's history as the last leader kept it. */
+  readonly watchHistory: ReadonlyMap<string, WatchHistory>
 }
 
 export interface TermOptions {
@@ -54,7 +57,7 @@ export interface TermOptions {
 export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
   const { store, config: c, clock } = o
   const lastEvent = await store.lastEventId()
-  const { snapshot, records, gates: kept } = await loadSnapshot(store, c.fleet, clock.now())
+  const { snapshot, records, gates: kept, watch } = await loadSnapshot(store, c.fleet, clock.now())
   const deliveries = await loadDeliveries(store, new Set(snapshot.rollouts.map((r) => r.change.id)))
   const bounds = await store.bounds()
   // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
@@ -106,7 +109,23 @@ export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
     if (view) gates.resume(view, state, r.delivered)
   }
   const clients = new ClientRecords(engine, records, (id, r) => persister.client(id, r))
-  return { engine, persister, gates, clients, lastEvent, restored: snapshot.rollouts.length }
+  const watchHistory = new Map<string, WatchHistory>()
+  for (const [metric, raw] of watch) {
+    try {
+      watchHistory.set(metric, JSON.parse(raw) as WatchHistory)
+    } catch {
+      // Unreadable: that metric learns again.
+    }
+  }
+  return {
+    engine,
+    persister,
+    gates,
+    clients,
+    lastEvent,
+    restored: snapshot.rollouts.length,
+    watchHistory,
+  }
 }
 
 /**
