@@ -39,6 +39,7 @@ const config = {
   limits: { bodyBytes: limits.bodyBytes },
   // The rewarm loop runs on real timers: an hour apart, it does not move state under a check.
   rewarm: { maxKeys: limits.maxKeys, maxBodyBytes: 64 * 1024, intervalMs: 3_600_000 },
+  watch: [{ metric: 'orders' }],
 }
 
 const closers = closeAfterAll()

@@ -25,6 +25,7 @@ export const TOKENS = {
   read: 'fuzz-read-token-0123456789',
   client: 'fuzz-client-token-0123456789',
   bound: 'fuzz-bound-token-0123456789',
+  metrics: 'fuzz-metrics-token-0123456789',
 } as const
 
 export const tokenConfig = [
@@ -33,6 +34,7 @@ export const tokenConfig = [
   { name: 'dash', scopes: ['read'] as const, secret: TOKENS.read },
   { name: 'apps', scopes: ['client'] as const, secret: TOKENS.client },
   { name: 'app-servers', scopes: ['client'] as const, secret: TOKENS.bound, clientIds: ['app-*'] },
+  { name: 'order-service', scopes: ['metrics'] as const, secret: TOKENS.metrics },
 ].map((t) => ({ ...t, scopes: [...t.scopes] }))
 
 /** What the arbitraries need to know of the coordinator they aim at. */
@@ -307,6 +309,24 @@ const heartbeatArb = objectOf({
   }),
 })
 
+/** Points of a business series: the watched metric mostly, at times near the coordinator's clock. */
+const pointArb = objectOf(
+  {
+    name: mostly(fc.constantFrom('orders', 'payments'), '', 'x'.repeat(101), 'no spaces'),
+    value: mostly(fc.double({ min: -1e6, max: 1e6, noNaN: true }), 1e13, -1e13, 0),
+    at: mostly(
+      fc
+        .integer({ min: -3_700_000, max: 10_000 })
+        .map((d) => new Date(1_700_000_000_000 + d).toISOString()),
+      'yesterday',
+      '2026-13-01T00:00:00Z',
+    ),
+  },
+  ['name', 'value'],
+)
+
+const metricsArb = objectOf({ series: fc.array(pointArb, { maxLength: 20 }) }, ['series'])
+
 const leaseArb = objectOf(
   {
     clientId: clientIdArb,
@@ -430,6 +450,8 @@ const bodyOf = (kind: BodyKind, fleet: string): fc.Arbitrary<unknown> => {
       return recallArb(fleet)
     case 'lease':
       return leaseArb
+    case 'metrics':
+      return metricsArb
     case 'none':
       return fc.jsonValue({ maxDepth: 2 })
   }

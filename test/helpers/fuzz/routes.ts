@@ -6,7 +6,7 @@
  */
 import type { App } from '../../../src/coordinator/context.js'
 
-export type Scope = 'push' | 'admin' | 'read' | 'client' | 'none'
+export type Scope = 'push' | 'admin' | 'read' | 'client' | 'metrics' | 'none'
 
 /** What a route reads from its body (or `none`: it reads none). */
 export type BodyKind =
@@ -17,6 +17,7 @@ export type BodyKind =
   | 'heartbeat'
   | 'recall'
   | 'lease'
+  | 'metrics'
   | 'none'
 
 export interface Route {
@@ -60,6 +61,8 @@ export const ROUTES: readonly Route[] = [
   route('GET', '/v1/clients/:id/rewarms', 'client', 'none', ['nonce']),
   route('POST', '/v1/clients/:id/recall', 'client', 'recall'),
   route('POST', '/v1/leases', 'client', 'lease'),
+  route('POST', '/v1/metrics', 'metrics', 'metrics'),
+  route('GET', '/v1/incidents', 'read'),
   route('GET', '/v1/fleet', 'read', 'none', ['limit']),
   route('GET', '/metrics', 'none'),
   route('GET', '/healthz', 'none'),
