@@ -5,7 +5,8 @@ import { detail, oneLine, type RolloutJson, rewarming } from './rollout-view.js'
 
 export const statusHelp = `slew status [ID] [flags]
 
-Without ID: every rollout the coordinator holds, newest first. With ID: one
+Without ID: the business watch's open incidents (with a \`watch\` config),
+then every rollout the coordinator holds, newest first. With ID: one
 rollout, wave by wave. --watch redraws every second until it ends (for a
 rewarm: until its clients have fetched its keys).
 
@@ -20,6 +21,45 @@ export const controlHelp = `slew pause|resume|abort|rollback ID [--reason TEXT] 
 Controls a rollout (admin scope). rollback only applies to config changes:
 it sends the previous values in waves, like any change.
 `
+
+interface IncidentsJson {
+  incidents: {
+    id: string
+    metric: string
+    since: number
+    expected: number
+    observed: number
+    closedAt?: number
+    paused: string[]
+  }[]
+  watching: { metric: string; warmingUp?: string; learning?: string }[]
+}
+
+/** The business watch, if the coordinator answers (an older one does not: nothing shown). */
+const incidentsOf = async (t: ReturnType<typeof targetOf>): Promise<IncidentsJson | undefined> => {
+  try {
+    return await call<IncidentsJson>(t, 'GET', '/v1/incidents')
+  } catch {
+    return undefined
+  }
+}
+
+/** Open incidents first, one line each, and any metric the watch cannot judge yet. */
+const watchLines = (w: IncidentsJson): string[] => {
+  const lines: string[] = []
+  for (const i of w.incidents) {
+    if (i.closedAt !== undefined) continue
+    const paused = i.paused.length ? `; paused ${i.paused.join(', ')}` : ''
+    lines.push(
+      `INCIDENT ${i.id} since ${new Date(i.since).toISOString()}: ${i.metric} ${i.observed.toFixed(1)}/s, expected ${i.expected.toFixed(1)}/s${paused}`,
+    )
+  }
+  for (const m of w.watching) {
+    if (m.warmingUp) lines.push(`watch ${m.metric}: ${m.warmingUp}`)
+    else if (m.learning) lines.push(`watch ${m.metric}: ${m.learning} (level and trend meanwhile)`)
+  }
+  return lines
+}
 
 const done = (state: string) => !['planned', 'rolling', 'paused'].includes(state)
 
@@ -46,8 +86,14 @@ export const statusCommand = async (argv: string[], out: (s: string) => void): P
     out(JSON.stringify(id ? rollouts[0] : { changes: rollouts }, null, 2))
     return 0
   }
+  let watch = id ? undefined : await incidentsOf(t)
   const show = () =>
-    id ? detail(rollouts[0]!) : rollouts.length ? rollouts.map(oneLine).join('\n') : 'no rollouts'
+    id
+      ? detail(rollouts[0]!)
+      : [
+          ...(watch ? watchLines(watch) : []),
+          rollouts.length ? rollouts.map(oneLine).join('\n') : 'no rollouts',
+        ].join('\n')
   if (!f.watch) {
     out(show())
     return 0
@@ -63,6 +109,7 @@ export const statusCommand = async (argv: string[], out: (s: string) => void): P
     if (rollouts.every((r) => done(r.state) && !rewarming(r))) return 0
     await new Promise((r) => setTimeout(r, 1000))
     rollouts = await fetchOnce()
+    if (!id) watch = await incidentsOf(t)
   }
 }
 

@@ -6,8 +6,11 @@
  * reason while it is open. Bad points are refused, naming the point, and
  * change nothing.
  */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { createClient, devSigningKeys } from '../../src/sdk/index.js'
+import { bin } from '../helpers/cli.js'
 import { closeAfterAll, post, startCoordinator, waitFor } from '../helpers/coordinator.js'
 
 interface IncidentsView {
@@ -87,6 +90,13 @@ describe('the business watch', () => {
       state: 'paused',
       reason: expect.stringMatching(/incident inc-1: orders/),
     })
+    // slew status leads with it (run beside this process's coordinator, not blocking it).
+    const status = await promisify(execFile)(process.execPath, [bin, 'status', '--url', url])
+    expect(status.stdout.split('\n')[0]).toMatch(
+      new RegExp(
+        `^INCIDENT ${incident.id} since \\S+: orders [\\d.]+/s, expected [\\d.]+/s; paused ${id}$`,
+      ),
+    )
     // A second already judged is refused: the series is not rewritten.
     const late = await post(`${url}/v1/metrics`, { series: [series[0]!] })
     expect(late.status).toBe(400)
