@@ -354,13 +354,15 @@ export class Leadership {
       kept: t.watchHistory,
       persist: (metric, history) => t.persister.set(STATE.watch(metric), JSON.stringify(history)),
     })
-    // What the last leader published is written over at this term's first tick, whatever it was.
+    // What the last leader published is written over with this term's first commit, whatever
+    // it was (not at a later tick: the state a new leader starts from is settled at once).
     this.#pacing = { json: '', rules: [] }
     this.#held = { json: '', keys: [] }
     this.#persister = t.persister
     this.#fence = fence
     this.#leading = true
     t.persister.set(STATE.leaderUrl, this.o.url() ?? '')
+    this.#sharePacing()
     this.o.notice(
       `slew: replica ${this.o.id} leads (fence ${fence}), ${t.restored} rollouts restored`,
     )
