@@ -199,6 +199,30 @@ describe('examples', () => {
     expect(out.join('\n')).toMatch(/caught in the first wave\s+100\.0 %/)
   })
 
+  it("the README's business watch runs as written: a point taken, the watch learning", {
+    timeout: 60_000,
+  }, async () => {
+    const { co, url } = await startCoordinator({ watch: [{ metric: 'orders' }] })
+    try {
+      const lines = shBlockOf('The business watch')
+      expect(lines).toHaveLength(2)
+      const said: string[] = []
+      for (const line of lines) {
+        const cli = sh(line, { SLEW_URL: url })
+        const out = output(cli)
+        expect(await new Promise<number | null>((r) => cli.on('exit', r)), out.join('\n')).toBe(0)
+        said.push(out.join('\n'))
+      }
+      expect(JSON.parse(said[0]!)).toEqual({ accepted: 1 })
+      expect(JSON.parse(said[1]!)).toMatchObject({
+        incidents: [],
+        watching: [{ metric: 'orders', warmingUp: expect.stringMatching(/learning the series/) }],
+      })
+    } finally {
+      await co.close()
+    }
+  })
+
   it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {
     const header = readFileSync(join(root, 'examples', 'slew.config.yaml'), 'utf8')
     const validate = /^# Validate: (.+?) {2,}\(/m.exec(header)![1]!
