@@ -11,7 +11,8 @@
  * - `no-data`: a cohort with clients stopped reporting while the other
  *   reports, or both stopped reporting an app signal: hold, never roll back;
  * - `idle`: neither cohort has reported anything, or neither made origin
- *   calls lately (a quiet fleet: nothing to harm).
+ *   calls lately (a quiet fleet: nothing to harm), or the control made
+ *   none (nothing to compare with).
  */
 import type { Moments } from './moments.js'
 import { ORIGIN_METRICS } from './samples.js'
@@ -119,6 +120,11 @@ export const evaluateCheck = (
   }
   if (tSilent && treated.clients > 0)
     return { ...base, verdict: 'no-data', reason: 'the treated cohort is silent' }
+  // A control making no origin calls is a quiet one (the treated may call more: refetches after
+  // an invalidation): nothing to compare with, so nothing held. An app signal it stopped sending
+  // is missing data.
+  if (cSilent && control.clients > 0 && quietWhenSilent(spec.metric))
+    return { ...base, verdict: 'idle', reason: 'no origin calls in the control cohort lately' }
   if (cSilent && control.clients > 0)
     return { ...base, verdict: 'no-data', reason: 'the control cohort is silent' }
 

@@ -129,12 +129,18 @@ describe('the cohort gate', () => {
     const same = () => binomial(r, 100, 0.01) / 100
     // No samples anywhere: a quiet fleet holds nothing.
     expect(evaluateCheck(ERRORS, cohort(EMPTY), cohort(EMPTY), ctx(10_000)).verdict).toBe('idle')
-    // One cohort reports, the other is silent: hold, whichever it is.
+    // The treated cohort silent while the control reports: hold (the change may stop its calls).
     const live = fill(30, same)
     expect(evaluateCheck(ERRORS, cohort(EMPTY), cohort(live, 9_000), ctx(10_000)).verdict).toBe(
       'no-data',
     )
+    // A control with no origin calls is quiet: nothing to compare with, nothing held; a control
+    // that stopped sending an app signal is missing data: hold.
     expect(evaluateCheck(ERRORS, cohort(live, 9_000), cohort(EMPTY), ctx(10_000)).verdict).toBe(
+      'idle',
+    )
+    const SIGNAL = { metric: 'orders', worse: 'lower' as const, minEffect: 0.1, relative: true }
+    expect(evaluateCheck(SIGNAL, cohort(live, 9_000), cohort(EMPTY), ctx(10_000)).verdict).toBe(
       'no-data',
     )
     // Both reported, then went silent: an app signal that stopped holds; origin figures that
