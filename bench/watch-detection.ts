@@ -7,7 +7,7 @@
  *
  * `node --import tsx bench/watch-detection.ts [weeks]`
  */
-import { mulberry32 } from '../src/sim/rng.js'
+import { poissonCounts } from '../src/sim/rng.js'
 import { MetricWatch, type WatchSpec } from '../src/watch/watch.js'
 
 const spec: WatchSpec = {
@@ -18,14 +18,6 @@ const spec: WatchSpec = {
   clearMs: 60_000,
 }
 const weeks = Number(process.argv[2] ?? 4)
-
-const counts = (seed: number) => {
-  const random = mulberry32(seed)
-  return (rate: number) => {
-    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
-    return Math.max(0, Math.round(rate + Math.sqrt(rate) * z))
-  }
-}
 
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -40,7 +32,7 @@ for (const [rate, drop] of [
 ] as const) {
   const ds: number[] = []
   for (let seed = 0; seed < 40; seed++) {
-    const count = counts(100 + seed)
+    const count = poissonCounts(100 + seed)
     const w = new MetricWatch(spec)
     for (let t = 0; t < 900_000; t += 1000) w.step(t, count(rate))
     let d = Number.POSITIVE_INFINITY
@@ -60,7 +52,7 @@ for (const [rate, drop] of [
 for (const rate of [100, 1000]) {
   let opened = 0
   for (let seed = 0; seed < weeks; seed++) {
-    const count = counts(10 + seed)
+    const count = poissonCounts(10 + seed)
     const w = new MetricWatch(spec)
     for (let t = 0; t < 7 * 86_400_000; t += 1000) if (w.step(t, count(rate)).opened) opened++
   }

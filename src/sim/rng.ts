@@ -9,3 +9,15 @@ export const mulberry32 = (seed: number): (() => number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/**
+ * Counts per interval at a mean `rate`, Poisson by its normal approximation
+ * (good from a few dozen up), from a seeded generator.
+ */
+export const poissonCounts = (seed: number): ((rate: number) => number) => {
+  const random = mulberry32(seed)
+  return (rate) => {
+    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
+    return Math.max(0, Math.round(rate + Math.sqrt(rate) * z))
+  }
+}

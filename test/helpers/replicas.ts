@@ -23,3 +23,17 @@ export const serveReplica = async (dir: string, redisUrl: string, port = 0) => {
 /** What a replica says it is (`leader` or `follower`), from /readyz. */
 export const roleOf = async (url: string): Promise<string> =>
   ((await (await fetch(`${url}/readyz`)).json()) as { role: string }).role
+
+/** Two replicas in `dir` on one Redis, once one leads: both, and which leads and which follows. */
+export const leaderAndFollower = async (dir: string, redisUrl: string) => {
+  const replicas = [await serveReplica(dir, redisUrl), await serveReplica(dir, redisUrl)]
+  await waitFor('a leader', async () =>
+    (await Promise.all(replicas.map((r) => roleOf(r.url)))).includes('leader'),
+  )
+  const roles = await Promise.all(replicas.map((r) => roleOf(r.url)))
+  return {
+    replicas,
+    leader: replicas[roles.indexOf('leader')]!,
+    follower: replicas[roles.indexOf('follower')]!,
+  }
+}

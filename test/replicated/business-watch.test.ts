@@ -13,7 +13,7 @@ import { STATE } from '../../src/coordinator/replica/restore.js'
 import { RedisStore } from '../../src/store/redis.js'
 import { post, waitFor } from '../helpers/coordinator.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
-import { roleOf, serveReplica } from '../helpers/replicas.js'
+import { leaderAndFollower, roleOf } from '../helpers/replicas.js'
 
 const FLEET = 'watched'
 
@@ -40,14 +40,8 @@ describe('the business watch on Redis replicas', () => {
         '\n',
       ),
     )
-    const replicas = [await serveReplica(dir, redis.url), await serveReplica(dir, redis.url)]
+    const { replicas, leader, follower } = await leaderAndFollower(dir, redis.url)
     procs.push(...replicas.map((r) => r.p))
-    await waitFor('a leader', async () =>
-      (await Promise.all(replicas.map((r) => roleOf(r.url)))).includes('leader'),
-    )
-    const roles = await Promise.all(replicas.map((r) => roleOf(r.url)))
-    const leader = replicas[roles.indexOf('leader')]!
-    const follower = replicas[roles.indexOf('follower')]!
     const watching = async (url: string) =>
       ((await (await fetch(`${url}/v1/incidents`)).json()) as Watching).watching[0]!
     expect((await watching(follower.url)).warmingUp).toMatch(/learning the series/)

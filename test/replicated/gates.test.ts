@@ -14,7 +14,7 @@ import { shardOf } from '../../src/invalidation/shard.js'
 import { createClient, devSigningKeys, type SlewClient } from '../../src/sdk/index.js'
 import { post, waitFor } from '../helpers/coordinator.js'
 import { type RedisServer, startRedis } from '../helpers/redis.js'
-import { roleOf, serveReplica } from '../helpers/replicas.js'
+import { leaderAndFollower, roleOf, serveReplica } from '../helpers/replicas.js'
 
 const FLEET = 'gated'
 const CLIENTS = 40
@@ -60,14 +60,8 @@ describe('gates on Redis replicas', () => {
         `gates: { heartbeatMs: ${GATE_HEARTBEAT_MS}, minSamples: 15, watchAfterMs: 0, checks: [{ metric: errorRate, worse: higher, minEffect: 0.03 }] }`,
       ].join('\n'),
     )
-    const replicas = [await serveReplica(dir, redis.url), await serveReplica(dir, redis.url)]
+    const { replicas, leader, follower } = await leaderAndFollower(dir, redis.url)
     procs.push(...replicas.map((r) => r.p))
-    await waitFor('a leader', async () =>
-      (await Promise.all(replicas.map((r) => roleOf(r.url)))).includes('leader'),
-    )
-    const roles = await Promise.all(replicas.map((r) => roleOf(r.url)))
-    const leader = replicas[roles.indexOf('leader')]!
-    const follower = replicas[roles.indexOf('follower')]!
 
     // 40 app servers, half on each replica: origin calls fail at 2 %, at 10 % with feature=bad.
     let n = 0

@@ -6,7 +6,7 @@
  * simulated week.
  */
 import { describe, expect, it } from 'vitest'
-import { mulberry32 } from '../../src/sim/rng.js'
+import { poissonCounts } from '../../src/sim/rng.js'
 import { cusumHeight, MetricWatch, type WatchSpec } from '../../src/watch/watch.js'
 
 const spec: WatchSpec = {
@@ -15,15 +15,6 @@ const spec: WatchSpec = {
   threshold: 4,
   forMs: 10_000,
   clearMs: 60_000,
-}
-
-/** Counts at `rate` per second, Poisson by its normal approximation. */
-const counts = (seed: number) => {
-  const random = mulberry32(seed)
-  return (rate: number) => {
-    const z = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())
-    return Math.max(0, Math.round(rate + Math.sqrt(rate) * z))
-  }
 }
 
 const run = (
@@ -54,13 +45,13 @@ describe('a metric watch', () => {
 
   it('opens nothing on noise alone over a simulated week', { timeout: 60_000 }, () => {
     const w = new MetricWatch(spec)
-    const { opened } = run(w, 0, 7 * 86_400_000, 100, counts(1))
+    const { opened } = run(w, 0, 7 * 86_400_000, 100, poissonCounts(1))
     expect(opened).toEqual([])
   })
 
   it('catches a halving within seconds, holds the model, and closes once back', () => {
     const w = new MetricWatch(spec)
-    const count = counts(2)
+    const count = poissonCounts(2)
     run(w, 0, 900_000, 100, count)
     const before = w.model.expect(900_000).expected
     const drop = run(w, 900_000, 960_000, 50, count)
@@ -82,7 +73,7 @@ describe('a metric watch', () => {
       [100, 60_000],
     ] as const) {
       const w = new MetricWatch(spec)
-      const count = counts(3)
+      const count = poissonCounts(3)
       run(w, 0, 900_000, rate, count)
       const { opened } = run(w, 900_000, 1_020_000, rate * 0.9, count)
       expect(opened.length, `${rate}/s`).toBe(1)
@@ -92,7 +83,7 @@ describe('a metric watch', () => {
 
   it('ignores a rise when lower is worse', () => {
     const w = new MetricWatch(spec)
-    const count = counts(4)
+    const count = poissonCounts(4)
     run(w, 0, 900_000, 100, count)
     expect(run(w, 900_000, 1_000_000, 200, count).opened).toEqual([])
   })
