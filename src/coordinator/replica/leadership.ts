@@ -337,6 +337,8 @@ export class Leadership {
                 .some((r) => r.id === id)
             )
               persister.set(STATE.gate(id), JSON.stringify(state))
+            // Which clients are paced changes with the gates: in the same commit, not a tick later.
+            if (this.#engine) this.#sharePacing()
           },
         ),
       delivered: onDelivered(this.o.fleet, this.o.metrics),
