@@ -31,6 +31,7 @@ interface IncidentsJson {
     observed: number
     closedAt?: number
     paused: string[]
+    attribution?: { summary: string; suspects: { line: string }[] }
   }[]
   watching: { metric: string; warmingUp?: string; learning?: string }[]
 }
@@ -44,7 +45,7 @@ const incidentsOf = async (t: ReturnType<typeof targetOf>): Promise<IncidentsJso
   }
 }
 
-/** Open incidents first, one line each, and any metric the watch cannot judge yet. */
+/** Open incidents first, each with its likely culprits, and any metric the watch cannot judge yet. */
 const watchLines = (w: IncidentsJson): string[] => {
   const lines: string[] = []
   for (const i of w.incidents) {
@@ -53,6 +54,12 @@ const watchLines = (w: IncidentsJson): string[] => {
     lines.push(
       `INCIDENT ${i.id} since ${new Date(i.since).toISOString()}: ${i.metric} ${i.observed.toFixed(1)}/s, expected ${i.expected.toFixed(1)}/s${paused}`,
     )
+    // The likely culprit first: one line a person reads to know where to look.
+    if (i.attribution) {
+      lines.push(`  ${i.attribution.summary}`)
+      for (const [k, s] of i.attribution.suspects.slice(0, 3).entries())
+        lines.push(`  ${k + 1}. ${s.line}`)
+    }
   }
   for (const m of w.watching) {
     if (m.warmingUp) lines.push(`watch ${m.metric}: ${m.warmingUp}`)

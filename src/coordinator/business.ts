@@ -5,8 +5,14 @@
  * every rolling rollout (no rollback: nothing yet says which change did
  * it); while one is open, a new push needs `confirm` and a reason. Paused
  * rollouts stay paused when it closes, until a person resumes them.
+ *
+ * Each incident names its likely culprit: the rollouts in flight when the
+ * deviation began, ranked by how far their treated clients' counts differ
+ * from their control's since then, and by when their waves started (see
+ * Attribution); ranked again every few seconds while it is open.
  */
 import type { Clock, Timer } from '../model/clock.js'
+import { Attribution, type Ranking, type RolloutFacts } from '../watch/attribution.js'
 import type { WatchEntry } from '../watch/options.js'
 import { SeriesBook } from '../watch/series.js'
 import { type Incident, MetricWatch } from '../watch/watch.js'
@@ -21,6 +27,10 @@ const AHEAD_MS = 5_000
 const RECENT_STEPS = 900
 /** How often the history is handed to `persist`. */
 const PERSIST_EVERY_MS = 10_000
+/** How often an open incident's suspects are ranked again. */
+const RERANK_EVERY_MS = 5_000
+/** Suspects kept per incident: a person reads the first line. */
+const MAX_SUSPECTS = 5
 
 /** A metric's history as the store keeps it (JSON): a new leader's model goes on from it. */
 export interface WatchHistory {
@@ -44,6 +54,8 @@ export interface IncidentView {
   readonly closedAt?: number
   /** The rollouts it paused. */
   readonly paused: readonly string[]
+  /** The rollouts that may have caused it, most likely first (ranked again while it is open). */
+  readonly attribution?: Ranking
 }
 
 export interface WatchStatus {
@@ -71,12 +83,20 @@ export interface BusinessParts {
   readonly persist?: (metric: string, history: WatchHistory) => void
   /** Histories a previous leader kept, by metric. */
   readonly kept?: ReadonlyMap<string, WatchHistory>
+  /** The rollouts as they are now, for attribution (read every tick). */
+  readonly rollouts?: () => readonly RolloutFacts[]
+  /** The incidents changed (opened, closed, ranked anew): where they are kept. */
+  readonly persistIncidents?: (incidents: readonly IncidentView[]) => void
+  /** Incidents a previous leader kept, oldest first: open ones stay open. */
+  readonly keptIncidents?: readonly IncidentView[]
 }
 
 export class BusinessWatch {
   readonly #book: SeriesBook
   readonly #watches = new Map<string, MetricWatch>()
   readonly #incidents: IncidentView[] = []
+  readonly #attribution: Attribution
+  #rankedAt = 0
   readonly #last = new Map<string, { at: number; value: number }>()
   /** Judged seconds per metric, the latest RECENT_STEPS (consecutive). */
   readonly #recent = new Map<string, { at: number; value: number }[]>()
@@ -99,6 +119,8 @@ export class BusinessWatch {
           history: s.history,
         }),
       )
+    this.#attribution = new Attribution({ metrics: p.specs })
+    this.#resumeIncidents(p.keptIncidents ?? [])
     for (const [metric, h] of p.kept ?? []) this.#restore(metric, h)
     this.#persistedAt = p.clock.now()
     const tick = () => {
@@ -121,14 +143,17 @@ export class BusinessWatch {
     return this.#watches.has(metric)
   }
 
-  /** A heartbeat's counts, over the interval it covers. */
+  /** A client's heartbeat counts, over the interval it covers. */
   heartbeat(
+    clientId: string,
     hb: { metrics?: Readonly<Record<string, number>> | undefined; intervalMs?: number | undefined },
     at: number,
   ): void {
     const span = hb.intervalMs ?? 1000
-    for (const [name, n] of Object.entries(hb.metrics ?? {}))
+    const metrics = hb.metrics ?? {}
+    for (const [name, n] of Object.entries(metrics))
       if (this.#watches.has(name)) this.#book.spread(name, at - span, at, n)
+    this.#attribution.sample(clientId, metrics, span, at)
   }
 
   /** Why a point for `metric` at `at` cannot be taken now, or undefined if it can. */
@@ -149,8 +174,9 @@ export class BusinessWatch {
     this.#book.add(metric, at, value)
   }
 
-  /** Judge every settled second. */
+  /** Judge every settled second; rank open incidents' suspects anew every few seconds. */
   tick(now: number): void {
+    if (this.p.rollouts) this.#attribution.rollouts(this.p.rollouts(), now)
     for (const [metric, watch] of this.#watches) {
       for (const step of this.#book.take(metric, now)) {
         const r = watch.step(step.at, step.value)
@@ -166,6 +192,10 @@ export class BusinessWatch {
         if (r.opened) this.#opened(watch, r.opened)
         if (r.closed) this.#closed(metric, r.closed)
       }
+    }
+    if (now - this.#rankedAt >= RERANK_EVERY_MS) {
+      this.#rankedAt = now
+      this.#rerank()
     }
   }
 
@@ -188,9 +218,12 @@ export class BusinessWatch {
     const from = h.recent.from
     for (const [at, mean] of h.seasonal ?? []) if (at < from) w.model.seed(at, mean)
     const recent: { at: number; value: number }[] = []
+    // Steps it had not learned because an incident was open are not learned now either.
+    const open = this.#incidents.find((i) => i.metric === metric && i.closedAt === undefined)
+    const learnUntil = open ? open.openedAt - w.learnAfterMs : Number.POSITIVE_INFINITY
     h.recent.values.forEach((value, i) => {
       const at = from + i * 1000
-      w.replay(at, value)
+      w.replay(at, value, at < learnUntil)
       recent.push({ at, value })
     })
     this.#recent.set(metric, recent)
@@ -235,6 +268,7 @@ export class BusinessWatch {
     const id = `inc-${++this.#seq}`
     const reason = `incident ${id}: ${i.metric} ${i.observed.toFixed(1)}/s, expected ${i.expected.toFixed(1)}/s`
     const paused = this.p.pauseAll(reason)
+    const attribution = this.#rank(i.metric, i.since)
     this.#incidents.push({
       id,
       metric: i.metric,
@@ -244,10 +278,59 @@ export class BusinessWatch {
       expected: i.expected,
       observed: i.observed,
       paused,
+      attribution,
     })
     if (this.#incidents.length > MAX_INCIDENTS) this.#incidents.shift()
-    this.p.notice(`slew: ${reason}; paused ${paused.length} rollouts`)
+    this.p.notice(
+      `slew: ${reason}; paused ${paused.length} rollouts; ${attribution.summary}` +
+        (attribution.suspects[0] ? `\n  ${attribution.suspects[0].line}` : ''),
+    )
     this.p.changed?.(this.open().length)
+    this.p.persistIncidents?.(this.#incidents)
+  }
+
+  /** The suspects of a deviation of `metric` since `since`, the first few. */
+  #rank(metric: string, since: number): Ranking {
+    const r = this.#attribution.rank({ metric, since }, this.p.clock.now())
+    return { ...r, suspects: r.suspects.slice(0, MAX_SUSPECTS) }
+  }
+
+  /** Open incidents' suspects, ranked again on the evidence since (kept if the order changed). */
+  #rerank(): void {
+    let changed = false
+    this.#incidents.forEach((inc, k) => {
+      if (inc.closedAt !== undefined) return
+      const attribution = this.#rank(inc.metric, inc.since)
+      const order = (r: Ranking | undefined) => r?.suspects.map((s) => s.rolloutId).join()
+      if (order(attribution) !== order(inc.attribution)) changed = true
+      this.#incidents[k] = { ...inc, attribution }
+    })
+    if (changed) this.p.persistIncidents?.(this.#incidents)
+  }
+
+  /** A previous leader's incidents: kept for the API; open ones go on in their watch. */
+  #resumeIncidents(kept: readonly IncidentView[]): void {
+    for (const inc of kept.slice(-MAX_INCIDENTS)) {
+      if (typeof inc?.id !== 'string' || typeof inc.metric !== 'string') continue
+      this.#incidents.push(inc)
+      const n = Number(inc.id.slice('inc-'.length))
+      if (Number.isInteger(n)) this.#seq = Math.max(this.#seq, n)
+      const w = this.#watches.get(inc.metric)
+      if (inc.closedAt === undefined) {
+        // No longer watched (the config changed): it cannot close, so it is closed now.
+        if (!w)
+          this.#incidents[this.#incidents.length - 1] = { ...inc, closedAt: this.p.clock.now() }
+        else if (!w.open)
+          w.resumeOpen({
+            metric: inc.metric,
+            openedAt: inc.openedAt,
+            since: inc.since,
+            expected: inc.expected,
+            observed: inc.observed,
+          })
+      }
+    }
+    if (this.#incidents.length > 0) this.p.changed?.(this.open().length)
   }
 
   #closed(metric: string, i: Incident): void {
@@ -257,5 +340,6 @@ export class BusinessWatch {
     this.#incidents[k] = { ...this.#incidents[k]!, closedAt }
     this.p.notice(`slew: incident ${this.#incidents[k]!.id} closed: ${metric} back within bounds`)
     this.p.changed?.(this.open().length)
+    this.p.persistIncidents?.(this.#incidents)
   }
 }

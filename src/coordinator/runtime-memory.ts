@@ -108,7 +108,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
       if (hb.entries !== undefined) engine.report(clientId, hb.entries, hb.capacity)
       fleet.heartbeat(clientId, hb, clock.now())
       gates.heartbeat(clientId, hb)
-      business?.heartbeat(hb, clock.now())
+      business?.heartbeat(clientId, hb, clock.now())
     },
     sentRewarm: async (changeId, clientId, maxAgeMs) =>
       engine.sentRewarm(changeId, clientId, maxAgeMs),

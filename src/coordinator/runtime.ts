@@ -7,14 +7,16 @@ import type { Config } from '../config/schema.js'
 import type { GateRecord } from '../gates/watcher.js'
 import type { Engine, GateContext, GateResult, LeaseGrant } from '../invalidation/engine.js'
 import { heldRampKeys } from '../invalidation/ramp.js'
+import type { RolloutView } from '../invalidation/rollout.js'
 import type { Clock } from '../limiter/clock.js'
 import type { GcraParams } from '../limiter/gcra.js'
 import type { TokenClass } from '../model/budget.js'
 import type { Heartbeat } from '../protocol/messages.js'
 import { problem } from '../protocol/problem.js'
 import type { Store } from '../store/store.js'
+import type { RolloutFacts } from '../watch/attribution.js'
 import type { Admission, AdmissionDecision } from './admission.js'
-import { BusinessWatch, type WatchHistory } from './business.js'
+import { BusinessWatch, type IncidentView, type WatchHistory } from './business.js'
 import type { FleetTracker } from './fleet.js'
 import { HttpProblem } from './http.js'
 import type { StreamHub } from './hub.js'
@@ -172,6 +174,22 @@ export const heldRampsOf = (engine: () => Engine | undefined, clock: Clock) => {
   return Object.assign(get, { invalidate })
 }
 
+/** What attribution needs of a rollout. */
+const rolloutFacts = (r: RolloutView): RolloutFacts => {
+  const last = r.waves.at(-1)
+  return {
+    id: r.id,
+    kind: r.change.kind,
+    state: r.state,
+    createdAt: r.createdAt,
+    endedAt: r.endedAt,
+    // The last wave reaches every shard: its end over its fraction is the shard count.
+    shards: last ? Math.round(last.hi / last.fraction) : 1,
+    waves: r.waves.map((w) => ({ index: w.index, lo: w.lo, hi: w.hi, startedAt: w.startedAt })),
+    rollbackOf: r.change.rollbackOf,
+  }
+}
+
 /** The business watch of a runtime whose engine runs here (none without `watch` config). */
 export const businessWatch = (
   o: RuntimeParts,
@@ -179,13 +197,21 @@ export const businessWatch = (
   store?: {
     persist: (metric: string, history: WatchHistory) => void
     kept: ReadonlyMap<string, WatchHistory>
+    persistIncidents: (incidents: readonly IncidentView[]) => void
+    keptIncidents: readonly IncidentView[]
   },
 ): BusinessWatch | undefined => {
   const specs = o.config.watch
   if (specs.length === 0) return undefined
   return new BusinessWatch({
     specs,
-    ...(store && { persist: store.persist, kept: store.kept }),
+    ...(store && {
+      persist: store.persist,
+      kept: store.kept,
+      persistIncidents: store.persistIncidents,
+      keptIncidents: store.keptIncidents,
+    }),
+    rollouts: () => (engine()?.list() ?? []).map(rolloutFacts),
     clock: o.clock,
     notice: o.notice,
     changed: (open) => o.metrics.incidentsOpen.set(open),

@@ -123,8 +123,23 @@ export class MetricWatch {
    * A step a previous leader judged, learned without being judged again (a
    * new leader's model goes on from its history); before any `step`.
    */
-  replay(at: number, value: number): void {
-    this.model.observe(at, value, true)
+  replay(at: number, value: number, learn = true): void {
+    this.model.observe(at, value, learn)
+  }
+
+  /** How long after a step the model learns it, ms. */
+  get learnAfterMs(): number {
+    return this.#learnAfterMs
+  }
+
+  /**
+   * An incident a previous leader opened and had not closed: it stays open
+   * (no second one for the same deviation) and closes as any other does.
+   */
+  resumeOpen(incident: Incident): void {
+    this.#open = { ...incident }
+    this.#s = this.height
+    this.#calmSince = undefined
   }
 
   /** Steps the model still has to learn before the watch judges (0: it judges). */

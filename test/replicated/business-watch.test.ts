@@ -2,7 +2,9 @@
  * The business watch on Redis replicas (issue 15): points posted through a
  * follower reach the leader's watch, and its model's history is kept in
  * the store, so a new leader judges at once instead of learning the series
- * again (ten minutes blind) after the old one is killed.
+ * again (ten minutes blind) after the old one is killed. An incident open
+ * when it dies stays open on the new leader (not a second one for the same
+ * drop) and closes there once orders are back.
  */
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
@@ -19,6 +21,7 @@ const FLEET = 'watched'
 
 interface Watching {
   watching: { metric: string; warmingUp?: string; expected?: number; last?: { at: number } }[]
+  incidents: { id: string; closedAt?: number }[]
 }
 
 describe('the business watch on Redis replicas', () => {
@@ -36,22 +39,25 @@ describe('the business watch on Redis replicas', () => {
     const dir = mkdtempSync(join(tmpdir(), 'slew-watch-redis-'))
     writeFileSync(
       join(dir, 'slew.config.yaml'),
-      [`fleet: ${FLEET}`, 'replication: { leaseMs: 900 }', 'watch: [{ metric: orders }]'].join(
-        '\n',
-      ),
+      [
+        `fleet: ${FLEET}`,
+        'replication: { leaseMs: 900 }',
+        'watch: [{ metric: orders, clearMs: 3000 }]',
+      ].join('\n'),
     )
     const { replicas, leader, follower } = await leaderAndFollower(dir, redis.url)
     procs.push(...replicas.map((r) => r.p))
-    const watching = async (url: string) =>
-      ((await (await fetch(`${url}/v1/incidents`)).json()) as Watching).watching[0]!
+    const incidents = async (url: string) =>
+      (await (await fetch(`${url}/v1/incidents`)).json()) as Watching
+    const watching = async (url: string) => (await incidents(url)).watching[0]!
     expect((await watching(follower.url)).warmingUp).toMatch(/learning the series/)
 
-    // Fifteen minutes of orders at about 100/s, posted through the follower.
+    // Fifteen minutes of orders at about 100/s, the last 20 s at 40/s, posted through the follower.
     const second = Math.floor(Date.now() / 1000) * 1000
-    const series = Array.from({ length: 900 }, (_, i) => ({
+    const series = Array.from({ length: 920 }, (_, i) => ({
       name: 'orders',
-      value: 100 + ((i * 7919) % 21) - 10,
-      at: new Date(second - (930 - i) * 1000).toISOString(),
+      value: (i < 900 ? 100 : 40) + ((i * 7919) % 21) - 10,
+      at: new Date(second - (950 - i) * 1000).toISOString(),
     }))
     const posted = await post(`${follower.url}/v1/metrics`, { series })
     expect(posted.status, await posted.clone().text()).toBe(202)
@@ -62,10 +68,15 @@ describe('the business watch on Redis replicas', () => {
     const before = await watching(follower.url)
     expect(before.expected).toBeGreaterThan(90)
     expect(before.expected).toBeLessThan(110)
+    const [opened] = (await incidents(follower.url)).incidents
+    expect(opened).toMatchObject({ id: 'inc-1' })
+    expect(opened).not.toHaveProperty('closedAt')
     store = await new RedisStore({ fleet: FLEET, url: redis.url }).connect()
     await waitFor(
-      'the history kept',
-      async () => (await store!.stateField(STATE.watch('orders'))) !== undefined,
+      'the history and the incident kept',
+      async () =>
+        (await store!.stateField(STATE.watch('orders'))) !== undefined &&
+        (await store!.stateField(STATE.incidents)) !== undefined,
       20_000,
     )
 
@@ -80,5 +91,30 @@ describe('the business watch on Redis replicas', () => {
     expect(after.warmingUp).toBeUndefined()
     expect(after.last?.at).toBe(before.last?.at)
     expect(Math.abs(after.expected! - before.expected!)).toBeLessThan(5)
+    // The incident goes on, open, and no second one opens for the same drop.
+    const going = (await incidents(follower.url)).incidents
+    expect(going).toHaveLength(1)
+    const { attribution: _, ...same } = opened as typeof opened & { attribution?: unknown }
+    expect(going[0]).toMatchObject(same)
+    expect(going[0]).not.toHaveProperty('closedAt')
+
+    // Orders are back: the new leader closes it, and keeps that too.
+    const now = Date.now()
+    const back = []
+    for (let at = after.last!.at + 1000; at < now + 4000; at += 1000)
+      back.push({ name: 'orders', value: 100, at: new Date(at).toISOString() })
+    expect((await post(`${follower.url}/v1/metrics`, { series: back })).status).toBe(202)
+    await waitFor(
+      'the incident closed',
+      async () => (await incidents(follower.url)).incidents[0]?.closedAt !== undefined,
+      40_000,
+    )
+    expect((await incidents(follower.url)).incidents).toHaveLength(1)
+    await waitFor('its closing kept', async () => {
+      const kept = JSON.parse(
+        (await store!.stateField(STATE.incidents)) ?? '[]',
+      ) as Watching['incidents']
+      return kept[0]?.closedAt !== undefined
+    })
   })
 })

@@ -80,7 +80,9 @@ export interface Apply {
   /** The gates, fed every client's heartbeat once (this replica's own too). */
   readonly gates?: { heartbeat(clientId: string, hb: LeaderHeartbeat): void } | undefined
   /** The business watch, fed every heartbeat's counts once. */
-  readonly business?: { heartbeat(hb: LeaderHeartbeat, at: number): void } | undefined
+  readonly business?:
+    | { heartbeat(clientId: string, hb: LeaderHeartbeat, at: number): void }
+    | undefined
   /** The engine's clients and their records in the store. */
   readonly clients: ClientRecords
   /** This replica's id: its own clients' heartbeats it took in already. */
@@ -98,7 +100,7 @@ export const applyFleetEvent = (e: FleetEvent, a: Apply): void => {
   } else if (e.t === 'hb') {
     a.clients.heard(e.c, e.h)
     a.gates?.heartbeat(e.c, e.h)
-    a.business?.heartbeat(e.h, a.now)
+    a.business?.heartbeat(e.c, e.h, a.now)
     // Its own clients' health is counted once, by the rewarm loop, not again when the event
     // comes back; their acks are (counting them is idempotent), so one taken in while a
     // takeover was rebuilding the tracker still counts.

@@ -355,6 +355,8 @@ export class Leadership {
     this.#business = businessWatch(this.o, () => this.#engine, {
       kept: t.watchHistory,
       persist: (metric, history) => t.persister.set(STATE.watch(metric), JSON.stringify(history)),
+      keptIncidents: t.incidents,
+      persistIncidents: (incidents) => t.persister.set(STATE.incidents, JSON.stringify(incidents)),
     })
     // What the last leader published is written over with this term's first commit, whatever
     // it was (not at a later tick: the state a new leader starts from is settled at once).

@@ -36,6 +36,8 @@ export const STATE = {
   pacing: 'pacing',
   /** Config keys whose ramps stand still (a paused rollout ramps them), JSON: followers answer with it. */
   heldRamps: 'heldRamps',
+  /** The business watch's incidents (IncidentView[] JSON, oldest first): open ones stay open. */
+  incidents: 'incidents',
 } as const
 
 export interface PresenceRecord {
@@ -56,6 +58,8 @@ export const loadSnapshot = async (
   gates: Map<string, string>
   /** Each watched metric's history as the last leader kept it (WatchHistory JSON). */
   watch: Map<string, string>
+  /** The business watch's incidents as the last leader kept them (JSON), if any. */
+  incidents: string | undefined
 }> => {
   const [state, presence, replicas] = await Promise.all([
     store.state(),
@@ -118,5 +122,5 @@ export const loadSnapshot = async (
   const watch = new Map<string, string>()
   for (const [field, raw] of Object.entries(state))
     if (field.startsWith('watch:')) watch.set(field.slice('watch:'.length), raw)
-  return { snapshot, records, gates, watch }
+  return { snapshot, records, gates, watch, incidents: state[STATE.incidents] }
 }

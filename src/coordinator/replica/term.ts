@@ -10,7 +10,7 @@ import { type Delivery, Engine } from '../../invalidation/engine.js'
 import type { Clock } from '../../limiter/clock.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { Store } from '../../store/store.js'
-import type { WatchHistory } from '../business.js'
+import type { IncidentView, WatchHistory } from '../business.js'
 import type { FleetTracker } from '../fleet.js'
 import type { CoordinatorGates } from '../gates.js'
 import type { Signer } from '../log.js'
@@ -32,6 +32,8 @@ export interface Term {
   readonly restored: number
   /** Each watched metric's history as the last leader kept it. */
   readonly watchHistory: ReadonlyMap<string, WatchHistory>
+  /** The business watch's incidents as the last leader kept them, oldest first. */
+  readonly incidents: readonly IncidentView[]
 }
 
 export interface TermOptions {
@@ -57,7 +59,13 @@ export interface TermOptions {
 export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
   const { store, config: c, clock } = o
   const lastEvent = await store.lastEventId()
-  const { snapshot, records, gates: kept, watch } = await loadSnapshot(store, c.fleet, clock.now())
+  const {
+    snapshot,
+    records,
+    gates: kept,
+    watch,
+    incidents,
+  } = await loadSnapshot(store, c.fleet, clock.now())
   const deliveries = await loadDeliveries(store, new Set(snapshot.rollouts.map((r) => r.change.id)))
   const bounds = await store.bounds()
   // Without buckets in the store (a new fleet, or its state lost), assume they were spent.
@@ -117,6 +125,13 @@ export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
       // Unreadable: that metric learns again.
     }
   }
+  let keptIncidents: IncidentView[] = []
+  try {
+    const list: unknown = incidents ? JSON.parse(incidents) : []
+    if (Array.isArray(list)) keptIncidents = list as IncidentView[]
+  } catch {
+    // Unreadable: the incidents' record starts again (the models go on from their history).
+  }
   return {
     engine,
     persister,
@@ -125,6 +140,7 @@ export const beginTerm = async (o: TermOptions): Promise<Term | undefined> => {
     lastEvent,
     restored: snapshot.rollouts.length,
     watchHistory,
+    incidents: keptIncidents,
   }
 }
 
