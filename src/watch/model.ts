@@ -13,7 +13,12 @@
  *
  * An observation far outside the expected band moves the model only as far
  * as the band's edge (a Huber step), so an incident is not learned as the
- * new normal while it lasts. Pure and clock-free: the caller says when.
+ * new normal while it lasts. Beside the level, a slow one (a time constant
+ * of 12 hours by default) gives a `baseline`: what the series is when
+ * nothing special happens. A watch judges a drop against the lower of the
+ * two (a rise against the higher), so the end of a promotion — the level
+ * learned the spike, the series returns to its baseline — is no drop.
+ * Pure and clock-free: the caller says when.
  */
 
 export interface ModelOptions {
@@ -25,6 +30,8 @@ export interface ModelOptions {
   readonly alpha?: number
   /** Trend smoothing, [0, 1]. @default 0.0005 */
   readonly beta?: number
+  /** The baseline's level smoothing, (0, 1]. @default 1 ÷ 12 hours of steps */
+  readonly slowAlpha?: number
   /** Residuals the noise is measured over. @default 600 */
   readonly noiseWindow?: number
   /** The seasonal period, ms (absent: none). */
@@ -44,6 +51,8 @@ export interface Expectation {
   readonly expected: number
   /** Its noise: one standard deviation of a single step's value. */
   readonly noise: number
+  /** What it is when nothing special happens: the season and the slow level. */
+  readonly baseline: number
   /** Seasonal, or the level-and-trend model (and why, when a period is set). */
   readonly mode: 'seasonal' | 'level'
   /** Why the seasonal model is not in use yet (with a period set). */
@@ -60,6 +69,8 @@ const NOISE_EVERY = 10
 class Holt {
   level: number | undefined
   trend = 0
+  /** The slow level (see SeriesModel's baseline). */
+  slow: number | undefined
   /** Observations seen: the trend is learned only once the level has settled. */
   #seen = 0
   readonly #residuals: number[] = []
@@ -72,6 +83,7 @@ class Holt {
     private readonly alpha: number,
     private readonly beta: number,
     private readonly window: number,
+    private readonly slowAlpha: number,
   ) {}
 
   /** The forecast `ahead` steps after the last observation. */
@@ -95,6 +107,7 @@ class Holt {
     const f = this.forecast()
     if (f === undefined) {
       this.level = y
+      this.slow = y
       return
     }
     const residual = y - f
@@ -109,6 +122,11 @@ class Holt {
     // Until the level has settled (a window of steps), faster, as a running mean.
     const a = Math.max(this.alpha, 1 / this.#seen)
     const level = a * used + (1 - a) * f
+    const slow = this.slow ?? y
+    const usedSlow = slow + Math.max(-band, Math.min(band, y - slow))
+    // A running mean over the first window of steps, then slow.
+    const as = this.#seen <= this.window ? 1 / this.#seen : this.slowAlpha
+    this.slow = as * usedSlow + (1 - as) * slow
     if (this.#seen > this.window)
       this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
     this.level = level
@@ -138,6 +156,7 @@ export class SeriesModel {
     this.#o = {
       alpha: o.alpha ?? 0.005,
       beta: o.beta ?? 0.0005,
+      slowAlpha: o.slowAlpha ?? (o.stepMs ?? 1000) / 43_200_000,
       noiseWindow: o.noiseWindow ?? 600,
       history: o.history ?? 3,
       bucketMs: o.bucketMs ?? 60_000,
@@ -145,9 +164,9 @@ export class SeriesModel {
       stepMs: o.stepMs ?? 1000,
       periodMs: o.periodMs,
     }
-    const { alpha, beta, noiseWindow, periodMs, bucketMs, history } = this.#o
-    this.#plain = new Holt(alpha, beta, noiseWindow)
-    this.#deseasoned = new Holt(alpha, beta, noiseWindow)
+    const { alpha, beta, noiseWindow, periodMs, bucketMs, history, slowAlpha } = this.#o
+    this.#plain = new Holt(alpha, beta, noiseWindow, slowAlpha)
+    this.#deseasoned = new Holt(alpha, beta, noiseWindow, slowAlpha)
     this.#buckets = periodMs ? Math.max(1, Math.round(periodMs / bucketMs)) : 0
     // One period more than the median takes: the current one fills while those before are read.
     this.#sums = new Float64Array(this.#buckets * (history + 1))
@@ -199,13 +218,20 @@ export class SeriesModel {
     const ahead = this.#last === undefined ? 1 : Math.max(1, (at - this.#last) / this.#o.stepMs)
     if (typeof seasonal === 'number') {
       const f = this.#deseasoned.forecast(ahead) ?? 0
-      return { expected: seasonal + f, noise: this.#deseasoned.noise(), mode: 'seasonal', steps }
+      return {
+        expected: seasonal + f,
+        noise: this.#deseasoned.noise(),
+        baseline: seasonal + (this.#deseasoned.slow ?? 0),
+        mode: 'seasonal',
+        steps,
+      }
     }
     const expected = this.#plain.forecast(ahead) ?? Number.NaN
     const noise = this.#plain.noise()
     return {
       expected,
       noise,
+      baseline: this.#plain.slow ?? Number.NaN,
       mode: 'level',
       ...(this.#buckets > 0 && { learning: seasonal }),
       steps,

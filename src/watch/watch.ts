@@ -2,7 +2,9 @@
  * One metric watched against its model. `threshold` and `forMs` name the
  * smallest deviation that matters: one that puts a `forMs` window's mean
  * `threshold` noise units off, in the bad direction — per step, δ =
- * threshold ÷ √(steps in forMs). The watch accumulates the evidence for
+ * threshold ÷ √(steps in forMs), from the lower of the model's level and
+ * its baseline (the higher, when higher is worse: the end of a promotion is
+ * no drop). The watch accumulates the evidence for
  * such a deviation with a one-sided CUSUM of each step's deviation (noise
  * units, positive worse) less δ/2, so a large drop opens an incident within
  * a few steps and a small one as its evidence adds up, and it opens at the
@@ -158,12 +160,16 @@ export class MetricWatch {
     let opened: Incident | undefined
     let closed: Incident | undefined
     if (usable) {
-      const raw = (value - e.expected) / e.noise
+      // Judged against the less alarming of the level and the baseline: a promotion's end is no drop.
+      const base = Number.isFinite(e.baseline) ? e.baseline : e.expected
+      const expected =
+        this.spec.worse === 'lower' ? Math.min(e.expected, base) : Math.max(e.expected, base)
+      const raw = (value - expected) / e.noise
       const d = this.spec.worse === 'lower' ? -raw : raw
       this.#s = Math.max(0, this.#s + d - this.k)
       if (this.#s > 0) {
         this.#run ??= { since: at, expected: 0, value: 0, n: 0 }
-        this.#run.expected += e.expected
+        this.#run.expected += expected
         this.#run.value += value
         this.#run.n++
       } else this.#run = undefined

@@ -81,6 +81,27 @@ describe('a metric watch', () => {
     }
   })
 
+  it("takes a promotion's end for no drop, and still sees one after", () => {
+    const w = new MetricWatch(spec)
+    const count = poissonCounts(5)
+    const HOUR = 3_600_000
+    run(w, 0, 2 * HOUR, 100, count)
+    // 45 minutes at +60 %, ramped in and out over 3 minutes: the level learns it, the baseline not.
+    const promo = (t: number) => {
+      const ramp = 180_000
+      const x = t - 2 * HOUR
+      const up = Math.min(1, x / ramp, (45 * 60_000 - x) / ramp)
+      return 100 * (1 + 0.6 * Math.max(0, up))
+    }
+    const opened: number[] = []
+    for (let t = 2 * HOUR; t < 4 * HOUR; t += 1000)
+      if (w.step(t, count(promo(t))).opened) opened.push(t)
+    expect(opened).toEqual([])
+    const { opened: drop } = run(w, 4 * HOUR, 4 * HOUR + 60_000, 50, count)
+    expect(drop).toHaveLength(1)
+    expect(drop[0]! - 4 * HOUR).toBeLessThanOrEqual(5_000)
+  })
+
   it('ignores a rise when lower is worse', () => {
     const w = new MetricWatch(spec)
     const count = poissonCounts(4)
