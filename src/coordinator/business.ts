@@ -291,7 +291,7 @@ export class BusinessWatch {
 
   /** The suspects of a deviation of `metric` since `since`, the first few. */
   #rank(metric: string, since: number): Ranking {
-    const r = this.#attribution.rank({ metric, since }, this.p.clock.now())
+    const r = this.#attribution.rank({ metric, since }, Math.round(this.p.clock.now()))
     return { ...r, suspects: r.suspects.slice(0, MAX_SUSPECTS) }
   }
 
