@@ -118,6 +118,12 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'Rewarm checkpoints not kept: of no rewarm this coordinator sent the client (lately)',
       registers: [registry],
     }),
+    budgetRate: new Gauge({
+      name: 'slew_budget_rate_per_second',
+      help: 'Budget in force, per class: delivery cost (B1, deliveries) and refetch tokens (B2, tokens) per second',
+      labelNames: ['class', 'budget'] as const,
+      registers: [registry],
+    }),
     rewarmRate: new Gauge({
       name: 'slew_rewarm_rate_per_second',
       help: 'The adaptive rewarm token rate in force (AIMD, never above the rewarm budget)',

@@ -18,8 +18,8 @@ import { HttpProblem, parseBody, readJson } from '../http.js'
 import { recallSchema } from '../recall.js'
 import type { FleetMember } from '../runtime.js'
 
-const CLIENT_ID = /^[\w.:@-]{1,200}$/
-const NONCE = /^[\w-]{8,64}$/
+export const CLIENT_ID = /^[\w.:@-]{1,200}$/
+export const NONCE = /^[\w-]{8,64}$/
 
 /** Change digests by change object: a long list is hashed once, not per client asking. */
 const digests = new WeakMap<Change, string>()
@@ -225,6 +225,10 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
             ackedSeq: h.ackedSeq,
             epoch: h.epoch,
             errorRate: h.errorRate,
+            latencyP50: h.latencyP50,
+            latencyP99: h.latencyP99,
+            calls: h.calls,
+            ...(h.rejected && { rejected: h.rejected }),
             configDigest: h.configDigest,
             ...(h.refusing && { refusing: h.refusing }),
           }),

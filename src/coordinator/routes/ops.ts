@@ -1,32 +1,20 @@
-/** For operators and orchestrators: Prometheus metrics, liveness, readiness, a small dashboard. */
+/** For operators and orchestrators: Prometheus metrics, liveness, readiness, the dashboard. */
+import { readFileSync } from 'node:fs'
+import { budgetClasses, tokenClasses } from '../../model/budget.js'
 import type { App, Ctx } from '../context.js'
 import { fleetProblems } from './clients.js'
 
-const dashboard = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>slew</title>
-<style>body{font:14px system-ui,sans-serif;margin:2rem;color:#111}table{border-collapse:collapse}
-td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left}th{background:#f4f4f4}
-.bar{background:#e8eef8;width:160px;height:10px;display:inline-block}.bar i{background:#1f77b4;height:10px;display:block}</style>
-</head><body><h1>slew</h1><p id="fleet">…</p><table><thead><tr><th>id</th><th>kind</th><th>state</th>
-<th>wave</th><th>delivered</th><th>acked</th><th>progress</th><th>reason</th></tr></thead><tbody id="rows"></tbody></table>
-<p style="color:#666">Refreshes every 2 s. With auth on, pass a read token: <code>/?token=…</code></p>
-<script>
-const token = new URLSearchParams(location.search).get('token');
-const get = (p) => fetch(p, token ? { headers: { authorization: 'Bearer ' + token } } : {}).then((r) => r.json());
-const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
-async function tick() {
-  try {
-    const [f, c] = await Promise.all([get('/v1/fleet?limit=0'), get('/v1/changes')]);
-    document.getElementById('fleet').textContent = f.connected + ' clients connected';
-    document.getElementById('rows').innerHTML = (c.changes || []).map((r) =>
-      '<tr><td>' + esc(r.id) + '</td><td>' + esc(r.change.kind) + '</td><td>' + esc(r.state) + '</td><td>' +
-      (r.wave + 1) + '/' + r.waves.length + '</td><td>' + r.delivered + '</td><td>' + r.acked +
-      '</td><td><span class="bar"><i style="width:' + Math.round(r.progress * 100) + '%"></i></span></td><td>' +
-      esc(r.change.reason) + '</td></tr>').join('');
-  } catch (e) { document.getElementById('fleet').textContent = 'cannot reach the API: ' + e; }
+/** The dashboard's files, read once: `src/coordinator/dashboard/` (copied beside the build). */
+const asset = (name: string): string =>
+  readFileSync(new URL(`../dashboard/${name}`, import.meta.url), 'utf8')
+const dashboard = {
+  html: asset('index.html'),
+  js: asset('app.js'),
+  css: asset('style.css'),
 }
-tick(); setInterval(tick, 2000);
-</script></body></html>`
+/** Only its own files and the API: no inline script, nothing from elsewhere. */
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 export const opsRoutes = (app: App, ctx: Ctx): void => {
   app.get('/metrics', async (c) => {
@@ -41,6 +29,15 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     ctx.metrics.clientsRefusing.reset()
     for (const [reason, ids] of refusing) ctx.metrics.clientsRefusing.set({ reason }, ids.length)
     ctx.metrics.configSplit.set(configSplit.length)
+    // The budgets in force beside what is spent of them (the dashboard and Grafana draw both).
+    const budgets = ctx.config().budgets
+    for (const cls of budgetClasses)
+      ctx.metrics.budgetRate.set({ class: cls, budget: 'deliveries' }, budgets[cls].ratePerSec)
+    for (const cls of tokenClasses)
+      ctx.metrics.budgetRate.set(
+        { class: cls, budget: 'tokens' },
+        ctx.runtime.tokenBudget(cls).ratePerSec,
+      )
     return c.body(await ctx.metrics.registry.metrics(), 200, {
       'content-type': ctx.metrics.registry.contentType,
     })
@@ -61,5 +58,11 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
       ? c.json({ ready: true, ...about })
       : c.json({ ready: false, reason: r.reason, ...about }, 503)
   })
-  app.get('/', (c) => c.html(dashboard))
+  app.get('/', (c) => c.html(dashboard.html, 200, { 'content-security-policy': CSP }))
+  app.get('/dashboard/app.js', (c) =>
+    c.body(dashboard.js, 200, { 'content-type': 'text/javascript; charset=utf-8' }),
+  )
+  app.get('/dashboard/style.css', (c) =>
+    c.body(dashboard.css, 200, { 'content-type': 'text/css; charset=utf-8' }),
+  )
 }
