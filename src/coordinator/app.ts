@@ -16,6 +16,7 @@ import { changesRoutes } from './routes/changes.js'
 import { clientsRoutes } from './routes/clients.js'
 import { configRoutes } from './routes/config.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { openApiRoutes } from './routes/openapi.js'
 import { opsRoutes } from './routes/ops.js'
 import { streamRoutes } from './routes/stream.js'
 
@@ -72,6 +73,7 @@ export const createApp = (ctx: Ctx): App => {
   metricsRoutes(app, ctx)
   streamRoutes(app, ctx)
   opsRoutes(app, ctx)
+  openApiRoutes(app)
   app.notFound(() => problemResponse(problem('E_NOT_FOUND', 'No such route')))
   app.onError((error) => {
     if (error instanceof HttpProblem) return problemResponse(error.problem, error.headers)

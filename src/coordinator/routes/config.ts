@@ -5,13 +5,13 @@ import type { App, Ctx } from '../context.js'
 import { flag, HttpProblem, parseBody, readJson } from '../http.js'
 import { redact } from '../settings.js'
 
-const putSchema = z.strictObject({
+export const putSchema = z.strictObject({
   /** The settings to change (merged over the current config). */
   config: z.record(z.string(), z.unknown()),
   reason: z.string().min(1, { error: 'a non-empty string' }).max(500),
 })
 
-const rollbackSchema = z.strictObject({
+export const rollbackSchema = z.strictObject({
   /** The version to return to. @default the one before the current */
   version: z.number().int().positive().optional(),
   reason: z.string().min(1, { error: 'a non-empty string' }).max(500),

@@ -22,7 +22,7 @@ const pointSchema = z.strictObject({
   at: z.iso.datetime({ offset: true }).optional(),
 })
 
-const metricsBodySchema = z.strictObject({
+export const metricsBodySchema = z.strictObject({
   series: z
     .array(pointSchema)
     .min(1)

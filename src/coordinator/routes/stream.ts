@@ -16,6 +16,13 @@ import { HttpProblem, intQuery, nonNegativeIntOf, patternQuery } from '../http.j
 import { problemResponse } from '../respond.js'
 import { ownClientId } from './clients.js'
 
+/** What `?epoch=`, `?nonce=` and `?fleet=` must match (a 400 naming the parameter otherwise). */
+export const STREAM_QUERY = {
+  epoch: { pattern: /^[a-z0-9]{1,64}$/, rule: '1-64 of [a-z0-9]' },
+  nonce: { pattern: /^[\w-]{8,64}$/, rule: '8-64 of [A-Za-z0-9_-]' },
+  fleet: { pattern: /^[\w.-]{1,64}$/, rule: '1-64 of [A-Za-z0-9_.-]' },
+} as const
+
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-transform',
@@ -51,9 +58,10 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
     const clientId = ownClientId(c, c.req.query('clientId'))
     const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
     const entries = entriesQuery(c)
-    const epoch = patternQuery(c, 'epoch', /^[a-z0-9]{1,64}$/, '1-64 of [a-z0-9]')
-    const nonce = patternQuery(c, 'nonce', /^[\w-]{8,64}$/, '8-64 of [A-Za-z0-9_-]')
-    const theirs = patternQuery(c, 'fleet', /^[\w.-]{1,64}$/, '1-64 of [A-Za-z0-9_.-]')
+    const { epoch: e, nonce: n, fleet: f } = STREAM_QUERY
+    const epoch = patternQuery(c, 'epoch', e.pattern, e.rule)
+    const nonce = patternQuery(c, 'nonce', n.pattern, n.rule)
+    const theirs = patternQuery(c, 'fleet', f.pattern, f.rule)
     const fleet = ctx.config().fleet
     if (theirs !== undefined && theirs !== fleet) {
       ctx.metrics.streamsRefused.inc({ reason: 'wrong-fleet' })

@@ -68,6 +68,9 @@ export const ROUTES: readonly Route[] = [
   route('GET', '/healthz', 'none'),
   route('GET', '/readyz', 'none'),
   route('GET', '/', 'none'),
+  route('GET', '/dashboard/app.js', 'none'),
+  route('GET', '/dashboard/style.css', 'none'),
+  route('GET', '/openapi.json', 'none'),
 ]
 
 /** `METHOD path` of every handler the app registered (middleware, registered for all methods, left out). */
