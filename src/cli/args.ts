@@ -6,6 +6,7 @@ import { accessSync, constants, statSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { InvalidOptionError, UnknownFlagError } from '../errors.js'
+import { didYouMean } from './suggest.js'
 
 type Options = NonNullable<ParseArgsConfig['options']>
 
@@ -45,9 +46,8 @@ export const parseFlags = <const S extends Options>(
   } catch (error) {
     const code = (error as { code?: string }).code
     const message = (error as Error).message
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new UnknownFlagError(/'([^']+)'/.exec(message)?.[1] ?? message)
-    }
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      throw unknownFlag(/'([^']+)'/.exec(message)?.[1] ?? message, spec)
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const flag = /'(-[^']+)'/.exec(message)?.[1] ?? 'flag'
       const name = flag.replace(/^-+/, '').split(' ')[0]!
@@ -59,6 +59,16 @@ export const parseFlags = <const S extends Options>(
     }
     throw error
   }
+}
+
+/** An unknown flag, with the command's own flag it is a slip of, if one is close (`--resaon`: `--reason`). */
+const unknownFlag = (flag: string, spec: Options): UnknownFlagError => {
+  const error = new UnknownFlagError(flag)
+  const hint = flag.startsWith('--')
+    ? didYouMean(flag.slice(2), Object.keys(spec), (name) => `\`--${name}\``)
+    : undefined
+  if (hint) error.message = `${error.message}: ${hint}`
+  return error
 }
 
 /** A flag's text as a number; a non-number is an InvalidOptionError naming the flag. */

@@ -3,7 +3,7 @@ import { checkConfig } from '../config/load.js'
 import { invalidOptions } from '../errors.js'
 import { parseFlags } from './args.js'
 
-export const configHelp = `slew config check [FILE] [--json]
+export const checkHelp = `slew config check [FILE] [--json]
 
 Validates FILE (default: slew.config.yaml / .yml / .json here) with the
 environment overrides and secrets \`slew serve\` would use, and the rules it
@@ -12,16 +12,17 @@ Exit 0 when \`slew serve\` would start with it; 2 when not, listing every
 problem, each with its field, rule and value (--json: as \`issues\`).
 `
 
-export const configCommand = async (argv: string[], out: (s: string) => void): Promise<number> => {
+/** `argv`: what follows `slew config check`. */
+export const checkCommand = (argv: string[], out: (s: string) => void): number => {
   const { values: f, positionals } = parseFlags(argv, {
     help: { type: 'boolean', short: 'h' },
     json: { type: 'boolean' },
   } as const)
-  const [sub, file] = positionals
-  if (f.help || sub !== 'check') {
-    out(configHelp)
-    return f.help ? 0 : 2
+  if (f.help) {
+    out(checkHelp)
+    return 0
   }
+  const [file] = positionals
   const report = checkConfig(file === undefined ? {} : { file })
   if (f.json) {
     out(

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /** The `slew` command. Bad input exits 2 with a coded error; nothing runs half-way. */
+import { readFileSync } from 'node:fs'
 import { HttpError, SlewError } from '../errors.js'
-import { configCommand, configHelp } from './config-check.js'
+import { configCommand, configHelp } from './config-command.js'
 import { planCommand, planHelp } from './plan.js'
 import { pushCommand, pushHelp } from './push.js'
 import { exitCodeOf } from './remote.js'
 import { serveCommand, serveHelp } from './serve.js'
 import { simulateCommand, simulateHelp } from './simulate.js'
 import { controlCommand, controlHelp, statusCommand, statusHelp } from './status.js'
+import { didYouMean } from './suggest.js'
 
 const usage = `slew — bound how fast any fleet-wide change can happen
 
@@ -19,13 +21,26 @@ commands:
   status     show rollouts (--watch to follow one)
   pause, resume, abort, rollback ID
              control a rollout
+  config get|set|history|rollback
+             the running coordinator's live config
   config check [FILE]
              validate a config file
   simulate   naive broadcast vs slew for one invalidate-all, on a virtual clock
   plan       dry-run a change against a fleet size: waves, duration, peak load
 
-Run \`slew <command> --help\` for its flags.
+Run \`slew <command> --help\` for its flags; \`slew --version\` for the version.
 `
+
+/**
+ * The package's version, from its package.json two folders up: beside
+ * src/cli/ in a checkout, dist/cli/ once built, and in an installed package.
+ */
+const version = (): string =>
+  (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
+  ).version
 
 /** Errors the user fixes by changing what they typed (or the config): exit code 2. */
 const badInput = new Set(['E_INVALID_OPTION', 'E_UNKNOWN_FLAG', 'E_ADDRESS_IN_USE'])
@@ -54,9 +69,16 @@ export const main = async (
     out(usage)
     return name ? 0 : 2
   }
-  const command = commands[name]
+  if (name === '--version' || name === '-v') {
+    out(version())
+    return 0
+  }
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined
   if (!command) {
-    process.stderr.write(`slew: unknown command \`${name}\`\n\n${usage}`)
+    const flag = name.startsWith('-')
+    const what = `unknown ${flag ? 'flag' : 'command'} "${name}"`
+    const hint = didYouMean(name, flag ? ['--help', '--version'] : Object.keys(commands))
+    process.stderr.write(hint ? `slew: ${what}: ${hint}\n` : `slew: ${what}\n\n${usage}`)
     return 2
   }
   try {

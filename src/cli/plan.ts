@@ -1,8 +1,15 @@
-/** `slew plan`: a dry run of a change against a fleet size: waves, duration, peak load. */
+/**
+ * `slew plan`: a dry run of a change against a fleet size: waves, duration,
+ * peak load. Its settings are the coordinator's: the config `slew serve`
+ * reads (--config, or slew.config.yaml here), each overridable by a flag.
+ */
 
 import { z } from 'zod'
+import { checkConfig, type LoadOptions } from '../config/load.js'
+import { invalidOptions } from '../errors.js'
 import { stepsSchema } from '../invalidation/change.js'
 import { planChange } from '../invalidation/plan.js'
+import { budgetClassOf } from '../model/budget.js'
 import { generateFleet } from '../sim/fleet.js'
 import { nonNegative, nonNegativeInt, parseOptions, positive, positiveInt } from '../validate.js'
 import { defined, num, numList, parseFlags } from './args.js'
@@ -12,16 +19,19 @@ export const planHelp = `slew plan [flags]
 
 Dry-runs one change with the real engine on a virtual clock against a fleet
 of the given size and prints the waves, when each starts and ends, and the
-peak load. Nothing is sent anywhere.
+peak load. Nothing is sent anywhere. The settings are the ones \`slew serve\`
+would run with: the config file it reads (--config FILE, or
+slew.config.yaml / .yml / .json here), or its defaults; a flag overrides one.
 
+  --config FILE    config file (YAML or JSON), as for slew serve
   --clients N      clients in the fleet                      (10000)
-  --entries N      entries per client                        (100)
-  --budget R       class budget, units per second            (1000)
-  --burst B        budget burst, units                       (= budget)
-  --steps LIST     cumulative wave fractions                 (0.01,0.05,0.25,1)
-  --bake MS        bake time between waves, ms               (2000)
-  --shards N       shards the fleet is hashed into           (100)
-  --ttl MS         refetch-token lease TTL, ms               (250)
+  --entries N      entries per client                        (config defaultEntries: 1000)
+  --budget R       class budget, units per second            (config budgets.<class>)
+  --burst B        budget burst, units                       (= --budget, else config)
+  --steps LIST     cumulative wave fractions                 (config waves.steps)
+  --bake MS        bake time between waves, ms               (config waves.bakeMs)
+  --shards N       shards the fleet is hashed into           (config shards)
+  --ttl MS         refetch-token lease TTL, ms               (config leases.ttlMs)
   --kind K         invalidate | rewarm | config              (invalidate)
   --keys N         target N explicit keys instead of all     (all)
   --mode M         soft | hard                               (soft)
@@ -30,15 +40,16 @@ peak load. Nothing is sent anywhere.
   --json           print one JSON object instead of a table
 `
 
+/** The flags; a setting left out is the config's. */
 const planSchema = z.strictObject({
   clients: positiveInt().default(10_000),
-  entries: nonNegativeInt().default(100),
-  budget: positive().default(1000),
+  entries: nonNegativeInt().optional(),
+  budget: positive().optional(),
   burst: positive().optional(),
-  steps: stepsSchema.default([0.01, 0.05, 0.25, 1]),
-  bake: nonNegative().default(2000),
-  shards: positiveInt().default(100),
-  ttl: positive().default(250),
+  steps: stepsSchema.optional(),
+  bake: nonNegative().optional(),
+  shards: positiveInt().optional(),
+  ttl: positive().optional(),
   kind: z.enum(['invalidate', 'rewarm', 'config']).default('invalidate'),
   keys: positiveInt().optional(),
   mode: z.enum(['soft', 'hard']).default('soft'),
@@ -49,6 +60,7 @@ const planSchema = z.strictObject({
 })
 
 const spec = {
+  config: { type: 'string' },
   clients: { type: 'string' },
   entries: { type: 'string' },
   budget: { type: 'string' },
@@ -65,6 +77,29 @@ const spec = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
+
+/**
+ * The config `slew serve` would start with, from the same file and
+ * environment. A plan needs no secrets and listens nowhere: a secret
+ * variable left unset (or short) is filled in for the read, and the host is
+ * loopback; every other problem refuses the plan, as it would refuse serve.
+ */
+const servedConfig = (file: string | undefined) => {
+  const opts: LoadOptions = {
+    ...(file !== undefined && { file }),
+    overrides: { listen: { host: '127.0.0.1' } },
+  }
+  let report = checkConfig(opts)
+  const unset = report.issues
+    .filter((i) => i.field.endsWith('.secretEnv'))
+    .map((i) => String(i.value).split(' ')[0]!)
+  if (!report.loaded && unset.length > 0) {
+    const stand = Object.fromEntries(unset.map((name) => [name, 'x'.repeat(32)]))
+    report = checkConfig({ ...opts, env: { ...process.env, ...stand } })
+  }
+  if (!report.loaded) throw invalidOptions(report.issues)
+  return { config: report.loaded.config, source: report.source }
+}
 
 export const planCommand = (argv: string[], out: (s: string) => void): number => {
   const { values: f } = parseFlags(argv, spec)
@@ -90,14 +125,21 @@ export const planCommand = (argv: string[], out: (s: string) => void): number =>
       seed: num('seed', f.seed),
     }),
   )
+  const { config, source } = servedConfig(f.config)
+  const entries = o.entries ?? config.defaultEntries
   const fleet = generateFleet({
     clients: o.clients,
-    entries: o.entries,
+    entries,
     rps: 1,
     spread: o.spread,
     seed: o.seed,
   })
-  const budget = { ratePerSec: o.budget, burst: o.burst ?? o.budget }
+  const budgetClass = budgetClassOf({ kind: o.kind, priority: 'normal' })
+  const configured = config.budgets[budgetClass]
+  const budget = {
+    ratePerSec: o.budget ?? configured.ratePerSec,
+    burst: o.burst ?? o.budget ?? configured.burst,
+  }
   const change =
     o.kind === 'config'
       ? { kind: 'config', values: { 'plan.example': true } }
@@ -112,19 +154,21 @@ export const planCommand = (argv: string[], out: (s: string) => void): number =>
     { size: fleet.size, id: (i) => `c${i}`, entries: (i) => fleet.entries[i]! },
     change,
     {
-      shards: o.shards,
-      budgets: { [o.kind]: budget },
-      waves: { steps: o.steps, bakeMs: o.bake },
-      leases: { ttlMs: o.ttl },
+      shards: o.shards ?? config.shards,
+      budgets: { ...config.budgets, [budgetClass]: budget },
+      waves: { steps: o.steps ?? config.waves.steps, bakeMs: o.bake ?? config.waves.bakeMs },
+      leases: { ...config.leases, ...(o.ttl !== undefined && { ttlMs: o.ttl }) },
+      defaultEntries: config.defaultEntries,
     },
   )
   if (f.json) {
-    out(JSON.stringify({ change, ...plan }, null, 2))
+    out(JSON.stringify({ change, config: source ?? null, ...plan }, null, 2))
     return 0
   }
   out(
     [
-      `${o.kind} of ${o.keys ? `${int(o.keys)} keys` : 'everything'} on ${int(o.clients)} clients; budget ${int(budget.ratePerSec)}/s, burst ${int(budget.burst)}`,
+      `${o.kind} of ${o.keys ? `${int(o.keys)} keys` : 'everything'} on ${int(o.clients)} clients, ${int(entries)} entries each; budget ${int(budget.ratePerSec)}/s, burst ${int(budget.burst)}`,
+      `settings: ${source ?? 'defaults (no slew.config.yaml here)'}; the flags given override them`,
       '',
       table([
         ['wave', 'shards', 'fleet', 'clients', 'cost', 'start', 'end'],

@@ -1,9 +1,9 @@
 /** `slew push`: submit a change to a running coordinator. */
 import { readFileSync } from 'node:fs'
-import { InvalidOptionError } from '../errors.js'
+import { HttpError, InvalidOptionError } from '../errors.js'
 import { defined, num, numList, parseFlags } from './args.js'
 import { duration, int } from './format.js'
-import { call, targetOf } from './remote.js'
+import { call, type Target, targetOf } from './remote.js'
 
 export const pushHelp = `slew push [flags]
 
@@ -122,6 +122,62 @@ interface PushAnswer {
   }
 }
 
+/**
+ * What the coordinator's confirm rule still wants of this change, in the
+ * words it was written in (flags, or the fields of --file): it counts a
+ * change as confirmed with `confirm: true` and a reason that is not blank.
+ */
+const stillNeeded = (change: Record<string, unknown>, fromFile: boolean): string => {
+  const missing = [
+    ...(change.confirm === true ? [] : [fromFile ? '"confirm": true' : '--confirm']),
+    ...(typeof change.reason === 'string' && change.reason.trim()
+      ? []
+      : [fromFile ? 'a "reason"' : '--reason "why"']),
+  ]
+  // Both there and still refused: only an older coordinator's rule could; say what it wants.
+  if (missing.length === 0) return 'it needs "confirm": true and a reason'
+  return `add ${missing.join(' and ')}${fromFile ? ' to the file' : ''}`
+}
+
+/** Clients a change would reach now (a dry run's plan); undefined if the coordinator does not say. */
+const reach = async (t: Target, change: Record<string, unknown>): Promise<number | undefined> => {
+  try {
+    const dry = await call<PushAnswer>(t, 'POST', '/v1/changes?dryRun=1', change)
+    return dry.plan.waves.reduce((n, w) => n + w.clients, 0)
+  } catch {
+    return undefined
+  }
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1).replace(/\.0$/, '')}%`
+
+/**
+ * E_CONFIRM_REQUIRED said in CLI words: why the coordinator asks (how far the
+ * change reaches, or the incident open) and which of --confirm and --reason
+ * is missing.
+ */
+const confirmRefusal = async (
+  e: HttpError,
+  t: Target,
+  change: Record<string, unknown>,
+  fromFile: boolean,
+): Promise<HttpError> => {
+  const p = e.problem
+  const todo = stillNeeded(change, fromFile)
+  let why: string
+  if (typeof p.incident === 'string') {
+    why = `an incident is open (${p.detail ?? p.incident}), so every push needs a person's say-so`
+  } else {
+    const clients = await reach(t, change)
+    const share =
+      typeof p.blastRadius === 'number' && typeof p.confirmAbove === 'number'
+        ? ` (${pct(p.blastRadius)} of the fleet's cached entries, over confirmAbove ${pct(p.confirmAbove)})`
+        : ''
+    why = `this change reaches ${clients === undefined ? 'most of the fleet' : `${int(clients)} client${clients === 1 ? '' : 's'}`}${share}`
+  }
+  return new HttpError(e.status, e.problemCode, `${why}: ${todo}`, p)
+}
+
 export const pushCommand = async (argv: string[], out: (s: string) => void): Promise<number> => {
   const { values: f } = parseFlags(argv, spec)
   if (f.help) {
@@ -130,12 +186,17 @@ export const pushCommand = async (argv: string[], out: (s: string) => void): Pro
   }
   const change = changeFromFlags(f)
   const t = targetOf(f)
+  const fromFile = f.file !== undefined
   const answer = await call<PushAnswer>(
     t,
     'POST',
     `/v1/changes${f['dry-run'] ? '?dryRun=1' : ''}`,
     change,
-  )
+  ).catch(async (error: unknown) => {
+    if (error instanceof HttpError && error.problemCode === 'E_CONFIRM_REQUIRED')
+      throw await confirmRefusal(error, t, change, fromFile)
+    throw error
+  })
   if (f.json) {
     out(JSON.stringify(answer, null, 2))
     return 0
@@ -144,7 +205,7 @@ export const pushCommand = async (argv: string[], out: (s: string) => void): Pro
   out(
     [
       f['dry-run']
-        ? `dry run: nothing was sent${answer.confirmRequired ? '; sending it needs --confirm and a --reason' : ''}`
+        ? `dry run: nothing was sent${answer.confirmRequired ? `; to send it, ${stillNeeded(change, fromFile)}` : ''}`
         : `${answer.id} ${answer.state}${answer.coalesced ? ` (joined an identical change: ${answer.coalesced})` : ''}`,
       `  touches ${(answer.blastRadius * 100).toFixed(1)}% of the fleet; ${p.waves.length} waves: ${p.waves.map((w) => int(w.clients)).join(' → ')} clients`,
       `  about ${duration(p.estimatedMs)}, at most ${int(p.peakUnitsPerSec)} units/s`,

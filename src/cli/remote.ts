@@ -40,7 +40,13 @@ export const call = async <T>(
     )
   }
   const text = await res.text()
-  const data = text ? (JSON.parse(text) as Record<string, unknown>) : {}
+  const data = parseJson(text)
+  if (data === undefined) {
+    // Not a coordinator's answer (a proxy's error page, another server on the port).
+    throw new Error(
+      `cannot reach the coordinator at ${t.url}: ${method} ${path} answered ${res.status} with no JSON; is --url a slew coordinator?`,
+    )
+  }
   if (!res.ok) {
     const detail = typeof data.detail === 'string' ? ` (${data.detail})` : ''
     throw new HttpError(
@@ -53,6 +59,23 @@ export const call = async <T>(
   return data as T
 }
 
-/** Exit code for a coordinator's refusal: 2 for bad input, 1 otherwise. */
+const parseJson = (text: string): Record<string, unknown> | undefined => {
+  if (!text) return {}
+  try {
+    return JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Exit code for a coordinator's refusal: 2 for bad input (400, 413, 422, and
+ * a live config change to a field only a restart changes), 1 otherwise.
+ */
 export const exitCodeOf = (e: HttpError): number =>
-  e.status === 400 || e.status === 422 || e.status === 413 ? 2 : 1
+  e.status === 400 ||
+  e.status === 422 ||
+  e.status === 413 ||
+  e.problemCode === 'E_CONFIG_NEEDS_RESTART'
+    ? 2
+    : 1

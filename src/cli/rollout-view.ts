@@ -1,6 +1,6 @@
 /** How the CLI shows rollouts. */
 import { realClock } from '../limiter/clock.js'
-import { duration, int } from './format.js'
+import { clockTime, duration, int, table } from './format.js'
 
 export interface RolloutJson {
   id: string
@@ -17,6 +17,9 @@ export interface RolloutJson {
   wave: number
   waves: {
     index: number
+    /** Its shards [from, to) and the share of the fleet it takes the change to (absent from an older coordinator). */
+    shards?: [number, number]
+    fraction?: number
     queued: number
     delivered: number
     acked: number
@@ -56,6 +59,8 @@ export interface RolloutJson {
     action?: { kind: string; reason: string; at: number }
   }
   createdAt: number
+  /** While a wave bakes: when the bake ends. */
+  bakeUntil?: number
   endedAt?: number
 }
 
@@ -120,10 +125,16 @@ export const rewarming = (r: RolloutJson, now = realClock.now()): boolean => {
   return unreported > 0 && now - (r.endedAt ?? r.createdAt) < REPORT_GRACE_MS
 }
 
+/** Nothing to count yet: no client it reached has reported its keys (a bare 0/0 would say none to fetch). */
+const unreported = (w: NonNullable<RolloutJson['rewarm']>) =>
+  w.keysTotal === 0 && !(w.clientsReporting && w.clientsReporting > 0)
+
 const rewarmText = (r: RolloutJson): string =>
-  r.rewarm
-    ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysSkipped ? `, ${int(r.rewarm.keysSkipped)} skipped (caches full)` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
-    : ''
+  r.rewarm && unreported(r.rewarm)
+    ? '  waiting for clients to report'
+    : r.rewarm
+      ? `  keys ${int(r.rewarm.keysDone)}/${int(r.rewarm.keysTotal)}${r.rewarm.keysFailed ? `, ${int(r.rewarm.keysFailed)} failed` : ''}${r.rewarm.keysSkipped ? `, ${int(r.rewarm.keysSkipped)} skipped (caches full)` : ''}${r.rewarm.keysOrphaned ? `, ${int(r.rewarm.keysOrphaned)} left on clients gone` : ''} at ${int(r.rewarm.ratePerSec)}/s, ETA ${duration(r.rewarm.etaMs)}`
+      : ''
 
 const stateText = (r: RolloutJson): string => {
   if (rewarming(r)) return 'delivered, fetching'
@@ -136,15 +147,55 @@ const stateText = (r: RolloutJson): string => {
 export const oneLine = (r: RolloutJson): string =>
   `${r.id}  ${r.change.kind} ${targetText(r.change)}  ${stateText(r)}${r.reason ? ` (${r.reason})` : ''}  wave ${Math.max(0, r.wave) + 1}/${r.waves.length}  ${bar(progressOf(r))}  delivered ${int(r.delivered)}, acked ${int(r.acked)}${rewarmText(r)}`
 
+const active = (r: RolloutJson) => ['planned', 'rolling', 'paused'].includes(r.state)
+
+/** One wave's state: waiting, delivering, baking, delivered, acked; paused or not sent with its rollout. */
+const waveState = (r: RolloutJson, w: RolloutJson['waves'][number], now: number): string => {
+  if (w.startedAt === undefined) {
+    if (!active(r)) return 'not sent'
+    return r.state === 'paused' ? 'paused' : 'waiting'
+  }
+  if (w.deliveredAt === undefined) {
+    if (r.state === 'paused') return 'paused'
+    return active(r) ? 'delivering' : r.state
+  }
+  if (w.index === r.wave && r.state === 'rolling' && r.phase === 'baking')
+    return r.bakeUntil ? `baking, ${duration(Math.max(0, r.bakeUntil - now))} left` : 'baking'
+  if (w.queued === 0 && w.delivered === 0) return 'no clients'
+  return w.acked >= w.delivered ? 'acked' : 'delivered'
+}
+
+/** The waves as a table: who each reached, when it started, how long it took, where it stands. */
+export const waveTable = (r: RolloutJson, now = realClock.now()): string[] => {
+  const rows = r.waves.map((w) => {
+    const started = w.startedAt !== undefined
+    const took =
+      w.deliveredAt !== undefined && started
+        ? duration(w.deliveredAt - w.startedAt!)
+        : started && active(r)
+          ? `${duration(now - w.startedAt!)}…`
+          : '-'
+    return [
+      String(w.index),
+      w.fraction === undefined ? '-' : `${Math.round(w.fraction * 100)}%`,
+      started ? int(w.queued) : '-',
+      started ? int(w.delivered) : '-',
+      started ? int(w.acked) : '-',
+      started ? clockTime(w.startedAt!) : '-',
+      took,
+      waveState(r, w, now),
+    ]
+  })
+  const head = ['wave', 'fleet', 'clients', 'delivered', 'acked', 'started', 'took', 'state']
+  return table([head, ...rows], { left: [5, 7] })
+    .split('\n')
+    .map((line) => `  ${line}`)
+}
+
 export const detail = (r: RolloutJson, now = realClock.now()): string =>
   [
     oneLine(r),
-    ...r.waves.map(
-      (w) =>
-        `  wave ${w.index}: ${int(w.delivered)}/${int(w.queued)} delivered, ${int(w.acked)} acked${
-          w.startedAt ? `, started ${duration(now - w.startedAt)} ago` : ', waiting'
-        }`,
-    ),
+    ...waveTable(r, now),
     ...(r.warnings ?? []).map((w) => `  warning: ${w}`),
     ...(r.gate ? gateLines(r.gate, r.createdAt) : []),
     ...(r.change.reason ? [`  reason: ${r.change.reason}`] : []),

@@ -7,7 +7,8 @@ export const statusHelp = `slew status [ID] [flags]
 
 Without ID: the business watch's open incidents (with a \`watch\` config),
 then every rollout the coordinator holds, newest first. With ID: one
-rollout, wave by wave. --watch redraws every second until it ends (for a
+rollout and a table of its waves (share of the fleet, clients queued,
+delivered and acked, when it started, how long it took, its state). --watch redraws every second until it ends (for a
 rewarm: until its clients have fetched its keys).
 
   --watch        follow it live (a progress bar on a terminal)
