@@ -223,6 +223,20 @@ describe('examples', () => {
     }
   })
 
+  it("the README's OpenAPI line runs as written: the document's first bytes", async () => {
+    const { co, url } = await startCoordinator()
+    try {
+      const [line, ...more] = shBlockOf('Operating it')
+      expect(more).toEqual([])
+      const cli = sh(line!, { SLEW_URL: url })
+      const out = output(cli)
+      expect(await new Promise<number | null>((r) => cli.on('exit', r)), out.join('\n')).toBe(0)
+      expect(out.join('')).toBe('{"openapi":"3.1.0",')
+    } finally {
+      await co.close()
+    }
+  })
+
   it('slew.config.yaml is valid as its header says: with its secrets in the environment', () => {
     const header = readFileSync(join(root, 'examples', 'slew.config.yaml'), 'utf8')
     const validate = /^# Validate: (.+?) {2,}\(/m.exec(header)![1]!
