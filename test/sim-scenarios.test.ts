@@ -36,6 +36,16 @@ describe('rewarm after a content push', () => {
       expect(x.slew.overTargetFraction, JSON.stringify(input)).toBeLessThanOrEqual(0.01)
     }
   })
+
+  it('an origin that always fails 2 % of calls: its baseline is learned, the rewarm stays within 1.1 × ideal', () => {
+    for (const seed of [2]) {
+      const x = simulateRewarm({ baseErrors: 0.02, seed, work: 500_000 })
+      // The failed 2 % are fetched again: every key lands once, a little more work than ideal.
+      expect(x.slew.completionMs, `seed ${seed}`).toBeLessThanOrEqual(1.1 * x.slew.idealMs)
+      expect(x.slew.overTargetFraction, `seed ${seed}`).toBeLessThanOrEqual(0.005)
+      expect(x.slew.fetches).toBeGreaterThan(1.015 * x.work)
+    }
+  })
 })
 
 /** The slew run's origin calls, as made: [virtual ms, count]. */

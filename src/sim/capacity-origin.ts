@@ -19,6 +19,8 @@ export interface CapacityOriginOptions {
   readonly targetLatencyMs: number
   /** Callers give up after this long, ms. @default none */
   readonly timeoutMs?: number
+  /** Share of fetches that fail whatever the load (bad keys, a flaky replica). @default 0 */
+  readonly baseErrors?: number
   /** How often the queue is served, ms. @default 10 */
   readonly tickMs?: number
   readonly random: () => number
@@ -113,7 +115,9 @@ export class CapacityOrigin {
       // Each fetch has its own service time; one whose wait and service took longer than the
       // caller's timeout failed (the caller gave up then): the work is done, the answer is lost.
       const served: number[] = []
+      // Failed: the caller gave up, or the origin answered with an error.
       const late: number[] = []
+      const base = this.opts.baseErrors ?? 0
       for (let j = 0; j < n; j++) {
         const l = Math.max(
           0,
@@ -121,6 +125,7 @@ export class CapacityOrigin {
         )
         if (this.opts.timeoutMs !== undefined && l > this.opts.timeoutMs)
           late.push(this.opts.timeoutMs)
+        else if (base > 0 && this.opts.random() < base) late.push(l)
         else served.push(l)
       }
       // The answer arrives after the service time; the caller sees it then.

@@ -36,6 +36,11 @@ export const rewarmSchema = z.strictObject({
   target: positive().optional(),
   /** Relative noise of the service time. @default 0.1 */
   noise: nonNegative().default(0.1),
+  /** Share of origin fetches that fail whatever the load (retried by their client). @default 0 */
+  baseErrors: z
+    .number({ error: 'a number in [0, 0.5]' })
+    .refine((x) => Number.isFinite(x) && x >= 0 && x <= 0.5, { error: 'a number in [0, 0.5]' })
+    .default(0),
   /** Origin calls in flight per client. @default 16 */
   concurrency: positiveInt().default(16),
   steps: stepsSchema.default([0.01, 0.05, 0.25, 1]),
@@ -195,6 +200,7 @@ const originOptions = (o: ReturnType<typeof parse>, random: () => number) => ({
   capacity: o.capacity,
   baseLatencyMs: o.latency,
   noise: o.noise,
+  baseErrors: o.baseErrors,
   targetLatencyMs: o.target,
   random,
 })

@@ -2,8 +2,16 @@
  * The adaptive fleet rate for rewarm, driven by the origin figures the
  * fleet's heartbeats carry (so it sees the origin a second or two late):
  * slow start, then growth while the origin shows no queue and its error
- * rate stays under the threshold; a multiplicative back-off otherwise; never
- * above the configured budget (the ceiling) nor below a floor.
+ * rate stays within the threshold of its own baseline; a multiplicative
+ * back-off otherwise; never above the configured budget (the ceiling) nor
+ * below a floor.
+ *
+ * - An origin may always fail a little (a few bad keys, a flaky replica):
+ *   its baseline error rate is learned as its baseline latency is, the
+ *   lowest over the baseline window, of blocks of at least 2,000 calls
+ *   without a queue. An interval is failing when its errors are above that
+ *   baseline by more than `errorThreshold`, by 3 standard errors (a
+ *   binomial count: noise alone rarely reaches it), not when it has errors.
  *
  * - A queue is seen before the target is crossed: the median latency risen
  *   above its lowest by `backoffAt` of the headroom between the lowest p99
@@ -31,7 +39,7 @@ export const aimdSchema = z.strictObject({
     .default(250),
   /** Back off once the median has risen above its lowest by this share of the headroom to the target. @default 0.1 */
   backoffAt: fraction('a number in (0, 1)').default(0.1),
-  /** Back off once this share of origin calls fail. @default 0.01 */
+  /** Back off once this share of origin calls fail beyond the origin's own baseline share. @default 0.01 */
   errorThreshold: fraction('a number in (0, 1)').default(0.01),
   /** Least growth per control interval once past slow start, as a share of the ceiling. @default 0.004 */
   increase: fraction('a number in (0, 1)').default(0.004),
@@ -82,6 +90,18 @@ export interface OriginHealth {
   readonly samples?: number
 }
 
+/** A block of calls without a queue, and the last step it took in: one error-rate sample. */
+interface ErrorBlock {
+  readonly step: number
+  readonly calls: number
+  readonly errors: number
+}
+
+/** Calls an error-rate block pools (a binomial share of 2,000 is within ±0.6 % at 2 %). */
+const ERROR_BLOCK_CALLS = 2000
+/** Standard errors above baseline + threshold that make an interval failing. */
+const ERROR_Z = 3
+
 /** One interval's latencies the baselines learned from, and which update it was. */
 interface Baseline {
   readonly step: number
@@ -102,6 +122,9 @@ export class AimdRate {
   /** Calls/s the origin got through in queueing intervals within the baseline window. */
   readonly #throughputs: { step: number; delivered: number }[] = []
   #lastP50: number | undefined
+  /** Closed error blocks within the baseline window, oldest first, and the one filling. */
+  readonly #errorBlocks: ErrorBlock[] = []
+  #filling = { calls: 0, errors: 0 }
 
   constructor(ceiling: number, opts: AimdInput = {}) {
     this.options = parseOptions(aimdSchema, opts)
@@ -131,12 +154,14 @@ export class AimdRate {
     const step = ++this.#step
     this.#forget(step)
     if (h.p99 === undefined && h.errorRate === undefined) return this.#rate
-    const failing = (h.errorRate ?? 0) > o.errorThreshold
+    const failing = this.#failing(h)
     this.#learn(h, failing, step)
     const headroom = Math.max(0, o.targetLatencyMs - lowest(this.#baselines, 'p99'))
     const queueing =
       h.p50 !== undefined && h.p50 - lowest(this.#baselines, 'p50') > o.backoffAt * headroom
     const slow = queueing || (h.p99 !== undefined && h.p99 > o.targetLatencyMs)
+    // Failing intervals are not learned: an origin that fails more under load is not taken for one that always fails.
+    if (!slow && !failing) this.#learnErrors(h, step)
     const floor = this.#ceiling * o.floor
     // What the origin got through this interval, calls/s (heartbeats cover the fleet's calls).
     const delivered =
@@ -218,10 +243,46 @@ export class AimdRate {
       this.#baselines.push({ step, p99: h.p99, p50: h.p50 })
   }
 
+  /** The origin's own error share: the lowest block's over the window (0 until one exists). */
+  get baselineErrorRate(): number {
+    let min = Number.POSITIVE_INFINITY
+    for (const b of this.#errorBlocks) min = Math.min(min, b.errors / b.calls)
+    if (Number.isFinite(min)) return min
+    // No block yet: what the calls so far say, once there are enough to say anything.
+    const f = this.#filling
+    return f.calls >= ERROR_BLOCK_CALLS / 4 ? f.errors / f.calls : 0
+  }
+
+  /**
+   * Are the origin's calls failing beyond its own baseline? Above baseline +
+   * threshold by ERROR_Z standard errors of the interval's count; with no
+   * count given, above it at all.
+   */
+  #failing(h: OriginHealth): boolean {
+    const err = h.errorRate ?? 0
+    const ref = Math.min(1, this.baselineErrorRate + this.options.errorThreshold)
+    if (err <= ref) return false
+    const n = h.samples
+    if (n === undefined || n <= 0) return true
+    return err - ref > ERROR_Z * Math.sqrt((ref * (1 - ref)) / n)
+  }
+
+  /** An interval without a queue adds its calls to the error block filling. */
+  #learnErrors(h: OriginHealth, step: number): void {
+    if (h.samples === undefined || h.samples <= 0 || h.errorRate === undefined) return
+    const f = this.#filling
+    f.calls += h.samples
+    f.errors += h.errorRate * h.samples
+    if (f.calls >= ERROR_BLOCK_CALLS) {
+      this.#errorBlocks.push({ step, calls: f.calls, errors: f.errors })
+      this.#filling = { calls: 0, errors: 0 }
+    }
+  }
+
   /** Drop the intervals older than the baseline window, as of control step `step`. */
   #forget(step: number): void {
     const keep = Math.max(1, Math.ceil(this.options.baselineWindowMs / this.options.intervalMs))
-    for (const list of [this.#baselines, this.#throughputs])
+    for (const list of [this.#baselines, this.#throughputs, this.#errorBlocks])
       while (list.length > 0 && list[0]!.step <= step - keep) list.shift()
   }
 }

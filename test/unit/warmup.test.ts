@@ -72,6 +72,32 @@ describe('adaptive rewarm rate (AIMD)', () => {
     expect(a.rate).toBe(400)
   })
 
+  it('learns an origin that always fails a little, and backs off on errors beyond it', () => {
+    // 3 % of calls fail whatever the load (binomial noise around it): the rate still grows to the
+    // ceiling; errors as such (over the 1 % threshold) would keep it at its floor.
+    const a = new AimdRate(1000)
+    let seed = 7
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+      return seed / 2 ** 32
+    }
+    const errors = (p: number, n: number) => {
+      let k = 0
+      for (let i = 0; i < n; i++) if (random() < p) k++
+      return k / n
+    }
+    for (let i = 0; i < 400; i++) a.update({ ...healthy, errorRate: errors(0.03, 500) })
+    expect(a.rate).toBe(1000)
+    expect(a.baselineErrorRate).toBeGreaterThan(0.02)
+    expect(a.baselineErrorRate).toBeLessThan(0.03)
+    // Then 10 % fail (the origin is in trouble): back off, and not learn it as its baseline.
+    a.update({ ...healthy, errorRate: errors(0.1, 500) })
+    expect(a.rate).toBeCloseTo(900)
+    for (let i = 0; i < 200; i++) a.update({ ...healthy, errorRate: errors(0.1, 500) })
+    expect(a.rate).toBe(10)
+    expect(a.baselineErrorRate).toBeLessThan(0.05)
+  })
+
   it('does not grow a rate nobody uses, and holds without figures', () => {
     const a = new AimdRate(1000)
     expect(a.update({ ...healthy, used: 0.3 })).toBe(100)
