@@ -200,8 +200,9 @@ export class AimdRate {
         ? this.#rate * o.slowStart
         : Math.max(this.#rate + this.#ceiling * o.increase, this.#cubic(step))
       this.#rate = Math.min(this.#ceiling, grown)
-    } else if ((h.used ?? 1) < 0.8 && this.#cut) {
-      // Not used (nothing to rewarm): the next growth starts its cubic from here.
+    } else if (!(slow || failing) && (h.used ?? 1) < 0.8 && this.#cut) {
+      // Not used (nothing to rewarm) and the origin well: the next growth starts its cubic from
+      // here. Not while it is slow or failing: that would hold off a back-off for good.
       this.#cut = { plateau: this.#rate, from: this.#rate, step }
     }
     return this.#rate

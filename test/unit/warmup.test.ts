@@ -98,6 +98,23 @@ describe('adaptive rewarm rate (AIMD)', () => {
     expect(a.baselineErrorRate).toBeLessThan(0.05)
   })
 
+  it('backs off an under-used rate once the origin queues, after its hold', () => {
+    // Found on a real PostgreSQL: a rate used at 20-70 % while the origin was slow never lapsed
+    // its hold (each under-used interval restarted the cubic) and was never cut.
+    const a = new AimdRate(1000)
+    a.update(queue(500, 100))
+    const cut = a.rate
+    let cuts = 0
+    let last = cut
+    for (let i = 0; i < 20; i++) {
+      a.update({ p50: 500, p99: 900, errorRate: 0, samples: 100, used: 0.5 })
+      if (a.rate < last) cuts++
+      last = a.rate
+    }
+    expect(cuts).toBeGreaterThanOrEqual(3)
+    expect(a.rate).toBeLessThan(cut)
+  })
+
   it('does not grow a rate nobody uses, and holds without figures', () => {
     const a = new AimdRate(1000)
     expect(a.update({ ...healthy, used: 0.3 })).toBe(100)
