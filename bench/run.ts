@@ -9,6 +9,7 @@ import { fanout } from './fanout.js'
 import { heartbeatLoad } from './heartbeat-load.js'
 import { redisBudget } from './redis-budget.js'
 import { replicas } from './replicas.js'
+import { rewarmPg } from './rewarm-pg.js'
 import { sdkGet } from './sdk-get.js'
 import { simScale } from './sim-scale.js'
 import { streamMemory } from './stream-memory.js'
@@ -43,6 +44,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   replicas,
   'config-memory': configMemoryTable,
   'heartbeat-load': heartbeatLoad,
+  'rewarm-pg': rewarmPg,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
