@@ -151,8 +151,14 @@ export class BusinessWatch {
   ): void {
     const span = hb.intervalMs ?? 1000
     const metrics = hb.metrics ?? {}
-    for (const [name, n] of Object.entries(metrics))
-      if (this.#watches.has(name)) this.#book.spread(name, at - span, at, n)
+    // Counts go to the second they arrive in: spread over their interval, neighbouring seconds
+    // would share one client's noise (no longer independent, the watch would see drift in
+    // noise). A long interval (a client back after an outage) is spread: one second would spike.
+    for (const [name, n] of Object.entries(metrics)) {
+      if (!this.#watches.has(name)) continue
+      if (span <= SETTLE_MS) this.#book.add(name, at, n)
+      else this.#book.spread(name, at - span, at, n)
+    }
     this.#attribution.sample(clientId, metrics, span, at)
   }
 

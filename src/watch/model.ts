@@ -96,7 +96,7 @@ class Holt {
     const r = this.#residuals
     if (r.length < 2) return Number.POSITIVE_INFINITY
     if (this.#stale > 0 && (this.#stale >= NOISE_EVERY || r.length < NOISE_EVERY * 4)) {
-      this.#noise = MAD_TO_SD * median(r.map(Math.abs).sort((a, b) => a - b))
+      this.#noise = MAD_TO_SD * medianAbs(r)
       this.#stale = 0
     }
     return this.#noise
@@ -131,6 +131,45 @@ class Holt {
       this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
     this.level = level
   }
+}
+
+/**
+ * The median of the absolute values of `xs` (non-empty), by quickselect on a
+ * copy: a window of residuals every few steps, so not a full sort.
+ */
+const medianAbs = (xs: readonly number[]): number => {
+  const a = Float64Array.from(xs, Math.abs)
+  const kth = (k: number): number => {
+    let lo = 0
+    let hi = a.length - 1
+    while (lo < hi) {
+      const pivot = a[(lo + hi) >> 1]!
+      let i = lo
+      let j = hi
+      while (i <= j) {
+        while (a[i]! < pivot) i++
+        while (a[j]! > pivot) j--
+        if (i <= j) {
+          const t = a[i]!
+          a[i] = a[j]!
+          a[j] = t
+          i++
+          j--
+        }
+      }
+      if (k <= j) hi = j
+      else if (k >= i) lo = i
+      else return a[k]!
+    }
+    return a[k]!
+  }
+  const m = a.length >> 1
+  if (a.length % 2) return kth(m)
+  const upper = kth(m)
+  // Everything below index m is now at most the upper middle: the lower middle is their largest.
+  let lower = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < m; i++) lower = Math.max(lower, a[i]!)
+  return (lower + upper) / 2
 }
 
 /** The median of a sorted, non-empty array. */

@@ -12,8 +12,9 @@
  * steps (Siegmund's approximation of the CUSUM's run length). The model
  * learns each step only `learnAfterMs` later, so a change is judged
  * against what came before it, and not at all if an incident is open by
- * then. An incident closes once the evidence has stayed under half its
- * height for `clearMs`. Pure: the caller feeds closed steps in order.
+ * then (for at most `relearnAfterMs` of an open incident: what lasts longer
+ * is the new level). An incident closes once the evidence has stayed under
+ * half its height for `clearMs`. Pure: the caller feeds closed steps in order.
  */
 import { type Expectation, type ModelOptions, SeriesModel } from './model.js'
 
@@ -41,6 +42,13 @@ export interface WatchTuning {
   readonly warmupSteps?: number
   /** How long after a step the model learns it, ms. @default 120000 */
   readonly learnAfterMs?: number
+  /**
+   * An incident open this long stops holding the model still: it learns the
+   * series again (what lasts this long is the new level, a person has been
+   * told), so the incident closes once the model has caught up, and a later
+   * drop can open another. @default 900000 (15 minutes)
+   */
+  readonly relearnAfterMs?: number
 }
 
 export interface Incident {
@@ -95,6 +103,7 @@ export class MetricWatch {
   readonly height: number
   readonly #warmup: number
   readonly #learnAfterMs: number
+  readonly #relearnAfterMs: number
   /** Steps seen and not learned yet, oldest first. */
   readonly #pending: { at: number; value: number }[] = []
   #s = 0
@@ -111,6 +120,7 @@ export class MetricWatch {
     const stepMs = tuning.stepMs ?? 1000
     this.model = new SeriesModel({ stepMs, ...model })
     this.#learnAfterMs = tuning.learnAfterMs ?? 120_000
+    this.#relearnAfterMs = tuning.relearnAfterMs ?? 900_000
     const n = Math.max(1, spec.forMs / stepMs)
     this.k = spec.threshold / Math.sqrt(n) / 2
     this.height = cusumHeight(this.k, tuning.quietSteps ?? (26 * WEEK_MS) / stepMs)
@@ -200,11 +210,13 @@ export class MetricWatch {
         }
       }
     }
-    // Learned later, unless an incident is open by then: a drop is not learned as the new normal.
+    // Learned later, unless an incident is open by then: a drop is not learned as the new
+    // normal. Not for ever: one open for relearnAfterMs is the new level, learned from then on.
     this.#pending.push({ at, value })
     while (this.#pending.length > 0 && at - this.#pending[0]!.at >= this.#learnAfterMs) {
       const p = this.#pending.shift()!
-      this.model.observe(p.at, p.value, !this.#open)
+      const open = this.#open
+      this.model.observe(p.at, p.value, !open || p.at - open.openedAt >= this.#relearnAfterMs)
     }
     return {
       at,

@@ -102,6 +102,24 @@ describe('a metric watch', () => {
     expect(drop[0]! - 4 * HOUR).toBeLessThanOrEqual(5_000)
   })
 
+  it('learns a drop that lasts as the new level, closes, and sees the next one', () => {
+    // Without it an incident opened on a lasting change (the weekend dip deepening, the hours
+    // after an outage) stayed open for days and no later drop could open another.
+    const w = new MetricWatch(spec)
+    const count = poissonCounts(6)
+    const MIN = 60_000
+    run(w, 0, 15 * MIN, 100, count)
+    const lasting = run(w, 15 * MIN, 75 * MIN, 70, count)
+    expect(lasting.opened).toHaveLength(1)
+    expect(lasting.closed).toHaveLength(1)
+    // Held still for 15 minutes, then learned (two minutes late), then calm for clearMs.
+    expect(lasting.closed[0]! - lasting.opened[0]!).toBeGreaterThan(17 * MIN)
+    expect(lasting.closed[0]! - lasting.opened[0]!).toBeLessThan(40 * MIN)
+    const next = run(w, 75 * MIN, 80 * MIN, 35, count)
+    expect(next.opened).toHaveLength(1)
+    expect(next.opened[0]! - 75 * MIN).toBeLessThanOrEqual(5_000)
+  })
+
   it('ignores a rise when lower is worse', () => {
     const w = new MetricWatch(spec)
     const count = poissonCounts(4)
