@@ -1,5 +1,6 @@
 /** `slew simulate`: naive broadcast vs slew for one invalidate-all, on the virtual clock. */
 import { InvalidOptionError } from '../errors.js'
+import { businessSchema } from '../sim/business.js'
 import { metastableSchema } from '../sim/metastable.js'
 import { regressionSchema } from '../sim/regression.js'
 import { rewarmSchema } from '../sim/rewarm.js'
@@ -14,6 +15,7 @@ import { parseOptions } from '../validate.js'
 import { checkOutputPath, num, numList, parseFlags, writeOutput } from './args.js'
 import { duration, fixed, int, table } from './format.js'
 import { progressBar } from './progress.js'
+import { runBusinessScenario } from './simulate-business.js'
 import { runScenario } from './simulate-more.js'
 
 export const simulateHelp = `slew simulate [--scenario S] [flags]
@@ -22,6 +24,7 @@ Plays a scenario twice on a virtual clock, naive and slew, deterministic for
 a seed, and prints the figures (--json) or a table; --svg FILE plots it.
 
   --scenario S     invalidate-all (default) | rewarm | metastable | regression
+                   | business
 
 invalidate-all: one invalidate-all over a simulated fleet: naive broadcast
 (every client drops its cache at t0) and slew (rolling waves under the
@@ -46,7 +49,8 @@ budget, refetches under leased tokens).
 
 rewarm: a content push needing --work key fetches (1000000) over --clients
 (100) against an origin of --capacity fetches/s (1000), --latency ms (50),
-latency --target ms (2 × latency), --noise (0.1); --budget (3 × capacity),
+latency --target ms (2 × latency), --noise (0.1), --base-errors (share of
+fetches that fail whatever the load, 0); --budget (3 × capacity),
 --concurrency per client (16), --steps, --bake, --ttl, --max-batch, --seed.
 
 metastable: --clients (50) × --rps (100) at a 90 % hit rate (--one-off
@@ -66,6 +70,17 @@ each rollout judged by a threshold analysis (Flagger, Argo Rollouts): the
 treated clients' mean every --peer-interval-ms (60000) against a threshold
 halfway to the bad level, rolling back after --peer-failures (5) failed
 checks in a row; prints its figures and ours ÷ its.
+
+business: the real business watch (period 1 day) and the real attribution,
+one step a second, over --weeks (2) of an orders series at --rate events/s
+(100, the weekly mean: a daily cycle, weekends × 0.8, --promotions (3) a
+week of +30-100 % that are not incidents), after --history days (3)
+learned. --incidents (20) drops of --drop (0.1) for 10-30 min per run, a
+--rollout-share (0.7) of them by a rollout's treated clients, each among
+2-4 rollouts in flight over --clients (1000, heartbeating every 10 s,
+traffic lognormal with --client-sigma 1); --threshold (4, the watch's),
+--runs (1), --seed (1). Prints detection p50/p95, when rollouts would
+pause, false incidents per week, how often the culprit is ranked first.
 `
 
 const spec = {
@@ -89,6 +104,7 @@ const spec = {
   latency: { type: 'string' },
   target: { type: 'string' },
   noise: { type: 'string' },
+  'base-errors': { type: 'string' },
   concurrency: { type: 'string' },
   'hot-keys': { type: 'string' },
   'one-off': { type: 'string' },
@@ -103,6 +119,15 @@ const spec = {
   peer: { type: 'boolean' },
   'peer-interval-ms': { type: 'string' },
   'peer-failures': { type: 'string' },
+  rate: { type: 'string' },
+  drop: { type: 'string' },
+  weeks: { type: 'string' },
+  incidents: { type: 'string' },
+  'rollout-share': { type: 'string' },
+  'client-sigma': { type: 'string' },
+  promotions: { type: 'string' },
+  history: { type: 'string' },
+  threshold: { type: 'string' },
   json: { type: 'boolean' },
   svg: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -120,6 +145,7 @@ const schemas = {
   rewarm: rewarmSchema,
   metastable: metastableSchema,
   regression: regressionSchema,
+  business: businessSchema,
 } as const
 
 type Scenario = keyof typeof schemas
@@ -151,7 +177,7 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
   if (!isScenario(scenario)) {
     throw new InvalidOptionError(
       'scenario',
-      'one of invalidate-all, rewarm, metastable, regression',
+      'one of invalidate-all, rewarm, metastable, regression, business',
       scenario,
     )
   }
@@ -177,6 +203,7 @@ export const simulateCommand = (argv: string[], out: (s: string) => void): numbe
   check(scenario, options)
   // A plot that cannot be written is refused now, not after the run.
   if (f.svg !== undefined) checkOutputPath('svg', f.svg)
+  if (scenario === 'business') return runBusinessScenario(options, f, out)
   if (scenario !== 'invalidate-all') return runScenario(scenario, options, f, out)
   const bar = progressBar('simulating')
   const started = performance.now()
