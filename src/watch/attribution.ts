@@ -3,10 +3,11 @@
  * in flight splits the fleet in two: the clients its waves reached
  * (treated) and those not reached yet (control), by the same salted shard
  * hash the engine uses, so the split needs no delivery records and a new
- * leader draws the same one. Each heartbeat's counts of a watched metric
- * go to both tallies of every rollout, per client-second and in buckets of
- * time, so that an incident's ranking compares the cohorts from when the
- * deviation began: a culprit's treated clients fall (or rise) and its
+ * leader draws the same one. Each heartbeat's count of a watched metric,
+ * as a share of its client's own usual rate (so that clients of unequal
+ * traffic compare: a cohort that drew the busy clients is not worse), goes
+ * to one tally of every rollout, in buckets of time, so that an incident's
+ * ranking compares the cohorts from when the deviation began: a culprit's treated clients fall (or rise) and its
  * control does not; other rollouts' cohorts, drawn with other salts, hold
  * the culprit's clients in equal shares and differ only by noise.
  *
@@ -48,7 +49,7 @@ export interface CohortRate {
   readonly clients: number
   /** Heartbeats counted. */
   readonly samples: number
-  /** Mean events per client-second. */
+  /** Mean of each heartbeat's rate over its client's usual rate (1: as usual). */
   readonly rate: number
 }
 
@@ -98,6 +99,10 @@ const COUNTING_MS = 30 * 60_000
 const MIN_SAMPLES = 10
 /** A difference this many standard errors in the worse direction names a culprit. */
 const CONVINCING_Z = 3
+/** Heartbeats a client's usual rate is learned from before its samples count. */
+const MIN_BEATS = 3
+/** A client's usual rate: an average over about this long, ms (a drop of minutes moves it little). */
+const USUAL_MS = 2 * 3_600_000
 /** Rollouts tracked at most (the newest). */
 const MAX_TRACKED = 64
 const Z95 = 1.959964
@@ -143,8 +148,8 @@ const fmtAgo = (ms: number): string => {
 export class Attribution {
   readonly #worse: ReadonlyMap<string, 'lower' | 'higher'>
   readonly #tracked = new Map<string, Tracked>()
-  /** Per metric: when each client last reported it. */
-  readonly #counting = new Map<string, Map<string, number>>()
+  /** Per metric, per client: when it last reported it, its usual rate and heartbeats seen. */
+  readonly #counting = new Map<string, Map<string, { at: number; usual: number; beats: number }>>()
 
   constructor(o: AttributionOptions) {
     this.#worse = new Map(o.metrics.map((m) => [m.metric, m.worse]))
@@ -176,7 +181,7 @@ export class Attribution {
       for (const byBucket of t.buckets.values())
         for (const at of byBucket.keys()) if (at + BUCKET_MS < oldest) byBucket.delete(at)
     for (const seen of this.#counting.values())
-      for (const [id, at] of seen) if (at < now - COUNTING_MS) seen.delete(id)
+      for (const [id, c] of seen) if (c.at < now - COUNTING_MS) seen.delete(id)
   }
 
   /** One client's heartbeat counts: metric → events over `intervalMs` ending at `at`. */
@@ -189,11 +194,24 @@ export class Attribution {
     const seconds = Math.max(intervalMs, 1) / 1000
     for (const [metric, seen] of this.#counting) {
       const n = counts[metric]
-      if (n !== undefined) seen.set(clientId, at)
+      let c = seen.get(clientId)
       // A client counting the metric that left it out counted none.
-      else if (!seen.has(clientId)) continue
+      if (n === undefined && !c) continue
       const rate = (n ?? 0) / seconds
-      for (const t of this.#tracked.values()) this.#tally(t, clientId, metric, rate, intervalMs, at)
+      if (!c) {
+        c = { at, usual: rate, beats: 1 }
+        seen.set(clientId, c)
+        continue
+      }
+      if (c.beats >= MIN_BEATS && c.usual > 0) {
+        const x = rate / c.usual
+        for (const t of this.#tracked.values()) this.#tally(t, clientId, metric, x, intervalMs, at)
+      }
+      // A running mean over the first few heartbeats, then an average over about USUAL_MS.
+      const a = c.beats < 10 ? 1 / (c.beats + 1) : Math.min(1, intervalMs / USUAL_MS)
+      c.usual += a * (rate - c.usual)
+      c.beats++
+      if (n !== undefined) c.at = at
     }
   }
 
