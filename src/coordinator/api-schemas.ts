@@ -52,19 +52,18 @@ export const changeSchema = z.object({
 const shards = () => z.tuple([count(), count()]).meta({ description: 'shards [lo, hi)' })
 const budget = () => z.object({ ratePerSec: z.number(), burst: z.number() })
 
+/** One wave of a plan, as a dry run and a push's answer both give it. */
+const planWave = () => ({
+  index: count(),
+  shards: shards(),
+  fraction: z.number(),
+  clients: count(),
+  cost: z.number(),
+})
+
 /** A dry run's plan: the change run through the engine on a virtual clock (invalidation/plan.ts). */
 export const planSchema = z.object({
-  waves: z.array(
-    z.object({
-      index: count(),
-      shards: shards(),
-      fraction: z.number(),
-      clients: count(),
-      cost: z.number(),
-      startMs: z.number(),
-      endMs: z.number(),
-    }),
-  ),
+  waves: z.array(z.object({ ...planWave(), startMs: z.number(), endMs: z.number() })),
   clients: count(),
   totalCost: z.number(),
   estimatedMs: z.number(),
@@ -88,15 +87,7 @@ export const acceptedSchema = z.object({
   coalesced: z.union([z.literal(false), z.enum(['idempotencyKey', 'target'])]),
   blastRadius: z.number(),
   plan: z.object({
-    waves: z.array(
-      z.object({
-        index: count(),
-        shards: shards(),
-        fraction: z.number(),
-        clients: count(),
-        cost: z.number(),
-      }),
-    ),
+    waves: z.array(z.object(planWave())),
     estimatedMs: z.number(),
     peakUnitsPerSec: z.number(),
   }),
