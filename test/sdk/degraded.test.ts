@@ -192,10 +192,12 @@ describe('degraded mode', () => {
     expect(res.status).toBe(202)
     // Every client has it and refetches in the background under leases; then the coordinator dies.
     await waitFor('applied everywhere', () => fleet.every((c) => c.stats().applied === 2))
-    await co.close()
-    closed = true
+    // It dies from the moment its close begins: leases fail from then on, and a client may
+    // spend local tokens while close() is still under way.
     const diedAt = realClock.now()
     const leased = origin.calls.length - before
+    await co.close()
+    closed = true
     await waitFor(
       'every entry refetched',
       () => fleet.every((c) => keys.every((k) => c.cache.lru.peek(k)?.state === 'fresh')),
