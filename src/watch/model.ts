@@ -6,16 +6,19 @@
  * - noise: the median absolute deviation of recent one-step residuals
  *   (× 1.4826, a standard deviation for normal noise), robust to the
  *   spikes it is there to judge;
- * - seasonality, with a `period`: the median of the same phase (a bucket of
- *   `bucketMs`) over the last `history` periods, the smoothing run on what
- *   is left. Until that much history exists the model says so and falls
- *   back to the non-seasonal one: never silently.
+ * - seasonality, with a `period`: a shape, the median of the same phase (a
+ *   bucket of `bucketMs`) over the last `history` periods, each as a share
+ *   of its own period's level; the series divided by it is smoothed as
+ *   above (multiplicative: a weekend day at 0.8 × a weekday's level is the
+ *   same shape, and the level learns the 0.8 within minutes). Until that
+ *   much history exists the model says so and falls back to the
+ *   non-seasonal one: never silently.
  *
  * An observation far outside the expected band moves the model only as far
  * as the band's edge (a Huber step), so an incident is not learned as the
- * new normal while it lasts. Beside the level, a slow one (a time constant
- * of 12 hours by default) gives a `baseline`: what the series is when
- * nothing special happens. A watch judges a drop against the lower of the
+ * new normal while it lasts. Beside the level, a robust one (the median of
+ * each minute's mean over the last 6 hours by default) gives a `baseline`:
+ * what the series is when nothing special happens. A watch judges a drop against the lower of the
  * two (a rise against the higher), so the end of a promotion — the level
  * learned the spike, the series returns to its baseline — is no drop.
  * Pure and clock-free: the caller says when.
@@ -30,8 +33,8 @@ export interface ModelOptions {
   readonly alpha?: number
   /** Trend smoothing, [0, 1]. @default 0.0005 */
   readonly beta?: number
-  /** The baseline's level smoothing, (0, 1]. @default 1 ÷ 12 hours of steps */
-  readonly slowAlpha?: number
+  /** Steps the baseline is the median over (of each minute's mean). @default 6 hours of steps */
+  readonly baselineSteps?: number
   /** Residuals the noise is measured over. @default 600 */
   readonly noiseWindow?: number
   /** The seasonal period, ms (absent: none). */
@@ -62,6 +65,8 @@ export interface Expectation {
 }
 
 const MAD_TO_SD = 1.4826
+/** The least seasonal shape a value is divided by (see SeriesModel's #scale). */
+const MIN_SHAPE = 0.05
 /** Residuals between two measures of the noise (a sort of the window each time). */
 const NOISE_EVERY = 10
 
@@ -69,8 +74,12 @@ const NOISE_EVERY = 10
 class Holt {
   level: number | undefined
   trend = 0
-  /** The slow level (see SeriesModel's baseline). */
-  slow: number | undefined
+  /** Each block's mean, the latest `#blocks.length` of them (a ring), for the baseline. */
+  readonly #blocks: number[] = []
+  #nextBlock = 0
+  #blockSum = 0
+  #blockSteps = 0
+  #slow: number | undefined
   /** Observations seen: the trend is learned only once the level has settled. */
   #seen = 0
   readonly #residuals: number[] = []
@@ -83,8 +92,31 @@ class Holt {
     private readonly alpha: number,
     private readonly beta: number,
     private readonly window: number,
-    private readonly slowAlpha: number,
+    /** Blocks the baseline is the median of, and steps in a block. */
+    private readonly baselineBlocks: number,
+    private readonly blockSteps: number,
   ) {}
+
+  /**
+   * The baseline (see SeriesModel's): the median of the recent blocks'
+   * means, robust to a promotion or an incident shorter than half its
+   * window; the running mean until a block is complete.
+   */
+  get slow(): number | undefined {
+    return this.#slow ?? (this.#blockSteps > 0 ? this.#blockSum / this.#blockSteps : undefined)
+  }
+
+  #learnBaseline(y: number): void {
+    this.#blockSum += y
+    if (++this.#blockSteps < this.blockSteps) return
+    const mean = this.#blockSum / this.#blockSteps
+    this.#blockSum = 0
+    this.#blockSteps = 0
+    if (this.#blocks.length < this.baselineBlocks) this.#blocks.push(mean)
+    else this.#blocks[this.#nextBlock] = mean
+    this.#nextBlock = (this.#nextBlock + 1) % this.baselineBlocks
+    this.#slow = median([...this.#blocks].sort((a, b) => a - b))
+  }
 
   /** The forecast `ahead` steps after the last observation. */
   forecast(ahead = 1): number | undefined {
@@ -105,9 +137,9 @@ class Holt {
   observe(y: number, clip: number): void {
     this.#seen++
     const f = this.forecast()
+    this.#learnBaseline(y)
     if (f === undefined) {
       this.level = y
-      this.slow = y
       return
     }
     const residual = y - f
@@ -122,11 +154,6 @@ class Holt {
     // Until the level has settled (a window of steps), faster, as a running mean.
     const a = Math.max(this.alpha, 1 / this.#seen)
     const level = a * used + (1 - a) * f
-    const slow = this.slow ?? y
-    const usedSlow = slow + Math.max(-band, Math.min(band, y - slow))
-    // A running mean over the first window of steps, then slow.
-    const as = this.#seen <= this.window ? 1 / this.#seen : this.slowAlpha
-    this.slow = as * usedSlow + (1 - as) * slow
     if (this.#seen > this.window)
       this.trend = this.beta * (level - this.level!) + (1 - this.beta) * this.trend
     this.level = level
@@ -195,7 +222,7 @@ export class SeriesModel {
     this.#o = {
       alpha: o.alpha ?? 0.005,
       beta: o.beta ?? 0.0005,
-      slowAlpha: o.slowAlpha ?? (o.stepMs ?? 1000) / 43_200_000,
+      baselineSteps: o.baselineSteps ?? Math.round(21_600_000 / (o.stepMs ?? 1000)),
       noiseWindow: o.noiseWindow ?? 600,
       history: o.history ?? 3,
       bucketMs: o.bucketMs ?? 60_000,
@@ -203,9 +230,12 @@ export class SeriesModel {
       stepMs: o.stepMs ?? 1000,
       periodMs: o.periodMs,
     }
-    const { alpha, beta, noiseWindow, periodMs, bucketMs, history, slowAlpha } = this.#o
-    this.#plain = new Holt(alpha, beta, noiseWindow, slowAlpha)
-    this.#deseasoned = new Holt(alpha, beta, noiseWindow, slowAlpha)
+    const { alpha, beta, noiseWindow, periodMs, bucketMs, history, baselineSteps, stepMs } = this.#o
+    // Blocks of a minute's steps (at least one step), at most 1,000 of them.
+    const blockSteps = Math.max(1, Math.round(60_000 / stepMs), Math.ceil(baselineSteps / 1000))
+    const blocks = Math.max(1, Math.round(baselineSteps / blockSteps))
+    this.#plain = new Holt(alpha, beta, noiseWindow, blocks, blockSteps)
+    this.#deseasoned = new Holt(alpha, beta, noiseWindow, blocks, blockSteps)
     this.#buckets = periodMs ? Math.max(1, Math.round(periodMs / bucketMs)) : 0
     // One period more than the median takes: the current one fills while those before are read.
     this.#sums = new Float64Array(this.#buckets * (history + 1))
@@ -248,6 +278,7 @@ export class SeriesModel {
     this.#sums[slot] = mean
     this.#counts[slot] = 1
     this.#first = Math.min(this.#first ?? at, at)
+    this.#levels = undefined
   }
 
   /** What the series should be at `at` (ms), before its value there is seen. */
@@ -256,11 +287,14 @@ export class SeriesModel {
     const steps = this.#steps
     const ahead = this.#last === undefined ? 1 : Math.max(1, (at - this.#last) / this.#o.stepMs)
     if (typeof seasonal === 'number') {
-      const f = this.#deseasoned.forecast(ahead) ?? 0
+      const d = this.#scale(seasonal)
+      // Before its first seasonal step: the last period's level.
+      const last = this.#levelsBefore(this.#period(at)).find((l) => l !== undefined) ?? Number.NaN
+      const f = this.#deseasoned.forecast(ahead) ?? last
       return {
-        expected: seasonal + f,
-        noise: this.#deseasoned.noise(),
-        baseline: seasonal + (this.#deseasoned.slow ?? 0),
+        expected: d * f,
+        noise: d * this.#deseasoned.noise(),
+        baseline: d * (this.#deseasoned.slow ?? last),
         mode: 'seasonal',
         steps,
       }
@@ -290,7 +324,8 @@ export class SeriesModel {
     this.#steps++
     if (learn) {
       this.#plain.observe(value, this.#o.clip)
-      if (typeof seasonal === 'number') this.#deseasoned.observe(value - seasonal, this.#o.clip)
+      if (typeof seasonal === 'number')
+        this.#deseasoned.observe(value / this.#scale(seasonal), this.#o.clip)
     }
     if (this.#buckets > 0) {
       const slot = this.#slot(at)
@@ -303,6 +338,15 @@ export class SeriesModel {
       this.#sums[slot] = this.#sums[slot]! + value
       this.#counts[slot] = this.#counts[slot]! + 1
     }
+  }
+
+  /**
+   * What a value is divided by to take the season out: the seasonal shape,
+   * but never under a twentieth of an average moment (a phase whose
+   * history is near zero would make every ratio huge).
+   */
+  #scale(shape: number): number {
+    return Math.max(shape, MIN_SHAPE)
   }
 
   /** Which period each slot's figures belong to. */
@@ -327,8 +371,68 @@ export class SeriesModel {
   }
 
   /**
-   * The seasonal level at `at`: the median of the same phase's means over
-   * the last `history` periods; or, while fewer exist, why not (a string).
+   * Each past period's level, for the period they were read in: the latest
+   * kept period's mean, times the median over phases of the ratio of their
+   * means to its. A
+   * median, not a mean: a promotion lifts a few phases of its period and not
+   * its level, so the shares of its other phases stay comparable.
+   */
+  #levels: { now: number; levels: (number | undefined)[] } | undefined
+
+  /** The level of each of the last `history` periods before `now` (undefined: none kept). */
+  #levelsBefore(now: number): (number | undefined)[] {
+    if (this.#levels?.now === now) return this.#levels.levels
+    const mean = (period: number, phase: number): number | undefined => {
+      const slot = this.#slotOf(period, phase)
+      if (this.#slotPeriod[slot] !== period || !this.#counts[slot]) return undefined
+      return this.#sums[slot]! / this.#counts[slot]!
+    }
+    let ref: number | undefined
+    for (let k = 1; k <= this.#o.history && ref === undefined; k++) {
+      for (let phase = 0; phase < this.#buckets; phase++)
+        if (mean(now - k, phase) !== undefined) {
+          ref = now - k
+          break
+        }
+    }
+    // The latest period's mean of its phases' means: the levels in the series' units.
+    let sum = 0
+    let n = 0
+    for (let phase = 0; ref !== undefined && phase < this.#buckets; phase++) {
+      const x = mean(ref, phase)
+      if (x !== undefined) {
+        sum += x
+        n++
+      }
+    }
+    const unit = n > 0 ? sum / n : 0
+    const levels: (number | undefined)[] = []
+    for (let k = 1; k <= this.#o.history; k++) {
+      const period = now - k
+      if (ref === undefined || !(unit > 0)) {
+        levels.push(undefined)
+        continue
+      }
+      const ratios: number[] = []
+      for (let phase = 0; phase < this.#buckets; phase++) {
+        const x = mean(period, phase)
+        const r = mean(ref, phase)
+        if (x !== undefined && r !== undefined && r > 0) ratios.push(x / r)
+      }
+      const level = ratios.length > 0 ? median(ratios.sort((a, b) => a - b)) : undefined
+      levels.push(level !== undefined && level > 0 ? level * unit : undefined)
+    }
+    this.#levels = { now, levels }
+    return levels
+  }
+
+  /**
+   * The seasonal shape at `at`: the median, over the last `history` periods,
+   * of the same phase's mean as a share of its period's level (1 is an
+   * average moment of the period); or, while fewer exist, why not (a
+   * string). Shares, not values: a weekend day as history for a weekday
+   * has the same shape at a lower level, and a promotion in one period is
+   * outvoted by the others rather than mixed with a different level.
    */
   #seasonal(at: number): number | string | undefined {
     if (this.#buckets === 0) return undefined
@@ -338,14 +442,16 @@ export class SeriesModel {
       return `learning seasonality: ${Math.floor(have * 10) / 10} of ${history} periods of history`
     const now = this.#period(at)
     const phase = this.#phase(at)
-    const means: number[] = []
+    const levels = this.#levelsBefore(now)
+    const shares: number[] = []
     for (let k = 1; k <= history; k++) {
       const period = now - k
       const slot = this.#slotOf(period, phase)
-      if (this.#slotPeriod[slot] !== period || !this.#counts[slot]) continue
-      means.push(this.#sums[slot]! / this.#counts[slot]!)
+      const level = levels[k - 1]
+      if (this.#slotPeriod[slot] !== period || !this.#counts[slot] || level === undefined) continue
+      shares.push(this.#sums[slot]! / this.#counts[slot]! / level)
     }
-    if (means.length === 0) return 'no history at this phase (a gap in the series)'
-    return median(means.sort((a, b) => a - b))
+    if (shares.length === 0) return 'no history at this phase (a gap in the series)'
+    return median(shares.sort((a, b) => a - b))
   }
 }

@@ -3,7 +3,10 @@
  * noise, learned online. On a steady series its noise is the series' own
  * and its z-scores stay in the normal's range; a drop does not become the
  * new normal while it lasts; with a period it says it is learning until it
- * has `history` periods, then follows the season within the noise.
+ * has `history` periods, then follows the season within the noise, as a
+ * shape: another level (a weekend) is learned within minutes, a promotion
+ * in one period of the history is outvoted, and the baseline a watch
+ * judges a promotion's end by is not moved by the promotion.
  */
 import { describe, expect, it } from 'vitest'
 import { mulberry32 } from '../../src/sim/rng.js'
@@ -71,6 +74,57 @@ describe('the series model', () => {
     const e = m.expect(t)
     expect(e.noise).toBeGreaterThan(4)
     expect(e.noise).toBeLessThan(7)
+  })
+
+  it('takes a period at another level for the same shape: a weekend day judged by weekdays', () => {
+    const gauss = normal(mulberry32(4))
+    const periodMs = 3_600_000
+    const m = new SeriesModel({ periodMs, history: 3, bucketMs: 60_000 })
+    const shape = (t: number) => 1 + 0.5 * Math.sin((2 * Math.PI * t) / periodMs)
+    let t = 0
+    for (; t < 3 * periodMs; t += 1000) m.observe(t, 100 * shape(t) + gauss())
+    // The next period runs at 0.8 × the level: within a few minutes the model expects that,
+    // at every phase (a share of the level, not an offset learned at one phase).
+    let off = 0
+    let steps = 0
+    for (const end = t + periodMs; t < end; t += 1000) {
+      const truth = 80 * shape(t)
+      if (t >= 3 * periodMs + 600_000) {
+        steps++
+        if (Math.abs(m.expect(t).expected - truth) > 3) off++
+      }
+      m.observe(t, truth + gauss())
+    }
+    expect(off / steps).toBeLessThan(0.01)
+  })
+
+  it('outvotes a promotion in one period of its history', () => {
+    const gauss = normal(mulberry32(5))
+    const periodMs = 3_600_000
+    const m = new SeriesModel({ periodMs, history: 3, bucketMs: 60_000 })
+    // A period at 100, then at 80 (a weekend), the first of those with +80 % in minutes 20-30.
+    const level = (t: number) => (t < periodMs ? 100 : 80)
+    const promoted = (t: number) =>
+      t >= periodMs + 1_200_000 && t < periodMs + 1_800_000 ? 1.8 : 1
+    let t = 0
+    for (; t < 3 * periodMs; t += 1000) m.observe(t, level(t) * promoted(t) + 3 * gauss())
+    for (const end = t + periodMs; t < end; t += 1000) {
+      const e = m.expect(t)
+      expect(Math.abs(e.expected - 80), `at ${t}`).toBeLessThan(4 * 3)
+      m.observe(t, 80 + 3 * gauss())
+    }
+  })
+
+  it('keeps a baseline a promotion of an hour does not move: the median of six hours', () => {
+    const gauss = normal(mulberry32(6))
+    const m = new SeriesModel()
+    let t = 0
+    for (; t < 6 * 3_600_000; t += 1000) m.observe(t, 100 + 5 * gauss())
+    for (const end = t + 3_600_000; t < end; t += 1000) m.observe(t, 160 + 5 * gauss())
+    const e = m.expect(t)
+    // The level has learned the promotion; the baseline has not.
+    expect(e.expected).toBeGreaterThan(140)
+    expect(Math.abs(e.baseline - 100)).toBeLessThan(2)
   })
 
   it('ignores values out of order or not finite', () => {
