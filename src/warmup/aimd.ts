@@ -22,9 +22,13 @@
  *   whatever its size. Then no other back-off for `holdMs` (the figures
  *   still describe the rate before it), nor while the queue drains.
  * - Growth after a back-off is TCP CUBIC's: back to a plateau, the origin's
- *   throughput when it queued (its capacity, as lately seen), slowing as it
- *   nears it, then probing beyond, faster the longer nothing goes wrong;
- *   never less than `increase` per interval.
+ *   throughput when it queued (its capacity, as lately seen: intervals it
+ *   was saturated through, queueing then and before, not draining), slowing
+ *   as it nears it, then probing beyond, faster the longer nothing goes
+ *   wrong; never less than `increase` per interval.
+ * - In slow start, a queue while the fleet asks for less than the rate (a
+ *   few clients' bursts, the first waves) is cut, but slow start goes on:
+ *   the rate was not what queued the origin.
  */
 import { z } from 'zod'
 import { between, parseOptions, positive } from '../validate.js'
@@ -122,6 +126,8 @@ export class AimdRate {
   /** Calls/s the origin got through in queueing intervals within the baseline window. */
   readonly #throughputs: { step: number; delivered: number }[] = []
   #lastP50: number | undefined
+  /** Whether the last interval with figures was queueing. */
+  #lastSlow = false
   /** Closed error blocks within the baseline window, oldest first, and the one filling. */
   readonly #errorBlocks: ErrorBlock[] = []
   #filling = { calls: 0, errors: 0 }
@@ -166,7 +172,8 @@ export class AimdRate {
     // What the origin got through this interval, calls/s (heartbeats cover the fleet's calls).
     const delivered =
       h.samples === undefined ? Number.POSITIVE_INFINITY : (h.samples * 1000) / o.intervalMs
-    if (slow && Number.isFinite(delivered)) this.#throughputs.push({ step, delivered })
+    // Demand-limited in slow start: the fleet asked for less than the rate (few clients yet).
+    const demandLimited = this.#starting && (h.used ?? 1) < 0.8
     const sinceCut = this.#cut ? (step - this.#cut.step) * o.intervalMs : Number.POSITIVE_INFINITY
     // Right after a back-off the figures still describe the rate before it; and a queue that
     // is draining (its median falling) needs no second cut.
@@ -176,6 +183,13 @@ export class AimdRate {
       this.#lastP50 !== undefined &&
       h.p50 < DRAINING * this.#lastP50
     const holding = sinceCut < o.holdMs || draining
+    // What got through is the origin's capacity only while it was saturated the whole
+    // interval: queueing then and the interval before, the queue not draining. The interval
+    // a queue began in is part before it (and its figures lag), and a fleet asking for less
+    // than the rate in slow start queued it with bursts of its own, not the rate.
+    if (slow && this.#lastSlow && !draining && !demandLimited && Number.isFinite(delivered))
+      this.#throughputs.push({ step, delivered })
+    this.#lastSlow = slow
     if (h.p50 !== undefined) this.#lastP50 = h.p50
     if ((slow || failing) && !holding) {
       // On a queue, back off from what the origin got through, if less than the rate: the
@@ -188,7 +202,9 @@ export class AimdRate {
         : slow
           ? through
           : this.#rate
-      this.#starting = false
+      // Demand-limited in slow start, the queue was not the rate's doing: cut (the origin
+      // queues all the same), but go on doubling while the fleet asks for the rate.
+      if (!demandLimited) this.#starting = false
       const rate = Math.max(floor, from * o.decrease)
       // Growth returns towards the most the origin got through while queueing (its capacity,
       // as far as seen lately), or the rate cut if more.
@@ -217,7 +233,9 @@ export class AimdRate {
     if (!cut) return 0
     const o = this.options
     const t = ((step - cut.step) * o.intervalMs) / 1000
-    const w = cut.plateau
+    // The plateau as learned since: the queue a cut leaves drains at the origin's full
+    // throughput, which the figures of the cut itself (heartbeats lag) may have underrated.
+    const w = Math.max(cut.plateau, this.#throughput())
     const k = Math.cbrt(Math.max(0, w - cut.from) / (o.cubic * w))
     return w * (1 + o.cubic * (t - k) ** 3)
   }

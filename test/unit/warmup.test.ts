@@ -58,6 +58,38 @@ describe('adaptive rewarm rate (AIMD)', () => {
     expect(steps.at(-1)!).toBeGreaterThan(steps[smallest]!)
   })
 
+  it('in slow start, a queue while the fleet asks for less than the rate cuts but goes on doubling', () => {
+    const a = new AimdRate(1000, opts)
+    expect(a.update(healthy)).toBe(200)
+    // A few clients' bursts queue the origin at 150/s of a 200/s rate nobody fills (used 0.75).
+    expect(a.update({ ...queue(61, 150), used: 0.75 })).toBeCloseTo(135)
+    // Not the rate's doing: once the fleet asks for the rate, slow start doubles on.
+    expect(a.update({ ...healthy, used: 1 })).toBeCloseTo(270)
+    expect(a.update({ ...healthy, used: 1 })).toBeCloseTo(540)
+    // The same queue with the rate used ends slow start: the least growth from then on.
+    const b = new AimdRate(1000, opts)
+    b.update(healthy)
+    expect(b.update({ ...queue(61, 150), used: 1 })).toBeCloseTo(135)
+    expect(b.update({ ...healthy, used: 1 })).toBeLessThan(270)
+  })
+
+  it("grows back towards what the origin served through a queue's whole interval, not its onset", () => {
+    const a = new AimdRate(10_000, { ...opts, start: 0.01 })
+    for (let i = 0; i < 4; i++) a.update({ ...healthy, samples: 5000 }) // 100 → 1600
+    // The queue's first interval is part before it: 1,000 calls reported. Cut to 900.
+    expect(a.update(queue(61, 1000))).toBeCloseTo(900)
+    // Through the next, still queueing (held), the origin served 1,500/s: its capacity.
+    expect(a.update(queue(75, 1500))).toBeCloseTo(900)
+    const rates: number[] = []
+    for (let i = 0; i < 12; i++) rates.push(a.update({ ...healthy, samples: 5000 }))
+    // The cubic's plateau is 1,500, not the onset's 1,000: it slows down near 1,500 (K = 7.4 s
+    // after the cut), not near 1,000.
+    const steps = rates.slice(1).map((r, i) => r - rates[i]!)
+    const smallest = steps.indexOf(Math.min(...steps))
+    expect(rates[smallest]!).toBeGreaterThan(1400)
+    expect(rates[smallest]!).toBeLessThan(1600)
+  })
+
   it('backs off on errors and on p99 over the target, never below the floor or above the ceiling', () => {
     const a = new AimdRate(1000, { targetLatencyMs: 100, floor: 0.05 })
     a.update(healthy)
