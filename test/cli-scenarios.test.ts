@@ -232,6 +232,15 @@ describe('slew simulate refuses bad input with exit code 2 and a coded error', (
     [['--scenario', 'metastable', '--hot-keys', '0'], /`hot-keys` to be an integer >= 1/],
     [['--scenario', 'metastable', '--max-wait', '-1'], /`max-wait` to be a finite number > 0/],
     [['--scenario', 'metastable', '--seed', '1.5'], /`seed` to be an integer, got `1.5`/],
+    // 50 clients × 100 rps × 10 % one-off: 500 fetches/s miss even when warm.
+    [
+      ['--scenario', 'metastable', '--capacity', '500'],
+      /`capacity` to be more than the steady miss load, 500 fetches\/s .*no system recovers, got `500`/,
+    ],
+    [
+      ['--scenario', 'metastable', '--capacity', '100', '--one-off', '0.5', '--clients', '4'],
+      /steady miss load, 200 fetches\/s/,
+    ],
     [['--scenario', 'sideways'], /`scenario` to be one of invalidate-all, rewarm, metastable/],
   ])('%j', (args, message) => {
     const r = slew('simulate', ...args)

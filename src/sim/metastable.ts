@@ -19,6 +19,7 @@
  * fetch counts, the hit rate comes back.
  */
 import { z } from 'zod'
+import { InvalidOptionError } from '../errors.js'
 import { burstOf } from '../invalidation/budgets.js'
 import { Engine } from '../invalidation/engine.js'
 import { VirtualClock } from '../limiter/virtual-clock.js'
@@ -65,6 +66,15 @@ const TICK_MS = 50
 const parse = (input: unknown) => {
   const o = parseOptions(metastableSchema, input)
   const capacity = o.capacity ?? 0.3 * o.clients * o.rps
+  // Warm, the one-off requests still miss: an origin that cannot serve those alone never
+  // sees the caches refill, whatever any policy does. Refused rather than run to the horizon.
+  const missLoad = o.oneOff * o.clients * o.rps
+  if (capacity <= missLoad)
+    throw new InvalidOptionError(
+      'capacity',
+      `more than the steady miss load, ${+missLoad.toFixed(3)} fetches/s (one-off share × clients × rps): under it no system recovers`,
+      capacity,
+    )
   const hotSetFetches = o.clients * o.hotKeys
   const idealRecoveryMs = (hotSetFetches / capacity) * 1000
   return {
