@@ -7,6 +7,7 @@ import { cpus } from 'node:os'
 import { configMemoryTable } from './config-memory.js'
 import { fanout } from './fanout.js'
 import { heartbeatLoad } from './heartbeat-load.js'
+import { margins } from './margins.js'
 import { redisBudget } from './redis-budget.js'
 import { replicas } from './replicas.js'
 import { rewarmPg } from './rewarm-pg.js'
@@ -45,6 +46,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'config-memory': configMemoryTable,
   'heartbeat-load': heartbeatLoad,
   'rewarm-pg': rewarmPg,
+  margins,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,

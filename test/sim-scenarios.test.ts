@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { type MetastableInput, simulateMetastable } from '../src/sim/metastable.js'
-import { simulateRewarm } from '../src/sim/rewarm.js'
+import { simulateRewarm, simulateRewarmSlew } from '../src/sim/rewarm.js'
 import { peakOver, SLACK, WINDOWS } from './property/check.js'
 
 describe('rewarm after a content push', () => {
@@ -115,5 +115,54 @@ describe('metastable failure', () => {
     expect(f.slew.recoveredMs!).toBeGreaterThanOrEqual(f.slew.idealRecoveryMs)
     expect(f.slew.hitRate.at(-1)).toBeCloseTo(f.warmHitRate, 9)
     expectWithinB2(f)
+  })
+})
+
+/**
+ * Issue 17's margins grid (`npm run bench -- margins`, BENCHMARKS.md): its
+ * worst cells, on their seeds. Rewarm at 5,000/s is the grid's worst (the
+ * target, 1.1 × and 0.5 %, is not met there: these bound the figures
+ * measured); metastable at 30 % of traffic is within its 1.15 target, at
+ * 40 % one second over (1.16).
+ */
+describe('margins: the worst cells of the grid', () => {
+  const ratioOf = (r: ReturnType<typeof simulateRewarmSlew>) =>
+    r.completionMs /
+    (((Math.floor(r.options.work / r.options.clients) * r.options.clients) / r.options.capacity) *
+      1000)
+
+  it('rewarm, capacity 5,000/s, 1,000,000 keys: seed 5 the slowest, seed 4 the most over target', {
+    timeout: 180_000,
+  }, () => {
+    const slowest = simulateRewarmSlew({ capacity: 5000, seed: 5 })
+    expect(ratioOf(slowest)).toBeLessThanOrEqual(1.115)
+    expect(slowest.overTargetFraction).toBeLessThanOrEqual(0.005)
+    const over = simulateRewarmSlew({ capacity: 5000, seed: 4 })
+    expect(ratioOf(over)).toBeLessThanOrEqual(1.1)
+    expect(over.overTargetFraction).toBeLessThanOrEqual(0.0065)
+  })
+
+  it('metastable: within 1.15 × ideal at 30 % of traffic, 1.16 at 40 %, never over budget', {
+    timeout: 60_000,
+  }, () => {
+    const thirty = metastableWithFetches({ capacity: 0.3 * 50 * 100, seed: 1 })
+    expect(thirty.slew.recoveredMs!).toBeLessThanOrEqual(1.15 * thirty.slew.idealRecoveryMs)
+    expectWithinB2(thirty)
+    const forty = metastableWithFetches({ capacity: 0.4 * 50 * 100, seed: 5 })
+    // 29 s of an ideal 25 s (recovery is counted in whole seconds).
+    expect(forty.slew.recoveredMs!).toBeLessThanOrEqual(
+      Math.round(1.16 * forty.slew.idealRecoveryMs),
+    )
+    expectWithinB2(forty)
+  })
+
+  it('metastable refuses a capacity under the steady miss load: no system recovers there', () => {
+    // 50 clients × 100 rps × 10 % one-off = 500 fetches/s miss even when warm.
+    expect(() => simulateMetastable({ capacity: 500 })).toThrow(
+      expect.objectContaining({ code: 'E_INVALID_OPTION', field: 'capacity' }),
+    )
+    expect(() =>
+      simulateMetastable({ capacity: 400, oneOff: 0.05, seed: 1, horizon: 1000 }),
+    ).not.toThrow()
   })
 })
