@@ -12,6 +12,7 @@ import { redisBudget } from './redis-budget.js'
 import { replicas } from './replicas.js'
 import { rewarmPg } from './rewarm-pg.js'
 import { sdkGet } from './sdk-get.js'
+import { sdkMemory } from './sdk-memory.js'
 import { simScale } from './sim-scale.js'
 import { streamMemory } from './stream-memory.js'
 
@@ -40,6 +41,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'sim-scale': simScale,
   fanout,
   'sdk-get': sdkGet,
+  'sdk-memory': sdkMemory,
   'stream-memory': streamMemory,
   'redis-budget': redisBudget,
   replicas,

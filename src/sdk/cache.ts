@@ -1,5 +1,5 @@
 /**
- * The SDK's L1: an lru-cache of entry envelopes under the refresh policy.
+ * The SDK's L1: an lru-cache of entries (slot.ts) under the refresh policy.
  * `get` is single-flight (one origin call per key however many ask),
  * serves stale while a refresh waits for a token (stale-while-revalidate),
  * keeps the stale value when the origin fails (stale-if-error), and makes a
@@ -13,7 +13,6 @@ import type { Change } from '../model/change.js'
 import {
   beginRefresh,
   completeRefresh,
-  type Entry,
   failRefresh,
   invalidateEntry,
   needsRefresh,
@@ -22,29 +21,21 @@ import {
 import { matchesTarget } from '../refresh/match.js'
 import type { RefreshReason } from '../refresh/priority.js'
 import type { Refresher } from './refresher.js'
+import {
+  type Fresh,
+  fresh,
+  freshValue,
+  isFresh,
+  landed,
+  NO_TAGS,
+  Slot,
+  settle,
+  Touched,
+  tagSets,
+  touch,
+} from './slot.js'
 
-export type Envelope<V> = Entry<V> & {
-  cls: TokenClass
-  /** The value as a settled promise, made with the value, so a fresh hit allocates nothing. */
-  settled: Promise<V>
-}
-
-const NO_TAGS: readonly string[] = Object.freeze([])
 const noop = () => {}
-
-/** One object literal with every field: all envelopes share one hidden class, so reads stay fast. */
-const envelope = <V>(value: V, tags: readonly string[]): Envelope<V> => ({
-  value,
-  hasValue: true,
-  state: 'fresh',
-  tags,
-  gen: 0,
-  valueGen: 0,
-  invalidatedBy: undefined,
-  refreshGen: undefined,
-  cls: 'invalidate',
-  settled: Promise.resolve(value),
-})
 
 export interface L1Options<V> {
   readonly max: number
@@ -62,7 +53,9 @@ export interface L1Options<V> {
 }
 
 export class L1<V> {
-  readonly lru: LRUCache<string, Envelope<V>>
+  /** One `Slot` per key (read as an `Entry` through its getters). */
+  readonly lru: LRUCache<string, Slot<V>>
+  readonly #intern = tagSets()
   readonly #inflight = new Map<string, { promise: Promise<V>; reject: (e: Error) => void }>()
   /** Keys with a background refresh queued (p-queue job id = key). */
   readonly #queued = new Set<string>()
@@ -71,7 +64,7 @@ export class L1<V> {
   #closed = false
 
   constructor(private readonly opts: L1Options<V>) {
-    this.lru = new LRUCache<string, Envelope<V>>({
+    this.lru = new LRUCache<string, Slot<V>>({
       max: opts.max,
       ...(opts.ttlMs && { ttl: opts.ttlMs }),
     })
@@ -81,13 +74,17 @@ export class L1<V> {
     return this.lru.size
   }
 
-  /** Not `async`: a fresh hit hands back one settled promise kept on the entry, with no allocation. */
+  /**
+   * Not `async`: a fresh hit hands back one settled promise kept on the entry
+   * (made on its first read), with no allocation.
+   */
   get(key: string, tags: readonly string[] = NO_TAGS): Promise<V> {
     if (this.#closed) return Promise.reject(new ClosedError('slew client'))
-    const e = this.lru.get(key)
-    if (e !== undefined && e.state === 'fresh') return e.settled
-    if (e && servable(e)) {
-      this.#refresh(key, e, 'softRefresh')
+    const s = this.lru.get(key)
+    const e = s?.held
+    if (s !== undefined && !(e instanceof Touched)) return settle(s, e as V | Fresh<V>)
+    if (e instanceof Touched && servable(e)) {
+      this.#refresh(key, s!, 'softRefresh')
       return Promise.resolve(e.value as V)
     }
     const flying = this.#inflight.get(key)
@@ -95,7 +92,10 @@ export class L1<V> {
     let reject!: (e: Error) => void
     const promise = new Promise<V>((res, rej) => {
       reject = rej
-      ;(e ? this.#hardMiss(key, e) : this.#coldMiss(key, tags)).then(res, rej)
+      ;(e instanceof Touched ? this.#hardMiss(key, s!, e) : this.#coldMiss(key, tags)).then(
+        res,
+        rej,
+      )
     }).finally(() => this.#inflight.delete(key))
     this.#inflight.set(key, { promise, reject })
     return promise
@@ -103,7 +103,7 @@ export class L1<V> {
 
   /** Put a value in as fresh (what a load returned, or a user's write). */
   set(key: string, value: V, tags: readonly string[] = NO_TAGS): void {
-    this.lru.set(key, envelope(value, tags))
+    this.lru.set(key, new Slot(fresh(value, this.#intern(tags))))
   }
 
   delete(key: string): boolean {
@@ -116,9 +116,12 @@ export class L1<V> {
    * undefined (missing, or hard-invalidated).
    */
   peek(key: string): { value: V; state: 'fresh' | 'stale' | 'refreshing' } | undefined {
-    const e = this.lru.get(key)
-    if (!e || !servable(e)) return undefined
-    if (e.state !== 'fresh') this.#refresh(key, e, 'softRefresh')
+    const s = this.lru.get(key)
+    if (s === undefined) return undefined
+    const e = s.held
+    if (!(e instanceof Touched)) return { value: freshValue(e), state: 'fresh' }
+    if (!servable(e)) return undefined
+    this.#refresh(key, s, 'softRefresh')
     return { value: e.value as V, state: e.state as 'fresh' | 'stale' | 'refreshing' }
   }
 
@@ -133,7 +136,7 @@ export class L1<V> {
     if (!t.all && !t.tags?.length && !t.prefixes?.length)
       return (t.keys ?? []).filter((k) => this.lru.has(k))
     const out: string[] = []
-    for (const [key, e] of this.lru.entries()) if (matchesTarget(t, key, e.tags)) out.push(key)
+    for (const [key, s] of this.lru.entries()) if (matchesTarget(t, key, s.tags)) out.push(key)
     return out
   }
 
@@ -145,11 +148,12 @@ export class L1<V> {
     cls: TokenClass,
   ): void {
     for (const key of keys) {
-      const e = this.lru.peek(key)
-      if (!e) continue
+      const s = this.lru.peek(key)
+      if (!s) continue
+      const e = touch(s)
       invalidateEntry(e, changeId, mode)
       e.cls = cls
-      if (this.opts.background) this.#refresh(key, e, 'rewarm')
+      if (this.opts.background) this.#refresh(key, s, 'rewarm')
     }
   }
 
@@ -160,8 +164,9 @@ export class L1<V> {
    */
   markStale(keys: readonly string[], changeId: string, cls: TokenClass): void {
     for (const key of keys) {
-      const e = this.lru.peek(key)
-      if (!e) continue
+      const s = this.lru.peek(key)
+      if (!s) continue
+      const e = touch(s)
       invalidateEntry(e, changeId, 'soft')
       e.cls = cls
     }
@@ -176,34 +181,36 @@ export class L1<V> {
    */
   rewarm(keys: readonly string[], settled: (ok: boolean) => void = () => {}): void {
     for (const key of keys) {
-      if (this.lru.peek(key)?.state === 'fresh') {
+      if (isFresh(this.lru.peek(key))) {
         settled(true)
         continue
       }
       let gen = -1
-      let entry: Envelope<V> | undefined
+      let slot: Slot<V> | undefined
+      let entry: Touched<V> | undefined
       let waited = false
       this.opts.refresher
         .runIfNeeded(
           'rewarm',
           'rewarm',
           () => {
-            const e = this.lru.peek(key)
-            if (e?.state === 'fresh') return false
-            if (e) {
-              if (!needsRefresh(e)) {
-                // Another refetch has it: its outcome is ours (no second origin call).
-                this.#afterRefetch(key, () => settled(this.lru.peek(key)?.state === 'fresh'))
-                waited = true
-                return false
-              }
-              gen = beginRefresh(e)
-              entry = e
+            const s = this.lru.peek(key)
+            if (s === undefined) return true
+            const e = s.held
+            if (!(e instanceof Touched) || e.state === 'fresh') return false
+            if (!needsRefresh(e)) {
+              // Another refetch has it: its outcome is ours (no second origin call).
+              this.#afterRefetch(key, () => settled(isFresh(this.lru.peek(key))))
+              waited = true
+              return false
             }
+            gen = beginRefresh(e)
+            slot = s
+            entry = e
             return true
           },
           async () => {
-            if (entry) await this.#refetch(key, entry, gen)
+            if (slot && entry) await this.#refetch(key, slot, entry, gen)
             else {
               const value = await this.#timed(key)
               if (!this.lru.has(key)) this.set(key, value)
@@ -236,15 +243,17 @@ export class L1<V> {
   }
 
   /** A hard-invalidated key: the reader waits for a token, ahead of everything else. */
-  #hardMiss(key: string, e: Envelope<V>): Promise<V> {
+  #hardMiss(key: string, s: Slot<V>, dead: Touched<V>): Promise<V> {
     const ac = new AbortController()
     let timer: NodeJS.Timeout | undefined
     const work = this.opts.refresher.run(
-      e.cls,
+      dead.cls,
       'hardMiss',
       async () => {
-        const value = await this.#refetch(key, e, beginRefresh(e))
-        if (this.lru.peek(key) !== e) this.lru.set(key, e)
+        // The entry as it is now (another refetch may have landed, another change touched it).
+        const e = touch(s)
+        const value = await this.#refetch(key, s, e, beginRefresh(e))
+        if (this.lru.peek(key) !== s) this.lru.set(key, s)
         return value
       },
       // The wait for a token is what maxWaitMs limits; once the fetch starts it runs.
@@ -274,48 +283,55 @@ export class L1<V> {
   }
 
   /** Queue one refetch of a stale or dead entry (or move a queued one up). */
-  #refresh(key: string, e: Envelope<V>, reason: RefreshReason, cls: TokenClass = e.cls): void {
+  #refresh(key: string, s: Slot<V>, reason: RefreshReason): void {
     if (this.#queued.has(key)) {
       this.opts.refresher.promote(key, reason)
       return
     }
-    if (!needsRefresh(e)) return
+    const e = s.held
+    if (!(e instanceof Touched) || !needsRefresh(e)) return
     this.#queued.add(key)
+    let claimed = e
     let gen = -1
     this.opts.refresher
       .runIfNeeded(
-        cls,
+        e.cls,
         reason,
         () => {
           // Started: a later invalidation may queue the next refetch.
           this.#queued.delete(key)
-          if (!needsRefresh(e) || this.lru.peek(key) !== e) return false
+          // The slot's entry now: a refetch that landed meanwhile puts a fresh form back.
+          const now = s.held
+          if (this.lru.peek(key) !== s || !(now instanceof Touched) || !needsRefresh(now))
+            return false
           // Claimed now, before waiting for the token: a reader meanwhile must not queue a second.
-          gen = beginRefresh(e)
+          claimed = now
+          gen = beginRefresh(now)
           return true
         },
         // stale-if-error: a failed refetch keeps serving what we had.
-        () => this.#refetch(key, e, gen).then(noop, noop),
+        () => this.#refetch(key, s, claimed, gen).then(noop, noop),
         key,
       )
       .catch(() => this.#queued.delete(key))
   }
 
   /**
-   * The origin call of a refetch claimed as generation `gen` of entry `e`:
-   * the value lands in the entry (or the entry goes back to stale), and
-   * whoever waits for this key's refetch hears it ended.
+   * The origin call of a refetch claimed as generation `gen` of entry `e`
+   * (held by slot `s`): the value lands in the entry (fresh: the slot keeps
+   * only its fresh form; or the entry goes back to stale), and whoever waits
+   * for this key's refetch hears it ended.
    */
-  async #refetch(key: string, e: Envelope<V>, gen: number): Promise<V> {
+  async #refetch(key: string, s: Slot<V>, e: Touched<V>, gen: number): Promise<V> {
     try {
       const value = await this.#timed(key)
       completeRefresh(e, gen, value)
-      e.settled = Promise.resolve(e.value as V)
       return value
     } catch (error) {
       failRefresh(e, gen)
       throw error
     } finally {
+      landed(s, e)
       this.#refetched(key)
     }
   }

@@ -37,6 +37,7 @@ import { type RecallParts, readResumes, recall } from './recall.js'
 import { Refresher } from './refresher.js'
 import { Rewarms } from './rewarms.js'
 import { Signals } from './signals.js'
+import { Fresh, Touched } from './slot.js'
 import { StaleCap } from './stale-cap.js'
 import { Witness } from './witness.js'
 
@@ -197,8 +198,13 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   get(key: string, opts?: { tags?: readonly string[] }): Promise<V> {
     // The hot path, small enough to inline: a fresh hit returns the settled promise
     // kept on the entry (close() empties the cache, so this never outlives the client).
-    const e = this.#lru.get(key)
-    return e !== undefined && e.state === 'fresh' ? e.settled : this.#l1.get(key, opts?.tags)
+    // An entry not read yet has none: L1.get makes it (slot.ts).
+    const s = this.#lru.get(key)
+    if (s !== undefined) {
+      const h = s.held
+      if (h instanceof Fresh && h.settled !== undefined) return h.settled
+    }
+    return this.#l1.get(key, opts?.tags)
   }
 
   /**
@@ -206,9 +212,11 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
    * refetch is queued), without loading: a synchronous read at lru-cache speed.
    */
   peek(key: string): V | undefined {
-    const e = this.#lru.get(key)
-    if (e === undefined) return undefined
-    return e.state === 'fresh' ? e.value : this.#l1.peek(key)?.value
+    const s = this.#lru.get(key)
+    if (s === undefined) return undefined
+    const h = s.held
+    if (h instanceof Fresh) return h.value
+    return h instanceof Touched ? this.#l1.peek(key)?.value : h
   }
 
   /** Put a value in the cache as fresh. */
