@@ -42,15 +42,18 @@ const MOVING: ReadonlySet<string> = new Set([keys.leader, keys.terms, keys.repli
 /**
  * Every other key of the server, with its content (TTLs left out: they run
  * down). Keys due to expire within two minutes are left out too: Redis
- * drops them on its own clock (who asked for refetch tokens lately).
+ * drops them on its own clock (who asked for refetch tokens lately); so
+ * is a key that expired while it was being read (scanned, then gone).
  */
 const dump = async (redis: Redis): Promise<Record<string, unknown>> => {
   const out: Record<string, unknown> = {}
   for (const key of await scanAll(redis)) {
     if (MOVING.has(key)) continue
     const ttl = await redis.pttl(key)
-    if (ttl >= 0 && ttl <= 120_000) continue
+    // -2: expired between the scan and now (type would say 'none').
+    if (ttl === -2 || (ttl >= 0 && ttl <= 120_000)) continue
     const type = await redis.type(key)
+    if (type === 'none') continue
     if (type === 'string') out[key] = await redis.get(key)
     else if (type === 'hash') out[key] = await redis.hgetall(key)
     else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')
