@@ -23,6 +23,15 @@ export interface RefreshDriverOptions {
   readonly maxBatch: number
   /** Refetches waiting for a token. */
   readonly pending: () => number
+  /**
+   * Refetches queued behind those (waiting for a slot of the caller's own
+   * concurrency, not for a token): the driver asks for tokens for as many
+   * of them as it spent tokens over the last lease TTL, so a client that
+   * turns tokens over fast leases once per batch, not once per slot freed,
+   * and none expires unused beyond what one TTL's pace would spend.
+   * @default none (only the pending ones are asked for)
+   */
+  readonly queued?: () => number
   /** Start `tokens` refetches now, one token each. */
   readonly run: (tokens: number) => void
   /** Uniform [0, 1); seeded in the simulator. @default Math.random */
@@ -75,14 +84,16 @@ export class RefreshDriver {
       if (pending <= 0) return
       const held = this.wallet.take(pending)
       if (held > 0) {
+        this.#spent(held)
         this.opts.run(held)
         continue
       }
       if (this.waiting) return
       const askedAt = this.opts.clock.now()
+      const ahead = Math.min(this.opts.queued?.() ?? 0, this.#spentWithin(askedAt))
       let answer: LeaseGrant | Promise<LeaseGrant>
       try {
-        answer = this.opts.lease(Math.min(pending, this.opts.maxBatch))
+        answer = this.opts.lease(Math.min(pending + ahead, this.opts.maxBatch))
       } catch (error) {
         this.#failed(error)
         return
@@ -109,6 +120,7 @@ export class RefreshDriver {
   /** Bank a grant; on an empty grant, sleep. Returns whether to keep pumping. */
   #granted(grant: LeaseGrant, askedAt: number): boolean {
     this.#failures = 0
+    this.#ttlMs = grant.ttlMs
     if (grant.granted > 0) {
       this.wallet.add(grant.granted, grant.ttlMs, askedAt)
       return true
@@ -116,6 +128,27 @@ export class RefreshDriver {
     const random = this.opts.random ?? Math.random
     this.#sleep(Math.max(1, grant.retryAfterMs) * (1 + 0.5 * random()))
     return false
+  }
+
+  /** Tokens spent, per millisecond they were spent in, over the last lease TTL (a short ring). */
+  readonly #spends: { at: number; n: number }[] = []
+  #ttlMs = 0
+
+  #spent(n: number): void {
+    if (this.opts.queued === undefined) return
+    const now = this.opts.clock.now()
+    const last = this.#spends.at(-1)
+    if (last?.at === now) last.n += n
+    else this.#spends.push({ at: now, n })
+  }
+
+  /** Tokens spent over the last lease TTL before `now`. */
+  #spentWithin(now: number): number {
+    if (this.opts.queued === undefined) return 0
+    while (this.#spends.length > 0 && this.#spends[0]!.at <= now - this.#ttlMs) this.#spends.shift()
+    let n = 0
+    for (const s of this.#spends) n += s.n
+    return n
   }
 
   #failed(error: unknown): void {

@@ -3,7 +3,9 @@
  * hard miss, then stale entries someone asked for, then background refresh
  * and rewarm) through a p-queue per token class, each one taking a leased refetch token right
  * before it calls the origin (B2). Tokens come in small batches from the
- * coordinator, per budget class, through the engine's refresh driver.
+ * coordinator, per budget class, through the engine's refresh driver: for
+ * the jobs holding a slot, and for as many queued behind them as the class
+ * spent tokens over the last lease TTL (one lease per batch, not per slot).
  */
 import PQueue from 'p-queue'
 import { ClosedError } from '../errors.js'
@@ -23,6 +25,7 @@ class TokenGate {
     maxBatch: number,
     random: () => number,
     onError: (e: unknown) => void,
+    queued: () => number,
   ) {
     this.driver = new RefreshDriver({
       clock,
@@ -31,6 +34,7 @@ class TokenGate {
       random,
       onError,
       pending: () => this.#waiters.length,
+      queued,
       run: (n) => {
         for (const w of this.#waiters.splice(0, n)) w.resolve()
       },
@@ -187,6 +191,8 @@ export class Refresher {
         this.opts.maxBatch,
         this.opts.random,
         this.opts.onError,
+        // Jobs waiting for a slot: tokens for them come in the same lease, at the pace spent.
+        () => this.#queue(cls).size,
       )
       this.#gates.set(cls, g)
     }

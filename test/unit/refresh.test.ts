@@ -142,6 +142,47 @@ describe('refresh driver', () => {
     ])
   })
 
+  it('asks ahead for jobs queued behind its slots, as many as it spent over the last TTL', () => {
+    // Two slots (pending ≤ 2), 100 jobs behind them; each refetch takes 5 ms.
+    const clock = new VirtualClock(0)
+    let queued = 100
+    let pending = 2
+    const asked: number[] = []
+    const driver: RefreshDriver = new RefreshDriver({
+      clock,
+      maxBatch: 50,
+      random: () => 0,
+      lease: (want) => {
+        asked.push(want)
+        return { granted: want, ttlMs: 100, retryAfterMs: 0 }
+      },
+      pending: () => pending,
+      queued: () => queued,
+      run: (n) => {
+        pending -= n
+        for (let i = 0; i < n; i++)
+          clock.setTimer(5, () => {
+            if (queued > 0) {
+              queued--
+              pending++
+            }
+            driver.wake()
+          })
+      },
+    })
+    driver.wake()
+    clock.runAll({ limit: 100_000 })
+    expect(queued).toBe(0)
+    expect(pending).toBe(0)
+    // 102 refetches: the first lease for the two slots alone (nothing spent yet), then batches
+    // sized by the pace (2 per 5 ms = 40 per 100 ms TTL), not one lease per slot freed (51).
+    expect(asked[0]).toBe(2)
+    expect(asked.length).toBeLessThan(10)
+    expect(Math.max(...asked)).toBeLessThanOrEqual(50)
+    // Tokens that expired unused: at most one TTL's pace beyond the work.
+    expect(asked.reduce((a, b) => a + b, 0) - 102).toBeLessThanOrEqual(40)
+  })
+
   it('works with an asynchronous lease and backs off on errors', async () => {
     let calls = 0
     const { clock, state, driver } = setup(async (want) => {
