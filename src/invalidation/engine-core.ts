@@ -62,6 +62,7 @@ export class EngineCore {
       clock: this.clock,
       registry: this.registry,
       pacer: (r) => this.budget(r).pacer,
+      cost: (r, id) => this.cost(r, id),
       emit: (e) => this.opts.onEvent?.(e),
       ...(opts.gate && { gate: opts.gate }),
       // A failing config change rolls back; anything else (a rollback included) waits for a human.

@@ -15,6 +15,8 @@ export interface LifecycleHooks {
   readonly clock: Clock
   readonly registry: Registry
   pacer(r: Rollout): Pacer
+  /** Budget units to deliver `r` to `clientId` (its refetch work, for a cache change). */
+  cost(r: Rollout, clientId: string): number
   emit(event: EngineEvent): void
   gate?: (ctx: GateContext) => GateResult
   /** The gate said fail after a bake. */
@@ -101,19 +103,35 @@ export class Lifecycle {
     r.waveIndex = index
     r.phase = 'delivering'
     r.bakeUntil = undefined
-    let queued = 0
+    const ids: string[] = []
     for (const c of this.h.registry.live()) {
       if (!r.wants(c.id)) continue
       const shard = shardOf(c.id, r.id, r.shards)
-      if (shard >= wave.lo && shard < wave.hi) {
-        r.queue.push(c.id)
-        queued++
-      }
+      if (shard >= wave.lo && shard < wave.hi) ids.push(c.id)
     }
-    r.stats[index] = { queued, delivered: 0, cost: 0, startedAt: now }
+    for (const id of this.#largestFirst(r, ids)) r.queue.push(id)
+    r.stats[index] = { queued: ids.length, delivered: 0, cost: 0, startedAt: now }
     this.h.emit({ type: 'wave', rolloutId: r.id, wave: index, phase: 'started', at: now })
     this.h.pacer(r).kick()
     this.drained(r)
+  }
+
+  /**
+   * A wave's clients, the costliest first (ties in registry order): a
+   * client's cost is the refetching it starts, and a client refetches at
+   * its own pace (its concurrency, its share of the tokens), so the one
+   * that needs longest gets the whole wave's time and the wave ends on
+   * the quick ones. Delivered in registry order, a large cache reached
+   * last in the last wave was the fleet's tail.
+   */
+  #largestFirst(r: Rollout, ids: string[]): string[] {
+    if (ids.length < 2) return ids
+    const costs = ids.map((id) => this.h.cost(r, id))
+    const first = costs[0]!
+    if (costs.every((c) => c === first)) return ids
+    const order = ids.map((_, i) => i)
+    order.sort((a, b) => costs[b]! - costs[a]! || a - b)
+    return order.map((i) => ids[i]!)
   }
 
   #armBake(r: Rollout): void {

@@ -82,6 +82,26 @@ describe('engine: waves and pacing', () => {
     expect(costs(rewarm.id)).toEqual({ big: 10, small: 4, unknown: 10 })
   })
 
+  it('delivers a wave costliest first, so the longest refetch starts earliest', () => {
+    const h = harness({
+      budgets: { invalidate: { ratePerSec: 100, burst: 100 } },
+      waves: { steps: [0.5, 1], bakeMs: 1000 },
+    })
+    // Sizes in no order: registry order alone would reach large caches anywhere in the wave.
+    const sizes = [7, 90, 3, 40, 40, 1, 65, 12, 90, 5, 28, 77, 2, 50, 33, 9]
+    for (const [i, entries] of sizes.entries()) h.engine.join(`c${i}`, { entries })
+    const { rollout } = h.engine.submit(all)
+    h.clock.runAll()
+    const mine = h.deliveries.filter((d) => d.change.id === rollout.id)
+    for (const wave of [0, 1]) {
+      const costs = mine.filter((d) => d.wave === wave).flatMap((d) => d.costs)
+      expect(costs.length).toBeGreaterThan(1)
+      expect(costs).toEqual([...costs].sort((a, b) => b - a))
+    }
+    // Everyone once, B1 as before: the order changes who goes first, not how much.
+    expect(h.received(rollout.id).size).toBe(sizes.length)
+  })
+
   it('salts shards with the change id, so first waves differ between changes', () => {
     const h = harness({ waves: { steps: [0.1, 1], bakeMs: 0 } }, { clients: 500 })
     const a = h.engine.submit({ kind: 'invalidate', target: { keys: ['a'] } }).rollout
