@@ -5,6 +5,7 @@
  */
 import { cpus } from 'node:os'
 import { configMemoryTable } from './config-memory.js'
+import { convergence } from './convergence.js'
 import { fanout } from './fanout.js'
 import { heartbeatLoad } from './heartbeat-load.js'
 import { margins } from './margins.js'
@@ -49,6 +50,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'heartbeat-load': heartbeatLoad,
   'rewarm-pg': rewarmPg,
   margins,
+  convergence,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
