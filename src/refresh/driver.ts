@@ -14,7 +14,13 @@ export interface LeaseGrant {
   readonly retryAfterMs: number
 }
 
-export type LeaseFn = (want: number) => LeaseGrant | Promise<LeaseGrant>
+/**
+ * Ask for `want` tokens; `ahead` of them are for refetches queued behind the
+ * caller's slots (useful within the lease's TTL, not at once): a source of
+ * tokens that expire at once (degraded mode's local bucket) grants only the
+ * rest.
+ */
+export type LeaseFn = (want: number, ahead: number) => LeaseGrant | Promise<LeaseGrant>
 
 export interface RefreshDriverOptions {
   readonly clock: Clock
@@ -93,7 +99,8 @@ export class RefreshDriver {
       const ahead = Math.min(this.opts.queued?.() ?? 0, this.#spentWithin(askedAt))
       let answer: LeaseGrant | Promise<LeaseGrant>
       try {
-        answer = this.opts.lease(Math.min(pending + ahead, this.opts.maxBatch))
+        const want = Math.min(pending + ahead, this.opts.maxBatch)
+        answer = this.opts.lease(want, Math.max(0, want - pending))
       } catch (error) {
         this.#failed(error)
         return

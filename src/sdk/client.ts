@@ -93,7 +93,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       random,
       concurrency: o.refetch.concurrency,
       maxBatch: o.refetch.maxBatch,
-      lease: (want, cls) => this.#leases.lease(want, cls),
+      lease: (want, cls, ahead) => this.#leases.lease(want, cls, ahead),
       onError: (e) => this.#report(e),
     })
     this.#l1 = new L1<V>({

@@ -128,12 +128,17 @@ export class Leases {
     this.#probeAt = 0
   }
 
-  /** Up to `want` tokens of `cls`: leased, or, with no coordinator to lease from, local. */
-  async lease(want: number, cls: TokenClass): Promise<LeaseGrant> {
+  /**
+   * Up to `want` tokens of `cls`: leased, or, with no coordinator to lease
+   * from, local. Local tokens expire at once, so of those only `want - ahead`
+   * (`ahead`: asked for work queued behind the caller's slots).
+   */
+  async lease(want: number, cls: TokenClass, ahead = 0): Promise<LeaseGrant> {
+    const atOnce = Math.max(1, want - ahead)
     const askedAt = this.o.clock.now()
     // Degraded: one call at a time asks the coordinator again, when its backoff says.
     if (this.#degraded && (this.#probing || askedAt < this.#probeAt))
-      return this.#grantLocally(want, cls, askedAt)
+      return this.#grantLocally(atOnce, cls, askedAt)
     const probe = this.#degraded
     if (probe) this.#probing = true
     try {
@@ -153,7 +158,7 @@ export class Leases {
         this.o.degraded(error)
       }
       this.#probeAt = this.o.clock.now() + this.#probes.next()
-      return this.#grantLocally(want, cls, askedAt)
+      return this.#grantLocally(atOnce, cls, askedAt)
     } finally {
       if (probe) this.#probing = false
     }

@@ -21,7 +21,7 @@ class TokenGate {
 
   constructor(
     clock: Clock,
-    lease: (want: number) => Promise<LeaseGrant>,
+    lease: (want: number, ahead: number) => Promise<LeaseGrant>,
     maxBatch: number,
     random: () => number,
     onError: (e: unknown) => void,
@@ -77,7 +77,7 @@ export interface RefresherOptions {
   /** Origin calls in flight at once. */
   readonly concurrency: number
   readonly maxBatch: number
-  readonly lease: (want: number, cls: TokenClass) => Promise<LeaseGrant>
+  readonly lease: (want: number, cls: TokenClass, ahead: number) => Promise<LeaseGrant>
   readonly onError: (error: unknown) => void
 }
 
@@ -187,7 +187,7 @@ export class Refresher {
     if (!g) {
       g = new TokenGate(
         this.opts.clock,
-        (want) => this.opts.lease(want, cls),
+        (want, ahead) => this.opts.lease(want, cls, ahead),
         this.opts.maxBatch,
         this.opts.random,
         this.opts.onError,

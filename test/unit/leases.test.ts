@@ -114,6 +114,18 @@ describe('Leases', () => {
     expect(events).toEqual(['degraded'])
   })
 
+  it('grants locally only what is wanted at once: tokens asked ahead would expire unused', async () => {
+    const { leases } = setup(async () => {
+      throw refused
+    })
+    leases.learn({ ok: true, seq: 7, ...terms })
+    // 1 refetch waiting for a token, 19 queued behind the slots: 1, though the share's burst is 2.
+    expect(await leases.lease(20, 'invalidate', 19)).toMatchObject({ granted: 1 })
+    expect(leases.localTokensUsed).toBe(1)
+    // The other token of the burst is still there for the next refetch.
+    expect(await leases.lease(1, 'invalidate')).toMatchObject({ granted: 1 })
+  })
+
   it('keeps each window within its share: burst/n + rate/n · T', async () => {
     const { leases, clock, calls } = setup(async () => {
       throw refused
