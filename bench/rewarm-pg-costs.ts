@@ -1,15 +1,15 @@
 /**
  * What one lease call and one origin call cost in CPU, measured in the
  * rewarm-pg bench's own process (node and tsx, like the fleet's): `n` lease
- * calls one after the other through the SDK's own `postJson` (the body and the
- * abort signals the SDK sends) to the coordinator, the same over node:http
- * with a keep-alive agent (a baseline), and `n` primary-key queries
+ * calls one after the other through the SDK's own `postJson` (the body, the
+ * timeout and the keep-alive agents a client uses) to the coordinator, the
+ * same over bare node:http with a keep-alive agent (a baseline), and `n` primary-key queries
  * through the example's `load`. Each side's CPU from process.cpuUsage and
  * /proc: this process (the app server's side), the coordinator, PostgreSQL.
  */
 import { Agent, request } from 'node:http'
 import pg from 'pg'
-import { postJson } from '../dist/sdk/http.js'
+import { closeAgents, keepAliveAgents, postJson } from '../dist/sdk/http.js'
 import { productLoader } from '../examples/pg-origin.js'
 import { type CpuMark, coresBetween, cpuMark } from './rewarm-pg-procs.js'
 
@@ -46,13 +46,14 @@ export const unitCosts = async (
   o: { url: string; pid: number; databaseUrl: string; rows: number },
   n = 2000,
 ): Promise<UnitCosts> => {
-  const remote = { url: o.url }
+  // As a client holds it: its own keep-alive agents, the lease's timeout.
+  const remote = { url: o.url, agents: keepAliveAgents() }
   const lease = () =>
     postJson(
       remote,
       '/v1/leases',
       { clientId: 'bench-costs', want: 8, class: 'invalidate' },
-      AbortSignal.timeout(1000),
+      { timeoutMs: 1000 },
     )
   const body = JSON.stringify({ clientId: 'bench-costs', want: 8, class: 'invalidate' })
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
@@ -96,6 +97,7 @@ export const unitCosts = async (
     }
   } finally {
     agent.destroy()
+    closeAgents(remote.agents)
     await pool.end()
   }
 }

@@ -23,7 +23,7 @@ import { L1 } from './cache.js'
 import { Connection } from './connection.js'
 import { Guard } from './guard.js'
 import { Heartbeats } from './heartbeats.js'
-import { postJson, type Remote } from './http.js'
+import { closeAgents, keepAliveAgents, postJson, type Remote } from './http.js'
 import { Leases } from './leases.js'
 import {
   type ClientOptions,
@@ -78,7 +78,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     const o = this.options
     this.#clock = clock ?? realClock
     const random = rnd ?? Math.random
-    this.#remote = { url: o.url, ...(o.token && { token: o.token }) }
+    this.#remote = { url: o.url, ...(o.token && { token: o.token }), agents: keepAliveAgents() }
     this.#guard = new Guard(o.signingKeys as SigningKeys, o.fleet)
     this.#witness = new Witness(() => this.#clock.now())
     this.#leases = new Leases({
@@ -313,6 +313,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       ])
       clearTimeout(timer)
     }
+    // Nothing calls the coordinator after this: its idle sockets go now, not at their timeout.
+    closeAgents(this.#remote.agents)
   }
 
   #apply(m: Exclude<SignedStreamMessage, HelloMessage>, signed: unknown): void {
@@ -326,7 +328,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       this.#remote,
       '/v1/leases',
       { clientId: this.options.clientId, want, class: cls },
-      AbortSignal.timeout(timeoutMs),
+      { timeoutMs },
     )
   }
 

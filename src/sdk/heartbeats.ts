@@ -104,7 +104,7 @@ export class Heartbeats {
           rejected,
           ...(rewarm && { rewarm: rewarm.reports }),
         },
-        timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs),
+        timeoutMs === undefined ? undefined : { timeoutMs },
       )
       rewarm?.delivered()
       // The budgets and fleet size to refetch under if leases cannot be had (degraded mode).

@@ -79,7 +79,7 @@ export async function readResumes(p: RecallParts, signal: AbortSignal): Promise<
     const { rewarms } = await getJson<{ rewarms: unknown[] }>(
       p.remote,
       `/v1/clients/${encodeURIComponent(id)}/rewarms?nonce=${nonce}`,
-      signal,
+      { signal },
     )
     for (const entry of Array.isArray(rewarms) ? rewarms : []) {
       const v = p.guard.checkResume(entry, id, nonce)

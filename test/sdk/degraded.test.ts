@@ -151,9 +151,13 @@ describe('degraded mode', () => {
       expect(s.degraded).toBe(true)
       expect(s.localTokensUsed).toBeGreaterThanOrEqual(20)
     }
-    // Once each, for why: no coordinator at that address.
+    // Once each, for why: no coordinator at that address (refused, or cut as it went).
     expect(entered).toHaveLength(3)
-    for (const cause of entered) expect(cause).toBeInstanceOf(TypeError)
+    for (const cause of entered) {
+      expect(cause).toBeInstanceOf(Error)
+      expect(cause).not.toBeInstanceOf(HttpError)
+      expect((cause as NodeJS.ErrnoException).code).toMatch(/^E(CONNREFUSED|CONNRESET)$/)
+    }
   })
 
   it('with background refetch (the default): bounded by the shares plus what was leased before', {
@@ -215,10 +219,12 @@ describe('degraded mode', () => {
     const bound = (windowMs: number) => 3 * (2 + (10 * (windowMs + 1)) / 1000) + slack
     const peaks = [1, 100, 250, 500, 1000, 2000].map((w) => ({ w, peak: peakIn(after, w) }))
     for (const { w, peak } of peaks) expect(peak, `${w} ms window`).toBeLessThanOrEqual(bound(w))
-    // The clients that still had refetches to make when it died made them under local tokens.
+    // The clients that still had refetches to make when it died made them under local tokens:
+    // none without a token (beyond those leased before the death). Not each local token one
+    // call: a token taken for a wait that gave its place up while it was asked for expires.
     const local = fleet.reduce((n, c) => n + c.stats().localTokensUsed, 0)
     expect(local).toBeGreaterThan(0)
-    expect(local).toBeLessThanOrEqual(after.length)
+    expect(after.length).toBeLessThanOrEqual(local + slack)
     expect(fleet.some((c) => c.stats().degraded)).toBe(true)
   })
 
