@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type ServerType, serve } from '@hono/node-server'
+import { createAdaptorServer, type ServerType } from '@hono/node-server'
 import { bindIssues } from '../config/check.js'
 import type { Config } from '../config/schema.js'
 import { AddressInUseError, invalidOptions } from '../errors.js'
@@ -35,6 +35,9 @@ export interface BindOptions {
   readonly server: (server: ServerType | undefined) => void
 }
 
+/** The least listen backlog: Node's default (the kernel caps any at net.core.somaxconn). */
+const LISTEN_BACKLOG = 511
+
 export const bind = async (o: BindOptions): Promise<Listening> => {
   const { host, port, limits, notice } = o
   // The rule `slew config check` and `slew serve` apply (config/check.ts), here for a library user.
@@ -56,18 +59,19 @@ export const bind = async (o: BindOptions): Promise<Listening> => {
     changed: (open) => o.metrics.connections.set(open),
   })
   o.connections(conns)
-  const s = serve({
-    fetch: o.app.fetch,
-    hostname: host,
-    port,
-    serverOptions: serverOptionsOf(limits),
-  })
+  const s = createAdaptorServer({ fetch: o.app.fetch, serverOptions: serverOptionsOf(limits) })
   conns.attach(s as Server)
   o.server(s)
   try {
     await new Promise<void>((resolve, reject) => {
       s.once('listening', resolve)
       s.once('error', reject)
+      // A fleet that lost its coordinator comes back within a second or two (the SDK's backoff
+      // starts at 1 s): the kernel holds that many connections until they are accepted and
+      // refused or admitted (B3), up to net.core.somaxconn. With Node's default, 511, most of
+      // 19,500 overflowed the queue and reached admission only as TCP retransmitted them,
+      // over minutes (728 of them in the first 30 s).
+      s.listen({ port, host, backlog: Math.max(LISTEN_BACKLOG, total) })
     })
   } catch (error) {
     o.server(undefined)

@@ -67,7 +67,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     start: async () => {},
     configure: (next) => engine.reconfigure(engineConfigOf(next)),
     leaderUrl: async () => undefined,
-    admit: async () => o.admission.decide(),
+    admit: async (clientId) => o.admission.decide(clientId),
     async connected(open) {
       const { clientId } = open
       const at = { epoch: log.signer.epoch, last: log.seq, floor: log.oldest - 1 }
