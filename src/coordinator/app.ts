@@ -3,7 +3,7 @@
  * routes proxied to the leader on a Redis follower, every route, and
  * errors as problem+json. Routes parse, call the runtime and present.
  */
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { problem } from '../protocol/problem.js'
 import type { App, Ctx, Env } from './context.js'
@@ -37,15 +37,26 @@ export const createApp = (ctx: Ctx): App => {
   // With no tokens, web pages elsewhere must not change state through the developer's browser.
   if (!ctx.auth.enabled) app.use('*', sameMachineOnly())
   // Only where a body can come: on @hono/node-server, bodyLimit builds a full Request even
-  // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream).
-  const limitOf = (maxSize: number, what: string) =>
-    bodyLimit({
-      maxSize,
-      onError: () =>
-        problemResponse(
-          problem('E_BODY_TOO_LARGE', `The ${what} is too large`, { limitBytes: maxSize }),
-        ),
-    })
+  // for a GET, and an SSE stream would keep it alive for hours (3.5 KB per stream). A body
+  // with a Content-Length (and no Transfer-Encoding: Node's parser then reads exactly that
+  // many bytes) is judged by the header, read from the Node request: hono's bodyLimit would
+  // build the full web Request and its body stream to read the same header, and the handler
+  // then could not read the body the fast way (a heartbeat's CPU at 19,500 streams: 346 µs
+  // with it, 196 µs without).
+  const limitOf = (maxSize: number, what: string): MiddlewareHandler<Env> => {
+    const tooLarge = () =>
+      problemResponse(
+        problem('E_BODY_TOO_LARGE', `The ${what} is too large`, { limitBytes: maxSize }),
+      )
+    const streamed = bodyLimit({ maxSize, onError: tooLarge })
+    return (c, next) => {
+      const headers = c.env?.incoming?.headers
+      const length = headers?.['content-length']
+      if (length !== undefined && headers?.['transfer-encoding'] === undefined)
+        return Number.parseInt(length, 10) > maxSize ? Promise.resolve(tooLarge()) : next()
+      return streamed(c, next)
+    }
+  }
   const limitBody = limitOf(ctx.config().limits.bodyBytes, 'request body')
   // NDJSON key lists (POST /v1/changes only) may be larger: their own limit, live from config.
   let ndjson = { bytes: 0, limit: limitBody }

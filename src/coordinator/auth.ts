@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { MiddlewareHandler } from 'hono'
 import type { Scope } from '../config/schema.js'
 import { problem } from '../protocol/problem.js'
-import { HttpProblem } from './http.js'
+import { HttpProblem, headerOf } from './http.js'
 import { problemResponse } from './respond.js'
 
 export interface TokenEntry {
@@ -90,7 +90,7 @@ export class Auth {
         c.set('caller', { who: 'local', actsAs: anyClient })
         return next()
       }
-      const header = c.req.header('authorization') ?? ''
+      const header = headerOf(c, 'authorization') ?? ''
       const match = /^Bearer\s+(.+)$/i.exec(header)
       const token = match ? this.identify(match[1]!.trim()) : undefined
       if (!token) {

@@ -10,6 +10,7 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { problem } from '../protocol/problem.js'
+import { headerOf } from './http.js'
 import { problemResponse } from './respond.js'
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -31,7 +32,7 @@ export const isLoopbackOrigin = (origin: string): boolean => {
 export const sameMachineOnly = (): MiddlewareHandler =>
   async function sameMachineOnly(c, next) {
     if (SAFE.has(c.req.method)) return next()
-    const origin = c.req.header('origin')
+    const origin = headerOf(c, 'origin')
     if (origin !== undefined && !isLoopbackOrigin(origin))
       return problemResponse(
         problem('E_FORBIDDEN', 'Requests from web pages of other sites are refused', {
@@ -39,7 +40,7 @@ export const sameMachineOnly = (): MiddlewareHandler =>
             'with no auth tokens configured, only programs and pages on this machine may change state',
         }),
       )
-    const type = c.req.header('content-type') ?? ''
+    const type = headerOf(c, 'content-type') ?? ''
     if (!JSON_TYPE.test(type))
       return problemResponse(
         problem('E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {

@@ -1,4 +1,5 @@
 /** Request-body helpers: JSON only, parsed once, bad input as problem+json. */
+import type { HttpBindings } from '@hono/node-server'
 import type { Context } from 'hono'
 import type { z } from 'zod'
 import { type Problem, problem } from '../protocol/problem.js'
@@ -16,6 +17,21 @@ export class HttpProblem extends Error {
 }
 
 /**
+ * A request header (`name` in lower case), from the Node request's own
+ * parsed headers where there is one (on @hono/node-server): hono's
+ * `c.req.header()` builds a web Headers object over them, a cost per
+ * heartbeat, and one a stream keeps for its whole life. Repeated headers
+ * read as Node joins them (for `authorization` and `content-type`, the
+ * first); elsewhere (`app.request()`), hono's.
+ */
+export const headerOf = (c: Context, name: string): string | undefined => {
+  const headers = (c.env as Partial<HttpBindings> | undefined)?.incoming?.headers
+  if (!headers) return c.req.header(name)
+  const value = headers[name]
+  return Array.isArray(value) ? value.join(', ') : value
+}
+
+/**
  * The body as JSON (an empty body reads as `{}`), within `limits` (depth,
  * keys, no `__proto__`) before anything reads it; 415 / 400 / 413 on
  * anything else.
@@ -23,7 +39,7 @@ export class HttpProblem extends Error {
 export const readJson = async (c: Context, limits: JsonLimits): Promise<unknown> => {
   const text = await c.req.text()
   if (text.trim() === '') return {}
-  const type = c.req.header('content-type') ?? ''
+  const type = headerOf(c, 'content-type') ?? ''
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new HttpProblem(
       problem('E_UNSUPPORTED_MEDIA_TYPE', 'The body must be application/json', {

@@ -7,11 +7,11 @@
 import type { Context } from 'hono'
 import { InvalidOptionError } from '../errors.js'
 import { problem } from '../protocol/problem.js'
-import { HttpProblem, parseJson } from './http.js'
+import { HttpProblem, headerOf, parseJson } from './http.js'
 import type { JsonLimits } from './json-limits.js'
 
 export const isNdjson = (c: Context): boolean =>
-  /^application\/(x-)?ndjson\b/i.test(c.req.header('content-type') ?? '')
+  /^application\/(x-)?ndjson\b/i.test(headerOf(c, 'content-type') ?? '')
 
 export const readNdjsonChange = async (
   c: Context,

@@ -6,6 +6,7 @@ import { keysLeft, type RewarmReport } from '../../model/rewarm.js'
 import {
   changeDigest,
   configDigest,
+  type Heartbeat,
   heartbeatSchema,
   type LeaseTerms,
   leaseRequestSchema,
@@ -96,16 +97,22 @@ const sentRewarms = async (
   return kept
 }
 
+const withoutRewarm = ({ rewarm: _, ...hb }: Heartbeat): Heartbeat => hb
+
 export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/clients/:id/heartbeat', ctx.auth.require('client'), async (c) => {
     const id = ownClientId(c, c.req.param('id'))
-    const { rewarm, ...hb } = parseBody(heartbeatSchema, await readJson(c, ctx.config().limits))
+    const body = parseBody(heartbeatSchema, await readJson(c, ctx.config().limits))
     // Rewarm progress goes to the store; the rest is health, kept and shared between replicas.
+    // (Copied without it only when it is there: most heartbeats carry none.)
+    const { rewarm } = body
+    const hb = rewarm === undefined ? body : withoutRewarm(body)
     await ctx.runtime.heartbeat(id, hb)
     if (rewarm) await ctx.ledger.record(id, await sentRewarms(ctx, id, rewarm))
-    for (const [reason, n] of Object.entries(hb.rejected ?? {})) {
-      if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
-    }
+    if (hb.rejected)
+      for (const [reason, n] of Object.entries(hb.rejected)) {
+        if (n) ctx.metrics.rejectedMessages.inc({ reason }, n)
+      }
     ctx.metrics.heartbeats.inc()
     // A client a gate compares is asked to heartbeat faster while it does.
     const heartbeatMs = ctx.runtime.heartbeatMs(id)

@@ -12,7 +12,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
 import { MAX_ENTRIES } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
 import type { App, Ctx } from '../context.js'
-import { HttpProblem, intQuery, nonNegativeIntOf, patternQuery } from '../http.js'
+import { HttpProblem, headerOf, intQuery, nonNegativeIntOf, patternQuery } from '../http.js'
 import { problemResponse } from '../respond.js'
 import { ownClientId } from './clients.js'
 
@@ -51,12 +51,12 @@ export const streamRoutes = (app: App, ctx: Ctx): void => {
   app.get('/v1/stream', ctx.auth.require('client'), async (c) => {
     // The stream takes no body: one would lie unread under a stream that lasts hours, and a
     // socket not read to its end never tells that its client has gone (the stream stays open).
-    if (c.req.header('transfer-encoding') !== undefined || Number(c.req.header('content-length')))
+    if (headerOf(c, 'transfer-encoding') !== undefined || Number(headerOf(c, 'content-length')))
       return problemResponse(
         problem('E_BODY_TOO_LARGE', 'The stream request takes no body', { limitBytes: 0 }),
       )
     const clientId = ownClientId(c, c.req.query('clientId'))
-    const since = sinceOf(c.req.header('last-event-id'), intQuery(c, 'since'))
+    const since = sinceOf(headerOf(c, 'last-event-id'), intQuery(c, 'since'))
     const entries = entriesQuery(c)
     const { epoch: e, nonce: n, fleet: f } = STREAM_QUERY
     const epoch = patternQuery(c, 'epoch', e.pattern, e.rule)
