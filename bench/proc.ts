@@ -3,7 +3,8 @@
  * child (with tsx and --expose-gc) and talk to it over IPC; a clock that is
  * comparable across processes; medians.
  */
-import { type ChildProcess, fork } from 'node:child_process'
+import { type ChildProcess, fork, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** Wall-clock milliseconds with sub-ms resolution, comparable between processes on one machine. */
@@ -29,12 +30,53 @@ export interface Child {
   kill(): Promise<void>
 }
 
+/** This process's descriptor limits (`ulimit -Sn`, `ulimit -Hn`), where Linux says; else undefined. */
+export const descriptorLimits = (): { soft: number; hard: number } | undefined => {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(
+      readFileSync('/proc/self/limits', 'utf8'),
+    )
+    const n = (s: string) => (s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s))
+    return m ? { soft: n(m[1]!), hard: n(m[2]!) } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export interface SpawnOptions {
+  /**
+   * Raise the child's descriptor limit to this (`ulimit -n` in a shell that
+   * then execs node), or as far as the hard limit allows if that is lower.
+   */
+  readonly nofile?: number
+}
+
 /** Fork `bench/<file>` with `args`; the child talks back with process.send. */
-export const spawnChild = (file: string, args: string[] = [], execArgv: string[] = []): Child => {
-  const proc = fork(join(import.meta.dirname, file), args, {
-    execArgv: ['--expose-gc', '--import', 'tsx', ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
+export const spawnChild = (
+  file: string,
+  args: string[] = [],
+  execArgv: string[] = [],
+  opts: SpawnOptions = {},
+): Child => {
+  const node = ['--expose-gc', '--import', 'tsx', ...execArgv]
+  const stdio: ['ignore', 'inherit', 'inherit', 'ipc'] = ['ignore', 'inherit', 'inherit', 'ipc']
+  const path = join(import.meta.dirname, file)
+  // `sh -c 'ulimit -n N; exec node …'`: the same process (exec), so IPC and kill() still reach it.
+  const proc =
+    opts.nofile === undefined
+      ? fork(path, args, { execArgv: node, stdio })
+      : spawn(
+          '/bin/sh',
+          [
+            '-c',
+            `ulimit -n ${Math.floor(opts.nofile)} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`,
+            process.execPath,
+            ...node,
+            path,
+            ...args,
+          ],
+          { stdio },
+        )
   const inbox: Message[] = []
   const waiters: { type: string; resolve: (m: Message) => void }[] = []
   let exited: string | undefined

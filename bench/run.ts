@@ -7,6 +7,7 @@ import { cpus } from 'node:os'
 import { configMemoryTable } from './config-memory.js'
 import { convergence } from './convergence.js'
 import { fanout } from './fanout.js'
+import { fleet30k } from './fleet-30k.js'
 import { heartbeatLoad } from './heartbeat-load.js'
 import { margins } from './margins.js'
 import { redisBudget } from './redis-budget.js'
@@ -48,6 +49,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   replicas,
   'config-memory': configMemoryTable,
   'heartbeat-load': heartbeatLoad,
+  'fleet-30k': fleet30k,
   'rewarm-pg': rewarmPg,
   margins,
   convergence,
