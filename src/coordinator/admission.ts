@@ -9,9 +9,11 @@
  * Where admission is decided here (decide(): the memory store), a promise is
  * kept: a client back for its slot takes the next unit of the bucket, and if
  * the bucket has none just then (slots are jittered, the SDK comes back 0–10 %
- * after what it is told, and new clients take what is free), the next unit
- * is set aside for it and it is told when: it is let in then without taking
- * again. It is never promised a slot after everyone else's. (It used to be:
+ * after what it is told, and new clients take what is free), it is told when
+ * the next unit comes and keeps its promise. It is never promised a slot
+ * after everyone else's. Every admission takes its unit when it happens (a
+ * unit set aside for a client that came back late let a window hold one
+ * admission too many), so B3 holds however clients time their returns. (It used to be:
  * refused again, it was promised the next slot on a schedule that every such
  * refusal pushed further ahead of the admissions, and units went unused
  * meanwhile. After a crash of a coordinator holding 19,500 streams, admitting
@@ -30,15 +32,10 @@ export interface AdmissionDecision {
   readonly retryAfterMs: number
 }
 
-/**
- * A promised slot: the client may come from `from` (what it was told); kept
- * until `until`. `reserved`: the unit it takes is set aside on the bucket
- * already (its slot came with another's, and it was given the next one).
- */
+/** A promised slot: the client may come from `from` (what it was told); kept until `until`. */
 interface Held {
   readonly from: number
   readonly until: number
-  readonly reserved?: true
 }
 
 /** How long past what it was told a promise is kept: the SDK comes back 0–10 % later, and some. */
@@ -105,20 +102,17 @@ export class Admission {
     if (held) {
       // Back before its time: the slot stays its own.
       if (now < held.from) return this.#refuse(held.from - now)
-      if (held.reserved || this.#admit.take(1).ok) {
+      if (this.#admit.take(1).ok) {
         this.#held.delete(clientId)
         return this.#admitOne()
       }
-      // Its slot came with another's (slots and returns are jittered): the next unit is set
-      // aside for it, not the end of the queue. (Told only to try again, every client whose
-      // slot came at a busy moment would poll for each unit: thousands of refusals a second.)
-      const wait = this.#admit.reserve(1)
+      // Its slot came with another's (slots and returns are jittered): it is told when the next
+      // unit comes, plus up to one slot of jitter, and keeps its place ahead of the promise
+      // schedule (not the end of the queue). The unit is not set aside for it: every admission
+      // takes its unit when it happens, so B3 holds however late the client comes back.
+      const wait = this.#admit.retryAfter(1) + this.random() * this.#slotMs()
       this.#held.delete(clientId)
-      this.#held.set(clientId, {
-        from: now + wait,
-        until: now + wait + keptFor(wait),
-        reserved: true,
-      })
+      this.#held.set(clientId, { from: now + wait, until: now + wait + keptFor(wait) })
       return this.#refuse(wait)
     }
     if (this.#admit.take(1).ok) return this.#admitOne()
@@ -135,8 +129,11 @@ export class Admission {
   promise(earliestMs = 0): number {
     this.#refused++
     const wait = Math.max(earliestMs, this.#promises.reserve(1))
-    const slot = 1000 / this.#admit.params.ratePerSec
-    return Math.ceil(wait + this.random() * slot)
+    return Math.ceil(wait + this.random() * this.#slotMs())
+  }
+
+  #slotMs(): number {
+    return 1000 / this.#admit.params.ratePerSec
   }
 
   #admitOne(): AdmissionDecision {
