@@ -21,6 +21,7 @@ import { rampBack } from './ramp.js'
 import { Registry } from './registry.js'
 import { Rollout, type RolloutView } from './rollout.js'
 import { RolloutBook } from './rollout-book.js'
+import { Sketches } from './sketches.js'
 import { checkSnapshot, type EngineSnapshot } from './snapshot.js'
 
 export class EngineCore {
@@ -28,6 +29,8 @@ export class EngineCore {
   settings: EngineConfig
   readonly registry = new Registry()
   readonly rollouts = new RolloutBook()
+  /** Clients' key sketches: who may hold the keys of a keys-only change. */
+  readonly sketches: Sketches
   readonly budgets: Budgets
   /** Config values as pushed, and as of completed rollouts only; who governs each key. */
   readonly config = new ConfigState()
@@ -58,11 +61,13 @@ export class EngineCore {
     this.settings = parseEngineConfig(opts.config ?? {})
     const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.settings.fleet) : undefined
     this.epoch = snap?.epoch ?? opts.epoch
+    this.sketches = new Sketches(this.clock, this.settings.sketches)
     this.life = new Lifecycle({
       clock: this.clock,
       registry: this.registry,
       pacer: (r) => this.budget(r).pacer,
       cost: (r, id) => this.cost(r, id),
+      skips: (r, id) => this.sketches.skips(r, id),
       emit: (e) => this.opts.onEvent?.(e),
       ...(opts.gate && { gate: opts.gate }),
       // A failing config change rolls back; anything else (a rollback included) waits for a human.

@@ -9,6 +9,15 @@ import type { EngineCore } from './engine-core.js'
 import type { LeaseGrant } from './engine-options.js'
 import type { Pacer } from './pacer.js'
 import { shardOf } from './shard.js'
+import type { SketchUpdate } from './sketches.js'
+
+/** What a sketch update did: changes queued again for the client, or that it is lost. */
+export interface SketchAnswer {
+  /** Skipped changes to a key it reports added since, queued for it now. */
+  readonly replayed: number
+  /** Silent past the window: changes it may hold keys of were forgotten; mark its cache stale. */
+  readonly lost: boolean
+}
 
 /** The firstSeq of a client that was in the fleet before this engine's state began: before every change. */
 export const PREDATES = -1
@@ -45,6 +54,8 @@ export const join = (
       (r.state === 'rolling' || r.state === 'paused') &&
       shardOf(clientId, r.id, r.shards) < r.reachedHi
     if (!missed && !due) continue
+    // Replayed if a later update says it cached one of the keys.
+    if (core.sketches.skips(r, clientId)) continue
     r.queue.push(clientId)
     const pacer = core.budget(r).pacer
     if (r.state === 'completed') pacer.add(r)
@@ -65,6 +76,33 @@ export const report = (
   if (capacity !== undefined && !(Number.isSafeInteger(capacity) && capacity >= 1))
     throw new InvalidOptionError('capacity', 'an integer >= 1', capacity)
   core.registry.report(clientId, entries, core.seq, capacity)
+}
+
+/** See Engine.sketch. */
+export const sketch = (core: EngineCore, clientId: string, update: SketchUpdate): SketchAnswer => {
+  core.open()
+  checkClientId(clientId)
+  const { replay, lost } = core.sketches.update(clientId, update)
+  const client = core.registry.get(clientId)
+  const kicked = new Set<Pacer>()
+  let replayed = 0
+  for (const r of replay) {
+    // Skipped means: it wanted it, its wave came (or it joined after), and it was not sent.
+    if (!client || !r.wants(clientId) || client.firstSeq >= r.change.seq) continue
+    const reached =
+      r.state === 'completed' ||
+      ((r.state === 'rolling' || r.state === 'paused') &&
+        shardOf(clientId, r.id, r.shards) < r.reachedHi)
+    if (!reached) continue
+    r.queue.push(clientId)
+    replayed++
+    const pacer = core.budget(r).pacer
+    if (r.state === 'completed') pacer.add(r)
+    kicked.add(pacer)
+  }
+  core.sketches.replayed += replayed
+  for (const pacer of kicked) pacer.kick()
+  return { replayed, lost }
 }
 
 /** See Engine.lease. */

@@ -16,6 +16,7 @@ import type { Clock } from '../model/clock.js'
 import { parseOptions } from '../validate.js'
 import { identityOf, parseChange, requestDigest, wavesSchema } from './change.js'
 import { EngineCore } from './engine-core.js'
+import type { SketchAnswer } from './engine-fleet.js'
 import * as fleet from './engine-fleet.js'
 import type { EngineOptions, LeaseGrant, RollbackOptions, SubmitResult } from './engine-options.js'
 import type { EngineEvent, GateContext, GateResult } from './events.js'
@@ -24,6 +25,7 @@ import type { Delivery } from './pacer.js'
 import { rampedValues } from './ramp.js'
 import * as recovery from './recovery.js'
 import type { RolloutView } from './rollout.js'
+import type { SketchUpdate } from './sketches.js'
 import { type EngineSnapshot, type RolloutSnapshot, rolloutToSnapshot } from './snapshot.js'
 
 export type {
@@ -113,6 +115,7 @@ export class Engine {
       )
     }
     core.budgets.params = next.budgets
+    core.sketches.settings = next.sketches
     core.settings = next
     return next
   }
@@ -284,6 +287,27 @@ export class Engine {
    */
   report(clientId: string, entries: number, capacity?: number): void {
     fleet.report(this.#core, clientId, entries, capacity)
+  }
+
+  /**
+   * A client's key sketch (invalidation/sketch.ts) and the keys it cached
+   * since its previous update: changes to keys only then skip it while the
+   * sketch is fresh and holds none of their keys, and a skipped change to a
+   * key it reports added is queued for it now. `lost`: it was silent past
+   * `sketches.windowMs`, and its whole cache should be marked stale.
+   */
+  sketch(clientId: string, update: SketchUpdate): SketchAnswer {
+    return fleet.sketch(this.#core, clientId, update)
+  }
+
+  /** Has the client a fresh sketch here? (If not, its heartbeat's answer asks for a filter.) */
+  sketchKnown(clientId: string): boolean {
+    return this.#core.sketches.known(clientId)
+  }
+
+  /** Skips and replays so far, and clients with a sketch (for metrics). */
+  get sketchCounts(): { skipped: number; replayed: number; clients: number } {
+    return this.#core.sketches.counts
   }
 
   /**

@@ -17,6 +17,8 @@ export interface LifecycleHooks {
   pacer(r: Rollout): Pacer
   /** Budget units to deliver `r` to `clientId` (its refetch work, for a cache change). */
   cost(r: Rollout, clientId: string): number
+  /** Does the client's key sketch say it holds none of `r`'s keys (no frame for it)? */
+  skips?(r: Rollout, clientId: string): boolean
   emit(event: EngineEvent): void
   gate?: (ctx: GateContext) => GateResult
   /** The gate said fail after a bake. */
@@ -104,13 +106,22 @@ export class Lifecycle {
     r.phase = 'delivering'
     r.bakeUntil = undefined
     const ids: string[] = []
+    let skipped = 0
     for (const c of this.h.registry.live()) {
       if (!r.wants(c.id)) continue
       const shard = shardOf(c.id, r.id, r.shards)
-      if (shard >= wave.lo && shard < wave.hi) ids.push(c.id)
+      if (shard < wave.lo || shard >= wave.hi) continue
+      if (this.h.skips?.(r, c.id)) skipped++
+      else ids.push(c.id)
     }
     for (const id of this.#largestFirst(r, ids)) r.queue.push(id)
-    r.stats[index] = { queued: ids.length, delivered: 0, cost: 0, startedAt: now }
+    r.stats[index] = {
+      queued: ids.length,
+      ...(skipped > 0 && { skipped }),
+      delivered: 0,
+      cost: 0,
+      startedAt: now,
+    }
     this.h.emit({ type: 'wave', rolloutId: r.id, wave: index, phase: 'started', at: now })
     this.h.pacer(r).kick()
     this.drained(r)

@@ -53,6 +53,19 @@ export const engineConfigSchema = z.strictObject({
    * beyond it is refused (E_CONFIG_TOO_LARGE). @default 4 MiB
    */
   configBytes: between(1, 1024 ** 3, { int: true }).default(4 * 1024 * 1024),
+  /** Clients' key sketches: a change to keys only skips a client whose fresh sketch holds none. */
+  sketches: z
+    .strictObject({
+      /** A sketch not updated for this long is not used (its client gets every change), ms. @default 30000 */
+      staleMs: between(1000, 3_600_000).default(30_000),
+      /**
+       * Skips kept for replay to a client that reports a key added later, ms (at least
+       * staleMs); a client silent longer gets a reset (its cache marked stale). @default 120000
+       */
+      windowMs: between(1000, 86_400_000).default(120_000),
+    })
+    .refine((s) => s.windowMs >= s.staleMs, { error: 'windowMs must be at least staleMs' })
+    .prefault({}),
 })
 
 export type EngineConfigInput = z.input<typeof engineConfigSchema>

@@ -16,6 +16,8 @@ export type Phase = 'delivering' | 'baking' | 'done'
 export interface WaveStats {
   /** Clients queued for this wave when it started (catch-ups are counted as they join). */
   queued: number
+  /** Clients of the wave that got no frame: their fresh key sketch holds none of its keys. */
+  skipped?: number
   delivered: number
   cost: number
   startedAt: number
