@@ -184,6 +184,7 @@ export const liveFields = [
   'leases',
   'defaultEntries',
   'retainFinished',
+  'sketches',
   'admission',
   'confirmAbove',
   'rewarm',

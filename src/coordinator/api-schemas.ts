@@ -179,6 +179,8 @@ export const heartbeatAnswerSchema = leaseTermsSchema.extend({
   seq: z.number(),
   heartbeatMs: z.number().optional(),
   holdRamps: names().optional(),
+  /** Key sketches are used here: 'want' (send a filter next), 'ok'. Absent: not used. */
+  sketch: z.enum(['want', 'ok']).optional(),
 })
 
 export const rewarmsSchema = z.object({

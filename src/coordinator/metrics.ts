@@ -85,6 +85,21 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       labelNames: ['state'] as const,
       registers: [registry],
     }),
+    sketchSkipped: new Counter({
+      name: 'slew_sketch_skipped_total',
+      help: "Deliveries of a change to keys only not sent: the client's fresh key sketch holds none of its keys",
+      registers: [registry],
+    }),
+    sketchReplayed: new Counter({
+      name: 'slew_sketch_replayed_total',
+      help: 'Skipped deliveries sent after all: a later heartbeat said a key of the change was cached',
+      registers: [registry],
+    }),
+    sketchClients: new Gauge({
+      name: 'slew_sketch_clients',
+      help: 'Clients whose key sketch is known (fresh or not)',
+      registers: [registry],
+    }),
     rejectedMessages: new Counter({
       name: 'slew_client_rejected_messages_total',
       help: 'Stream messages clients rejected (as reported in heartbeats), by reason',

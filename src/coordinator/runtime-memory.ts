@@ -1,6 +1,7 @@
 /** The embedded runtime: one process, the engine here, the log and the fleet in memory. */
 
 import { Engine } from '../invalidation/engine.js'
+import { decodeSketch } from '../invalidation/sketch.js'
 import type { TokenClass } from '../model/budget.js'
 import type { Heartbeat } from '../protocol/messages.js'
 import { MemoryStore } from '../store/memory.js'
@@ -17,6 +18,9 @@ import {
   type Runtime,
   type RuntimeParts,
 } from './runtime.js'
+
+/** The reason of a reset sent to a client silent past the sketch window. */
+const SKETCH_LOST = 'sketch-lost: silent past sketches.windowMs'
 
 export const memoryRuntime = (o: RuntimeParts): Runtime => {
   const { clock, hub, fleet } = o
@@ -57,6 +61,9 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     },
   })
   const business = businessWatch(o, () => engine)
+  // Clients silent past the sketch window while away: a reset (cache marked stale) when back.
+  const owesReset = new Set<string>()
+  const resetFrame = (reason: string) => log.frame({ type: 'reset', seq: log.seq, reason })
   // A new client's config frame, signed once per config version.
   const configFrames = new ConfigFrames()
   return {
@@ -95,6 +102,9 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
         const missed = log.after(next.after, clientId)
         for (const e of missed === 'gap' ? [] : missed) hub.write(clientId, e.frame)
       }
+      if (owesReset.delete(clientId) && next.kind !== 'reset') {
+        hub.write(clientId, resetFrame(SKETCH_LOST))
+      }
       engine.join(clientId, {
         ...(open.entries !== undefined && { entries: open.entries }),
         predates: predates(open, at),
@@ -106,6 +116,15 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     lease: async (clientId, want, cls: TokenClass) => engine.lease(clientId, want, cls),
     async heartbeat(clientId, hb: Heartbeat) {
       if (hb.entries !== undefined) engine.report(clientId, hb.entries, hb.capacity)
+      if (hb.sketch) {
+        const { filter, added } = hb.sketch
+        const { lost } = engine.sketch(clientId, {
+          ...(filter && { filter: decodeSketch(filter) }),
+          ...(added && { added }),
+        })
+        // Skips it may have missed are forgotten: its whole cache goes stale (softly).
+        if (lost && !hub.write(clientId, resetFrame(SKETCH_LOST))) owesReset.add(clientId)
+      }
       fleet.heartbeat(clientId, hb, clock.now())
       gates.heartbeat(clientId, hb)
       business?.heartbeat(clientId, hb, clock.now())
@@ -123,6 +142,7 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     seq: () => log.seq,
     gateRecord: (id) => gates.record(id),
     heartbeatMs: (clientId) => gates.heartbeatMs(clientId),
+    sketchAnswer: (clientId) => (engine.sketchKnown(clientId) ? 'ok' : 'want'),
     heldRamps: held,
     business,
     readiness: async () => ({ ready: true }),

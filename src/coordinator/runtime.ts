@@ -100,6 +100,11 @@ export interface Runtime {
   gateRecord(rolloutId: string): GateRecord | undefined
   /** The heartbeat interval to ask of a client now: shorter while a gate compares it. */
   heartbeatMs(clientId: string): number | undefined
+  /**
+   * What a heartbeat's answer says of key sketches: 'want' (send a filter:
+   * none is in use here), 'ok', or nothing where sketches are not used.
+   */
+  sketchAnswer?(clientId: string): 'want' | 'ok'
   /** Config keys whose ramps stand still now (a paused rollout ramps them): clients hold them. */
   heldRamps(): readonly string[]
   /** The business watch, where the engine runs and metrics are watched (`watch` config). */
@@ -151,6 +156,7 @@ export const engineConfigOf = (c: Config) => ({
   leases: c.leases,
   defaultEntries: c.defaultEntries,
   retainFinished: c.retainFinished,
+  sketches: c.sketches,
   configBytes: c.limits.configBytes,
 })
 

@@ -20,6 +20,7 @@ import { canonicalJson } from '../canonical-json.js'
 import { bucketParamsSchema, tokenClasses } from '../model/budget.js'
 import type { Change, Target } from '../model/change.js'
 import { keysLeft, MAX_AHEAD, type RewarmReport } from '../model/rewarm.js'
+import { MAX_SKETCH_BITS, MAX_SKETCH_PROBES } from '../model/sketch.js'
 import { nonNegative, nonNegativeInt, positive, positiveInt } from '../validate.js'
 
 export const PROTOCOL_VERSION = 1
@@ -210,6 +211,39 @@ export const MAX_METRICS = 100
 /** The largest magnitude a business metric's value may have. */
 export const MAX_METRIC_VALUE = 1e12
 
+/** The most keys one heartbeat may report added (more: the SDK sends a filter alone). */
+export const MAX_ADDED_KEYS = 10_000
+/** The longest key a heartbeat may report added (a longer one: the SDK sends a filter alone). */
+export const MAX_ADDED_KEY_LENGTH = 1024
+
+/**
+ * A client's key sketch (a Bloom filter of the keys it holds: invalidation/sketch.ts
+ * tells how it is hashed) and the keys it cached since its last heartbeat. `bits`:
+ * m / 8 bytes, base64url without padding.
+ */
+export const keySketchSchema = z.strictObject({
+  filter: z
+    .strictObject({
+      m: positiveInt().refine((m) => m % 8 === 0 && m <= MAX_SKETCH_BITS, {
+        error: `a multiple of 8 up to ${MAX_SKETCH_BITS}`,
+      }),
+      k: positiveInt().refine((k) => k <= MAX_SKETCH_PROBES, {
+        error: `an integer in [1, ${MAX_SKETCH_PROBES}]`,
+      }),
+      bits: z.string().regex(/^[A-Za-z0-9_-]*$/, { error: 'base64url, no padding' }),
+    })
+    .refine((f) => f.bits.length === Math.ceil((f.m / 8) * (4 / 3)), {
+      path: ['bits'],
+      error: 'm / 8 bytes in base64url',
+    })
+    .optional(),
+  added: z
+    .array(z.string().min(1).max(MAX_ADDED_KEY_LENGTH))
+    .max(MAX_ADDED_KEYS, { error: `at most ${MAX_ADDED_KEYS} keys` })
+    .optional(),
+})
+export type KeySketchUpdate = z.infer<typeof keySketchSchema>
+
 /** An integer in [0, max] (max: a bound the coordinator refuses beyond). */
 const intUpTo = (min: 0 | 1, max: number) =>
   (min === 0 ? nonNegativeInt() : positiveInt()).refine((n) => n <= max, {
@@ -283,6 +317,12 @@ export const heartbeatSchema = z.object({
       error: `at most ${MAX_METRICS} metrics`,
     })
     .optional(),
+  /**
+   * The keys the client holds (a filter, when due or asked for) and those it
+   * cached since its last heartbeat: a change to keys only then skips it if
+   * it holds none of them. Sent only to a coordinator that asks.
+   */
+  sketch: keySketchSchema.optional(),
   /** App counts since the last heartbeat (SDK count()), for the gates: at most MAX_METRICS, each bounded. */
   metrics: z
     .record(z.string().min(1).max(100), boundedMetric())

@@ -50,6 +50,8 @@ export interface L1Options<V> {
   /** A hard-miss reader waits this long for a token, then onOverBudget decides. */
   readonly maxWaitMs?: number
   readonly onOverBudget: 'fail' | ((key: string) => V | Promise<V>)
+  /** A key went into the cache (key sketches report it). */
+  readonly added?: (key: string) => void
 }
 
 export class L1<V> {
@@ -104,6 +106,7 @@ export class L1<V> {
   /** Put a value in as fresh (what a load returned, or a user's write). */
   set(key: string, value: V, tags: readonly string[] = NO_TAGS): void {
     this.lru.set(key, new Slot(fresh(value, this.#intern(tags))))
+    this.opts.added?.(key)
   }
 
   delete(key: string): boolean {
@@ -253,7 +256,10 @@ export class L1<V> {
         // The entry as it is now (another refetch may have landed, another change touched it).
         const e = touch(s)
         const value = await this.#refetch(key, s, e, beginRefresh(e))
-        if (this.lru.peek(key) !== s) this.lru.set(key, s)
+        if (this.lru.peek(key) !== s) {
+          this.lru.set(key, s)
+          this.opts.added?.(key)
+        }
         return value
       },
       // The wait for a token is what maxWaitMs limits; once the fetch starts it runs.

@@ -24,6 +24,7 @@ import { Connection } from './connection.js'
 import { Guard } from './guard.js'
 import { Heartbeats } from './heartbeats.js'
 import { closeAgents, keepAliveAgents, postJson, type Remote } from './http.js'
+import { KeySketcher } from './key-sketch.js'
 import { Leases } from './leases.js'
 import {
   type ClientOptions,
@@ -55,6 +56,8 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   readonly #staleCap: StaleCap
   readonly #connection: Connection
   readonly #heartbeats: Heartbeats
+  /** Key sketches for the coordinator (options.keySketch), if on. */
+  readonly #sketcher: KeySketcher | undefined
   readonly #stats = new OriginStats()
   readonly #signals = new Signals()
   /** The config values with ramps resolved (what `config.get` answers). */
@@ -106,8 +109,17 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       onOverBudget: onOverBudget ?? 'fail',
       now: () => this.#clock.now(),
       background: o.refetch.background,
+      ...(o.keySketch && { added: (key: string) => this.#sketcher?.added(key) }),
     })
     this.#lru = this.#l1.lru
+    this.#sketcher =
+      o.keySketch &&
+      new KeySketcher(
+        o.keySketch,
+        () => this.#lru.keys(),
+        () => this.#lru.size,
+        () => this.#clock.now(),
+      )
     this.#rewarms = new Rewarms({
       l1: this.#l1,
       cacheMax: o.cache.max,
@@ -128,6 +140,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       pace: (ms) => this.#pace(ms),
       hold: (keys) => this.#ramped.hold(keys),
       entries: () => this.#l1.size,
+      sketch: this.#sketcher,
       closed: () => this.#closed,
       report: (e) => this.#report(e),
     })

@@ -8,6 +8,7 @@
 import type { OriginStats } from '../warmup/origin-stats.js'
 import type { Guard } from './guard.js'
 import { postJson, type Remote } from './http.js'
+import type { KeySketcher } from './key-sketch.js'
 import type { Leases } from './leases.js'
 import type { ParsedClientOptions } from './options.js'
 import type { RewarmReports } from './rewarms.js'
@@ -45,6 +46,8 @@ export interface HeartbeatParts {
   readonly hold: (keys: ReadonlySet<string>) => void
   /** Entries in the cache now. */
   readonly entries: () => number
+  /** Key sketches, if on. */
+  readonly sketch?: KeySketcher | undefined
   readonly closed: () => boolean
   readonly report: (error: unknown) => void
 }
@@ -86,6 +89,7 @@ export class Heartbeats {
     const intervalMs = Math.min(MAX_INTERVAL_MS, Math.max(1, Math.round(now - this.#since)))
     this.#since = now
     const { counts, observed } = p.signals.take()
+    const sketch = p.sketch?.take()
     try {
       const answer = await postJson<unknown>(
         p.remote,
@@ -103,6 +107,7 @@ export class Heartbeats {
           intervalMs,
           rejected,
           ...(rewarm && { rewarm: rewarm.reports }),
+          ...(sketch && { sketch: sketch.update }),
         },
         timeoutMs === undefined ? undefined : { timeoutMs },
       )
@@ -111,10 +116,12 @@ export class Heartbeats {
       p.leases.learn(answer)
       p.pace(askedPace(answer))
       p.hold(heldRamps(answer))
+      p.sketch?.answer(answer)
     } catch (error) {
       // Refusal counts are totals the coordinator's metrics add up: none is lost to a failed
       // heartbeat. Origin figures and app signals are not kept: they describe a moment that has passed.
       p.guard.giveBack(rejected)
+      sketch?.restore()
       if (!p.closed()) p.report(error)
     }
   }

@@ -3,6 +3,7 @@
  * (v11) instance the app already has.
  */
 import type { LRUCache } from 'lru-cache'
+import { InvalidOptionError } from '../errors.js'
 import type { Change, Target } from '../model/change.js'
 import { matchesTarget } from '../refresh/match.js'
 import type { SlewClient } from './client.js'
@@ -55,6 +56,15 @@ export const attachLruCache = <C, V extends {}, FC = unknown>(
   cache: LRUCache<string, V, FC>,
   opts: AttachLruOptions<V> = {},
 ): (() => void) => {
+  // A sketch tells the coordinator what the client's own cache holds, not this one: changes to
+  // keys only this cache holds would be skipped.
+  if (client.options.keySketch) {
+    throw new InvalidOptionError(
+      'keySketch',
+      'off on a client whose changes attachLruCache applies to another cache',
+      client.options.keySketch,
+    )
+  }
   const tagsOf = opts.tagsOf ?? (() => [])
   const concurrency = Math.max(1, Math.floor(opts.rewarmConcurrency ?? 4))
   const onChange = (c: Change): void => {

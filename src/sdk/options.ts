@@ -65,6 +65,26 @@ export const optionsSchema = z.strictObject({
       maxStalePerMinute: positive().optional(),
     })
     .prefault({}),
+  /**
+   * Key sketches (off unless set): heartbeats carry a Bloom filter of the
+   * cached keys and the keys cached since, so a change to keys only reaches
+   * this client only if it may hold one. Only for a client whose own cache
+   * is where changes act (not with attachLruCache, nor 'change' listeners
+   * that act on keys outside it). Staleness added: at most one heartbeat.
+   */
+  keySketch: z
+    .strictObject({
+      /** False-positive rate the filter is sized for (a false positive costs a frame). @default 0.01 */
+      fpr: z
+        .number()
+        .refine((x) => x > 0 && x <= 0.5, { error: 'a rate in (0, 0.5]' })
+        .default(0.01),
+      /** A fresh filter at least this often, ms. @default 60000 */
+      everyMs: positive().default(60_000),
+      /** Most bytes of filter (the heartbeat body is bounded); past it the rate rises. @default 262144 */
+      maxBytes: positive().default(256 * 1024),
+    })
+    .optional(),
   /** Heartbeat interval, ms. @default 10000 */
   heartbeatMs: positive().default(10_000),
   /** Heartbeat interval while a rewarm runs (the coordinator's adaptive rate feeds on it), ms. @default 1000 */

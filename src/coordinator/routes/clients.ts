@@ -118,12 +118,14 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
     const heartbeatMs = ctx.runtime.heartbeatMs(id)
     // A paused rollout's ramps stand still on every client until it resumes.
     const holdRamps = ctx.runtime.heldRamps()
+    const sketch = ctx.runtime.sketchAnswer?.(id)
     return c.json({
       ok: true,
       seq: ctx.runtime.seq(),
       ...(await leaseTerms(ctx)),
       ...(heartbeatMs !== undefined && { heartbeatMs }),
       ...(holdRamps.length > 0 && { holdRamps }),
+      ...(sketch && { sketch }),
     })
   })
 

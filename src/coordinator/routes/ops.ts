@@ -22,6 +22,15 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     // Rollouts are counted where the engine runs (the leader, on Redis).
     if (ctx.runtime.leading)
       for (const r of ctx.engine.list()) states.set(r.state, (states.get(r.state) ?? 0) + 1)
+    if (ctx.runtime.leading) {
+      // The engine's own counts (monotonic while it runs), copied at each scrape.
+      const s = ctx.engine.sketchCounts
+      ctx.metrics.sketchSkipped.reset()
+      ctx.metrics.sketchSkipped.inc(s.skipped)
+      ctx.metrics.sketchReplayed.reset()
+      ctx.metrics.sketchReplayed.inc(s.replayed)
+      ctx.metrics.sketchClients.set(s.clients)
+    }
     ctx.metrics.rollouts.reset()
     for (const [state, n] of states) ctx.metrics.rollouts.set({ state }, n)
     ctx.metrics.streams.set(ctx.hub.size)

@@ -1,0 +1,107 @@
+/**
+ * The client's key sketch (invalidation/sketch.ts): a Bloom filter of the
+ * keys its cache holds, sent with a heartbeat when due (every `everyMs`, and
+ * whenever the coordinator asks for one), and with every heartbeat the keys
+ * cached since the last one. The coordinator then sends a change to keys
+ * only to the clients that may hold one, and a change it skipped this client
+ * for is sent after all when a heartbeat says a key of it was cached since.
+ *
+ * Sent only to a coordinator that asks (its heartbeat answers say `sketch`);
+ * until then nothing is kept. Keys cached while a heartbeat is out, or lost
+ * with a heartbeat that failed, go with the next one: none is left out.
+ */
+
+import { buildSketch, encodeSketch } from '../invalidation/sketch.js'
+import type { KeySketchUpdate } from '../protocol/messages.js'
+import { MAX_ADDED_KEY_LENGTH, MAX_ADDED_KEYS } from '../protocol/messages.js'
+
+export interface KeySketchOptions {
+  /** The filter's false-positive rate, for as many keys as the cache holds. */
+  readonly fpr: number
+  /** A fresh filter at least this often, ms. */
+  readonly everyMs: number
+  /** Most bytes of filter (past it the rate rises: the heartbeat body is bounded). */
+  readonly maxBytes: number
+}
+
+export interface SketchTake {
+  readonly update: KeySketchUpdate
+  /** The heartbeat failed: what it carried goes with the next one. */
+  readonly restore: () => void
+}
+
+export class KeySketcher {
+  #added = new Set<string>()
+  /** More keys than a heartbeat carries, or one too long: the next one sends a filter alone. */
+  #overflow = false
+  #filterAt = Number.NEGATIVE_INFINITY
+  /** The coordinator uses sketches (its last answer said so). */
+  #on = false
+  /** It asked for a filter (it has none in use). */
+  #asked = false
+
+  constructor(
+    private readonly opts: KeySketchOptions,
+    private readonly keys: () => Iterable<string>,
+    private readonly size: () => number,
+    private readonly now: () => number,
+  ) {}
+
+  /** A key went into the cache (a load, a refetch that found it evicted, a set). */
+  added(key: string): void {
+    if (!this.#on || this.#overflow) return
+    if (this.#added.size >= MAX_ADDED_KEYS || key.length > MAX_ADDED_KEY_LENGTH) {
+      this.#overflow = true
+      this.#added.clear()
+      return
+    }
+    this.#added.add(key)
+  }
+
+  /** What the next heartbeat carries, or undefined (the coordinator does not use sketches). */
+  take(): SketchTake | undefined {
+    if (!this.#on) return undefined
+    const now = this.now()
+    const filterDue = this.#asked || this.#overflow || now - this.#filterAt >= this.opts.everyMs
+    const added = this.#overflow ? undefined : this.#added
+    const update: KeySketchUpdate = {
+      ...(filterDue && { filter: encodeSketch(this.#filter()) }),
+      ...(added && { added: [...added] }),
+    }
+    const filterAt = this.#filterAt
+    this.#added = new Set()
+    this.#overflow = false
+    this.#asked = false
+    if (filterDue) this.#filterAt = now
+    return {
+      update,
+      restore: () => {
+        if (filterDue) {
+          this.#filterAt = filterAt
+          this.#asked = true
+        }
+        if (!added) this.#overflow = true
+        else for (const key of added) this.added(key)
+      },
+    }
+  }
+
+  /** A heartbeat's answer: does the coordinator use sketches, and does it want a filter? */
+  answer(a: unknown): void {
+    const said =
+      typeof a === 'object' && a !== null ? (a as { sketch?: unknown }).sketch : undefined
+    const on = said === 'want' || said === 'ok'
+    if (on && !this.#on) this.#asked = true
+    if (said === 'want') this.#asked = true
+    this.#on = on
+    if (!on) {
+      this.#added.clear()
+      this.#overflow = false
+    }
+  }
+
+  #filter() {
+    const n = Math.max(1, this.size())
+    return buildSketch(this.keys(), this.opts.fpr, n, this.opts.maxBytes * 8)
+  }
+}
