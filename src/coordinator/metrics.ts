@@ -85,6 +85,16 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       labelNames: ['state'] as const,
       registers: [registry],
     }),
+    streamFrames: new Counter({
+      name: 'slew_stream_frames_total',
+      help: 'SSE frames given to streams here (changes, config, resets, hellos, pings)',
+      registers: [registry],
+    }),
+    streamWrites: new Counter({
+      name: 'slew_stream_writes_total',
+      help: 'Writes to streams here: one carries every frame a stream got in one turn of the event loop',
+      registers: [registry],
+    }),
     sketchSkipped: new Counter({
       name: 'slew_sketch_skipped_total',
       help: "Deliveries of a change to keys only not sent: the client's fresh key sketch holds none of its keys",

@@ -34,6 +34,11 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     ctx.metrics.rollouts.reset()
     for (const [state, n] of states) ctx.metrics.rollouts.set({ state }, n)
     ctx.metrics.streams.set(ctx.hub.size)
+    const { frames, writes } = ctx.hub.written
+    ctx.metrics.streamFrames.reset()
+    ctx.metrics.streamFrames.inc(frames)
+    ctx.metrics.streamWrites.reset()
+    ctx.metrics.streamWrites.inc(writes)
     const { refusing, configSplit } = fleetProblems(ctx, await ctx.runtime.fleet())
     ctx.metrics.clientsRefusing.reset()
     for (const [reason, ids] of refusing) ctx.metrics.clientsRefusing.set({ reason }, ids.length)
