@@ -62,11 +62,15 @@ export interface SketchResult {
   readonly lost: boolean
 }
 
-/** The keys a change names, if it names nothing else (only such a change is sketched). */
+/** The most keys a change may name and still be sketched (each is probed in every client's filter). */
+export const MAX_SKETCHED_KEYS = 64
+
+/** The keys a change names, if it names nothing else and not too many (only such a change is sketched). */
 export const sketchedKeys = (r: Rollout): readonly string[] | undefined => {
   const c = r.change
   const t = c.target
   if (c.kind !== 'invalidate' || !t?.keys || t.keys.length === 0) return undefined
+  if (t.keys.length > MAX_SKETCHED_KEYS) return undefined
   if (t.all || t.hotSet || (t.tags?.length ?? 0) > 0 || (t.prefixes?.length ?? 0) > 0) {
     return undefined
   }

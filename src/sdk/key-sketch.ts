@@ -32,8 +32,13 @@ export interface SketchTake {
 
 export class KeySketcher {
   #added = new Set<string>()
-  /** More keys than a heartbeat carries, or one too long: the next one sends a filter alone. */
-  #overflow = false
+  /**
+   * Which keys were cached since the last filter is not known (more than a
+   * heartbeat carries, one too long, or sketching just began): the next
+   * heartbeat sends a filter alone, and the coordinator checks it against
+   * every change it skipped this client for lately.
+   */
+  #unknown = false
   #filterAt = Number.NEGATIVE_INFINITY
   /** The coordinator uses sketches (its last answer said so). */
   #on = false
@@ -49,9 +54,9 @@ export class KeySketcher {
 
   /** A key went into the cache (a load, a refetch that found it evicted, a set). */
   added(key: string): void {
-    if (!this.#on || this.#overflow) return
+    if (!this.#on || this.#unknown) return
     if (this.#added.size >= MAX_ADDED_KEYS || key.length > MAX_ADDED_KEY_LENGTH) {
-      this.#overflow = true
+      this.#unknown = true
       this.#added.clear()
       return
     }
@@ -62,15 +67,15 @@ export class KeySketcher {
   take(): SketchTake | undefined {
     if (!this.#on) return undefined
     const now = this.now()
-    const filterDue = this.#asked || this.#overflow || now - this.#filterAt >= this.opts.everyMs
-    const added = this.#overflow ? undefined : this.#added
+    const filterDue = this.#asked || this.#unknown || now - this.#filterAt >= this.opts.everyMs
+    const added = this.#unknown ? undefined : this.#added
     const update: KeySketchUpdate = {
       ...(filterDue && { filter: encodeSketch(this.#filter()) }),
       ...(added && { added: [...added] }),
     }
     const filterAt = this.#filterAt
     this.#added = new Set()
-    this.#overflow = false
+    this.#unknown = false
     this.#asked = false
     if (filterDue) this.#filterAt = now
     return {
@@ -80,7 +85,7 @@ export class KeySketcher {
           this.#filterAt = filterAt
           this.#asked = true
         }
-        if (!added) this.#overflow = true
+        if (!added) this.#unknown = true
         else for (const key of added) this.added(key)
       },
     }
@@ -91,12 +96,18 @@ export class KeySketcher {
     const said =
       typeof a === 'object' && a !== null ? (a as { sketch?: unknown }).sketch : undefined
     const on = said === 'want' || said === 'ok'
-    if (on && !this.#on) this.#asked = true
+    // Just on (or back on): whatever was cached before went untracked, and the coordinator may
+    // hold an older filter of this client id (another process under the same id) and have
+    // skipped changes by it.
+    if (on && !this.#on) {
+      this.#asked = true
+      this.#unknown = true
+    }
     if (said === 'want') this.#asked = true
     this.#on = on
     if (!on) {
       this.#added.clear()
-      this.#overflow = false
+      this.#unknown = false
     }
   }
 

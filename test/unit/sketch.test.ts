@@ -114,6 +114,22 @@ describe('the engine with key sketches', () => {
     expect(engine.sketchCounts.replayed).toBe(1)
   })
 
+  it('checks a filter sent alone against every skip of the window', () => {
+    const { clock, engine, to } = setup()
+    engine.sketch('a', { filter: buildSketch([], 1e-4) })
+    push(engine, { keys: ['k1'] })
+    push(engine, { keys: ['k2'] })
+    expect(to('k1')).not.toContain('a')
+    // Another process under the same id, which cached k1 before it could track what it cached.
+    clock.advance(1000)
+    expect(engine.sketch('a', { filter: buildSketch(['k1'], 1e-4) })).toEqual({
+      replayed: 1,
+      lost: false,
+    })
+    expect(to('k1')).toContain('a')
+    expect(to('k2')).not.toContain('a')
+  })
+
   it('does not use a stale sketch, and tells a client silent past the window it is lost', () => {
     const { clock, engine, to } = setup()
     engine.sketch('a', { filter: buildSketch([], 1e-4) })
