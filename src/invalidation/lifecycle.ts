@@ -8,7 +8,7 @@ import type { EngineEvent, GateContext, GateResult } from './events.js'
 import type { Pacer } from './pacer.js'
 import type { Registry } from './registry.js'
 import type { Rollout } from './rollout.js'
-import { shardOf } from './shard.js'
+import { shardsOf } from './shard.js'
 import { assertTransition, isActive, type RolloutState } from './states.js'
 
 export interface LifecycleHooks {
@@ -107,10 +107,15 @@ export class Lifecycle {
     r.bakeUntil = undefined
     const ids: string[] = []
     let skipped = 0
+    // A wave of every shard (a one-wave change) needs no hashing.
+    const shardOfClient =
+      wave.lo === 0 && wave.hi >= r.shards ? undefined : shardsOf(r.id, r.shards)
     for (const c of this.h.registry.live()) {
       if (!r.wants(c.id)) continue
-      const shard = shardOf(c.id, r.id, r.shards)
-      if (shard < wave.lo || shard >= wave.hi) continue
+      if (shardOfClient) {
+        const shard = shardOfClient(c.id)
+        if (shard < wave.lo || shard >= wave.hi) continue
+      }
       if (this.h.skips?.(r, c.id)) skipped++
       else ids.push(c.id)
     }

@@ -11,7 +11,7 @@ import { budgetClassOf, deliveryCost, parseChange } from './change.js'
 import { Engine } from './engine.js'
 import type { EngineConfig, EngineConfigInput } from './options.js'
 import type { RolloutView } from './rollout.js'
-import { shardOf } from './shard.js'
+import { shardsOf } from './shard.js'
 
 export interface PlannedWave {
   readonly index: number
@@ -131,10 +131,12 @@ export const estimateRollout = (
     cost: 0,
   }))
   const budget = config.budgets[budgetClassOf(r.change)]
+  const shardOfClient = shardsOf(r.id, config.shards)
+  const one = waves.length === 1 ? waves[0] : undefined
   for (const client of clients) {
     if (!client.live) continue
-    const shard = shardOf(client.id, r.id, config.shards)
-    const w = waves.find((x) => shard >= x.shards[0] && shard < x.shards[1])
+    const shard = one ? 0 : shardOfClient(client.id)
+    const w = one ?? waves.find((x) => shard >= x.shards[0] && shard < x.shards[1])
     if (!w) continue
     w.clients++
     const entries = client.entries ?? config.defaultEntries

@@ -13,5 +13,26 @@ export const fnv1a32 = (s: string): number => {
   return h >>> 0
 }
 
+/** FNV-1a's state after `s`, from `h` (so a common prefix is hashed once). */
+const fnv1a32From = (h: number, s: string): number => {
+  let x = h
+  for (let i = 0; i < s.length; i++) {
+    x ^= s.charCodeAt(i)
+    x = Math.imul(x, 0x01000193)
+  }
+  return x
+}
+
 export const shardOf = (clientId: string, salt: string, shards: number): number =>
   fnv1a32(`${salt}:${clientId}`) % shards
+
+/**
+ * shardOf for one salt and many clients: the salt and its ':' are hashed
+ * once, then each client id alone (no string built per client). A wave
+ * start hashes every live client; at a catalog's rate that is the fleet
+ * hundreds of times a second.
+ */
+export const shardsOf = (salt: string, shards: number): ((clientId: string) => number) => {
+  const prefix = fnv1a32From(0x811c9dc5, `${salt}:`)
+  return (clientId) => (fnv1a32From(prefix, clientId) >>> 0) % shards
+}
