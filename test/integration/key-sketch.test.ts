@@ -75,6 +75,10 @@ describe('key sketches', () => {
     await waitFor('k1 applied by a', () => seen.get('a')!.includes('k1'))
     expect(seen.get('b')).not.toContain('k1')
     expect(co.engine.get(r1).waves[0]!.skipped).toBe(1)
+    const shown = (await (await fetch(`${url}/v1/changes/${r1}`)).json()) as {
+      waves: { skipped?: number; delivered: number }[]
+    }
+    expect(shown.waves[0]).toMatchObject({ skipped: 1, delivered: 2 })
 
     // b caches k3 and a change to k3 comes before b's next heartbeat can tell: skipped, then sent.
     await b.get('k3')

@@ -125,6 +125,7 @@ export const present = async (
       shards: [w.lo, w.hi],
       fraction: w.fraction,
       queued: w.queued ?? 0,
+      ...(w.skipped !== undefined && { skipped: w.skipped }),
       delivered: w.delivered ?? 0,
       acked: acked[i] ?? 0,
       cost: w.cost ?? 0,
