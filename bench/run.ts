@@ -4,6 +4,7 @@
  * Needs the build (`npm run build`); uses only this machine.
  */
 import { cpus } from 'node:os'
+import { catalog } from './catalog.js'
 import { configMemoryTable } from './config-memory.js'
 import { convergence } from './convergence.js'
 import { fanout } from './fanout.js'
@@ -53,6 +54,7 @@ const benches: Record<string, () => Result | Result[] | Promise<Result | Result[
   'rewarm-pg': rewarmPg,
   margins,
   convergence,
+  catalog,
 }
 console.log(
   `# slew benchmarks — ${new Date().toISOString()}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}\n`,
