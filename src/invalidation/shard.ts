@@ -3,18 +3,8 @@
  * The salt is the change id by default, so the first wave is not always the same clients.
  */
 
-/** FNV-1a, 32 bit, over the UTF-16 code units of `s` (stable across platforms). */
-export const fnv1a32 = (s: string): number => {
-  let h = 0x811c9dc5
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 0
-}
-
-/** FNV-1a's state after `s`, from `h` (so a common prefix is hashed once). */
-const fnv1a32From = (h: number, s: string): number => {
+/** FNV-1a's state (signed 32 bit) after `s` from state `h`: a common prefix is hashed once. */
+export const fnv1a32From = (h: number, s: string): number => {
   let x = h
   for (let i = 0; i < s.length; i++) {
     x ^= s.charCodeAt(i)
@@ -22,6 +12,9 @@ const fnv1a32From = (h: number, s: string): number => {
   }
   return x
 }
+
+/** FNV-1a, 32 bit, over the UTF-16 code units of `s` (stable across platforms). */
+export const fnv1a32 = (s: string): number => fnv1a32From(0x811c9dc5, s) >>> 0
 
 export const shardOf = (clientId: string, salt: string, shards: number): number =>
   fnv1a32(`${salt}:${clientId}`) % shards

@@ -15,6 +15,7 @@
  */
 import { InvalidOptionError } from '../errors.js'
 import { MAX_SKETCH_BITS, MAX_SKETCH_PROBES, type WireSketch } from '../model/sketch.js'
+import { fnv1a32From } from './shard.js'
 
 export interface KeySketch {
   /** Bits in the filter (a multiple of 8). */
@@ -26,13 +27,8 @@ export interface KeySketch {
 
 /** The two hashes of `key` (h2 odd), computed once however many sketches it is probed in. */
 export const keyHashes = (key: string): readonly [number, number] => {
-  let h1 = 0x811c9dc5
-  let h2 = 0x01000193 ^ 0x5bd1e995
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i)
-    h1 = Math.imul(h1 ^ c, 0x01000193)
-    h2 = Math.imul(h2 ^ c, 0x01000193)
-  }
+  let h1 = fnv1a32From(0x811c9dc5, key)
+  let h2 = fnv1a32From(0x01000193 ^ 0x5bd1e995, key)
   // Mix the last bytes through (FNV-1a alone leaves the low bits of short keys close).
   h1 ^= h1 >>> 15
   h1 = Math.imul(h1, 0x2c1b3c6d)
