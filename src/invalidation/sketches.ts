@@ -173,6 +173,8 @@ export class Sketches {
   /** Remember that `r` skipped someone now; the index keeps the latest skip last. */
   #touch(r: Rollout, keys: readonly string[], hashes: Skipping['hashes'], now: number): void {
     let e = this.#skipping.get(r)
+    // Already the latest skip (the rest of this wave start): nothing moves.
+    if (e?.lastSkipAt === now) return
     if (e) this.#skipping.delete(r)
     else {
       e = { rollout: r, hashes, lastSkipAt: now }
