@@ -35,20 +35,11 @@ export interface TurnedAway {
   readonly detail?: string
 }
 
+/** A heartbeat as kept: without its key sketch (the engine keeps that; a filter can be 100 KB). */
 const kept = (hb: Heartbeat): Heartbeat => {
-  const k: { -readonly [F in keyof Heartbeat]: Heartbeat[F] } = {}
-  if (hb.ackedSeq !== undefined) k.ackedSeq = hb.ackedSeq
-  if (hb.entries !== undefined) k.entries = hb.entries
-  if (hb.capacity !== undefined) k.capacity = hb.capacity
-  if (hb.calls !== undefined) k.calls = hb.calls
-  if (hb.latencyP50 !== undefined) k.latencyP50 = hb.latencyP50
-  if (hb.latencyP99 !== undefined) k.latencyP99 = hb.latencyP99
-  if (hb.errorRate !== undefined) k.errorRate = hb.errorRate
-  if (hb.rejected !== undefined && Object.keys(hb.rejected).length > 0) k.rejected = hb.rejected
-  if (hb.refusing !== undefined) k.refusing = hb.refusing
-  if (hb.configDigest !== undefined) k.configDigest = hb.configDigest
-  if (hb.epoch !== undefined) k.epoch = hb.epoch
-  return k
+  if (hb.sketch === undefined) return hb
+  const { sketch: _, ...rest } = hb
+  return rest
 }
 
 export class FleetTracker extends FleetHealth<Heartbeat> {
@@ -70,12 +61,9 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
   }
 
   /**
-   * Keep what is read of `clientId`'s heartbeat: its cache and origin
-   * figures, refusals, config and epoch. Not its app signals (up to 100
-   * metrics and observations: the gates and the watch take them as they
-   * come), its key sketch (a filter can be 100 KB: the engine keeps it) or
-   * its rewarm checkpoints (the ledger keeps those). Kept whole, a fleet of
-   * 19,500 held about 629 bytes a client, and a sketching client its filter.
+   * Keep `clientId`'s last heartbeat, without its key sketch: the engine
+   * keeps that, and a filter can be 100 KB a client. (Its rewarm
+   * checkpoints never come here: the ledger keeps those.)
    */
   override heartbeat(clientId: string, hb: Heartbeat, at: number): void {
     super.heartbeat(clientId, kept(hb), at)
