@@ -178,7 +178,12 @@ const play = (s: Scenario) => {
       if (e.type === 'push' || e.type === 'all') {
         const target = e.type === 'push' ? { keys: e.keys } : { all: true }
         const r = engine.submit({ kind: 'invalidate', target }).rollout
-        pushed.set(r.change.seq, { keys: e.type === 'push' ? e.keys : undefined, at: clock.now() })
+        // A push the same as one still rolling joins it (guarantee C): the change is the first's.
+        if (!pushed.has(r.change.seq))
+          pushed.set(r.change.seq, {
+            keys: e.type === 'push' ? e.keys : undefined,
+            at: clock.now(),
+          })
         return
       }
       const id = ids[e.client % ids.length]!
