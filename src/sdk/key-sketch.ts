@@ -12,8 +12,7 @@
  */
 
 import { buildSketch, encodeSketch } from '../invalidation/sketch.js'
-import type { KeySketchUpdate } from '../protocol/messages.js'
-import { MAX_ADDED_KEY_LENGTH, MAX_ADDED_KEYS } from '../protocol/messages.js'
+import { type KeySketchUpdate, MAX_ADDED_KEY_LENGTH, MAX_ADDED_KEYS } from '../protocol/sketch.js'
 
 export interface KeySketchOptions {
   /** The filter's false-positive rate, for as many keys as the cache holds. */

@@ -1,7 +1,7 @@
 /** The SDK's key sketcher: silent until asked, a filter when due, every added key reported once, none lost to a failed heartbeat. */
 import { describe, expect, it } from 'vitest'
 import { decodeSketch, mayHold } from '../../src/invalidation/sketch.js'
-import { MAX_ADDED_KEYS } from '../../src/protocol/messages.js'
+import { MAX_ADDED_KEYS } from '../../src/protocol/sketch.js'
 import { KeySketcher } from '../../src/sdk/key-sketch.js'
 
 const setup = () => {
