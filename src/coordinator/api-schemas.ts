@@ -135,12 +135,10 @@ export const rolloutSchema = z.object({
       shards: shards(),
       fraction: z.number(),
       queued: count(),
-      skipped: count()
-        .optional()
-        .meta({
-          description:
-            'clients of the wave not sent a keys-only change: their key sketch lacks its keys',
-        }),
+      skipped: count().optional().meta({
+        description:
+          'clients of the wave not sent a keys-only change: their key sketch lacks its keys',
+      }),
       delivered: count(),
       acked: count(),
       cost: z.number(),
