@@ -61,13 +61,13 @@ export class EngineCore {
     this.settings = parseEngineConfig(opts.config ?? {})
     const snap = opts.snapshot ? checkSnapshot(opts.snapshot, this.settings.fleet) : undefined
     this.epoch = snap?.epoch ?? opts.epoch
-    this.sketches = new Sketches(this.clock, this.settings.sketches)
+    this.sketches = new Sketches(this.clock, this.registry, this.settings.sketches)
     this.life = new Lifecycle({
       clock: this.clock,
       registry: this.registry,
       pacer: (r) => this.budget(r).pacer,
       cost: (r, id) => this.cost(r, id),
-      skips: (r, id) => this.sketches.skips(r, id),
+      sketched: (r) => this.sketches.pick(r),
       emit: (e) => this.opts.onEvent?.(e),
       ...(opts.gate && { gate: opts.gate }),
       // A failing config change rolls back; anything else (a rollback included) waits for a human.

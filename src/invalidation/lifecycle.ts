@@ -9,6 +9,7 @@ import type { Pacer } from './pacer.js'
 import type { Registry } from './registry.js'
 import type { Rollout } from './rollout.js'
 import { shardsOf } from './shard.js'
+import type { SketchPick } from './sketches.js'
 import { assertTransition, isActive, type RolloutState } from './states.js'
 
 export interface LifecycleHooks {
@@ -17,8 +18,12 @@ export interface LifecycleHooks {
   pacer(r: Rollout): Pacer
   /** Budget units to deliver `r` to `clientId` (its refetch work, for a cache change). */
   cost(r: Rollout, clientId: string): number
-  /** Does the client's key sketch say it holds none of `r`'s keys (no frame for it)? */
-  skips?(r: Rollout, clientId: string): boolean
+  /**
+   * For a keys-only change: the clients whose fresh key sketch may hold its
+   * keys (the registry's plain live clients get it regardless; the other
+   * live clients are skipped). Undefined: every client gets it.
+   */
+  sketched?(r: Rollout): SketchPick | undefined
   emit(event: EngineEvent): void
   gate?: (ctx: GateContext) => GateResult
   /** The gate said fail after a bake. */
@@ -105,19 +110,40 @@ export class Lifecycle {
     r.waveIndex = index
     r.phase = 'delivering'
     r.bakeUntil = undefined
-    const ids: string[] = []
-    let skipped = 0
     // A wave of every shard (a one-wave change) needs no hashing.
     const shardOfClient =
       wave.lo === 0 && wave.hi >= r.shards ? undefined : shardsOf(r.id, r.shards)
-    for (const c of this.h.registry.live()) {
-      if (!r.wants(c.id)) continue
-      if (shardOfClient) {
-        const shard = shardOfClient(c.id)
-        if (shard < wave.lo || shard >= wave.hi) continue
+    const due = (id: string): boolean => {
+      if (!r.wants(id)) return false
+      if (!shardOfClient) return true
+      const shard = shardOfClient(id)
+      return shard >= wave.lo && shard < wave.hi
+    }
+    const registry = this.h.registry
+    const pick = this.h.sketched?.(r)
+    const ids: string[] = []
+    let skipped = 0
+    if (!pick) {
+      for (const c of registry.live()) if (due(c.id)) ids.push(c.id)
+    } else {
+      // Only the clients that may hold a key, and those whose sketch is not in use: no pass over the fleet.
+      const plain = registry.plainLive()
+      for (const id of plain) if (due(id)) ids.push(id)
+      const sent = new Set<string>()
+      for (const id of pick.holders) {
+        if (plain.has(id) || !registry.isLive(id) || !due(id)) continue
+        ids.push(id)
+        sent.add(id)
       }
-      if (this.h.skips?.(r, c.id)) skipped++
-      else ids.push(c.id)
+      // Every live sketched client is due in a first wave of all shards with no audience.
+      if (!shardOfClient && !r.audience && r.delivered.size === 0) {
+        skipped = registry.sketchedLiveCount - sent.size
+      } else {
+        for (const id of registry.sketched()) {
+          if (!sent.has(id) && !plain.has(id) && registry.isLive(id) && due(id)) skipped++
+        }
+      }
+      pick.skipped(skipped)
     }
     for (const id of this.#largestFirst(r, ids)) r.queue.push(id)
     r.stats[index] = {

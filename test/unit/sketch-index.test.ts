@@ -1,0 +1,89 @@
+/**
+ * The bit-sliced index of one sketch shape against probing each filter
+ * alone: across blocks of 32 slots, with slots freed and reused, filters
+ * rewritten, keys added, and slots switched off, `holders` lists exactly the
+ * active slots whose filter (and added keys) may hold a key.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { addKey, buildSketch, keyHashes, mayHold } from '../../src/invalidation/sketch.js'
+import { positionsOf, SketchShape } from '../../src/invalidation/sketch-index.js'
+import { params } from '../property/runs.js'
+
+const KEYS = Array.from({ length: 40 }, (_, i) => `sku:${i}`)
+const keySet = fc.uniqueArray(fc.constantFrom(...KEYS), { maxLength: 12 })
+
+const opArb = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('write' as const), c: fc.nat(99), keys: keySet }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('add' as const), c: fc.nat(99), keys: keySet }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('release' as const), c: fc.nat(99) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('off' as const), c: fc.nat(99), on: fc.boolean() }),
+  },
+)
+
+describe('the sketch index', () => {
+  it('finds exactly the active filters that may hold a key, in any block', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 100, maxLength: 400, size: 'max' }), (ops) => {
+        const { m, k } = buildSketch([], 0.05, 6)
+        const shape = new SketchShape(m, k)
+        /** Client → its slot, its filter as written plus added, whether active. */
+        const held = new Map<
+          string,
+          { slot: number; filter: ReturnType<typeof buildSketch>; on: boolean }
+        >()
+        for (const o of ops) {
+          const id = `c${o.c}`
+          const h = held.get(id)
+          if (o.op === 'write') {
+            const filter = buildSketch(o.keys, 0.05, 6)
+            const slot = h?.slot ?? shape.alloc(id)
+            shape.write(slot, filter)
+            shape.setActive(slot, true)
+            held.set(id, { slot, filter, on: true })
+          } else if (h && o.op === 'add') {
+            shape.add(
+              h.slot,
+              o.keys.map((key) => positionsOf(m, k, keyHashes(key))),
+            )
+            for (const key of o.keys) addKey(h.filter, key)
+          } else if (h && o.op === 'release') {
+            shape.release(h.slot)
+            held.delete(id)
+          } else if (h && o.op === 'off') {
+            shape.setActive(h.slot, o.on)
+            h.on = o.on
+          }
+        }
+        expect(shape.used).toBe(held.size)
+        for (const picked of [[KEYS[0]!], [KEYS[1]!, KEYS[7]!], KEYS.slice(10, 14)]) {
+          const out: string[] = []
+          shape.holders(
+            picked.map((key) => positionsOf(m, k, keyHashes(key))),
+            out,
+          )
+          const want = [...held]
+            .filter(([, h]) => h.on && picked.some((key) => mayHold(h.filter, key)))
+            .map(([id]) => id)
+          expect(out.sort()).toEqual(want.sort())
+          for (const [, h] of held) {
+            for (const key of picked) {
+              expect(shape.mayHold(h.slot, positionsOf(m, k, keyHashes(key)))).toBe(
+                mayHold(h.filter, key),
+              )
+            }
+          }
+        }
+      }),
+      params(100),
+    )
+  })
+})
