@@ -22,6 +22,7 @@ import type { EngineOptions, LeaseGrant, RollbackOptions, SubmitResult } from '.
 import type { EngineEvent, GateContext, GateResult } from './events.js'
 import { type EngineConfig, type EngineConfigInput, parseEngineConfig } from './options.js'
 import type { Delivery } from './pacer.js'
+import type { FleetSums } from './plan.js'
 import { rampedValues } from './ramp.js'
 import * as recovery from './recovery.js'
 import type { RolloutView } from './rollout.js'
@@ -61,22 +62,27 @@ export class Engine {
     return this.#core.registry.liveCount
   }
 
-  /** Every client the engine knows: id, reported entries, connected or not. */
-  *clients(): IterableIterator<{
-    id: string
-    entries: number | undefined
-    capacity?: number
-    live: boolean
-    firstSeq: number
+  /** Every client the engine knows: id, reported entries, connected or not (read-only views, not copies). */
+  clients(): IterableIterator<{
+    readonly id: string
+    readonly entries: number | undefined
+    readonly capacity?: number
+    readonly live: boolean
+    readonly firstSeq: number
   }> {
-    for (const c of this.#core.registry.all()) {
-      yield {
-        id: c.id,
-        entries: c.entries,
-        ...(c.capacity !== undefined && { capacity: c.capacity }),
-        live: c.live,
-        firstSeq: c.firstSeq,
-      }
+    return this.#core.registry.all()
+  }
+
+  /**
+   * The live fleet's sums for a change to a few keys (≤ SMALL_ENTRIES):
+   * entries it can touch, entries in all, and its delivery cost, kept as
+   * clients come, go and report (no pass over them).
+   */
+  get fleetSums(): FleetSums {
+    const registry = this.#core.registry
+    return {
+      live: registry.liveCount,
+      keysCost: (keys, fallback, most) => registry.keysCost(keys, fallback, most),
     }
   }
 

@@ -7,9 +7,11 @@
 
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { SlidingPeak } from '../limiter/window.js'
+import type { Change } from '../model/change.js'
 import { budgetClassOf, deliveryCost, parseChange } from './change.js'
 import { Engine } from './engine.js'
 import type { EngineConfig, EngineConfigInput } from './options.js'
+import { type KeysCost, SMALL_ENTRIES } from './registry.js'
 import type { RolloutView } from './rollout.js'
 import { shardsOf } from './shard.js'
 
@@ -112,16 +114,35 @@ export interface EstimateClient {
   readonly capacity?: number
 }
 
+/** The live fleet's sums (Registry.keysCost): a keys-only change's plan needs no pass over it. */
+export interface FleetSums {
+  readonly live: number
+  keysCost(keys: number, fallback: number, most: number): KeysCost
+}
+
+/** The key count of an invalidate naming a few keys and nothing else (its cost: min(keys, entries) a client). */
+const fewKeys = (c: Change): number | undefined => {
+  const t = c.target
+  if (c.kind !== 'invalidate' || !t?.keys?.length || t.keys.length > SMALL_ENTRIES) return undefined
+  if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) return undefined
+  return t.keys.length
+}
+
 /**
  * The plan of a rollout just submitted, in closed form (the answer to a
  * push): the live clients in each wave now, their delivery cost, and about
  * how long it takes — the cost past the burst at the class's rate, plus
- * the bakes — and the most cost per second it sends.
+ * the bakes — and the most cost per second it sends. A wave already
+ * started counts the clients it was queued for: a keys-only change skips
+ * the clients whose key sketch rules its keys out (`skipped`), and its cost
+ * is that share of the wave's. A one-wave change to a few keys is planned
+ * from the fleet's sums (`sums`), without a pass over the clients.
  */
 export const estimateRollout = (
   r: Pick<RolloutView, 'id' | 'change' | 'waves' | 'bakeMs'>,
   clients: Iterable<EstimateClient>,
   config: Pick<EngineConfig, 'budgets' | 'shards' | 'defaultEntries'>,
+  sums?: FleetSums,
 ): { waves: EstimatedWave[]; estimatedMs: number; peakUnitsPerSec: number } => {
   const waves = r.waves.map((w) => ({
     index: w.index,
@@ -131,17 +152,31 @@ export const estimateRollout = (
     cost: 0,
   }))
   const budget = config.budgets[budgetClassOf(r.change)]
-  const shardOfClient = shardsOf(r.id, config.shards)
+  const keys = fewKeys(r.change)
   const one = waves.length === 1 ? waves[0] : undefined
-  for (const client of clients) {
-    if (!client.live) continue
-    const shard = one ? 0 : shardOfClient(client.id)
-    const w = one ?? waves.find((x) => shard >= x.shards[0] && shard < x.shards[1])
-    if (!w) continue
-    w.clients++
-    const entries = client.entries ?? config.defaultEntries
-    w.cost += deliveryCost(r.change, entries, client.capacity, budget.burst)
+  if (one && sums && keys !== undefined) {
+    one.clients = sums.live
+    one.cost = sums.keysCost(keys, config.defaultEntries, budget.burst).units
+  } else {
+    const shardOfClient = shardsOf(r.id, config.shards)
+    for (const client of clients) {
+      if (!client.live) continue
+      const shard = one ? 0 : shardOfClient(client.id)
+      const w = one ?? waves.find((x) => shard >= x.shards[0] && shard < x.shards[1])
+      if (!w) continue
+      w.clients++
+      const entries = client.entries ?? config.defaultEntries
+      w.cost += deliveryCost(r.change, entries, client.capacity, budget.burst)
+    }
   }
+  // A started wave went to the clients it queued: all of its live ones, less those a sketch ruled out.
+  r.waves.forEach((w, i) => {
+    if (w.queued === undefined || !w.skipped) return
+    const e = waves[i]!
+    const all = w.queued + w.skipped
+    e.cost = e.clients > 0 ? Math.round((e.cost * w.queued) / all) : w.queued
+    e.clients = w.queued
+  })
   const cost = waves.reduce((n, w) => n + w.cost, 0)
   return {
     waves,

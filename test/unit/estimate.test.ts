@@ -26,4 +26,26 @@ describe('estimateRollout', () => {
     expect(plan.estimatedMs).toBe(Math.round(((cost - 50) / 100) * 1000 + 2 * 1000))
     expect(plan.peakUnitsPerSec).toBe(150)
   })
+
+  it('plans a one-wave change to a few keys from the fleet sums as a pass over the clients would', () => {
+    const h = harness({
+      budgets: { invalidate: { ratePerSec: 100, burst: 3 } },
+      waves: { steps: [1], bakeMs: 0 },
+      defaultEntries: 2,
+    })
+    // Entries below, at and above the key count, one unknown, one gone.
+    const entries = [0, 1, 2, 3, 4, 5, 8, 100, undefined, 7]
+    entries.forEach((e, i) => {
+      h.engine.join(`c${i}`, e === undefined ? {} : { entries: e })
+    })
+    h.engine.leave('c9')
+    for (const keys of [1, 4, 6]) {
+      const target = { keys: Array.from({ length: keys }, (_, i) => `k${keys}:${i}`) }
+      const { rollout } = h.engine.submit({ kind: 'invalidate', target })
+      const pass = estimateRollout(rollout, h.engine.clients(), h.engine.config)
+      const sums = estimateRollout(rollout, [], h.engine.config, h.engine.fleetSums)
+      expect(sums).toEqual(pass)
+      expect(sums.waves[0]!.clients).toBe(9)
+    }
+  })
 })

@@ -1,6 +1,7 @@
 /** POST/GET /v1/changes and the controls: pause, resume, abort, rollback. */
 import { type ParsedChange, parseChange } from '../../invalidation/change.js'
 import { estimateRollout, planChange } from '../../invalidation/plan.js'
+import { SMALL_ENTRIES } from '../../invalidation/registry.js'
 import type { RolloutView } from '../../invalidation/rollout.js'
 import { controlSchema } from '../../protocol/messages.js'
 import { problem } from '../../protocol/problem.js'
@@ -14,13 +15,19 @@ const blastRadius = (ctx: Ctx, c: ParsedChange): number => {
   const t = c.target
   if (c.kind === 'config' || !t || t.all || t.hotSet || t.tags?.length || t.prefixes?.length)
     return 1
+  const keys = t.keys?.length ?? 0
+  const fallback = ctx.engine.config.defaultEntries
+  // A few keys (a catalog's push): from the fleet's sums, no pass over the clients.
+  if (keys >= 1 && keys <= SMALL_ENTRIES) {
+    const { touched, entries } = ctx.engine.fleetSums.keysCost(keys, fallback, Infinity)
+    return entries > 0 ? touched / entries : 0
+  }
   let touched = 0
   let total = 0
-  const fallback = ctx.engine.config.defaultEntries
   for (const client of ctx.engine.clients()) {
     if (!client.live) continue
     const e = client.entries ?? fallback
-    touched += Math.min(t.keys?.length ?? 0, e)
+    touched += Math.min(keys, e)
     total += e
   }
   return total > 0 ? touched / total : 0
@@ -28,7 +35,7 @@ const blastRadius = (ctx: Ctx, c: ParsedChange): number => {
 
 /** The wave plan of a live rollout: who is in each wave now, what it costs, about how long. */
 const planOf = (ctx: Ctx, r: RolloutView) =>
-  estimateRollout(r, ctx.engine.clients(), ctx.engine.config)
+  estimateRollout(r, ctx.engine.clients(), ctx.engine.config, ctx.engine.fleetSums)
 
 /** Share of the fleet reached: each started wave counts its slice times the share of it delivered. */
 const progressOf = (r: RolloutView): number => {
