@@ -50,7 +50,8 @@ export const memoryRuntime = (o: RuntimeParts): Runtime => {
     config: engineConfigOf(o.config),
     gate: gates.gate,
     onEvent: (e) => {
-      if (e.type === 'state') held.invalidate()
+      // Only a paused config change holds a ramp: other moves leave the answer as it was.
+      if (e.type === 'state' && (e.from === 'paused' || e.to === 'paused')) held.invalidate()
       gates.onEvent(e)
     },
     deliver: (d) => {
