@@ -6,8 +6,8 @@
  * from a random phase, as the SDK does:
  *
  *  - mode `sketch`: the first heartbeat, as soon as its stream is open,
- *    carries the client's Bloom filter (buildSketch over its keys, fpr
- *    `fpr`); every later one `sketch: { added: [] }` (it caches nothing
+ *    carries the client's Bloom filter (over its keys, fpr `fpr`, in the
+ *    SDK's shape: ladderSize); every later one `sketch: { added: [] }` (it caches nothing
  *    new), which keeps the sketch fresh; an answer `sketch: 'want'` makes
  *    the next heartbeat carry the filter again (as the SDK does);
  *  - mode `baseline`: the same heartbeats without `sketch` (today's clients).
@@ -33,7 +33,7 @@
  */
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
-import { buildSketch, encodeSketch } from '../dist/invalidation/sketch.js'
+import { encodeSketch, fillSketch, ladderSize } from '../dist/invalidation/sketch.js'
 import { holds, keyName, keysOf } from './catalog-keys.js'
 import { epochMs, serve } from './proc.js'
 
@@ -120,7 +120,7 @@ const filterOf = (i: number) => {
   let f = filters.get(i)
   if (f === undefined) {
     const names = Array.from(keys[i]!, keyName)
-    f = JSON.stringify(encodeSketch(buildSketch(names, fpr)))
+    f = JSON.stringify(encodeSketch(fillSketch(names, ladderSize(names.length, fpr))))
     filters.set(i, f)
   }
   return f

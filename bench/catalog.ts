@@ -5,8 +5,8 @@
  * same run, each on a fresh coordinator process, everything else the same:
  *
  *  - `sketch`: each client's first heartbeat (once its stream is open)
- *    carries a Bloom filter of its keys (fpr FPR, built by the SDK's
- *    buildSketch), later ones `sketch: { added: [] }` every HB_MS from a
+ *    carries a Bloom filter of its keys (fpr FPR, in the shape the SDK
+ *    builds: ladderSize), later ones `sketch: { added: [] }` every HB_MS from a
  *    random phase (which keeps the sketch fresh: sketches.staleMs is 30 s);
  *    a single-key change goes to the clients whose filter may hold its key;
  *  - `baseline`: the same heartbeats without a sketch: every single-key
@@ -59,6 +59,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
+import { ladderSize, sketchFpr } from '../dist/invalidation/sketch.js'
 import { holderCounts } from './catalog-keys.js'
 import { type Child, descriptorLimits, epochMs, sleep, spawnChild } from './proc.js'
 
@@ -75,6 +76,7 @@ const HB_MS = env('HB_MS', 10_000)
 const PROCS = env('PROCS', 4)
 const SEED = env('SEED', 1)
 const PER_CLIENT = Math.max(1, Math.round(KEYS * SHARE))
+const SHAPE = ladderSize(PER_CLIENT, FPR)
 const MODES = (process.env.SLEW_BENCH_CATALOG_MODES ?? 'baseline,sketch')
   .split(',')
   .map((x) => x.trim())
@@ -640,7 +642,7 @@ export const catalog = async () => {
     (r) => r.falsePositives / r.changeFrames,
     (x, r) =>
       `${fmt(x * 100, 1)} % of frames; ${fmt((r.falsePositives / Math.max(1, r.nonHolders)) * 100, 2)} % of non-holders`,
-    `the filter is sized for ${fmt(FPR * 100, 1)} %`,
+    `the filter is sized for ${fmt(FPR * 100, 1)} % (${fmt(sketchFpr(SHAPE.m, SHAPE.k, PER_CLIENT) * 100, 2)} % in the SDK's power-of-two size)`,
   )
   row(
     'stream writes per frame',
@@ -654,7 +656,7 @@ export const catalog = async () => {
   const notes: string[] = [
     `${fmt(N)} clients (${PROCS} processes, raw sockets, one loopback address each), each holding ${fmt(PER_CLIENT)} of ${fmt(KEYS)} keys (${fmt(SHARE * 100, 1)} %); single-key invalidations at ${RATE}/s for ${WINDOW_MS / 1000} s, then a drain of at most ${DRAIN_MS / 1000} s; a fresh coordinator process per mode, modes in the order ${MODES.join(', ')}`,
     `coordinator: waves { steps: [1], bakeMs: 0 } (one wave, no bake: this measures delivery, not bakes), confirmAbove 1, invalidate budget ${fmt(budgetOf(N))} units/s (burst ${fmt(configOf(N).budgets.invalidate.burst)}; limits neither mode: a single-key change costs 1 unit per client, so the baseline needs ${fmt(RATE * N)}/s${budgetOf(N) < RATE * N ? ' — NOTE: below that, the budget binds the baseline' : ''}), sketches { staleMs: 30000, windowMs: 120000 }, gates as by default`,
-    `heartbeats every ${HB_MS / 1000} s from a random phase in both modes; sketch: the first carries a Bloom filter (fpr ${FPR}, ${fmt(Math.ceil((-PER_CLIENT * Math.log(FPR)) / Math.LN2 ** 2 / 8))} bytes), later ones \`sketch: { added: [] }\``,
+    `heartbeats every ${HB_MS / 1000} s from a random phase in both modes; sketch: the first carries a Bloom filter (fpr ${FPR}, in the SDK's shape: ${fmt(SHAPE.m / 8)} bytes, ${SHAPE.k} probes, ${fmt(sketchFpr(SHAPE.m, SHAPE.k, PER_CLIENT) * 100, 2)} % at ${fmt(PER_CLIENT)} keys), later ones \`sketch: { added: [] }\``,
   ]
   for (const r of [b, s]) if (r) notes.push(line(r))
   for (const [mode, why] of failures) notes.push(`${mode}: **failed**: ${why}`)

@@ -67,6 +67,30 @@ export const emptySketch = (m: number, k: number): KeySketch => {
   return { m, k, bits: new Uint8Array(m / 8) }
 }
 
+/**
+ * Bits and probes for `n` keys at `fpr` on a ladder of sizes: m the power
+ * of two at or above the ideal (at least 64 bits, at most the largest power
+ * of two within `maxBits`), and k for `fpr` itself (log2 ÷ fpr, the optimum
+ * at the ideal size; the rate is lower on the larger m). Filters of one
+ * size and k are indexed together on the coordinator (sketch-index.ts): a
+ * fleet whose caches differ in size by 2× shares a shape, where exact sizes
+ * would give each client a shape of its own. Costs up to 2× the ideal bits.
+ * Past the cap, k is chosen for the bits there are.
+ */
+export const ladderSize = (
+  n: number,
+  fpr: number,
+  maxBits = MAX_SKETCH_BITS,
+): { m: number; k: number } => {
+  const ideal = sketchSize(n, fpr, MAX_SKETCH_BITS)
+  const limit = Math.max(64, Math.min(maxBits, MAX_SKETCH_BITS))
+  const cap = 2 ** Math.floor(Math.log2(limit))
+  const m = Math.min(cap, Math.max(64, 2 ** Math.ceil(Math.log2(ideal.m))))
+  if (m < ideal.m) return sketchSize(n, fpr, m)
+  const k = Math.min(MAX_SKETCH_PROBES, Math.max(1, Math.round(-Math.log2(fpr))))
+  return { m, k }
+}
+
 /** A sketch of `keys`, sized for `n` of them (default: as many as given) at `fpr`, in at most `maxBits`. */
 export const buildSketch = (
   keys: Iterable<string>,
@@ -76,9 +100,13 @@ export const buildSketch = (
 ): KeySketch => {
   const list = n === undefined ? [...keys] : keys
   const count = n ?? (list as string[]).length
-  const { m, k } = sketchSize(count, fpr, maxBits)
-  const s = emptySketch(m, k)
-  for (const key of list) addKey(s, key)
+  return fillSketch(list, sketchSize(count, fpr, maxBits))
+}
+
+/** A sketch of `keys` in the given shape (from sketchSize or ladderSize). */
+export const fillSketch = (keys: Iterable<string>, shape: { m: number; k: number }): KeySketch => {
+  const s = emptySketch(shape.m, shape.k)
+  for (const key of keys) addKey(s, key)
   return s
 }
 

@@ -11,7 +11,7 @@
  * with a heartbeat that failed, go with the next one: none is left out.
  */
 
-import { buildSketch, encodeSketch } from '../invalidation/sketch.js'
+import { encodeSketch, fillSketch, ladderSize } from '../invalidation/sketch.js'
 import { type KeySketchUpdate, MAX_ADDED_KEY_LENGTH, MAX_ADDED_KEYS } from '../protocol/sketch.js'
 
 export interface KeySketchOptions {
@@ -112,6 +112,6 @@ export class KeySketcher {
 
   #filter() {
     const n = Math.max(1, this.size())
-    return buildSketch(this.keys(), this.opts.fpr, n, this.opts.maxBytes * 8)
+    return fillSketch(this.keys(), ladderSize(n, this.opts.fpr, this.opts.maxBytes * 8))
   }
 }

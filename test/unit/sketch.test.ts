@@ -13,6 +13,8 @@ import {
   decodeSketch,
   emptySketch,
   encodeSketch,
+  fillSketch,
+  ladderSize,
   mayHold,
   sketchFpr,
   sketchSize,
@@ -44,6 +46,30 @@ describe('key sketch', () => {
     const back = decodeSketch(encodeSketch(s))
     expect(back).toEqual(s)
     for (const key of ['a', 'b', 'é', '🙂']) expect(mayHold(back, key)).toBe(true)
+  })
+
+  it("sizes the SDK's filters on a ladder of powers of two, at or under the stated rate", () => {
+    for (const n of [1, 10, 700, 1000, 1500, 100_000]) {
+      for (const fpr of [0.05, 0.01, 0.001]) {
+        const ideal = sketchSize(n, fpr)
+        const { m, k } = ladderSize(n, fpr)
+        expect(Number.isInteger(Math.log2(m))).toBe(true)
+        expect(m).toBeGreaterThanOrEqual(ideal.m)
+        expect(m).toBeLessThan(Math.max(128, 2 * ideal.m))
+        expect(k).toBe(Math.round(-Math.log2(fpr)))
+        expect(sketchFpr(m, k, n)).toBeLessThanOrEqual(fpr * 1.05)
+      }
+    }
+    // Caches within 2× of each other share a shape (the coordinator indexes them together).
+    expect(ladderSize(1100, 0.01)).toEqual(ladderSize(1600, 0.01))
+    // Capped: the largest power of two within the cap, k for the bits there are.
+    const capped = ladderSize(100_000, 0.01, 300_000)
+    expect(capped.m).toBe(262_144)
+    expect(capped).toEqual(sketchSize(100_000, 0.01, 262_144))
+    // What it builds holds every key.
+    const keys = Array.from({ length: 300 }, (_, i) => `k${i}`)
+    const s = fillSketch(keys, ladderSize(keys.length, 0.01))
+    for (const key of keys) expect(mayHold(s, key)).toBe(true)
   })
 
   it('refuses a shape that does not hold together', () => {
