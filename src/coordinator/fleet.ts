@@ -47,6 +47,8 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
   /** rolloutId → acked count per wave. */
   readonly #acked = new Map<string, number[]>()
   readonly #turnedAway = new Map<string, TurnedAway>()
+  /** Clients whose last heartbeat says they refuse everything (few, or none): refusedBy looks at these only. */
+  readonly #refusing = new Set<string>()
 
   delivered(clientIds: Iterable<string>, seq: number, rolloutId: string, wave: number): void {
     for (const id of clientIds) {
@@ -67,6 +69,8 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
    */
   override heartbeat(clientId: string, hb: Heartbeat, at: number): void {
     super.heartbeat(clientId, kept(hb), at)
+    if (hb.refusing) this.#refusing.add(clientId)
+    else this.#refusing.delete(clientId)
     this.#turnedAway.delete(clientId)
     if (hb.ackedSeq !== undefined) this.ack(clientId, hb.ackedSeq)
   }
@@ -119,9 +123,13 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
   refusedBy(rolloutId: string, ids: ReadonlySet<string>): { count: number; reasons: string[] } {
     let count = 0
     const reasons = new Set<string>()
-    for (const [id, list] of this.#pending) {
+    // Only the refusing clients: a pass over every client with deliveries pending, for each
+    // rollout a list shows, took seconds at 10,000 clients and a thousand rollouts kept.
+    for (const id of this.#refusing) {
       const refusing = this.health(id)?.refusing
-      if (!refusing || !ids.has(id) || !list.some((p) => p.rolloutId === rolloutId)) continue
+      const list = this.#pending.get(id)
+      if (!refusing || !list || !ids.has(id) || !list.some((p) => p.rolloutId === rolloutId))
+        continue
       count++
       reasons.add(refusing.reason)
     }
@@ -176,6 +184,7 @@ export class FleetTracker extends FleetHealth<Heartbeat> {
   override forget(clientId: string): void {
     super.forget(clientId)
     this.#pending.delete(clientId)
+    this.#refusing.delete(clientId)
   }
 
   /**
