@@ -14,7 +14,7 @@
  *
  * Every heartbeat carries ackedSeq (the last `id:` read), epoch, entries and
  * capacity. Heartbeats go over one keep-alive agent (MAX_SOCKETS connections
- * from 127.0.0.1).
+ * from 127.0.0.1: SLEW_BENCH_CATALOG_HB_SOCKETS, 16).
  *
  * Each `change` frame's key is read from its data (`"keys":["sku:<k>"`: a
  * key names its push, none is pushed twice) and counted: per key, the
@@ -49,7 +49,8 @@ const [port, count, from, mode, universe, perClient, seed, hbMs, fpr] = [
   Number(process.argv[10]),
 ]
 const HOST = '127.0.0.1'
-const MAX_SOCKETS = 16
+/** Heartbeat connections per process (env SLEW_BENCH_CATALOG_HB_SOCKETS; 16). */
+const MAX_SOCKETS = Number(process.env.SLEW_BENCH_CATALOG_HB_SOCKETS ?? 16)
 /** Streams being opened at once during the fill. */
 const FILL_IN_FLIGHT = 200
 const RECONNECT_MS = 1000

@@ -51,7 +51,8 @@
  *
  * Env: SLEW_BENCH_CATALOG_CLIENTS (10000), _RATE (500 pushes/s), _WINDOW_MS
  * (30000), _DRAIN_MS (30000), _KEYS (100000), _SHARE (0.01 of the keys per
- * client), _FPR (0.01), _HB_MS (10000), _PROCS (4 client processes), _SEED
+ * client), _FPR (0.01), _HB_MS (10000), _HB_SOCKETS (16 heartbeat connections
+ * per client process), _PROCS (4 client processes), _SEED
  * (1), _BUDGET (invalidate units/s), _MODES (`baseline,sketch`: which, in
  * that order), _SERVER_FLAGS (extra Node flags for the coordinators), _PROF
  * (a folder: a V8 CPU profile of each coordinator), _DUMP (a path prefix: each mode's
@@ -91,7 +92,9 @@ const PROF_DIR = process.env.SLEW_BENCH_CATALOG_PROF
  */
 const DUMP = process.env.SLEW_BENCH_CATALOG_DUMP
 /** Descriptors the coordinator needs besides the streams: its own, heartbeats, the pusher. */
-const EXTRA_FDS = 64 + PROCS * 16 + 64 + 200
+/** Heartbeat connections per client process (catalog-clients.ts reads the same variable). */
+const HB_SOCKETS = env('HB_SOCKETS', 16)
+const EXTRA_FDS = 64 + PROCS * HB_SOCKETS + 64 + 200
 /** Time after the fill before the idle measure (heartbeats settle into their phases). */
 const SETTLE_MS = 3000
 /** The window's slices, by send time, in the per-mode notes. */
