@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { addKey, buildSketch, keyHashes, mayHold } from '../../src/invalidation/sketch.js'
-import { positionsOf, SketchShape } from '../../src/invalidation/sketch-index.js'
+import { addKey, emptySketch, keyHashes, mayHold } from '../../src/invalidation/sketch.js'
+import { positionsOf, SketchShape, SLICED_MAX_BITS } from '../../src/invalidation/sketch-index.js'
 import { params } from '../property/runs.js'
 
 const KEYS = Array.from({ length: 40 }, (_, i) => `sku:${i}`)
@@ -29,22 +29,33 @@ const opArb = fc.oneof(
   },
 )
 
+/** A filter of `m` bits, k = 3, holding `keys` (the keys are few: a large one stays sparse). */
+const filterOf = (keys: readonly string[], m: number) => {
+  const f = emptySketch(m, 3)
+  for (const key of keys) addKey(f, key)
+  return f
+}
+
 describe('the sketch index', () => {
-  it('finds exactly the active filters that may hold a key, in any block', () => {
+  // Small filters: flat for the first 31 slots, bit-sliced from the 32nd. Large ones: flat throughout.
+  it.each([
+    ['small filters, sliced once a block is full', 64, true],
+    ['filters over SLICED_MAX_BITS, kept flat', SLICED_MAX_BITS + 64, false],
+  ])('finds exactly the active filters that may hold a key: %s', (_, m, sliced) => {
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 100, maxLength: 400, size: 'max' }), (ops) => {
-        const { m, k } = buildSketch([], 0.05, 6)
+        const k = 3
         const shape = new SketchShape(m, k)
         /** Client → its slot, its filter as written plus added, whether active. */
         const held = new Map<
           string,
-          { slot: number; filter: ReturnType<typeof buildSketch>; on: boolean }
+          { slot: number; filter: ReturnType<typeof emptySketch>; on: boolean }
         >()
         for (const o of ops) {
           const id = `c${o.c}`
           const h = held.get(id)
           if (o.op === 'write') {
-            const filter = buildSketch(o.keys, 0.05, 6)
+            const filter = filterOf(o.keys, m)
             const slot = h?.slot ?? shape.alloc(id)
             shape.write(slot, filter)
             shape.setActive(slot, true)
@@ -64,6 +75,8 @@ describe('the sketch index', () => {
           }
         }
         expect(shape.used).toBe(held.size)
+        if (ops.filter((o) => o.op === 'write').length >= 40 && held.size >= 32)
+          expect(shape.sliced).toBe(sliced)
         for (const picked of [[KEYS[0]!], [KEYS[1]!, KEYS[7]!], KEYS.slice(10, 14)]) {
           const out: string[] = []
           shape.holders(
