@@ -110,6 +110,13 @@ export class Sketches {
   readonly #skipping = new Map<Rollout, Skipping>()
   readonly #hashed = new WeakMap<Rollout, Skipping['hashes']>()
   #skips = 0
+  /**
+   * The latest skip forgotten (pruned past the window). A client whose
+   * previous update is not after it may have been skipped by it: it is
+   * `lost`, even if `windowMs` was raised since and its silence is within
+   * the new one.
+   */
+  #forgottenAt = Number.NEGATIVE_INFINITY
   /** Skipped deliveries queued again for a client that reported a key added (counted by the engine). */
   replayed = 0
 
@@ -188,7 +195,8 @@ export class Sketches {
     // Nothing to go on: not an update (its time is not refreshed).
     if (!u.filter && u.added === undefined) return { replay: [], lost: false }
     const prevAt = this.#seen.get(clientId)
-    const lost = prevAt !== undefined && now - prevAt > this.settings.windowMs
+    const lost =
+      prevAt !== undefined && (now - prevAt > this.settings.windowMs || prevAt <= this.#forgottenAt)
     let s = this.#fresh.get(clientId) ?? this.#idle.get(clientId)
     if (u.filter) {
       const f = u.filter
@@ -321,6 +329,7 @@ export class Sketches {
     for (const [r, e] of this.#skipping) {
       if (now - e.lastSkipAt <= this.settings.windowMs) return
       this.#skipping.delete(r)
+      this.#forgottenAt = Math.max(this.#forgottenAt, e.lastSkipAt)
       for (const key of sketchedKeys(r) ?? []) {
         const set = this.#byKey.get(key)
         set?.delete(e)

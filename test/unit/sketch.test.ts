@@ -172,6 +172,25 @@ describe('the engine with key sketches', () => {
     expect(engine.sketch('a', { added: [] }).lost).toBe(false)
   })
 
+  it('tells a client lost when a skip it may have missed was forgotten, though the window grew since', () => {
+    const { clock, engine, to } = setup()
+    engine.sketch('a', { filter: buildSketch([], 1e-4) })
+    engine.sketch('b', { filter: buildSketch([], 1e-4) })
+    push(engine, { keys: ['k1'] })
+    expect(to('k1')).not.toContain('a')
+    // b's update past the window forgets the skip; then the window is raised to 60 s.
+    clock.advance(30_001)
+    engine.sketch('b', { added: [] })
+    engine.reconfigure({
+      shards: 1,
+      waves: { steps: [1], bakeMs: 0 },
+      sketches: { staleMs: 10_000, windowMs: 60_000 },
+    })
+    // a cached k1 before the push, as it reports now: within the new window, but the skip is gone.
+    clock.advance(1000)
+    expect(engine.sketch('a', { added: ['k1'] })).toEqual({ replayed: 0, lost: true })
+  })
+
   it('skips a returning client on a change it missed only if its sketch misses the keys', () => {
     const { engine, to } = setup()
     engine.sketch('a', { filter: buildSketch(['k1'], 1e-4) })
