@@ -126,15 +126,16 @@ export class Lifecycle {
     if (!pick) {
       for (const c of registry.live()) if (due(c.id)) ids.push(c.id)
     } else {
-      // Only the clients that may hold a key, and those whose sketch is not in use: no pass over the fleet.
+      // Only the clients that may hold a key, and those whose sketch is not in use: no pass over
+      // the fleet. The likely holders first: under a tight budget they are the ones it is for.
       const plain = registry.plainLive()
-      for (const id of plain) if (due(id)) ids.push(id)
       const sent = new Set<string>()
       for (const id of pick.holders) {
         if (plain.has(id) || !registry.isLive(id) || !due(id)) continue
         ids.push(id)
         sent.add(id)
       }
+      for (const id of plain) if (due(id)) ids.push(id)
       // Every live sketched client is due in a first wave of all shards with no audience.
       if (!shardOfClient && !r.audience && r.delivered.size === 0) {
         skipped = registry.sketchedLiveCount - sent.size
@@ -159,7 +160,9 @@ export class Lifecycle {
   }
 
   /**
-   * A wave's clients, the costliest first (ties in registry order): a
+   * A wave's clients, the costliest first (ties in the order found: the
+   * registry's, or for a keys-only change those whose sketch may hold a
+   * key before those without a sketch in use): a
    * client's cost is the refetching it starts, and a client refetches at
    * its own pace (its concurrency, its share of the tokens), so the one
    * that needs longest gets the whole wave's time and the wave ends on
