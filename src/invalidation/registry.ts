@@ -207,6 +207,8 @@ export class Registry {
       return
     }
     this.#entriesSum += sign * entries
-    if (entries < SMALL_ENTRIES) this.#small[entries]! += sign
+    // Counts come checked (integers ≥ 0); a snapshot's are numbers: only whole small ones index.
+    if (Number.isInteger(entries) && entries >= 0 && entries < SMALL_ENTRIES)
+      this.#small[entries]! += sign
   }
 }
