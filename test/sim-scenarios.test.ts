@@ -142,17 +142,15 @@ describe('margins: the worst cells of the grid', () => {
     expect(over.overTargetFraction).toBeLessThanOrEqual(0.0065)
   })
 
-  it('metastable: within 1.15 × ideal at 30 % of traffic, 1.16 at 40 %, never over budget', {
+  it('metastable: within 1.15 × ideal at 30 % and 40 % of traffic, never over budget', {
     timeout: 60_000,
   }, () => {
     const thirty = metastableWithFetches({ capacity: 0.3 * 50 * 100, seed: 1 })
     expect(thirty.slew.recoveredMs!).toBeLessThanOrEqual(1.15 * thirty.slew.idealRecoveryMs)
     expectWithinB2(thirty)
     const forty = metastableWithFetches({ capacity: 0.4 * 50 * 100, seed: 5 })
-    // 29 s of an ideal 25 s (recovery is counted in whole seconds).
-    expect(forty.slew.recoveredMs!).toBeLessThanOrEqual(
-      Math.round(1.16 * forty.slew.idealRecoveryMs),
-    )
+    // The worst cell of the margins grid: 1.114 × ideal (recovery timed to the 50 ms tick).
+    expect(forty.slew.recoveredMs!).toBeLessThanOrEqual(1.15 * forty.slew.idealRecoveryMs)
     expectWithinB2(forty)
   })
 
