@@ -165,9 +165,10 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
       /** Delivery log entries kept for clients that resume (at most 10 million). @default 10000 */
       maxEntries: between(1, 10_000_000, { int: true }).default(10_000),
       /**
-       * And at most this many bytes of them (memory store; large config
-       * changes fill it first): a client resuming from further back gets a
-       * reset. @default 64 MiB
+       * And at most this many bytes of them, frames and recipient lists
+       * (about 32 bytes a recipient; memory store; large config changes and
+       * fleet-wide deliveries fill it first): a client resuming from further
+       * back gets a reset. @default 64 MiB
        */
       maxBytes: between(1024, 64 * 1024 ** 3, { int: true }).default(64 * 1024 * 1024),
     })
