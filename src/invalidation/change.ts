@@ -145,6 +145,21 @@ export const identityOf = (
   })
 
 /**
+ * The keys of an invalidate that names keys and nothing else, if it names
+ * at least one and at most `most` (such a change costs a client
+ * min(keys, entries), and may be sketched).
+ */
+export const keysOnly = (
+  c: Pick<Change, 'kind' | 'target'>,
+  most: number,
+): readonly string[] | undefined => {
+  const t = c.target
+  if (c.kind !== 'invalidate' || !t?.keys?.length || t.keys.length > most) return undefined
+  if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) return undefined
+  return t.keys
+}
+
+/**
  * Budget units one delivery of `c` costs for a client holding `entries`
  * entries (and holding at most `capacity`, if known): an estimate of the
  * origin fetches it can induce. Never below 1, so that even a delivery to an

@@ -7,8 +7,7 @@
 
 import { VirtualClock } from '../limiter/virtual-clock.js'
 import { SlidingPeak } from '../limiter/window.js'
-import type { Change } from '../model/change.js'
-import { budgetClassOf, deliveryCost, parseChange } from './change.js'
+import { budgetClassOf, deliveryCost, keysOnly, parseChange } from './change.js'
 import { Engine } from './engine.js'
 import type { EngineConfig, EngineConfigInput } from './options.js'
 import { type KeysCost, SMALL_ENTRIES } from './registry.js'
@@ -120,14 +119,6 @@ export interface FleetSums {
   keysCost(keys: number, fallback: number, most: number): KeysCost
 }
 
-/** The key count of an invalidate naming a few keys and nothing else (its cost: min(keys, entries) a client). */
-const fewKeys = (c: Change): number | undefined => {
-  const t = c.target
-  if (c.kind !== 'invalidate' || !t?.keys?.length || t.keys.length > SMALL_ENTRIES) return undefined
-  if (t.all || t.hotSet || t.tags?.length || t.prefixes?.length) return undefined
-  return t.keys.length
-}
-
 /**
  * The plan of a rollout just submitted, in closed form (the answer to a
  * push): the live clients in each wave now, their delivery cost, and about
@@ -152,7 +143,7 @@ export const estimateRollout = (
     cost: 0,
   }))
   const budget = config.budgets[budgetClassOf(r.change)]
-  const keys = fewKeys(r.change)
+  const keys = keysOnly(r.change, SMALL_ENTRIES)?.length
   const one = waves.length === 1 ? waves[0] : undefined
   if (one && sums && keys !== undefined) {
     one.clients = sums.live

@@ -26,6 +26,7 @@
  * as a client whose resume point left the log is.
  */
 import type { Clock } from '../model/clock.js'
+import { keysOnly } from './change.js'
 import type { Registry } from './registry.js'
 import type { Rollout } from './rollout.js'
 import { type KeySketch, keyHashes, mayHoldHashed } from './sketch.js'
@@ -77,16 +78,8 @@ export interface SketchResult {
 export const MAX_SKETCHED_KEYS = 64
 
 /** The keys a change names, if it names nothing else and not too many (only such a change is sketched). */
-export const sketchedKeys = (r: Rollout): readonly string[] | undefined => {
-  const c = r.change
-  const t = c.target
-  if (c.kind !== 'invalidate' || !t?.keys || t.keys.length === 0) return undefined
-  if (t.keys.length > MAX_SKETCHED_KEYS) return undefined
-  if (t.all || t.hotSet || (t.tags?.length ?? 0) > 0 || (t.prefixes?.length ?? 0) > 0) {
-    return undefined
-  }
-  return t.keys
-}
+export const sketchedKeys = (r: Rollout): readonly string[] | undefined =>
+  keysOnly(r.change, MAX_SKETCHED_KEYS)
 
 /** What a wave start needs of the sketches for a keys-only change: who may hold a key. */
 export interface SketchPick {
