@@ -36,6 +36,7 @@ import { connect, type Socket } from 'node:net'
 import { encodeSketch, fillSketch, ladderSize } from '../dist/invalidation/sketch.js'
 import { holds, keyName, keysOf } from './catalog-keys.js'
 import { epochMs, serve } from './proc.js'
+import { ChunkedFrames } from './sse-chunked.js'
 
 const [port, count, from, mode, universe, perClient, seed, hbMs, fpr] = [
   Number(process.argv[2]),
@@ -67,8 +68,6 @@ const phase = new Uint8Array(count)
 const seq = new Float64Array(count).fill(-1)
 const epochs: (string | undefined)[] = new Array(count)
 const pending: string[] = new Array(count).fill('')
-const chunkLeft = new Int32Array(count)
-const frames: string[] = new Array(count).fill('')
 const wantFilter = new Uint8Array(count).fill(mode === 'sketch' ? 1 : 0)
 const everOpen = new Uint8Array(count)
 
@@ -220,48 +219,11 @@ const frame = (i: number, text: string) => {
   } else if (event === 'reset') resets++
 }
 
-/** Body bytes of a 200 (chunked): undo the chunking, split into frames. */
-const body = (i: number, s: string) => {
-  let pos = 0
-  while (pos < s.length) {
-    const left = chunkLeft[i]!
-    if (left > 0) {
-      const take = Math.min(left, s.length - pos)
-      let f = frames[i]! + s.slice(pos, pos + take)
-      pos += take
-      chunkLeft[i] = left - take === 0 ? -2 : left - take
-      for (let end = f.indexOf('\n\n'); end >= 0; end = f.indexOf('\n\n')) {
-        frame(i, f.slice(0, end))
-        f = f.slice(end + 2)
-      }
-      frames[i] = f
-    } else if (left === -2) {
-      // The CRLF after a chunk (it may come split across reads).
-      const p = pending[i]! + s.slice(pos, pos + 2 - pending[i]!.length)
-      pos += p.length - pending[i]!.length
-      if (p.length < 2) pending[i] = p
-      else {
-        pending[i] = ''
-        chunkLeft[i] = -1
-      }
-    } else {
-      const line = pending[i]! + s.slice(pos)
-      const end = line.indexOf('\r\n')
-      if (end < 0) {
-        pending[i] = line
-        return
-      }
-      pos += end + 2 - pending[i]!.length
-      pending[i] = ''
-      const size = Number.parseInt(line.slice(0, end), 16)
-      if (size === 0) return
-      chunkLeft[i] = size
-    }
-  }
-}
+/** Each client's stream body, decoded into frames. */
+const sse = new ChunkedFrames(count, frame)
 
 const read = (i: number, s: string) => {
-  if (phase[i] === 2) return body(i, s)
+  if (phase[i] === 2) return sse.feed(i, s)
   const head = pending[i]! + s
   const end = head.indexOf('\r\n\r\n')
   if (end < 0) {
@@ -276,8 +238,7 @@ const read = (i: number, s: string) => {
   }
   phase[i] = 2
   open++
-  chunkLeft[i] = -1
-  frames[i] = ''
+  sse.start(i)
   if (!everOpen[i]) {
     everOpen[i] = 1
     // The first heartbeat once its stream is open (the filter, in sketch mode); a fill slot frees.
@@ -286,7 +247,7 @@ const read = (i: number, s: string) => {
     fill()
   }
   const rest = head.slice(end + 4)
-  if (rest.length > 0) body(i, rest)
+  if (rest.length > 0) sse.feed(i, rest)
 }
 
 const closed = (i: number, s: Socket) => {
@@ -301,7 +262,7 @@ const closed = (i: number, s: Socket) => {
   sockets[i] = undefined
   phase[i] = 0
   pending[i] = ''
-  frames[i] = ''
+  sse.start(i)
   setTimeout(() => connectOne(i), RECONNECT_MS * (1 + Math.random()))
 }
 

@@ -33,6 +33,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { epochMs, serve } from './proc.js'
+import { ChunkedFrames } from './sse-chunked.js'
 
 const [port, count, from, prefix, reconnectArg] = [
   Number(process.argv[2]),
@@ -73,8 +74,6 @@ const proofs: (string | undefined)[] = new Array(count)
 /** Response bytes not yet taken apart: the head, a chunk-size line, a frame. */
 const pending: string[] = new Array(count).fill('')
 /** Chunked body: bytes left in the current chunk; -1 reading a size line; -2 the CRLF after a chunk. */
-const chunkLeft = new Int32Array(count)
-const frames: string[] = new Array(count).fill('')
 /** Status and told delay of a refusal being read. */
 const toldMs = new Float64Array(count)
 const bodyLeft = new Int32Array(count)
@@ -263,49 +262,11 @@ const frame = (i: number, text: string) => {
     goaway[i] = (JSON.parse(data) as { retryAfterMs: number }).retryAfterMs
 }
 
-/** Body bytes of a 200 (chunked): undo the chunking, split into frames. */
-const body = (i: number, s: string) => {
-  let at = 0
-  while (at < s.length) {
-    const left = chunkLeft[i]!
-    if (left > 0) {
-      const take = Math.min(left, s.length - at)
-      let f = frames[i]! + s.slice(at, at + take)
-      at += take
-      chunkLeft[i] = left - take === 0 ? -2 : left - take
-      for (let end = f.indexOf('\n\n'); end >= 0; end = f.indexOf('\n\n')) {
-        frame(i, f.slice(0, end))
-        f = f.slice(end + 2)
-      }
-      frames[i] = f
-    } else if (left === -2) {
-      // The CRLF after a chunk (it may come split across reads).
-      const p = pending[i]! + s.slice(at, at + 2 - pending[i]!.length)
-      at += p.length - pending[i]!.length
-      if (p.length < 2) pending[i] = p
-      else {
-        pending[i] = ''
-        chunkLeft[i] = -1
-      }
-    } else {
-      const line = pending[i]! + s.slice(at)
-      const end = line.indexOf('\r\n')
-      if (end < 0) {
-        pending[i] = line
-        return
-      }
-      at += end + 2 - pending[i]!.length
-      pending[i] = ''
-      const size = Number.parseInt(line.slice(0, end), 16)
-      // The last chunk: the response ends (the server closes the stream).
-      if (size === 0) return
-      chunkLeft[i] = size
-    }
-  }
-}
+/** Each client's stream body, decoded into frames. */
+const sse = new ChunkedFrames(count, frame)
 
 const read = (i: number, s: string) => {
-  if (phase[i] === 2) return body(i, s)
+  if (phase[i] === 2) return sse.feed(i, s)
   if (phase[i] === 3) {
     pending[i] += s
     bodyLeft[i]! -= s.length
@@ -326,10 +287,9 @@ const read = (i: number, s: string) => {
     opened++
     openedAt[i] = performance.now()
     wasRefused[i] = 0
-    chunkLeft[i] = -1
-    frames[i] = ''
+    sse.start(i)
     filled(i)
-    if (rest.length > 0) body(i, rest)
+    if (rest.length > 0) sse.feed(i, rest)
     return
   }
   // A refusal: its problem body says when to come back (retryAfterMs), else Retry-After.
@@ -361,7 +321,7 @@ const end = (i: number, wait: number) => {
   sockets[i] = undefined
   phase[i] = 0
   pending[i] = ''
-  frames[i] = ''
+  sse.start(i)
   s?.destroy()
   if (RECONNECT) later(i, wait)
 }
