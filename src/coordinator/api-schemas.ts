@@ -243,6 +243,8 @@ export const fleetSchema = z.object({
       errorRate: z.number().optional(),
       latencyP50: z.number().optional(),
       latencyP99: z.number().optional(),
+      loopDelayP50: z.number().optional(),
+      loopDelayP99: z.number().optional(),
       calls: count().optional(),
       rejected: z.partialRecord(z.enum(rejectReasons), count()).optional(),
       configDigest: z.string().optional(),

@@ -240,6 +240,13 @@ export const heartbeatSchema = z.object({
   /** Origin latency percentiles over the last interval, ms. */
   latencyP50: latencyMs().optional(),
   latencyP99: latencyMs().optional(),
+  /**
+   * The client's event-loop lag over the same interval, ms (median, p99): what
+   * its own CPU added to the latency figures, taken out of them when the
+   * rewarm rate is set (see FleetHealth.originHealth).
+   */
+  loopDelayP50: latencyMs().optional(),
+  loopDelayP99: latencyMs().optional(),
   /** Share of origin calls that failed over the last interval. */
   errorRate: z
     .number({ error: 'a number in [0, 1]' })

@@ -26,6 +26,7 @@ import { Heartbeats } from './heartbeats.js'
 import { closeAgents, keepAliveAgents, postJson, type Remote } from './http.js'
 import { KeySketcher } from './key-sketch.js'
 import { Leases } from './leases.js'
+import { LoopLag } from './loop-lag.js'
 import {
   type ClientOptions,
   type ClientStats,
@@ -59,6 +60,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
   /** Key sketches for the coordinator (options.keySketch), if on. */
   readonly #sketcher: KeySketcher | undefined
   readonly #stats = new OriginStats()
+  readonly #loop = new LoopLag()
   readonly #signals = new Signals()
   /** The config values with ramps resolved (what `config.get` answers). */
   readonly #ramped = new RampedConfig()
@@ -134,6 +136,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
       guard: this.#guard,
       witness: this.#witness,
       stats: this.#stats,
+      loop: this.#loop,
       signals: this.#signals,
       leases: this.#leases,
       rewarms: () => this.#rewarms.take(),
@@ -309,6 +312,7 @@ export class SlewClient<V = unknown> extends EventEmitter<SlewClientEvents> {
     for (const t of this.#waits) t.cancel()
     this.#waits.clear()
     this.#rewarms.close()
+    this.#loop.close()
     this.#connection.close()
     this.#staleCap.close()
     this.#refresher.close()

@@ -10,6 +10,7 @@ import type { Guard } from './guard.js'
 import { postJson, type Remote } from './http.js'
 import type { KeySketcher } from './key-sketch.js'
 import type { Leases } from './leases.js'
+import type { LoopLag } from './loop-lag.js'
 import type { ParsedClientOptions } from './options.js'
 import type { RewarmReports } from './rewarms.js'
 import type { Signals } from './signals.js'
@@ -36,6 +37,8 @@ export interface HeartbeatParts {
   readonly guard: Guard
   readonly witness: Witness
   readonly stats: OriginStats
+  /** The process's event-loop lag, reported beside the origin latency it inflates. */
+  readonly loop: LoopLag
   readonly signals: Signals
   readonly leases: Leases
   /** Rewarm checkpoints to report, if any (see Rewarms.take). */
@@ -90,6 +93,9 @@ export class Heartbeats {
     this.#since = now
     const { counts, observed } = p.signals.take()
     const sketch = p.sketch?.take()
+    const origin = p.stats.take()
+    // The loop's lag over the same interval: only beside latency figures, which it is part of.
+    const loop = p.loop.take()
     try {
       const answer = await postJson<unknown>(
         p.remote,
@@ -101,7 +107,8 @@ export class Heartbeats {
           configDigest: p.witness.digest,
           entries: p.entries(),
           capacity: p.options.cache.max,
-          ...p.stats.take(),
+          ...origin,
+          ...(origin.latencyP99 !== undefined && loop),
           ...(counts && { metrics: counts }),
           ...(observed && { observed }),
           intervalMs,

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../src/config/schema.js'
 import { FleetTracker } from '../../src/coordinator/fleet.js'
+import { originLatency } from '../../src/warmup/fleet-health.js'
 import { createRewarmLoop } from '../../src/warmup/rewarm-loop.js'
 
 describe('rewarm control loop', () => {
@@ -38,5 +39,45 @@ describe('rewarm control loop', () => {
     now = 4000
     control.tick()
     expect(seen).toEqual([100, 100, 0, 200])
+  })
+})
+
+describe("the app's own loop lag", () => {
+  it('is taken out of each client’s latency before the rate is set', () => {
+    const config = configSchema.parse({ rewarm: { intervalMs: 1000, targetLatencyMs: 20 } })
+    const fleet = new FleetTracker()
+    let now = 0
+    const seen: { p50?: number; p99?: number }[] = []
+    const control = createRewarmLoop({
+      rewarm: () => config.rewarm,
+      budget: () => config.budgets.rewarm,
+      fleet,
+      setRate: () => {},
+      now: () => now,
+      observe: (health) => seen.push(health),
+    })
+    // A busy app server: its answers waited ~25 ms for its loop; an idle one reports no lag.
+    fleet.heartbeat(
+      'busy',
+      { calls: 300, latencyP50: 4, latencyP99: 30, loopDelayP50: 1.5, loopDelayP99: 25 },
+      500,
+    )
+    fleet.heartbeat('idle', { calls: 100, latencyP50: 2, latencyP99: 6 }, 600)
+    now = 1000
+    control.tick()
+    expect(seen[0]!.p50).toBeCloseTo((300 * 2.5 + 100 * 2) / 400, 9)
+    expect(seen[0]!.p99).toBeCloseTo((300 * 5 + 100 * 6) / 400, 9)
+  })
+
+  it('never makes a p99 below the median, nor a latency below zero', () => {
+    expect(
+      originLatency({ latencyP50: 3, latencyP99: 10, loopDelayP50: 1, loopDelayP99: 40 }),
+    ).toEqual({ p50: 2, p99: 2 })
+    expect(
+      originLatency({ latencyP50: 1, latencyP99: 2, loopDelayP50: 5, loopDelayP99: 9 }),
+    ).toEqual({
+      p50: 0,
+      p99: 0,
+    })
   })
 })

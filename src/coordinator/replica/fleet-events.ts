@@ -29,6 +29,8 @@ const LEADER_FIELDS = [
   'capacity',
   'latencyP50',
   'latencyP99',
+  'loopDelayP50',
+  'loopDelayP99',
   'errorRate',
   'calls',
   'rejected',

@@ -236,6 +236,8 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
             errorRate: h.errorRate,
             latencyP50: h.latencyP50,
             latencyP99: h.latencyP99,
+            loopDelayP50: h.loopDelayP50,
+            loopDelayP99: h.loopDelayP99,
             calls: h.calls,
             ...(h.rejected && { rejected: h.rejected }),
             configDigest: h.configDigest,
