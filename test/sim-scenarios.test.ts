@@ -122,8 +122,8 @@ describe('metastable failure', () => {
  * Issue 17's margins grid (`npm run bench -- margins`, BENCHMARKS.md): its
  * worst cells, on their seeds. Rewarm at 5,000/s is the grid's worst (the
  * target, 1.1 × and 0.5 %, is not met there: these bound the figures
- * measured); metastable at 30 % of traffic is within its 1.15 target, at
- * 40 % one second over (1.16).
+ * measured); metastable at 30 % and 40 % of traffic is within its 1.15
+ * target (1.134 at worst, recovery timed to the 50 ms tick).
  */
 describe('margins: the worst cells of the grid', () => {
   const ratioOf = (r: ReturnType<typeof simulateRewarmSlew>) =>
@@ -131,13 +131,13 @@ describe('margins: the worst cells of the grid', () => {
     (((Math.floor(r.options.work / r.options.clients) * r.options.clients) / r.options.capacity) *
       1000)
 
-  it('rewarm, capacity 5,000/s, 1,000,000 keys: seed 5 the slowest, seed 4 the most over target', {
+  it('rewarm, capacity 5,000/s, 1,000,000 keys: seed 2 the slowest, seed 5 the most over target', {
     timeout: 180_000,
   }, () => {
-    const slowest = simulateRewarmSlew({ capacity: 5000, seed: 5 })
-    expect(ratioOf(slowest)).toBeLessThanOrEqual(1.115)
+    const slowest = simulateRewarmSlew({ capacity: 5000, seed: 2 })
+    expect(ratioOf(slowest)).toBeLessThanOrEqual(1.11)
     expect(slowest.overTargetFraction).toBeLessThanOrEqual(0.005)
-    const over = simulateRewarmSlew({ capacity: 5000, seed: 4 })
+    const over = simulateRewarmSlew({ capacity: 5000, seed: 5 })
     expect(ratioOf(over)).toBeLessThanOrEqual(1.1)
     expect(over.overTargetFraction).toBeLessThanOrEqual(0.0065)
   })
@@ -149,7 +149,7 @@ describe('margins: the worst cells of the grid', () => {
     expect(thirty.slew.recoveredMs!).toBeLessThanOrEqual(1.15 * thirty.slew.idealRecoveryMs)
     expectWithinB2(thirty)
     const forty = metastableWithFetches({ capacity: 0.4 * 50 * 100, seed: 5 })
-    // The worst cell of the margins grid: 1.114 × ideal (recovery timed to the 50 ms tick).
+    // The worst cell of the margins grid: 1.134 × ideal (recovery timed to the 50 ms tick).
     expect(forty.slew.recoveredMs!).toBeLessThanOrEqual(1.15 * forty.slew.idealRecoveryMs)
     expectWithinB2(forty)
   })

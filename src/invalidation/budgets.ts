@@ -105,11 +105,19 @@ export class Budgets {
   /**
    * Up to `n` whole refetch tokens of `cls` (B2) for `clientId`, at most its
    * fair share while others ask too (see gcraGrantShare); refusing a class
-   * that does not exist.
+   * that does not exist. Rewarm tokens come a share's burst at a time
+   * (REWARM_IN_BURSTS).
    */
   grant(cls: BudgetClass, n: number, clientId: string) {
     const budget = this.byClass.get(cls)
     if (!budget) throw new InvalidOptionError('class', `one of ${budgetClasses.join(', ')}`, cls)
-    return budget.tokens.grantShare(budget.asking, clientId, n)
+    return budget.tokens.grantShare(budget.asking, clientId, n, inBursts(cls))
   }
 }
+
+/**
+ * Which classes' leases come a share's burst at a time (see gcraGrantShare):
+ * rewarm, background work whose throughput matters and whose clients share
+ * its rate thinly; not invalidate, whose one waiting reader wants its token now.
+ */
+export const inBursts = (cls: BudgetClass): boolean => cls === 'rewarm'

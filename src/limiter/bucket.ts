@@ -58,9 +58,9 @@ export class Bucket {
   /**
    * Grant up to `want` whole units now to `clientId`, one of the clients in
    * `asking`: within its fair share, or beyond it from above the others'
-   * reserve (see gcraGrantShare).
+   * reserve; `inBursts`, a share's burst at a time or none (see gcraGrantShare).
    */
-  grantShare(asking: Asking, clientId: string, want: number): ShareGrantResult {
+  grantShare(asking: Asking, clientId: string, want: number, inBursts = false): ShareGrantResult {
     const now = this.clock.now()
     const who = asking.ask(clientId, now)
     const r = gcraGrantShare(
@@ -72,6 +72,7 @@ export class Bucket {
       this.#params,
       asking.windowMs,
       asking.hold,
+      inBursts,
     )
     this.#tat = r.tat
     asking.set(clientId, r.clientTat)

@@ -63,6 +63,13 @@ export interface ShareGrantResult extends GrantResult {
  * Its own bucket counts everything it got, beyond its share too (a debt of at
  * most `windowMs`): a client that takes more than its share has none left
  * to spend below the reserve.
+ *
+ * `inBursts`: grant a share's burst at a time (all of `want`, if less) or
+ * none, and say when that many will be there. For background work (rewarm)
+ * whose clients share a rate thinly: each lease is a round trip costing
+ * more CPU than an origin call, and unbatched the fleet turns the rate over
+ * a token or two per lease. A client's share is unchanged; it comes in
+ * fewer, larger grants.
  */
 export const gcraGrantShare = (
   tat: number,
@@ -73,6 +80,7 @@ export const gcraGrantShare = (
   p: GcraParams,
   windowMs = FAIR_WINDOW_MS,
   hold: Hold = NO_HOLD,
+  inBursts = false,
 ): ShareGrantResult => {
   const share = fairShare(p, asking)
   const interval = intervalMs(share)
@@ -85,7 +93,9 @@ export const gcraGrantShare = (
   const own = gcraAvailable(clientTat, now, share)
   const fair = Math.min(want, own, available)
   const extra = Math.min(want - fair, Math.max(0, Math.floor(level - fair - reserve)))
-  const granted = fair + extra
+  // In bursts: a share's burst at a time (all it asks for, if less), or none.
+  const least = inBursts ? Math.min(want, Math.max(1, Math.floor(share.burst))) : 1
+  const granted = fair + extra >= least ? fair + extra : 0
   const after = granted > 0 ? Math.max(tat, now) + granted * intervalMs(p) : tat
   const clientAfter =
     granted > 0
@@ -97,7 +107,13 @@ export const gcraGrantShare = (
   // Refused within its share (its own bucket had more): kept back for its next ask.
   const short = Math.min(want, own) - fair
   const next = short > 0 ? { until: now + interval, units: Math.max(held, short) } : hold
-  const done = { granted, fair, tat: after, clientTat: clientAfter, hold: next }
+  const done = {
+    granted,
+    fair: granted > 0 ? fair : 0,
+    tat: after,
+    clientTat: clientAfter,
+    hold: next,
+  }
   if (granted >= want) return { ...done, retryAfterMs: 0 }
   // When would more be there, if nobody else takes: the rest within its share (at most one share
   // burst), or above the reserve (at most what is above it), whichever comes first.

@@ -46,6 +46,7 @@ export class MemoryStore implements Store {
     params: GcraParams,
     want: number,
     now: number,
+    inBursts = false,
   ) {
     let asking = this.#asking.get(bucket)
     if (!asking) {
@@ -63,6 +64,7 @@ export class MemoryStore implements Store {
       params,
       asking.windowMs,
       asking.hold,
+      inBursts,
     )
     if (r.granted > 0) this.#buckets.set(bucket, r.tat)
     asking.set(clientId, r.clientTat)

@@ -75,7 +75,14 @@ export class RedisStore implements Store {
     return { granted, retryAfterMs: Number(retry) }
   }
 
-  async grantShare(bucket: BucketName, clientId: string, p: GcraParams, want: number, now: number) {
+  async grantShare(
+    bucket: BucketName,
+    clientId: string,
+    p: GcraParams,
+    want: number,
+    now: number,
+    inBursts = false,
+  ) {
     const [granted, retry] = (await this.#r.run(
       'gcraGrantShare',
       this.#r.keys.bucket(bucket),
@@ -87,6 +94,7 @@ export class RedisStore implements Store {
       want,
       clientId,
       FAIR_WINDOW_MS,
+      inBursts ? 1 : 0,
     )) as [number, string]
     return { granted, retryAfterMs: Number(retry) }
   }

@@ -59,7 +59,8 @@ export interface Store {
    * GCRA grant of up to `want` whole units (B2 leases) to `clientId`, at
    * most its fair share of the bucket while other clients ask it too (see
    * gcraGrantShare); who asked lately, and each one's share, are kept for
-   * FAIR_WINDOW_MS after their last ask.
+   * FAIR_WINDOW_MS after their last ask. `inBursts`: a share's burst at a
+   * time or none.
    */
   grantShare(
     bucket: BucketName,
@@ -67,6 +68,7 @@ export interface Store {
     params: GcraParams,
     want: number,
     now: number,
+    inBursts?: boolean,
   ): Promise<{ granted: number; retryAfterMs: number }>
 
   /**

@@ -80,11 +80,14 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
     let tat = Number.NEGATIVE_INFINITY
     let now = 1.795e12 + 0.123
     let most = 0
+    let refused = 0
     for (let i = 0; i < 400; i++) {
       // Bursts of asks, and now and then a pause longer than the window (everyone forgotten).
       now += rand() < 0.03 ? FAIR_WINDOW_MS + rand() * 500 : rand() * 40
       const clientId = `c${Math.floor(rand() * 5)}`
       const n = 1 + Math.floor(rand() * 12)
+      // Half the asks a share's burst at a time (as rewarm leases are), or none.
+      const inBursts = rand() < 0.5
       const who = asking.ask(clientId, now)
       most = Math.max(most, who.asking)
       const want = gcraGrantShare(
@@ -96,15 +99,18 @@ describe.each(['memory', 'redis', 'cluster'] as const)('%s store', (kind) => {
         p,
         FAIR_WINDOW_MS,
         asking.hold,
+        inBursts,
       )
       asking.set(clientId, want.clientTat)
       asking.hold = want.hold
-      const got = await s.grantShare('invalidate:tokens', clientId, p, n, now)
+      refused += want.granted === 0 && inBursts ? 1 : 0
+      const got = await s.grantShare('invalidate:tokens', clientId, p, n, now, inBursts)
       expect(got.granted).toBe(want.granted)
       expect(got.retryAfterMs).toBeCloseTo(want.retryAfterMs, 6)
       tat = want.tat
     }
     expect(most).toBe(5)
+    expect(refused).toBeGreaterThan(0)
   })
 
   it('keeps buckets apart by name', async () => {

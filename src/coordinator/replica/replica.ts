@@ -8,7 +8,7 @@
 import { hostname } from 'node:os'
 import type { Config } from '../../config/schema.js'
 import type { GateRecord } from '../../gates/watcher.js'
-import { tokenParams } from '../../invalidation/budgets.js'
+import { inBursts, tokenParams } from '../../invalidation/budgets.js'
 import type { Engine } from '../../invalidation/engine.js'
 import type { GcraParams } from '../../limiter/gcra.js'
 import type { TokenClass } from '../../model/budget.js'
@@ -122,6 +122,7 @@ export class Replica implements Runtime {
       this.tokenBudget(cls),
       Math.min(want, c.leases.maxBatch),
       this.o.clock.now(),
+      inBursts(cls),
     )
     return { granted: g.granted, ttlMs: c.leases.ttlMs, retryAfterMs: g.retryAfterMs }
   }

@@ -17,6 +17,7 @@
     ARGV[4] want
     ARGV[5] clientId
     ARGV[6] window (ms): a client is forgotten this long after its last ask
+    ARGV[7] 1: a share's burst at a time (all of `want`, if less) or none
   Output:
     { granted, retryAfterMs (string) }
 ]]
@@ -28,6 +29,7 @@ local burst = tonumber(ARGV[3])
 local want = tonumber(ARGV[4])
 local client = ARGV[5]
 local window = tonumber(ARGV[6])
+local inBursts = ARGV[7] == '1'
 local fmt = function(x) return string.format('%.17g', x) end
 
 -- gcraAvailable: whole units at now.
@@ -82,7 +84,11 @@ local avail = available(tat, rate, burst)
 local own = available(clientTat, shareRate, shareBurst)
 local fair = math.min(want, own, avail)
 local extra = math.min(want - fair, math.max(0, math.floor(level - fair - reserve)))
+-- In bursts: a share's burst at a time (all it asks for, if less), or none.
+local least = 1
+if inBursts then least = math.min(want, math.max(1, math.floor(shareBurst))) end
 local granted = fair + extra
+if granted < least then granted = 0 end
 local after = tat
 if granted > 0 then
   after = math.max(tat, now) + granted * (1000 / rate)
