@@ -16,6 +16,7 @@ import { problem } from '../../protocol/problem.js'
 import { type Caller, checkActsAs } from '../auth.js'
 import type { App, Ctx } from '../context.js'
 import { HttpProblem, parseBody, readJson } from '../http.js'
+import { parkedLease } from '../lease-park.js'
 import { recallSchema } from '../recall.js'
 import type { FleetMember } from '../runtime.js'
 
@@ -203,7 +204,7 @@ export const clientsRoutes = (app: App, ctx: Ctx): void => {
   app.post('/v1/leases', ctx.auth.require('client'), async (c) => {
     const req = parseBody(leaseRequestSchema, await readJson(c, ctx.config().limits))
     ownClientId(c, req.clientId)
-    const grant = await ctx.runtime.lease(req.clientId, req.want, req.class)
+    const grant = await parkedLease(ctx.runtime, req.clientId, req.want, req.class)
     ctx.metrics.leaseRequests.inc({ class: req.class, granted: grant.granted > 0 ? 'yes' : 'no' })
     if (grant.granted > 0) ctx.metrics.tokensGranted.inc({ class: req.class }, grant.granted)
     if (req.class === 'rewarm') ctx.rewarm.granted(grant.granted)
