@@ -51,12 +51,17 @@ export const rewarmControlPath = (o: {
   })
   control.start()
   const random = mulberry32(o.seed ^ 0xbea7)
+  const start = o.clock.now()
   const timers = Array.from({ length: o.clients }, (_, i) => {
     const id = clientId(i)
+    let last = start
     const beat = () => {
       const { entries, capacity } = o.cache(i)
       o.engine.report(id, entries, capacity)
-      fleet.heartbeat(id, stats[i]!.take(), o.clock.now())
+      // The interval the figures cover, as the SDK's heartbeats say.
+      const intervalMs = Math.max(1, Math.round(o.clock.now() - last))
+      last = o.clock.now()
+      fleet.heartbeat(id, { ...stats[i]!.take(), intervalMs }, o.clock.now())
       timers[i] = o.clock.setTimer(HEARTBEAT_MS, beat)
     }
     return o.clock.setTimer(random() * HEARTBEAT_MS, beat)

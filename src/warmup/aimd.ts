@@ -92,6 +92,12 @@ export interface OriginHealth {
   readonly used?: number
   /** Calls the figures come from; the lowest-latency baselines only learn from intervals of 100 or more. */
   readonly samples?: number
+  /**
+   * Calls a second the fleet makes now, from each client's own interval
+   * (see OriginHealthFigures.throughput); without it, `samples` over the
+   * control interval.
+   */
+  readonly throughput?: number
 }
 
 /** A block of calls without a queue, and the last step it took in: one error-rate sample. */
@@ -171,7 +177,8 @@ export class AimdRate {
     const floor = this.#ceiling * o.floor
     // What the origin got through this interval, calls/s (heartbeats cover the fleet's calls).
     const delivered =
-      h.samples === undefined ? Number.POSITIVE_INFINITY : (h.samples * 1000) / o.intervalMs
+      h.throughput ??
+      (h.samples === undefined ? Number.POSITIVE_INFINITY : (h.samples * 1000) / o.intervalMs)
     // Demand-limited in slow start: the fleet asked for less than the rate (few clients yet).
     const demandLimited = this.#starting && (h.used ?? 1) < 0.8
     const sinceCut = this.#cut ? (step - this.#cut.step) * o.intervalMs : Number.POSITIVE_INFINITY

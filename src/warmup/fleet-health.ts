@@ -15,6 +15,8 @@ export interface HealthReport {
   readonly loopDelayP50?: number | undefined
   readonly loopDelayP99?: number | undefined
   readonly errorRate?: number | undefined
+  /** The interval the figures cover, ms (the SDK's heartbeats say). */
+  readonly intervalMs?: number | undefined
 }
 
 /**
@@ -43,7 +45,19 @@ export interface OriginHealthFigures {
   readonly p99?: number
   readonly errorRate?: number
   readonly samples: number
+  /**
+   * Origin calls a second the fleet makes now: each client's last report's
+   * calls over the interval it covers, summed over the clients whose report
+   * is current (undefined: none says its interval). Unlike the calls
+   * reported within one control step, it does not depend on which clients'
+   * heartbeats fell in the step: clients that got a change together beat in
+   * phase, and steps alternate between most of the fleet's and little of it.
+   */
+  readonly throughput?: number
 }
+
+/** A report counts towards the throughput until its interval and this much more have passed. */
+const CURRENT_SLACK_MS = 1000
 
 export class FleetHealth<H extends HealthReport = HealthReport> {
   readonly #health = new Map<string, ClientHealth<H>>()
@@ -72,14 +86,18 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
    * The origin as the fleet saw it lately: from the heartbeats received after
    * mark `after` (a `beats` value) and not before time `since`, the median and
    * p99 latency (each client's own loop lag taken out: originLatency) and
-   * the error rate, each weighted by the calls behind it.
+   * the error rate, each weighted by the calls behind it; given `now`, the
+   * fleet's current throughput too.
    */
-  originHealth(since: number, after = 0): OriginHealthFigures {
+  originHealth(since: number, after = 0, now?: number): OriginHealthFigures {
     let calls = 0
     let p50 = 0
     let p99 = 0
     let errors = 0
+    let throughput: number | undefined
     for (const h of this.#health.values()) {
+      if (now !== undefined && h.intervalMs && h.at >= now - h.intervalMs - CURRENT_SLACK_MS)
+        throughput = (throughput ?? 0) + ((h.calls ?? 0) * 1000) / h.intervalMs
       if (h.at < since || h.n <= after || !h.calls) continue
       calls += h.calls
       const origin = originLatency(h)
@@ -87,8 +105,15 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
       p99 += origin.p99 * h.calls
       errors += (h.errorRate ?? 0) * h.calls
     }
-    if (calls === 0) return { samples: 0 }
-    return { p50: p50 / calls, p99: p99 / calls, errorRate: errors / calls, samples: calls }
+    const current = throughput === undefined ? {} : { throughput }
+    if (calls === 0) return { samples: 0, ...current }
+    return {
+      p50: p50 / calls,
+      p99: p99 / calls,
+      errorRate: errors / calls,
+      samples: calls,
+      ...current,
+    }
   }
 
   forget(clientId: string): void {

@@ -71,7 +71,7 @@ export const createRewarmLoop = (o: RewarmLoopOptions): RewarmLoop => {
     aimd.ceiling = o.budget().ratePerSec
     const interval = o.rewarm().intervalMs
     // What came since the last step (and none older than two intervals: a new leader's first step).
-    const health = o.fleet.originHealth(o.now() - 2 * interval, seen)
+    const health = o.fleet.originHealth(o.now() - 2 * interval, seen, o.now())
     seen = o.fleet.beats
     const allowed = (aimd.rate * interval) / 1000
     const used = o.seesAllGrants === false ? 1 : allowed > 0 ? granted / allowed : 0

@@ -81,3 +81,28 @@ describe("the app's own loop lag", () => {
     })
   })
 })
+
+describe("the fleet's throughput", () => {
+  it('is each client’s calls over its own interval: heartbeats in phase do not make it swing', () => {
+    const fleet = new FleetTracker()
+    // Ten clients that got a rewarm together beat in phase, every second, 300 calls each;
+    // the control steps every 500 ms: every other step hears all of them, the next none.
+    const seen: (number | undefined)[] = []
+    for (let t = 1000; t <= 4000; t += 500) {
+      if (t % 1000 === 0)
+        for (let i = 0; i < 10; i++)
+          fleet.heartbeat(
+            `c${i}`,
+            { calls: 300, latencyP50: 2, latencyP99: 5, intervalMs: 1000 },
+            t,
+          )
+      seen.push(fleet.originHealth(t - 1000, 0, t + 1).throughput)
+    }
+    expect(seen).toEqual(seen.map(() => 3000))
+    // A client that stopped reporting stops counting once its interval and a second have passed
+    // (none current: no figure, and the controller counts the calls of its step instead).
+    fleet.heartbeat('c0', { calls: 300, intervalMs: 1000 }, 5000)
+    expect(fleet.originHealth(0, 0, 5000 + 2001).throughput).toBeUndefined()
+    expect(fleet.originHealth(0, 0, 5000 + 1999).throughput).toBe(300)
+  })
+})
