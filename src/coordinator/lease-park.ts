@@ -4,10 +4,12 @@
  * otherwise turn each token over through several HTTP round trips: measured
  * on the PostgreSQL rewarm bench, 62 % of lease calls came back empty and
  * leasing cost the app servers more CPU than their origin calls. A parked
- * lease asks the budget again when its answer said more would be there (at
- * least PARK_RETRY_MS apart, jittered as the SDK's retries are: a dozen
- * asks of the store at most, each a Lua call on Redis), and answers with the
- * first grant, or with the last refusal once PARK_MAX_MS have passed. What
+ * lease asks the budget again when its answer said more would be there, or
+ * after PARK_RETRY_MS doubling with each ask if that is later (jittered as
+ * the SDK's retries are): 7 asks of the store at most, each a Lua call on
+ * Redis, however many clients wait and however small their retryAfterMs.
+ * It answers with the first grant, or with the last refusal once
+ * PARK_MAX_MS have passed. What
  * it gets is what the client's own retry would have got: the budget decides
  * as before.
  *
@@ -33,11 +35,11 @@ export const parkedLease = async (
   maxMs = PARK_MAX_MS,
 ): Promise<LeaseResponse> => {
   const start = performance.now()
-  for (let parked = false; ; parked = true) {
+  for (let asks = 0; ; asks++) {
     const grant = await runtime.lease(clientId, want, cls)
     const waited = performance.now() - start
-    if (grant.granted > 0) return parked ? { ...grant, ttlMs: grant.ttlMs + waited } : grant
-    const wait = Math.max(PARK_RETRY_MS, grant.retryAfterMs) * (1 + 0.5 * Math.random())
+    if (grant.granted > 0) return asks > 0 ? { ...grant, ttlMs: grant.ttlMs + waited } : grant
+    const wait = Math.max(PARK_RETRY_MS * 2 ** asks, grant.retryAfterMs) * (1 + 0.5 * Math.random())
     if (waited + wait > maxMs) return grant
     await sleep(wait)
   }
