@@ -86,6 +86,10 @@ export const spawnChild = (
     if (i >= 0) waiters.splice(i, 1)[0]!.resolve(m)
     else inbox.push(m)
   })
+  // A message to a child that has gone (its channel closed) fails what waits on it, not the bench.
+  proc.on('error', (e) => {
+    for (const f of failures.splice(0)) f(e)
+  })
   proc.on('exit', (code, signal) => {
     exited = `${file} exited (code ${code}, signal ${signal})`
     for (const f of failures.splice(0)) f(new Error(exited))
