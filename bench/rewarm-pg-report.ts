@@ -131,7 +131,7 @@ const whereTheTimeWent = (r: Report, capacity: number): string[] => {
     `waves: the first client had the change ${ms(first / 1000)} s after the push, the last ${ms(last / 1000)} s (the default plan: 1 %, 5 %, 25 %, 100 % of 100 shards, 2 s bakes); capacity left unused: ${fmt(idle.before, 1)} s of it until then, ${fmt(idle.after, 1)} s after`,
     `once every client had it: ${fmt(steadyRate)} calls/s on average over ${steady.length} whole seconds, ${fmt((steadyRate / capacity) * 100)} % of capacity`,
     `lease traffic: ${fmt(leases)} lease calls (${fmt(q.leasesEmpty)} of them granted nothing) for ${fmt(s.calls)} origin calls, ${fmt(leases / Math.max(1, s.calls), 2)} per call, ${fmt(q.tokens / Math.max(1, q.leases), 1)} tokens per granted lease; ${fmt(q.heartbeats)} heartbeats`,
-    `latency: the median second's p99 was ${ms(median(s.seconds.map((x) => x.p99)))} ms in \`load\` against ${ms(median(s.probe.map((x) => x.p99)))} ms for the probe (PostgreSQL's own), and the fleet's worst event-loop delay ${ms(median(s.seconds.map((x) => x.loopMs)))} ms: what the clients measure, and report to the rewarm loop, is mostly their own event loops`,
+    `latency: the median second's p99 was ${ms(median(s.seconds.map((x) => x.p99)))} ms in \`load\` against ${ms(median(s.probe.map((x) => x.p99)))} ms for the probe (PostgreSQL's own), and the fleet's worst event-loop delay ${ms(median(s.seconds.map((x) => x.loopMs)))} ms: what the clients measure is mostly their own event loops, whose lag their heartbeats carry beside it and the rewarm loop takes out (the column "the loop saw" below)`,
     `CPU per origin call: the fleet ${fmt(fleetUs)} µs (naive: ${fmt(naiveUs)} µs), the coordinator ${fmt(coordinatorUs)} µs`,
     `one at a time, after the run (${costsNote(s.costs)}): at ${fmt(leases / Math.max(1, s.calls), 2)} lease calls per origin call, leasing costs ${fmt(((leases / Math.max(1, s.calls)) * (c.lease.client + c.lease.coordinator)) / (c.query.client + c.query.postgres), 1)} × the query itself`,
   ]
@@ -225,7 +225,7 @@ const perSecondTable = (r: Report) => {
     }),
     notes: [
       "calls, p50 / p99: origin calls that ended in the second, measured in the fleet around `load`; probe p99: PostgreSQL's own; event-loop delay: the worst of the fleet processes' (`monitorEventLoopDelay`), which a call's latency measured in `load` includes",
-      'rate set, tokens granted, p50 / p99 the loop saw: the coordinator\'s `slew_rewarm_rate_per_second`, `slew_budget_tokens_granted_total{class="rewarm"}` (its increase) and `slew_origin_latency_seconds` (the origin as the clients\' heartbeats reported it), sampled every 250 ms, the last sample in the second; bold: over the target',
+      "rate set, tokens granted, p50 / p99 the loop saw: the coordinator's `slew_rewarm_rate_per_second`, `slew_budget_tokens_granted_total{class=\"rewarm\"}` (its increase) and `slew_origin_latency_seconds` (the origin as the clients' heartbeats reported it, each client's event-loop lag taken out), sampled every 250 ms, the last sample in the second; bold: over the target",
     ],
   }
 }

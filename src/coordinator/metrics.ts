@@ -156,7 +156,7 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
     }),
     originLatency: new Gauge({
       name: 'slew_origin_latency_seconds',
-      help: 'Origin latency as the fleet reported it over the last control window, by quantile',
+      help: "Origin latency as the fleet reported it over the last control window, each client's event-loop lag taken out, by quantile",
       labelNames: ['quantile'] as const,
       registers: [registry],
     }),
