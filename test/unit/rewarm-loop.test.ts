@@ -7,23 +7,38 @@
 import { describe, expect, it } from 'vitest'
 import { configSchema } from '../../src/config/schema.js'
 import { FleetTracker } from '../../src/coordinator/fleet.js'
-import { originLatency } from '../../src/warmup/fleet-health.js'
+import { type OriginHealthFigures, originLatency } from '../../src/warmup/fleet-health.js'
 import { createRewarmLoop } from '../../src/warmup/rewarm-loop.js'
+
+/** The loop on `fleet`, a step a second, steering to `targetLatencyMs`; `observe` sees each step. */
+const loopOn = (
+  fleet: FleetTracker,
+  targetLatencyMs: number,
+  now: () => number,
+  observe: (health: OriginHealthFigures) => void,
+) => {
+  const config = configSchema.parse({ rewarm: { intervalMs: 1000, targetLatencyMs } })
+  return createRewarmLoop({
+    rewarm: () => config.rewarm,
+    budget: () => config.budgets.rewarm,
+    fleet,
+    setRate: () => {},
+    now,
+    observe,
+  })
+}
 
 describe('rewarm control loop', () => {
   it('counts each heartbeat in one control step', () => {
-    const config = configSchema.parse({ rewarm: { intervalMs: 1000, targetLatencyMs: 200 } })
     const fleet = new FleetTracker()
     let now = 0
     const seen: number[] = []
-    const control = createRewarmLoop({
-      rewarm: () => config.rewarm,
-      budget: () => config.budgets.rewarm,
+    const control = loopOn(
       fleet,
-      setRate: () => {},
-      now: () => now,
-      observe: (health) => seen.push(health.samples),
-    })
+      200,
+      () => now,
+      (health) => seen.push(health.samples),
+    )
     const beat = (id: string, at: number) =>
       fleet.heartbeat(id, { calls: 100, latencyP50: 20, latencyP99: 40, errorRate: 0 }, at)
     beat('a', 500)
@@ -44,18 +59,15 @@ describe('rewarm control loop', () => {
 
 describe("the app's own loop lag", () => {
   it('is taken out of each client’s latency before the rate is set', () => {
-    const config = configSchema.parse({ rewarm: { intervalMs: 1000, targetLatencyMs: 20 } })
     const fleet = new FleetTracker()
     let now = 0
     const seen: { p50?: number; p99?: number }[] = []
-    const control = createRewarmLoop({
-      rewarm: () => config.rewarm,
-      budget: () => config.budgets.rewarm,
+    const control = loopOn(
       fleet,
-      setRate: () => {},
-      now: () => now,
-      observe: (health) => seen.push(health),
-    })
+      20,
+      () => now,
+      (health) => seen.push(health),
+    )
     // A busy app server: its answers waited ~25 ms for its loop; an idle one reports no lag.
     fleet.heartbeat(
       'busy',
