@@ -67,6 +67,17 @@ const rateOf = (h: HealthReport): number | undefined =>
 const currentUntil = (h: ClientHealth, intervalMs: number): number =>
   h.at + intervalMs + CURRENT_SLACK_MS
 
+/** A client's report as kept: whether it is still its last, and what it adds to the throughput. */
+interface Kept<H extends HealthReport> {
+  readonly h: ClientHealth<H>
+  /** Still the client's last report (not replaced, not forgotten). */
+  last: boolean
+  /** Calls/s it adds to the throughput while counted (see rateOf). */
+  readonly rate: number | undefined
+  /** Counted in the throughput now: the client's last, its interval not over. */
+  counted: boolean
+}
+
 /**
  * Each client's last report, and what `originHealth` asks of them kept as
  * they come, so a control step costs the heartbeats since the last one,
@@ -79,40 +90,42 @@ const currentUntil = (h: ClientHealth, intervalMs: number): number =>
  *   newer one replaces it or its interval ends (a heap by that time).
  */
 export class FleetHealth<H extends HealthReport = HealthReport> {
-  readonly #health = new Map<string, ClientHealth<H>>()
+  readonly #health = new Map<string, Kept<H>>()
   #beats = 0
-  /** Every current report, and superseded ones not dropped yet, oldest first. */
-  #log: { readonly id: string; readonly h: ClientHealth<H> }[] = []
-  /** Reports the throughput counts now, with the calls/s each adds. */
-  readonly #counted = new Map<ClientHealth<H>, number>()
+  /** Every client's last report, and superseded ones not dropped yet, oldest first. */
+  #log: Kept<H>[] = []
+  /** The throughput: the reports counted, and the sum of their calls/s. */
+  #counted = 0
   #throughput = 0
   /** When each counted report stops being current (entries of uncounted ones are skipped). */
-  #ends = new MinHeap<ClientHealth<H>>()
+  #ends = new MinHeap<Kept<H>>()
   /** The latest `now` reports were taken off the throughput for (an earlier one: a full pass). */
   #endedUpTo = Number.NEGATIVE_INFINITY
 
   /** Keep `clientId`'s report, received at `at`. */
   heartbeat(clientId: string, hb: H, at: number): void {
-    const h: ClientHealth<H> = { ...hb, at, n: ++this.#beats }
-    this.#uncount(this.#health.get(clientId))
-    this.#health.set(clientId, h)
-    this.#log.push({ id: clientId, h })
+    // Object.assign, not `{ ...hb, at, n }`: V8 takes a slow path for properties after a spread.
+    const h: ClientHealth<H> = Object.assign({}, hb, { at, n: ++this.#beats })
+    this.#drop(this.#health.get(clientId))
     const rate = rateOf(h)
+    const kept: Kept<H> = { h, last: true, rate, counted: rate !== undefined }
+    this.#health.set(clientId, kept)
+    this.#log.push(kept)
     if (rate !== undefined) {
-      this.#counted.set(h, rate)
+      this.#counted++
       this.#throughput += rate
-      this.#ends.push(currentUntil(h, h.intervalMs!), h)
+      this.#ends.push(currentUntil(h, h.intervalMs!), kept)
     }
     if (this.#log.length > 2 * this.#health.size + 64) this.#compact()
   }
 
   health(clientId: string): ClientHealth<H> | undefined {
-    return this.#health.get(clientId)
+    return this.#health.get(clientId)?.h
   }
 
   /** Every client's last report. */
-  reports(): IterableIterator<[clientId: string, health: ClientHealth<H>]> {
-    return this.#health.entries()
+  *reports(): IterableIterator<[clientId: string, health: ClientHealth<H>]> {
+    for (const [id, kept] of this.#health) yield [id, kept.h]
   }
 
   /** Heartbeats received so far: a mark for `originHealth`. */
@@ -135,9 +148,9 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
     let errors = 0
     // The reports after the mark are the log's tail; superseded and forgotten ones are skipped.
     for (let i = this.#log.length - 1; i >= 0; i--) {
-      const { id, h } = this.#log[i]!
+      const { h, last } = this.#log[i]!
       if (h.n <= after) break
-      if (h.at < since || !h.calls || this.#health.get(id) !== h) continue
+      if (!last || h.at < since || !h.calls) continue
       calls += h.calls
       const origin = originLatency(h)
       p50 += origin.p50 * h.calls
@@ -157,7 +170,7 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
   }
 
   forget(clientId: string): void {
-    this.#uncount(this.#health.get(clientId))
+    this.#drop(this.#health.get(clientId))
     this.#health.delete(clientId)
   }
 
@@ -166,24 +179,28 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
     if (now < this.#endedUpTo) {
       // Asked about an earlier time than before (reports taken off since may count): a pass.
       let sum: number | undefined
-      for (const h of this.#health.values()) {
-        const rate = rateOf(h)
+      for (const { h, rate } of this.#health.values())
         if (rate !== undefined && currentUntil(h, h.intervalMs!) >= now) sum = (sum ?? 0) + rate
-      }
       return sum
     }
     this.#endedUpTo = now
-    while (this.#ends.size > 0 && this.#ends.peek()! < now) this.#uncount(this.#ends.pop())
-    return this.#counted.size === 0 ? undefined : this.#throughput
+    while (this.#ends.size > 0 && this.#ends.peek()! < now) this.#uncount(this.#ends.pop()!)
+    return this.#counted === 0 ? undefined : this.#throughput
   }
 
-  #uncount(h: ClientHealth<H> | undefined): void {
-    if (h === undefined) return
-    const rate = this.#counted.get(h)
-    if (rate === undefined) return
-    this.#counted.delete(h)
+  /** A report that is no longer its client's last. */
+  #drop(kept: Kept<H> | undefined): void {
+    if (kept === undefined) return
+    kept.last = false
+    this.#uncount(kept)
+  }
+
+  #uncount(kept: Kept<H>): void {
+    if (!kept.counted) return
+    kept.counted = false
+    this.#counted--
     // None left: exactly none (a running sum of many additions and removals drifts).
-    this.#throughput = this.#counted.size === 0 ? 0 : this.#throughput - rate
+    this.#throughput = this.#counted === 0 ? 0 : this.#throughput - kept.rate!
   }
 
   /**
@@ -191,12 +208,13 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
    * heap, and sums the throughput afresh (the running sum's rounding goes).
    */
   #compact(): void {
-    this.#log = this.#log.filter(({ id, h }) => this.#health.get(id) === h)
+    this.#log = this.#log.filter((kept) => kept.last)
     this.#ends = new MinHeap()
     this.#throughput = 0
-    for (const [h, rate] of this.#counted) {
-      this.#throughput += rate
-      this.#ends.push(currentUntil(h, h.intervalMs!), h)
+    for (const kept of this.#log) {
+      if (!kept.counted) continue
+      this.#throughput += kept.rate!
+      this.#ends.push(currentUntil(kept.h, kept.h.intervalMs!), kept)
     }
   }
 }

@@ -80,7 +80,7 @@ const opArb = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('ask' as const),
       sinceBack: fc.integer({ min: 0, max: 30_000 }),
-      markBack: fc.integer({ min: 0, max: 20 }),
+      markBack: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 500 })),
       withNow: fc.boolean(),
     }),
   },
@@ -138,5 +138,14 @@ describe('fleet health kept as heartbeats come', () => {
     expect(at(1500)).toBe(20)
     fleet.heartbeat('a', { calls: 5, intervalMs: 1000 }, 5000)
     expect(at(5000)).toBe(5)
+  })
+
+  it("keeps a client's last report however many others come after it", () => {
+    const fleet = new FleetHealth()
+    fleet.heartbeat('quiet', { calls: 7, latencyP50: 3, latencyP99: 9 }, 0)
+    for (let i = 0; i < 1000; i++) fleet.heartbeat(`c${i % 10}`, { calls: 1, intervalMs: 10 }, i)
+    // Long after the others' intervals: their throughput is over, every report still counts.
+    expect(fleet.originHealth(0, 0, 60_000)).toMatchObject({ samples: 17, p50: (7 * 3) / 17 })
+    expect(fleet.originHealth(0, 0, 60_000).throughput).toBeUndefined()
   })
 })
