@@ -106,6 +106,22 @@ export const configSchema = engineConfigSchema.omit({ configBytes: true }).exten
       pingMs: between(100, 300_000).default(15_000),
       /** Spread of the come-back delays told to clients at shutdown, ms (at least clients ÷ admission rate; at most an hour). */
       drainMs: between(1, 3_600_000).default(5_000),
+      /**
+       * Most bytes one stream may hold unsent (its client is not reading);
+       * beyond, it is cut and resumes from the log when it reconnects. @default 4 MiB
+       */
+      maxBufferedBytes: between(65_536, 1024 ** 3, { int: true }).default(4 * 1024 * 1024),
+      /**
+       * Most bytes all streams together may hold unsent; beyond, the streams
+       * holding most are cut until the rest fit. @default 256 MiB
+       */
+      maxBufferedTotalBytes: between(65_536, 64 * 1024 ** 3, { int: true }).default(
+        256 * 1024 * 1024,
+      ),
+    })
+    .refine((s) => s.maxBufferedTotalBytes >= s.maxBufferedBytes, {
+      path: ['maxBufferedTotalBytes'],
+      error: 'at least stream.maxBufferedBytes',
     })
     .prefault({}),
   limits: z

@@ -111,9 +111,19 @@ export const createCoordinator = (opts: CoordinatorOptions = {}): Coordinator =>
   const hub: StreamHub = new StreamHub({
     pingMs: initial.stream.pingMs,
     now: () => clock.now(),
+    maxBufferedBytes: initial.stream.maxBufferedBytes,
+    maxBufferedTotalBytes: initial.stream.maxBufferedTotalBytes,
     onClose: (clientId) => {
       if (!closed) runtime.disconnected(clientId)
       metrics.streams.set(hub.size)
+    },
+    onCut: (reason, clientIds) => {
+      metrics.streamsCut.inc({ reason }, clientIds.length)
+      // Many stuck clients at once is news; one slow client is not (the counter says it).
+      if (reason === 'total')
+        notice(
+          `slew: ${clientIds.length} stream(s) cut: all streams held more than stream.maxBufferedTotalBytes unsent (${initial.stream.maxBufferedTotalBytes} bytes); they resume from the log`,
+        )
     },
   })
   const admission = new Admission(initial.admission, clock, random)

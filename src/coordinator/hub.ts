@@ -2,7 +2,12 @@
  * The connected streams: one Node response per client, written to directly
  * (no per-stream framework objects, so 10,000 streams stay cheap). A frame is
  * one string, written as is to every recipient. A client that cannot keep up
- * (over `maxBufferedBytes` unsent) is cut off; it resumes from the log.
+ * (over `maxBufferedBytes` unsent) is cut off; it resumes from the log. So
+ * are the slowest streams, most unsent first, once all streams together
+ * hold more than `maxBufferedTotalBytes` unsent: a thousand stuck app
+ * servers (a fleet paused in GC, a network partition that keeps sockets
+ * open) would otherwise each keep their own allowance, and together more
+ * memory than the coordinator has.
  *
  * Frames to one stream within one turn of the event loop go out together,
  * in one write (one chunk, one system call) at the end of the turn, in the
@@ -31,10 +36,17 @@ export interface HubOptions {
   readonly pingMs: number
   /** The clock's time, ms (pings and connection times carry it). */
   readonly now: () => number
+  /** Most bytes one stream may hold unsent; beyond, it is cut. @default 4 MiB */
   readonly maxBufferedBytes?: number
+  /** Most bytes all streams together may hold unsent; beyond, the slowest are cut. @default 256 MiB */
+  readonly maxBufferedTotalBytes?: number
   /** A stream ended, for whatever reason. */
   readonly onClose: (clientId: string, conn: Connection) => void
+  /** Streams cut for holding too much unsent: one over its own limit ('slow'), or all over theirs ('total'). */
+  readonly onCut?: (reason: CutReason, clientIds: readonly string[]) => void
 }
+
+export type CutReason = 'slow' | 'total'
 
 /** Streams pinged per turn of the event loop (about 6 ms of writes). */
 const PING_CHUNK = 256
@@ -43,6 +55,11 @@ export class StreamHub {
   readonly #conns = new Map<string, Connection>()
   readonly #ping: NodeJS.Timeout
   readonly #maxBuffered: number
+  readonly #maxBufferedTotal: number
+  /** Bytes each stream held unsent when last looked at (streams holding none are left out), and their sum. */
+  readonly #held = new Map<Connection, number>()
+  #heldTotal = 0
+  readonly #cut: Record<CutReason, number> = { slow: 0, total: 0 }
   /** The ping round under way: the streams still to ping, and its frame. */
   #pinging: { readonly left: Iterator<Connection>; readonly frame: string } | undefined
   #closed = false
@@ -53,6 +70,7 @@ export class StreamHub {
 
   constructor(private readonly opts: HubOptions) {
     this.#maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024
+    this.#maxBufferedTotal = opts.maxBufferedTotalBytes ?? 256 * 1024 * 1024
     this.#ping = setInterval(() => this.#pingAll(), opts.pingMs)
     this.#ping.unref()
   }
@@ -91,6 +109,17 @@ export class StreamHub {
     return this.#conns.size
   }
 
+  /** Bytes all streams here hold unsent now (Node's buffers, not the kernel's). */
+  get buffered(): number {
+    this.#measure()
+    return this.#heldTotal
+  }
+
+  /** Streams cut so far for holding too much unsent, by reason. */
+  get cut(): Readonly<Record<CutReason, number>> {
+    return this.#cut
+  }
+
   has(clientId: string): boolean {
     return this.#conns.has(clientId)
   }
@@ -110,6 +139,7 @@ export class StreamHub {
     const conn: Connection = { clientId, res, connectedAt: Math.floor(this.opts.now()), nonce }
     this.#conns.set(clientId, conn)
     res.on('close', () => {
+      this.#hold(conn, 0)
       if (this.#conns.get(clientId) === conn) {
         this.#conns.delete(clientId)
         this.opts.onClose(clientId, conn)
@@ -155,17 +185,61 @@ export class StreamHub {
   /** Write what every stream was given this turn (at the end of the turn, or before a goaway). */
   flush(): void {
     this.#flushing = false
+    const slow: string[] = []
     for (const [conn, frames] of this.#pending) {
       const res = conn.res
       if (res.writableEnded || res.destroyed) continue
       if (res.writableLength > this.#maxBuffered) {
         res.destroy()
+        slow.push(conn.clientId)
         continue
       }
       res.write(frames.length === 1 ? frames[0]! : frames.join(''))
       this.#written.writes++
+      this.#hold(conn, res.writableLength)
     }
     this.#pending.clear()
+    if (slow.length > 0) this.#cutDone('slow', slow)
+    if (this.#heldTotal > this.#maxBufferedTotal) this.#cutSlowest()
+  }
+
+  /**
+   * All streams hold more than their limit unsent (as last looked at: what
+   * the kernel took since is not counted yet): looked at afresh, and if
+   * still over, the streams holding most are cut until the rest fit.
+   */
+  #cutSlowest(): void {
+    this.#measure()
+    if (this.#heldTotal <= this.#maxBufferedTotal) return
+    const most = [...this.#held].sort((a, b) => b[1] - a[1])
+    const cut: string[] = []
+    for (const [conn] of most) {
+      if (this.#heldTotal <= this.#maxBufferedTotal) break
+      this.#hold(conn, 0)
+      conn.res.destroy()
+      cut.push(conn.clientId)
+    }
+    this.#cutDone('total', cut)
+  }
+
+  #cutDone(reason: CutReason, clientIds: readonly string[]): void {
+    this.#cut[reason] += clientIds.length
+    this.opts.onCut?.(reason, clientIds)
+  }
+
+  /** What each stream holding bytes unsent holds now. */
+  #measure(): void {
+    for (const conn of [...this.#held.keys()]) {
+      const res = conn.res
+      this.#hold(conn, res.destroyed ? 0 : res.writableLength)
+    }
+  }
+
+  #hold(conn: Connection, bytes: number): void {
+    const before = this.#held.get(conn) ?? 0
+    if (bytes > 0) this.#held.set(conn, bytes)
+    else this.#held.delete(conn)
+    this.#heldTotal += bytes - before
   }
 
   #write(conn: Connection, frame: string): void {

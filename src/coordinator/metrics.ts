@@ -90,6 +90,17 @@ export const createMetrics = (opts: { defaults?: boolean } = {}) => {
       help: 'SSE frames given to streams here (changes, config, resets, hellos, pings)',
       registers: [registry],
     }),
+    streamsCut: new Counter({
+      name: 'slew_streams_cut_total',
+      help: "Streams cut for holding too much unsent (the client is not reading): over its own limit (reason slow) or all streams' (total)",
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    streamBuffered: new Gauge({
+      name: 'slew_stream_buffered_bytes',
+      help: 'Bytes all streams here hold unsent (clients not keeping up)',
+      registers: [registry],
+    }),
     streamWrites: new Counter({
       name: 'slew_stream_writes_total',
       help: 'Writes to streams here: one carries every frame a stream got in one turn of the event loop',

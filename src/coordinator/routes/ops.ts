@@ -39,6 +39,7 @@ export const opsRoutes = (app: App, ctx: Ctx): void => {
     ctx.metrics.streamFrames.inc(frames)
     ctx.metrics.streamWrites.reset()
     ctx.metrics.streamWrites.inc(writes)
+    ctx.metrics.streamBuffered.set(ctx.hub.buffered)
     const { refusing, configSplit } = fleetProblems(ctx, await ctx.runtime.fleet())
     ctx.metrics.clientsRefusing.reset()
     for (const [reason, ids] of refusing) ctx.metrics.clientsRefusing.set({ reason }, ids.length)
