@@ -82,6 +82,9 @@ export const spawnChild = (
   let exited: string | undefined
   const failures: ((e: Error) => void)[] = []
   proc.on('message', (m: Message) => {
+    // A child's handler failed (it exits next): say why, or the bench only says it exited.
+    if (m.type === 'error' && !waiters.some((w) => w.type === 'error'))
+      process.stderr.write(`${file}: ${String(m.message)}\n`)
     const i = waiters.findIndex((w) => w.type === m.type)
     if (i >= 0) waiters.splice(i, 1)[0]!.resolve(m)
     else inbox.push(m)
