@@ -64,18 +64,24 @@ const rateOf = (h: HealthReport): number | undefined =>
   h.intervalMs ? ((h.calls ?? 0) * 1000) / h.intervalMs : undefined
 
 /** Until when a report is current (see CURRENT_SLACK_MS). */
-const currentUntil = (h: ClientHealth, intervalMs: number): number =>
+const currentUntil = (h: { readonly at: number }, intervalMs: number): number =>
   h.at + intervalMs + CURRENT_SLACK_MS
 
-/** A client's report as kept: whether it is still its last, and what it adds to the throughput. */
+/**
+ * A client's report as kept: which heartbeat it was, the report while it is
+ * the client's last (let go once replaced or forgotten: a superseded entry
+ * waits in the log for the next compaction, and should not hold the whole
+ * report meanwhile), and what it adds to the throughput.
+ */
 interface Kept<H extends HealthReport> {
-  readonly h: ClientHealth<H>
-  /** Still the client's last report (not replaced, not forgotten). */
-  last: boolean
+  readonly n: number
+  h: ClientHealth<H> | undefined
   /** Calls/s it adds to the throughput while counted (see rateOf). */
   readonly rate: number | undefined
   /** Counted in the throughput now: the client's last, its interval not over. */
   counted: boolean
+  /** When it stops being current, ms (see currentUntil; counted ones only). */
+  readonly until: number
 }
 
 /**
@@ -108,13 +114,14 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
     const h: ClientHealth<H> = Object.assign({}, hb, { at, n: ++this.#beats })
     this.#drop(this.#health.get(clientId))
     const rate = rateOf(h)
-    const kept: Kept<H> = { h, last: true, rate, counted: rate !== undefined }
+    const until = rate === undefined ? 0 : currentUntil(h, h.intervalMs!)
+    const kept: Kept<H> = { n: h.n, h, rate, counted: rate !== undefined, until }
     this.#health.set(clientId, kept)
     this.#log.push(kept)
     if (rate !== undefined) {
       this.#counted++
       this.#throughput += rate
-      this.#ends.push(currentUntil(h, h.intervalMs!), kept)
+      this.#ends.push(until, kept)
     }
     if (this.#log.length > 2 * this.#health.size + 64) this.#compact()
   }
@@ -125,7 +132,7 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
 
   /** Every client's last report. */
   *reports(): IterableIterator<[clientId: string, health: ClientHealth<H>]> {
-    for (const [id, kept] of this.#health) yield [id, kept.h]
+    for (const [id, kept] of this.#health) yield [id, kept.h!]
   }
 
   /** Heartbeats received so far: a mark for `originHealth`. */
@@ -148,9 +155,9 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
     let errors = 0
     // The reports after the mark are the log's tail; superseded and forgotten ones are skipped.
     for (let i = this.#log.length - 1; i >= 0; i--) {
-      const { h, last } = this.#log[i]!
-      if (h.n <= after) break
-      if (!last || h.at < since || !h.calls) continue
+      const { n, h } = this.#log[i]!
+      if (n <= after) break
+      if (h === undefined || h.at < since || !h.calls) continue
       calls += h.calls
       const origin = originLatency(h)
       p50 += origin.p50 * h.calls
@@ -179,8 +186,8 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
     if (now < this.#endedUpTo) {
       // Asked about an earlier time than before (reports taken off since may count): a pass.
       let sum: number | undefined
-      for (const { h, rate } of this.#health.values())
-        if (rate !== undefined && currentUntil(h, h.intervalMs!) >= now) sum = (sum ?? 0) + rate
+      for (const { rate, until } of this.#health.values())
+        if (rate !== undefined && until >= now) sum = (sum ?? 0) + rate
       return sum
     }
     this.#endedUpTo = now
@@ -191,7 +198,7 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
   /** A report that is no longer its client's last. */
   #drop(kept: Kept<H> | undefined): void {
     if (kept === undefined) return
-    kept.last = false
+    kept.h = undefined
     this.#uncount(kept)
   }
 
@@ -208,13 +215,13 @@ export class FleetHealth<H extends HealthReport = HealthReport> {
    * heap, and sums the throughput afresh (the running sum's rounding goes).
    */
   #compact(): void {
-    this.#log = this.#log.filter((kept) => kept.last)
+    this.#log = this.#log.filter((kept) => kept.h !== undefined)
     this.#ends = new MinHeap()
     this.#throughput = 0
     for (const kept of this.#log) {
       if (!kept.counted) continue
       this.#throughput += kept.rate!
-      this.#ends.push(currentUntil(kept.h, kept.h.intervalMs!), kept)
+      this.#ends.push(kept.until, kept)
     }
   }
 }
