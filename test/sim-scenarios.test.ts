@@ -131,15 +131,17 @@ describe('margins: the worst cells of the grid', () => {
     (((Math.floor(r.options.work / r.options.clients) * r.options.clients) / r.options.capacity) *
       1000)
 
-  it('rewarm, capacity 5,000/s, 1,000,000 keys: seed 2 the slowest, seed 5 the most over target', {
+  // The margins grid's worst rewarm cells (npm run bench -- margins): the slowest, 1.094 × ideal,
+  // and the most over its latency target, 0.40 % of the run; issue 17 asks ≤ 1.1 and ≤ 0.5 %.
+  it('rewarm: capacity 5,000/s seed 4 the slowest, 2,000/s seed 1 the most over target', {
     timeout: 180_000,
   }, () => {
-    const slowest = simulateRewarmSlew({ capacity: 5000, seed: 2 })
-    expect(ratioOf(slowest)).toBeLessThanOrEqual(1.11)
+    const slowest = simulateRewarmSlew({ capacity: 5000, seed: 4 })
+    expect(ratioOf(slowest)).toBeLessThanOrEqual(1.1)
     expect(slowest.overTargetFraction).toBeLessThanOrEqual(0.005)
-    const over = simulateRewarmSlew({ capacity: 5000, seed: 5 })
+    const over = simulateRewarmSlew({ capacity: 2000, seed: 1 })
     expect(ratioOf(over)).toBeLessThanOrEqual(1.1)
-    expect(over.overTargetFraction).toBeLessThanOrEqual(0.0065)
+    expect(over.overTargetFraction).toBeLessThanOrEqual(0.005)
   })
 
   it('metastable: within 1.15 × ideal at 30 % and 40 % of traffic, never over budget', {
