@@ -8,7 +8,9 @@
  *   spikes it is there to judge;
  * - seasonality, with a `period`: a shape, the median of the same phase (a
  *   bucket of `bucketMs`) over the last `history` periods, each as a share
- *   of its own period's level; the series divided by it is smoothed as
+ *   of its own period's level, averaged over the `smoothBuckets` phases
+ *   either side (a bucket's mean carries its own count noise, held for the
+ *   whole bucket: a bias the watch would add up); the series divided by it is smoothed as
  *   above (multiplicative: a weekend day at 0.8 × a weekday's level is the
  *   same shape, and the level learns the 0.8 within minutes). Until that
  *   much history exists the model says so and falls back to the
@@ -43,6 +45,14 @@ export interface ModelOptions {
   readonly history?: number
   /** The phase buckets' width, ms. @default 60000 */
   readonly bucketMs?: number
+  /**
+   * The shape at a moment is a triangular-weighted mean of the phases this
+   * many buckets either side (0: its own bucket alone). A minute's mean of
+   * 100 events/s is off by 0.13 of a second's noise, the same for 60 steps
+   * in a row; averaged over a few minutes (the season barely bends in
+   * them), that bias falls by their square root. @default 3
+   */
+  readonly smoothBuckets?: number
   /** How far out (noise units) an observation still moves the model fully. @default 3 */
   readonly clip?: number
   /** One step, ms: a forecast further ahead extends the trend over the steps between. @default 1000 */
@@ -67,6 +77,8 @@ export interface Expectation {
 const MAD_TO_SD = 1.4826
 /** The least seasonal shape a value is divided by (see SeriesModel's #scale). */
 const MIN_SHAPE = 0.05
+/** Why there is no seasonal shape at a moment whose period has enough history before it. */
+const NO_HISTORY = 'no history at this phase (a gap in the series)'
 /** Residuals between two measures of the noise (a sort of the window each time). */
 const NOISE_EVERY = 10
 
@@ -226,6 +238,7 @@ export class SeriesModel {
       noiseWindow: o.noiseWindow ?? 600,
       history: o.history ?? 3,
       bucketMs: o.bucketMs ?? 60_000,
+      smoothBuckets: o.smoothBuckets ?? 3,
       clip: o.clip ?? 3,
       stepMs: o.stepMs ?? 1000,
       periodMs: o.periodMs,
@@ -279,6 +292,7 @@ export class SeriesModel {
     this.#counts[slot] = 1
     this.#first = Math.min(this.#first ?? at, at)
     this.#levels = undefined
+    this.#shares = undefined
   }
 
   /** What the series should be at `at` (ms), before its value there is seen. */
@@ -429,29 +443,61 @@ export class SeriesModel {
   /**
    * The seasonal shape at `at`: the median, over the last `history` periods,
    * of the same phase's mean as a share of its period's level (1 is an
-   * average moment of the period); or, while fewer exist, why not (a
-   * string). Shares, not values: a weekend day as history for a weekday
-   * has the same shape at a lower level, and a promotion in one period is
-   * outvoted by the others rather than mixed with a different level.
+   * average moment of the period), averaged with its neighbours' by a
+   * triangle `smoothBuckets` wide either side of `at` (within the period);
+   * or, while fewer periods exist, why not (a string). Shares, not values:
+   * a weekend day as history for a weekday has the same shape at a lower
+   * level, and a promotion in one period is outvoted by the others rather
+   * than mixed with a different level.
    */
   #seasonal(at: number): number | string | undefined {
     if (this.#buckets === 0) return undefined
-    const { history, periodMs } = this.#o
+    const { history, periodMs, bucketMs, smoothBuckets: w } = this.#o
     const have = this.#first === undefined ? 0 : (at - this.#first) / periodMs!
     if (have < history)
       return `learning seasonality: ${Math.floor(have * 10) / 10} of ${history} periods of history`
     const now = this.#period(at)
-    const phase = this.#phase(at)
+    if (w <= 0) return this.#share(now, this.#phase(at)) ?? NO_HISTORY
+    // Where `at` is in bucket units, from the first bucket's middle.
+    const x = (((at % periodMs!) + periodMs!) % periodMs!) / bucketMs - 0.5
+    let sum = 0
+    let weights = 0
+    // Within the period: across its start, the last minutes of the period before are not all
+    // learned yet (the watch learns a step minutes late), and a share from two periods of the
+    // three, half of them a weekend's turn, put a false incident at midnight.
+    const from = Math.max(0, Math.ceil(x - w))
+    const to = Math.min(this.#buckets - 1, Math.floor(x + w))
+    for (let phase = from; phase <= to; phase++) {
+      const share = this.#share(now, phase)
+      const weight = 1 - Math.abs(phase - x) / w
+      if (share === undefined || weight <= 0) continue
+      sum += weight * share
+      weights += weight
+    }
+    return weights > 0 ? sum / weights : NO_HISTORY
+  }
+
+  /** Each phase's median share for the period `now` (NaN: not computed yet), reset each period. */
+  #shares: { now: number; shares: Float64Array } | undefined
+
+  /** One phase's median share over the `history` periods before `now` (undefined: no history). */
+  #share(now: number, phase: number): number | undefined {
+    if (this.#shares?.now !== now)
+      this.#shares = { now, shares: new Float64Array(this.#buckets).fill(Number.NaN) }
+    const cached = this.#shares.shares[phase]!
+    if (!Number.isNaN(cached)) return cached < 0 ? undefined : cached
     const levels = this.#levelsBefore(now)
     const shares: number[] = []
-    for (let k = 1; k <= history; k++) {
+    for (let k = 1; k <= this.#o.history; k++) {
       const period = now - k
       const slot = this.#slotOf(period, phase)
       const level = levels[k - 1]
       if (this.#slotPeriod[slot] !== period || !this.#counts[slot] || level === undefined) continue
       shares.push(this.#sums[slot]! / this.#counts[slot]! / level)
     }
-    if (shares.length === 0) return 'no history at this phase (a gap in the series)'
-    return median(shares.sort((a, b) => a - b))
+    const share = shares.length > 0 ? median(shares.sort((a, b) => a - b)) : undefined
+    // −1 for none: a share is never negative.
+    this.#shares.shares[phase] = share ?? -1
+    return share
   }
 }

@@ -7,9 +7,15 @@
  * no drop). The watch accumulates the evidence for
  * such a deviation with a one-sided CUSUM of each step's deviation (noise
  * units, positive worse) less δ/2, so a large drop opens an incident within
- * a few steps and a small one as its evidence adds up, and it opens at the
- * height a noise-only series would reach less than once in `quietSteps`
- * steps (Siegmund's approximation of the CUSUM's run length). The model
+ * a few steps and a small one as its evidence adds up; beside it a second,
+ * finer CUSUM less δ/4 adds up deviations about half as large (a CUSUM
+ * less δ/2 gains nothing from a deviation of δ/2, and a count's δ in noise
+ * units falls with its rate: at night, or on a smaller metric), but never
+ * finer than MODEL_ERROR of the expected value (the model is not that
+ * exact: at high rates that is many noise units). Either opens at the height
+ * a noise-only series would reach less than once in 2 × `quietSteps` steps
+ * (Siegmund's approximation of the CUSUM's run length): together, less
+ * than once in `quietSteps`. The model
  * learns each step only `learnAfterMs` later, so a change is judged
  * against what came before it, and not at all if an incident is open by
  * then (for at most `relearnAfterMs` of an open incident: what lasts longer
@@ -73,6 +79,19 @@ export interface StepReport {
 }
 
 const WEEK_MS = 7 * 86_400_000
+/**
+ * The finer CUSUM's reference is half the coarser one's: for a deviation of
+ * δ/2 it gains δ/4 a step where the coarser gains nothing, and for δ it
+ * opens only slightly later (its height is higher).
+ */
+const FINER = 0.5
+/**
+ * The share of the expected value the model may be off by without anything
+ * being wrong (a seasonal shape from a few periods' medians, a weekend's
+ * turn the daily period does not know): the finer CUSUM looks for no
+ * deviation smaller than about this, whatever the noise.
+ */
+const MODEL_ERROR = 0.05
 
 /**
  * The CUSUM height whose in-control run length is about `steps` for
@@ -95,18 +114,26 @@ export const cusumHeight = (k: number, steps: number): number => {
   return hi
 }
 
+/** One one-sided CUSUM: its reference (noise units a step), its height, its sum. */
+interface Cusum {
+  readonly k: number
+  readonly height: number
+  s: number
+}
+
 export class MetricWatch {
   readonly model: SeriesModel
   /** The per-step reference: half the smallest deviation that matters. */
   readonly k: number
-  /** The evidence at which an incident opens. */
+  /** The evidence at which an incident opens (the coarser CUSUM's height; the finer one's is scaled to it). */
   readonly height: number
+  /** The coarse CUSUM (reference k) and the finer one (k × FINER). */
+  readonly #cusums: readonly [Cusum, Cusum]
   readonly #warmup: number
   readonly #learnAfterMs: number
   readonly #relearnAfterMs: number
   /** Steps seen and not learned yet, oldest first. */
   readonly #pending: { at: number; value: number }[] = []
-  #s = 0
   /** The steps the evidence has been building over: since when, sums of expected and seen. */
   #run: { since: number; expected: number; value: number; n: number } | undefined
   #open: Incident | undefined
@@ -123,7 +150,14 @@ export class MetricWatch {
     this.#relearnAfterMs = tuning.relearnAfterMs ?? 900_000
     const n = Math.max(1, spec.forMs / stepMs)
     this.k = spec.threshold / Math.sqrt(n) / 2
-    this.height = cusumHeight(this.k, tuning.quietSteps ?? (26 * WEEK_MS) / stepMs)
+    // Two CUSUMs, each its half of the false incidents allowed.
+    const quiet = 2 * (tuning.quietSteps ?? (26 * WEEK_MS) / stepMs)
+    this.height = cusumHeight(this.k, quiet)
+    const fine = this.k * FINER
+    this.#cusums = [
+      { k: this.k, height: this.height, s: 0 },
+      { k: fine, height: cusumHeight(fine, quiet), s: 0 },
+    ]
     this.#warmup = tuning.warmupSteps ?? 600_000 / stepMs
   }
 
@@ -150,13 +184,22 @@ export class MetricWatch {
    */
   resumeOpen(incident: Incident): void {
     this.#open = { ...incident }
-    this.#s = this.height
+    for (const c of this.#cusums) c.s = c.height
     this.#calmSince = undefined
   }
 
   /** Steps the model still has to learn before the watch judges (0: it judges). */
   get warmupLeft(): number {
     return Math.max(0, this.#warmup - (this.model.steps + this.#pending.length))
+  }
+
+  /**
+   * The evidence, on the coarse CUSUM's scale: the larger of the two sums,
+   * each as a share of its own height, times `height`.
+   */
+  get #evidence(): number {
+    const [coarse, finer] = this.#cusums
+    return this.height * Math.max(coarse.s / coarse.height, finer.s / finer.height)
   }
 
   /** One closed step of the series. */
@@ -176,14 +219,19 @@ export class MetricWatch {
         this.spec.worse === 'lower' ? Math.min(e.expected, base) : Math.max(e.expected, base)
       const raw = (value - expected) / e.noise
       const d = this.spec.worse === 'lower' ? -raw : raw
-      this.#s = Math.max(0, this.#s + d - this.k)
-      if (this.#s > 0) {
+      const [coarse, finer] = this.#cusums
+      coarse.s = Math.max(0, coarse.s + d - coarse.k)
+      // Never finer than the model's own error, in this step's noise units.
+      const floor = (MODEL_ERROR * Math.abs(expected)) / e.noise / 2
+      finer.s = Math.max(0, finer.s + d - Math.max(finer.k, floor))
+      const evidence = this.#evidence
+      if (evidence > 0) {
         this.#run ??= { since: at, expected: 0, value: 0, n: 0 }
         this.#run.expected += expected
         this.#run.value += value
         this.#run.n++
       } else this.#run = undefined
-      if (!this.#open && this.#s >= this.height && this.#run) {
+      if (!this.#open && evidence >= this.height && this.#run) {
         const r = this.#run
         opened = {
           metric: this.spec.metric,
@@ -196,9 +244,9 @@ export class MetricWatch {
         this.#calmSince = undefined
       } else if (this.#open) {
         // Open, more evidence says nothing new: capped, the metric's return shows within seconds.
-        this.#s = Math.min(this.#s, this.height)
+        for (const c of this.#cusums) c.s = Math.min(c.s, c.height)
         // Back within bounds: the evidence under half the height (noise alone rarely reaches it).
-        if (this.#s >= this.height / 2) this.#calmSince = undefined
+        if (this.#evidence >= this.height / 2) this.#calmSince = undefined
         else {
           this.#calmSince ??= at
           if (at - this.#calmSince >= this.spec.clearMs) {
@@ -222,7 +270,7 @@ export class MetricWatch {
       at,
       value,
       expectation: e,
-      evidence: this.#s,
+      evidence: this.#evidence,
       ...(opened && { opened }),
       ...(closed && { closed }),
     }
