@@ -114,11 +114,24 @@ export const cusumHeight = (k: number, steps: number): number => {
   return hi
 }
 
-/** One one-sided CUSUM: its reference (noise units a step), its height, its sum. */
+/** The steps a CUSUM's sum has been building over: since when, sums of expected and seen. */
+interface Run {
+  since: number
+  expected: number
+  value: number
+  n: number
+}
+
+/**
+ * One one-sided CUSUM: its reference (noise units a step), its height, its
+ * sum, and the run of steps since the sum last left 0 (each its own: the
+ * finer one's starts earlier, on noise, and would dilute a large drop's).
+ */
 interface Cusum {
   readonly k: number
   readonly height: number
   s: number
+  run: Run | undefined
 }
 
 export class MetricWatch {
@@ -134,8 +147,6 @@ export class MetricWatch {
   readonly #relearnAfterMs: number
   /** Steps seen and not learned yet, oldest first. */
   readonly #pending: { at: number; value: number }[] = []
-  /** The steps the evidence has been building over: since when, sums of expected and seen. */
-  #run: { since: number; expected: number; value: number; n: number } | undefined
   #open: Incident | undefined
   #calmSince: number | undefined
 
@@ -155,8 +166,8 @@ export class MetricWatch {
     this.height = cusumHeight(this.k, quiet)
     const fine = this.k * FINER
     this.#cusums = [
-      { k: this.k, height: this.height, s: 0 },
-      { k: fine, height: cusumHeight(fine, quiet), s: 0 },
+      { k: this.k, height: this.height, s: 0, run: undefined },
+      { k: fine, height: cusumHeight(fine, quiet), s: 0, run: undefined },
     ]
     this.#warmup = tuning.warmupSteps ?? 600_000 / stepMs
   }
@@ -224,15 +235,18 @@ export class MetricWatch {
       // Never finer than the model's own error, in this step's noise units.
       const floor = (MODEL_ERROR * Math.abs(expected)) / e.noise / 2
       finer.s = Math.max(0, finer.s + d - Math.max(finer.k, floor))
-      const evidence = this.#evidence
-      if (evidence > 0) {
-        this.#run ??= { since: at, expected: 0, value: 0, n: 0 }
-        this.#run.expected += expected
-        this.#run.value += value
-        this.#run.n++
-      } else this.#run = undefined
-      if (!this.#open && evidence >= this.height && this.#run) {
-        const r = this.#run
+      for (const c of this.#cusums) {
+        if (c.s > 0) {
+          c.run ??= { since: at, expected: 0, value: 0, n: 0 }
+          c.run.expected += expected
+          c.run.value += value
+          c.run.n++
+        } else c.run = undefined
+      }
+      // The deviation is the one whose CUSUM is nearer its height (the one that opens).
+      const lead = coarse.s / coarse.height >= finer.s / finer.height ? coarse : finer
+      if (!this.#open && this.#evidence >= this.height && lead.run) {
+        const r = lead.run
         opened = {
           metric: this.spec.metric,
           openedAt: at,
