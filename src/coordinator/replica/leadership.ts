@@ -14,7 +14,7 @@
  * so the engine it builds sees every client still connected.
  */
 import { type Config, liveFields } from '../../config/schema.js'
-import { type PaceRule, pacedBy } from '../../gates/pacing.js'
+import { pacedBy } from '../../gates/pacing.js'
 import type { Engine } from '../../invalidation/engine.js'
 import { newEpoch } from '../../invalidation/ids.js'
 import type { GcraParams } from '../../limiter/gcra.js'
@@ -30,6 +30,7 @@ import { consumeFleetEvents } from './consume.js'
 import { reapDeparted } from './fleet-events.js'
 import type { Persister } from './persister.js'
 import { STATE } from './restore.js'
+import { SharedPacing } from './shared-pacing.js'
 import { Streams } from './streams.js'
 import { beginTerm, spendBudgets } from './term.js'
 
@@ -51,10 +52,8 @@ export class Leadership {
   #clients: ClientRecords | undefined
   #gates: CoordinatorGates | undefined
   #business: BusinessWatch | undefined
-  /** Which clients the gates pace: the leader's last published, or a follower's last read. */
-  #pacing: { json: string; rules: PaceRule[] } = { json: '[]', rules: [] }
-  /** Config keys whose ramps stand still: the leader's engine says, a follower reads what it published. */
-  #held: { json: string; keys: readonly string[] } = { json: '[]', keys: [] }
+  /** Which clients the gates pace and which ramps stand still, as the leader published them. */
+  readonly #shared = new SharedPacing()
   readonly #leaderHeld: () => readonly string[]
   #fence = 0
   /**
@@ -116,7 +115,7 @@ export class Leadership {
 
   /** Config keys whose ramps stand still: the leader's engine says; a follower, what it published. */
   heldRamps(): readonly string[] {
-    return this.#engine ? this.#leaderHeld() : this.#held.keys
+    return this.#engine ? this.#leaderHeld() : this.#shared.heldKeys
   }
 
   /**
@@ -127,7 +126,7 @@ export class Leadership {
   heartbeatMs(clientId: string): number | undefined {
     const fast = this.o.current().gates.heartbeatMs
     if (this.#gates) return this.#gates.heartbeatMs(clientId)
-    return pacedBy(this.#pacing.rules, clientId) ? fast : undefined
+    return pacedBy(this.#shared.rules, clientId) ? fast : undefined
   }
 
   /** Connect and start; throws (StoreUnavailableError) if the store cannot be reached: try again. */
@@ -239,10 +238,7 @@ export class Leadership {
       } else {
         const rate = await store.stateField(STATE.rewarmRate)
         if (rate !== undefined) this.#rewarmRate = Number(rate)
-        const pacing = (await store.stateField(STATE.pacing)) ?? '[]'
-        if (pacing !== this.#pacing.json) this.#pacing = { json: pacing, rules: parseRules(pacing) }
-        const held = (await store.stateField(STATE.heldRamps)) ?? '[]'
-        if (held !== this.#held.json) this.#held = { json: held, keys: parseKeys(held) }
+        await this.#shared.read(store)
         const shared = await store.stateField(STATE.config)
         if (shared && shared !== this.#sharedConfig) {
           this.#sharedConfig = shared
@@ -360,8 +356,7 @@ export class Leadership {
     })
     // What the last leader published is written over with this term's first commit, whatever
     // it was (not at a later tick: the state a new leader starts from is settled at once).
-    this.#pacing = { json: '', rules: [] }
-    this.#held = { json: '', keys: [] }
+    this.#shared.forget()
     this.#persister = t.persister
     this.#fence = fence
     this.#leading = true
@@ -392,18 +387,12 @@ export class Leadership {
 
   /** The leader shares which clients its gates pace, and which ramps stand still, when they changed. */
   #sharePacing(): void {
-    const rules = this.#gates?.paceRules() ?? []
-    const json = JSON.stringify(rules)
-    if (json !== this.#pacing.json) {
-      this.#pacing = { json, rules }
-      this.#persister?.set(STATE.pacing, json)
-    }
-    const keys = this.#leaderHeld()
-    const held = JSON.stringify(keys)
-    if (held !== this.#held.json) {
-      this.#held = { json: held, keys }
-      this.#persister?.set(STATE.heldRamps, held)
-    }
+    const persister = this.#persister
+    this.#shared.publish(
+      this.#gates?.paceRules() ?? [],
+      this.#leaderHeld(),
+      persister && ((field, json) => persister.set(field, json)),
+    )
   }
 
   /** Stop leading: drop the engine; its state is whatever the store committed. */
@@ -419,25 +408,5 @@ export class Leadership {
     this.#persister = undefined
     this.#clients = undefined
     if (!this.#closed) this.o.notice(`slew: replica ${this.o.id} stops leading: ${reason}`)
-  }
-}
-
-/** The pace rules a leader published; anything unreadable paces no one. */
-const parseRules = (json: string): PaceRule[] => {
-  try {
-    const rules = JSON.parse(json) as unknown
-    return Array.isArray(rules) ? (rules as PaceRule[]) : []
-  } catch {
-    return []
-  }
-}
-
-/** The held ramp keys a leader published; anything unreadable holds none. */
-const parseKeys = (json: string): string[] => {
-  try {
-    const keys = JSON.parse(json) as unknown
-    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : []
-  } catch {
-    return []
   }
 }
