@@ -16,12 +16,21 @@ import type { EngineEvent, GateContext, GateResult } from '../invalidation/event
 import { rampDurationMs, rampOf } from '../invalidation/ramp.js'
 import type { RolloutView } from '../invalidation/rollout.js'
 import type { CheckEvidence, CheckSpec, Verdict } from './check.js'
-import { CohortGate, controlSample, type GateTallies } from './cohorts.js'
+import { CohortGate, controlSample } from './cohorts.js'
 import type { Moments } from './moments.js'
 import type { GatesConfig } from './options.js'
 import { paceRank, paceShare } from './pacing.js'
+import {
+  type GateKind,
+  type GateMode,
+  type GateRecord,
+  GateRecords,
+  type GateState,
+} from './records.js'
 import { type HeartbeatFigures, samplesOf } from './samples.js'
 import { SampleWindow } from './window.js'
+
+export type { GateKind, GateMode, GateRecord, GateState } from './records.js'
 
 export interface WatchActions {
   pause(rolloutId: string, reason: string): void
@@ -31,35 +40,14 @@ export interface WatchActions {
   lastWaveClients(rolloutId: string): Iterable<string>
 }
 
-export type GateMode = 'cohort' | 'baseline' | 'watch-after'
-
-/** What a rollout's gate saw and did: kept on the rollout, shown by the API and `slew status`. */
-export interface GateRecord {
-  readonly mode: GateMode
-  readonly verdict: Verdict
-  readonly checks: readonly CheckEvidence[]
-  /** Each change of verdict, oldest first (at most MAX_HISTORY). */
-  readonly history: readonly { readonly verdict: Verdict; readonly at: number }[]
-  /** What the gate did, if anything. */
-  readonly action?: {
-    readonly kind: 'rollback' | 'pause'
-    readonly reason: string
-    readonly at: number
-  }
-  /** Watched until (watch after completion). */
-  readonly until?: number
-}
-
 const MAX_HISTORY = 50
-/** Records of ended gates kept for the API (beside those still watching). */
-const MAX_RECORDS = 1000
 
 /** Origin latency figures: what a rewarm's control loop holds at its target on purpose. */
 const LATENCY_METRICS: ReadonlySet<string> = new Set(['latencyP50', 'latencyP99'])
 
 interface Watched {
   readonly id: string
-  readonly kind: 'invalidate' | 'rewarm' | 'config'
+  readonly kind: GateKind
   readonly checks: readonly CheckSpec[]
   readonly baseline: Readonly<Record<string, Moments>>
   gate: CohortGate
@@ -75,24 +63,6 @@ interface Watched {
   done: boolean
 }
 
-/**
- * One rollout's gate as the store keeps it (JSON): enough for a new leader
- * to go on with the same statistic, its evidence and its watch after.
- */
-export interface GateState {
-  readonly v: 1
-  readonly kind: Watched['kind']
-  readonly mode: GateMode
-  readonly checks: readonly CheckSpec[]
-  readonly baseline: Readonly<Record<string, Moments>>
-  readonly record: GateRecord
-  readonly tallies: GateTallies
-  readonly asked?: { readonly wave: number; readonly at: number }
-  readonly until?: number
-  /** The gate ended (acted, or its rollout did): its record is kept, nothing watched. */
-  readonly done: boolean
-}
-
 export interface GateWatcherOptions {
   /** The gates section as it is now (it is live). */
   settings(): GatesConfig
@@ -105,9 +75,7 @@ export interface GateWatcherOptions {
 
 export class GateWatcher {
   readonly #watched = new Map<string, Watched>()
-  readonly #records = new Map<string, GateRecord>()
-  /** Ended gates, as stateOf gives them (their record, nothing watched). */
-  readonly #ended = new Map<string, GateState>()
+  readonly #records = new GateRecords()
   #window: SampleWindow
   /** See `share`. */
   #share = 1
@@ -192,8 +160,7 @@ export class GateWatcher {
   stateOf(rolloutId: string): GateState | undefined {
     const w = this.#watched.get(rolloutId)
     if (!w) {
-      const record = this.#records.get(rolloutId)
-      return record && this.#ended.get(rolloutId)
+      return this.#records.ended(rolloutId)
     }
     return {
       v: 1,
@@ -221,9 +188,8 @@ export class GateWatcher {
     at: number,
   ): void {
     if (state?.done) {
-      this.#ended.set(r.id, state)
-      this.#records.set(r.id, state.record)
-      this.#trimRecords()
+      this.#records.end(r.id, state)
+      this.#records.trim(this.#watched)
       return
     }
     const active = r.state === 'rolling' || r.state === 'paused'
@@ -232,8 +198,7 @@ export class GateWatcher {
       this.#start(r, at)
     } else {
       if (!active && !(r.state === 'completed' && state.mode === 'watch-after')) {
-        this.#ended.set(r.id, { ...state, done: true })
-        this.#records.set(r.id, state.record)
+        this.#records.end(r.id, { ...state, done: true })
         return
       }
       const gate = this.#gate(
@@ -372,7 +337,7 @@ export class GateWatcher {
     }
     this.#watched.set(r.id, w)
     this.#records.set(r.id, w.record)
-    this.#trimRecords()
+    this.#records.trim(this.#watched)
     this.o.onChange?.(r.id)
   }
 
@@ -411,7 +376,7 @@ export class GateWatcher {
     const state = this.stateOf(w.id)
     w.done = true
     this.#watched.delete(w.id)
-    if (state) this.#ended.set(w.id, { ...state, done: true })
+    if (state) this.#records.end(w.id, { ...state, done: true })
     this.o.onChange?.(w.id)
   }
 
@@ -468,18 +433,6 @@ export class GateWatcher {
     w.record = record
     this.#records.set(w.id, record)
     this.o.onChange?.(w.id)
-  }
-
-  /** Keep the records of at most MAX_RECORDS ended gates (oldest go first); watched ones stay. */
-  #trimRecords(): void {
-    let over = this.#records.size - this.#watched.size - MAX_RECORDS
-    for (const id of this.#records.keys()) {
-      if (over <= 0) break
-      if (this.#watched.has(id)) continue
-      this.#records.delete(id)
-      this.#ended.delete(id)
-      over--
-    }
   }
 }
 
